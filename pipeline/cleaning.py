@@ -1,0 +1,328 @@
+"""Cleaning: HTML bytes in, article text and metadata out. Pure: no network, no Redis.
+
+The steps, in order:
+1. decode (header charset, then meta charset, then detection);
+2. metadata: title (site suffix split off), site name, canonical URL, date, authors, language;
+3. teaser blocks cut from the tree by structure (`pipeline.teasers`), their links kept;
+4. main text extracted by trafilatura, as blocks (paragraphs);
+5. repeats within the page dropped (captions printed twice, truncated alt text);
+6. a "Source: <url>" line moved to `source_url`;
+7. blocks the caller knows to be site boilerplate dropped (`boilerplate` argument).
+Every removed block is recorded with its reason, for the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import charset_normalizer
+import trafilatura
+from dateutil import parser as date_parser
+from lxml import etree
+from lxml import html as lxml_html
+
+from pipeline.errors import Dropped, PermanentError
+from pipeline.models import RelatedLink
+from pipeline.teasers import remove_teasers, text_of
+from pipeline.urls import canonicalize_url, site_of
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+_TITLE_SEPARATORS = (" – ", " — ", " - ", " | ", " :: ", " · ", " » ")
+_SOURCE_LINE = re.compile(r"^\s*(nguồn|source|quelle|fuente|sumber)\s*:\s*(\S+)\s*$", re.IGNORECASE)
+_URL = re.compile(r"https?://\S+")
+MIN_BOILERPLATE_CHARS = 20
+
+
+@dataclass
+class Block:
+    text: str
+    fingerprint: str
+    reason: str | None = None  # None: kept; else why it was removed
+
+
+@dataclass
+class CleanedPage:
+    title: str
+    body: str
+    blocks: list[Block]
+    site_name: str | None
+    canonical_url: str | None
+    published_at: datetime | None
+    authors: list[str]
+    language: str | None
+    section: str | None
+    tags: list[str]
+    image: str | None
+    summary: str
+    source_url: str | None
+    related: list[RelatedLink] = field(default_factory=list)
+    teaser_texts: list[str] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[Block]:
+        return [b for b in self.blocks if b.reason is None]
+
+    def removed_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for b in self.blocks:
+            if b.reason:
+                counts[b.reason] = counts.get(b.reason, 0) + 1
+        return counts
+
+
+def normalize_block(text: str) -> str:
+    """Block text for comparison: NFC, case-folded, whitespace collapsed, trailing dots cut."""
+    text = unicodedata.normalize("NFC", text).casefold()
+    text = _SPACE.sub(" ", text).strip()
+    return text.rstrip(".…· ").strip()
+
+
+def block_fingerprint(text: str) -> str:
+    return hashlib.sha1(normalize_block(text).encode("utf-8")).hexdigest()[:16]
+
+
+def decode_html(body: bytes, header_charset: str | None = None) -> str:
+    """Bytes to text, trusting the HTTP header, then the meta tag, then detection."""
+    candidates: list[str] = []
+    if header_charset:
+        candidates.append(header_charset)
+    m = _META_CHARSET.search(body[:4096])
+    if m:
+        candidates.append(m.group(1).decode("ascii", "replace"))
+    for enc in candidates:
+        try:
+            return body.decode(_python_codec(enc))
+        except (LookupError, UnicodeDecodeError):
+            continue
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(body).best()
+    return str(best) if best is not None else body.decode("utf-8", "replace")
+
+
+def _python_codec(name: str) -> str:
+    name = name.strip().lower()
+    # Browsers read these labels as the wider Windows code page; so do we.
+    return {"iso-8859-1": "cp1252", "latin1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252"}.get(name, name)
+
+
+def clean_page(
+    body: bytes,
+    url: str,
+    *,
+    charset: str | None = None,
+    boilerplate: Callable[[list[str]], Collection[str]] | None = None,
+) -> CleanedPage:
+    """Extract the article of one page. Raises Dropped when there is no article text.
+
+    `boilerplate(fingerprints)` answers which of the page's block fingerprints the site
+    prints on many pages; it is asked once, with every candidate block.
+    """
+    text = decode_html(body, charset)
+    try:
+        root = lxml_html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as exc:
+        raise PermanentError(f"clean {url}: HTML cannot be parsed ({exc})") from None
+    meta = _metadata(root, url)
+    canonical = meta["canonical_url"] or url
+    teasers = remove_teasers(root, canonical)
+    related: dict[str, RelatedLink] = {}
+    for t in teasers:
+        for link in t.links:
+            related.setdefault(link.url, link)
+    extracted = trafilatura.bare_extraction(
+        root,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        deduplicate=False,
+        # No guessing a date from the URL or the page's copyright line: a wrong date is
+        # worse than none (the feed entry's date is used instead).
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
+    raw_text = getattr(extracted, "text", None) if extracted is not None else None
+    blocks = [Block(t.strip(), block_fingerprint(t)) for t in (raw_text or "").split("\n") if t.strip()]
+    title = _split_title(meta["title"] or getattr(extracted, "title", "") or "", meta["site_name"])
+    blocks = [b for b in blocks if not _is_title_line(b.text, title)]
+    source_url = _take_source_line(blocks)
+    _mark_repeats(blocks)
+    if boilerplate is not None:
+        _mark_boilerplate(blocks, boilerplate)
+    kept = [b.text for b in blocks if b.reason is None]
+    if not kept:
+        raise Dropped("no_text", f"clean {url}: no article text found")
+    date = meta["published_at"]
+    if date is None and extracted is not None and getattr(extracted, "date", None):
+        guess = _parse_date(extracted.date)
+        # A bare year comes back as 1 January: that is not a publication date.
+        if guess is not None and (guess.month, guess.day) != (1, 1):
+            date = guess
+    authors = meta["authors"] or _split_authors(getattr(extracted, "author", None))
+    return CleanedPage(
+        title=title,
+        body="\n\n".join(kept),
+        blocks=blocks,
+        site_name=meta["site_name"] or getattr(extracted, "sitename", None),
+        canonical_url=meta["canonical_url"],
+        published_at=date,
+        authors=authors,
+        language=meta["language"] or getattr(extracted, "language", None),
+        section=meta["section"],
+        tags=meta["tags"],
+        image=meta["image"],
+        summary=meta["description"] or kept[0][:300],
+        source_url=source_url,
+        related=list(related.values()),
+        teaser_texts=[t.text for t in teasers],
+    )
+
+
+def _metadata(root: lxml_html.HtmlElement, url: str) -> dict:
+    def meta(*names: str) -> str | None:
+        for name in names:
+            for el in root.iterfind(".//meta"):
+                key = (el.get("property") or el.get("name") or el.get("itemprop") or "").lower()
+                if key == name and el.get("content", "").strip():
+                    return el.get("content").strip()
+        return None
+
+    def link(rel: str) -> str | None:
+        for el in root.iterfind(".//link"):
+            if rel in (el.get("rel") or "").lower().split() and el.get("href"):
+                return el.get("href").strip()
+        return None
+
+    canonical = None
+    for candidate in (link("canonical"), meta("og:url")):
+        if candidate:
+            try:
+                found = canonicalize_url(candidate, base=url)
+            except ValueError:
+                continue
+            # A canonical link to another site is a claim we do not follow blindly.
+            if site_of(found) == site_of(url):
+                canonical = found
+                break
+    title_el = root.find(".//title")
+    title = meta("og:title", "twitter:title") or (text_of(title_el) if title_el is not None else "")
+    if not title:
+        h1 = root.find(".//h1")
+        title = text_of(h1) if h1 is not None else ""
+    lang = root.get("lang") or meta("og:locale", "language", "content-language")
+    language = lang.replace("_", "-").split("-")[0].lower() if lang else None
+    published = None
+    for value in (
+        meta("article:published_time", "og:published_time", "datepublished", "pubdate", "date", "dc.date.issued"),
+        next((t.get("datetime") for t in root.iterfind(".//time") if t.get("datetime")), None),
+    ):
+        if value:
+            published = _parse_date(value)
+            if published:
+                break
+    author = meta("author", "article:author", "dc.creator")
+    keywords = meta("keywords", "news_keywords") or ""
+    tags = [t.strip() for t in keywords.split(",") if t.strip()]
+    tags += [el.get("content").strip() for el in root.iterfind(".//meta[@property='article:tag']") if el.get("content")]
+    return {
+        "title": _SPACE.sub(" ", title).strip(),
+        "site_name": meta("og:site_name", "application-name"),
+        "canonical_url": canonical,
+        "language": language,
+        "published_at": published,
+        "authors": _split_authors(author if author and not author.startswith("http") else None),
+        "section": meta("article:section"),
+        "tags": list(dict.fromkeys(tags)),
+        "image": meta("og:image"),
+        "description": meta("og:description", "description"),
+    }
+
+
+def _split_title(title: str, site_name: str | None) -> str:
+    """Drop a trailing (or leading) site name: "Story – Báo X" -> "Story"."""
+    title = title.strip()
+    for sep in _TITLE_SEPARATORS:
+        if sep not in title:
+            continue
+        head, _, tail = title.rpartition(sep)
+        if site_name and normalize_block(tail) == normalize_block(site_name):
+            return head.strip()
+        first, _, rest = title.partition(sep)
+        if site_name and normalize_block(first) == normalize_block(site_name):
+            return rest.strip()
+        # Without og:site_name, a short last part after the separator is the usual site suffix.
+        if not site_name and len(tail) <= 40 and len(head) >= 2 * len(tail):
+            return head.strip()
+    return title
+
+
+def _is_title_line(text: str, title: str) -> bool:
+    return bool(title) and normalize_block(text) in {normalize_block(title)}
+
+
+def _take_source_line(blocks: list[Block]) -> str | None:
+    for b in reversed(blocks):
+        m = _SOURCE_LINE.match(b.text)
+        if m and _URL.match(m.group(2)):
+            b.reason = "source_line"
+            return m.group(2).rstrip(".,;)")
+    return None
+
+
+def _mark_repeats(blocks: list[Block]) -> None:
+    """Keep the first of identical blocks, and the full form of a truncated one."""
+    seen: set[str] = set()
+    live = [b for b in blocks if b.reason is None]
+    for i, b in enumerate(live):
+        norm = normalize_block(b.text)
+        if norm in seen:
+            b.reason = "repeat"
+            continue
+        # A short block that the next block starts with: a cut alt text before its caption.
+        if i + 1 < len(live):
+            nxt = normalize_block(live[i + 1].text)
+            if len(norm) < len(nxt) and nxt.startswith(norm) and len(norm) <= 200:
+                b.reason = "repeat"
+                continue
+        seen.add(norm)
+
+
+def _mark_boilerplate(blocks: list[Block], boilerplate: Callable[[list[str]], Collection[str]]) -> None:
+    candidates = [b for b in blocks if b.reason is None and len(b.text) >= MIN_BOILERPLATE_CHARS]
+    known = set(boilerplate([b.fingerprint for b in candidates]))
+    hit = [b for b in candidates if b.fingerprint in known]
+    if not hit:
+        return
+    # A page whose text is mostly "known boilerplate" is a copy of an article the site
+    # printed elsewhere, not a page of chrome: its body is never boilerplate.
+    kept_chars = sum(len(b.text) for b in blocks if b.reason is None)
+    if sum(len(b.text) for b in hit) >= 0.6 * kept_chars:
+        return
+    for b in hit:
+        b.reason = "boilerplate"
+
+
+def _parse_date(value: str) -> datetime | None:
+    try:
+        return date_parser.isoparse(value)
+    except (ValueError, OverflowError):
+        try:
+            return date_parser.parse(value)
+        except (ValueError, OverflowError):
+            return None
+
+
+def _split_authors(value: str | None) -> list[str]:
+    if not value:
+        return []
+    parts = re.split(r"\s*(?:;|,|\band\b|\bvà\b|&)\s*", value)
+    return [p.strip() for p in parts if p.strip()]

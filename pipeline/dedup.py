@@ -1,0 +1,144 @@
+"""Duplicate articles: exact fingerprints and MinHash near-duplicates with LSH bands in Redis.
+
+Signatures are pure functions of the text (`minhash`, `similarity`); `NearDupIndex` keeps
+the LSH bands in Redis so every worker finds what every other worker indexed.
+The cluster of an article is the earliest-seen article it is a near-duplicate of, so two
+copies processed at the same moment on two workers still agree on one cluster.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import redis
+
+NUM_PERM = 100
+BANDS = 20  # 20 bands of 5 rows: pairs above ~0.55 Jaccard become candidates
+ROWS = NUM_PERM // BANDS
+SHINGLE = 4
+_MERSENNE = np.uint64((1 << 61) - 1)
+_rng = np.random.default_rng(20240611)  # fixed seed: signatures must match across processes
+# a, x < 2**32 keeps a*x inside 64 bits, so (a*x mod p + b) mod p never overflows.
+_A = _rng.integers(1, 1 << 32, NUM_PERM, dtype=np.uint64)
+_B = _rng.integers(0, (1 << 61) - 1, NUM_PERM, dtype=np.uint64)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def normalize_words(text: str) -> list[str]:
+    """Words of a text, NFC and case-folded."""
+    return _WORD.findall(unicodedata.normalize("NFC", text).casefold())
+
+
+def content_hash(text: str) -> str:
+    """Exact fingerprint of a cleaned body, blind to case, spacing and punctuation."""
+    return hashlib.sha256(" ".join(normalize_words(text)).encode("utf-8")).hexdigest()
+
+
+def shingles(text: str, k: int = SHINGLE) -> set[str]:
+    words = normalize_words(text)
+    if len(words) < k:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
+
+
+def minhash(text: str) -> np.ndarray:
+    """A MinHash signature (NUM_PERM unsigned 64-bit values) of the text's word shingles."""
+    sh = shingles(text)
+    if not sh:
+        return np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
+    hv = np.array(
+        [int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=4).digest(), "little") for s in sh],
+        dtype=np.uint64,
+    )
+    prod = (_A[:, None] * hv[None, :]) % _MERSENNE
+    return np.asarray(((prod + _B[:, None]) % _MERSENNE).min(axis=1), dtype=np.uint64)
+
+
+def similarity(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
+    """Estimated Jaccard similarity of two signatures."""
+    return float(np.count_nonzero(sig_a == sig_b)) / NUM_PERM
+
+
+def jaccard(a: str, b: str) -> float:
+    sa, sb = shingles(a), shingles(b)
+    if not sa and not sb:
+        return 1.0
+    return len(sa & sb) / len(sa | sb)
+
+
+def band_keys(sig: np.ndarray) -> list[str]:
+    return [
+        f"nf:lsh:{i}:{hashlib.blake2b(sig[i * ROWS : (i + 1) * ROWS].tobytes(), digest_size=8).hexdigest()}"
+        for i in range(BANDS)
+    ]
+
+
+@dataclass
+class DupVerdict:
+    cluster_id: str
+    duplicate_of: str | None
+    similarity: float
+
+
+class NearDupIndex:
+    """LSH over MinHash signatures, in Redis, shared by every worker."""
+
+    def __init__(self, client: redis.Redis, threshold: float = 0.5, ttl_days: float = 30.0) -> None:
+        self.r = client
+        self.threshold = threshold
+        self.ttl = int(ttl_days * 86400)
+
+    def assign(self, doc_id: str, body: str) -> DupVerdict:
+        """Register `doc_id` and return its cluster: the earliest-seen near-duplicate's."""
+        sig = minhash(body)
+        keys = band_keys(sig)
+        pipe = self.r.pipeline()
+        pipe.set(f"nf:mh:{doc_id}", sig.tobytes(), ex=self.ttl)
+        pipe.set(f"nf:first:{doc_id}", repr(time.time()), nx=True, ex=self.ttl)
+        for key in keys:
+            pipe.sadd(key, doc_id)
+            pipe.expire(key, self.ttl)
+        pipe.execute()
+        candidates: set[str] = set()
+        pipe = self.r.pipeline()
+        for key in keys:
+            pipe.smembers(key)
+        for members in pipe.execute():
+            candidates.update(m.decode() for m in members)
+        candidates.discard(doc_id)
+        if not candidates:
+            self.r.set(f"nf:cluster:{doc_id}", doc_id, ex=self.ttl)
+            return DupVerdict(doc_id, None, 0.0)
+        ordered = sorted(candidates)
+        pipe = self.r.pipeline()
+        for cid in ordered:
+            pipe.get(f"nf:mh:{cid}")
+            pipe.get(f"nf:first:{cid}")
+        raw = pipe.execute()
+        mine = float(self.r.get(f"nf:first:{doc_id}") or time.time())
+        matches: list[tuple[float, str, float]] = []  # (first seen, id, similarity)
+        for i, cid in enumerate(ordered):
+            blob, first = raw[2 * i], raw[2 * i + 1]
+            if blob is None:
+                continue
+            sim = similarity(sig, np.frombuffer(blob, dtype=np.uint64))
+            if sim >= self.threshold:
+                matches.append((float(first or mine), cid, sim))
+        if not matches:
+            self.r.set(f"nf:cluster:{doc_id}", doc_id, ex=self.ttl)
+            return DupVerdict(doc_id, None, 0.0)
+        best_sim = max(matches, key=lambda m: m[2])
+        root = min([*matches, (mine, doc_id, 1.0)])
+        if root[1] == doc_id:
+            verdict = DupVerdict(doc_id, None, best_sim[2])
+        else:
+            # The root may itself belong to an older cluster that we are not a candidate of.
+            cluster = self.r.get(f"nf:cluster:{root[1]}")
+            verdict = DupVerdict(cluster.decode() if cluster else root[1], best_sim[1], best_sim[2])
+        self.r.set(f"nf:cluster:{doc_id}", verdict.cluster_id, ex=self.ttl)
+        return verdict

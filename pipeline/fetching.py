@@ -1,0 +1,266 @@
+"""HTTP fetching with limits: the one module of `pipeline/` that touches the network.
+
+Every connection goes through `GuardedBackend`, which resolves the host itself, refuses
+addresses outside the public internet (unless the operator allows their network) and
+connects to the very address it checked, so DNS rebinding cannot slip past the guard.
+Redirects are followed by hand, each hop guarded and counted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpcore
+import httpx
+
+from pipeline.errors import AddressRefused, PermanentError, TransientError
+from pipeline.urls import canonicalize_url
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Feeds come with every kind of label; refuse only what is clearly not text.
+NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
+
+
+class AddressGuard:
+    """Decides whether an IP address may be contacted."""
+
+    def __init__(self, allowed: Sequence[IPNetwork] = ()) -> None:
+        self.allowed = list(allowed)
+
+    def check_ip(self, ip: str, host: str) -> None:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
+        if any(addr in net for net in self.allowed):
+            return
+        if not addr.is_global or addr.is_multicast:
+            raise AddressRefused(
+                f"{host} resolves to {addr}, a private, loopback or reserved address; "
+                "allow its network with NEWSFLOW_ALLOW_PRIVATE_NETWORKS if this is intended"
+            )
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        """Every address of `host`, each checked; raises AddressRefused on the first bad one."""
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise TransientError(f"cannot resolve {host}: {exc.strerror}") from None
+        ips = list(dict.fromkeys(info[4][0] for info in infos))
+        for ip in ips:
+            self.check_ip(str(ip), host)
+        return [str(ip) for ip in ips]
+
+
+class GuardedBackend(httpcore.SyncBackend):
+    """httpcore network backend that connects only to addresses the guard accepts."""
+
+    def __init__(self, guard: AddressGuard) -> None:
+        self.guard = guard
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        last: Exception | None = None
+        for ip in self.guard.resolve(host, port):
+            try:
+                return super().connect_tcp(ip, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"no address for {host}")
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx transport whose connection pool uses `GuardedBackend`."""
+
+    def __init__(self, guard: AddressGuard, max_connections: int = 100) -> None:
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=max_connections,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=GuardedBackend(guard),
+        )
+
+
+@dataclass
+class FetchResult:
+    url: str  # as asked
+    final_url: str  # after redirects
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                return value.strip("\"' ").lower()
+        return None
+
+
+@dataclass
+class FetchLimits:
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_bytes: int = 5 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = "newsflow"
+
+
+class Fetcher:
+    """Fetches one URL at a time within limits. Create once per process; thread-safe."""
+
+    def __init__(self, limits: FetchLimits, guard: AddressGuard, transport: httpx.BaseTransport | None = None):
+        self.limits = limits
+        self.guard = guard
+        timeout = httpx.Timeout(limits.read_timeout, connect=limits.connect_timeout)
+        self.client = httpx.Client(
+            transport=transport or GuardedTransport(guard),
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Fetcher:
+        limits = FetchLimits(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            total_timeout=settings.total_timeout,
+            max_bytes=settings.max_page_bytes,
+            max_redirects=settings.max_redirects,
+            user_agent=settings.user_agent,
+        )
+        return cls(limits, AddressGuard(settings.allowed_networks))
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        accept: str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+        headers: dict[str, str] | None = None,
+        max_bytes: int | None = None,
+        allowed_types: Sequence[str] | None = HTML_TYPES,
+    ) -> FetchResult:
+        """GET `url`, following redirects; raise TransientError / PermanentError on failure.
+
+        `allowed_types`: content types accepted (None accepts anything but `NOT_FEED_PREFIXES`).
+        A 304 answer is returned as is, with an empty body.
+        """
+        deadline = time.monotonic() + self.limits.total_timeout
+        cap = max_bytes or self.limits.max_bytes
+        current = url
+        seen: set[str] = set()
+        for _hop in range(self.limits.max_redirects + 1):
+            seen.add(current)
+            req_headers = {"Accept": accept, **(headers or {})}
+            try:
+                with self.client.stream("GET", current, headers=req_headers) as resp:
+                    if resp.is_redirect:
+                        location = resp.headers.get("location")
+                        if not location:
+                            raise PermanentError(f"fetch {url}: HTTP {resp.status_code} redirect without Location")
+                        try:
+                            nxt = canonicalize_url(location, base=current)
+                        except ValueError as exc:
+                            raise PermanentError(f"fetch {url}: bad redirect target ({exc})") from None
+                        if nxt in seen:
+                            raise PermanentError(f"fetch {url}: redirect loop at {nxt}")
+                        current = nxt
+                        continue
+                    _raise_for_status(url, resp)
+                    if resp.status_code == 304:
+                        return FetchResult(url, current, 304, _headers(resp), b"")
+                    result = FetchResult(url, current, resp.status_code, _headers(resp), b"")
+                    _check_type(url, result.content_type, allowed_types)
+                    declared = resp.headers.get("content-length")
+                    if declared and declared.isdigit() and int(declared) > cap:
+                        raise PermanentError(
+                            f"fetch {url}: {declared} bytes declared, over the {cap}-byte limit; not fetched"
+                        )
+                    result.body = _read_capped(url, resp, cap, deadline)
+                    return result
+            except httpx.TimeoutException as exc:
+                raise TransientError(f"fetch {url}: timed out ({type(exc).__name__}), will retry") from None
+            except httpx.TransportError as exc:
+                raise TransientError(f"fetch {url}: {type(exc).__name__}: {exc}, will retry") from None
+        raise PermanentError(f"fetch {url}: more than {self.limits.max_redirects} redirects")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _headers(resp: httpx.Response) -> dict[str, str]:
+    return {k.lower(): v for k, v in resp.headers.items()}
+
+
+def _raise_for_status(url: str, resp: httpx.Response) -> None:
+    code = resp.status_code
+    if code < 400:
+        return
+    if code == 429 or code >= 500 or code == 408:
+        retry_after = parse_retry_after(resp.headers.get("retry-after"))
+        hint = f", server asks to wait {retry_after:.0f} s" if retry_after else ""
+        raise TransientError(f"fetch {url}: HTTP {code}{hint}", retry_after=retry_after)
+    raise PermanentError(f"fetch {url}: HTTP {code}")
+
+
+def _check_type(url: str, content_type: str, allowed: Sequence[str] | None) -> None:
+    if allowed is None:
+        if content_type.startswith(NOT_FEED_PREFIXES):
+            raise PermanentError(f"fetch {url}: content type {content_type!r} is not a feed")
+        return
+    if content_type and content_type not in allowed:
+        raise PermanentError(f"fetch {url}: content type {content_type!r} is not HTML; skipped")
+
+
+def _read_capped(url: str, resp: httpx.Response, cap: int, deadline: float) -> bytes:
+    # Count decoded bytes, so a small gzip that inflates without end is stopped too.
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_bytes(65536):
+        size += len(chunk)
+        if size > cap:
+            raise PermanentError(f"fetch {url}: body over the {cap}-byte limit; not kept")
+        if time.monotonic() > deadline:
+            raise TransientError(f"fetch {url}: body not complete within the total time limit, will retry")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,89 @@
+"""The search backend interface that SQLite FTS5 and Elasticsearch both implement.
+
+Backends take `Article` documents and answer `SearchQuery` objects with a `SearchPage`.
+The contract tests in `tests/contract/` hold every backend to the same behaviour.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from pipeline.models import Article
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A full-text query with filters. An empty `text` matches every document."""
+
+    text: str = ""
+    site: str | None = None
+    language: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 10
+    collapse: bool = True  # one hit per near-duplicate cluster
+    search_after: list[Any] | None = None  # opaque cursor from SearchPage.next_cursor
+    facets: bool = False
+
+
+@dataclass
+class SearchHit:
+    id: str
+    url: str
+    title: str
+    site: str
+    language: str | None
+    published_at: str | None
+    snippet: str  # body excerpt with matches wrapped in <mark>...</mark>
+    score: float
+    cluster_id: str | None = None
+    cluster_size: int = 1  # members of the cluster, this hit included
+
+
+@dataclass
+class SearchPage:
+    total: int  # matching documents (clusters when collapsed)
+    hits: list[SearchHit]
+    next_cursor: list[Any] | None = None
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class IndexOutcome:
+    """What one bulk call did, item by item."""
+
+    indexed: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)  # id -> reason (dead-letter these)
+
+
+class SearchBackend(Protocol):
+    """Stores Article documents and searches them."""
+
+    def ensure_ready(self) -> None:
+        """Create the index/tables if missing. Safe to call many times."""
+
+    def index(self, articles: Iterable[Article]) -> IndexOutcome:
+        """Insert or overwrite documents by id (idempotent)."""
+
+    def get(self, doc_id: str) -> Article | None: ...
+
+    def delete(self, doc_id: str) -> bool: ...
+
+    def search(self, query: SearchQuery) -> SearchPage: ...
+
+    def count(self) -> int: ...
+
+    def iter_all(self) -> Iterator[Article]:
+        """Every document, in id order."""
+
+    def close(self) -> None: ...
+
+
+def fold_text(text: str) -> str:
+    """Lower-case and strip diacritics (Vietnamese đ included) for accent-blind matching."""
+    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()

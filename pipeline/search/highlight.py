@@ -1,0 +1,44 @@
+"""Snippets with highlighted matches, cut from the original (accented) text."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from pipeline.search.base import fold_text
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+def make_snippet(body: str, query: str, width: int = 240) -> str:
+    """An excerpt of `body` around the densest run of query words, each wrapped in <mark>.
+
+    Matching folds case and diacritics, so "quyen" marks "quyền". Text is HTML-escaped.
+    """
+    terms = {fold_text(t) for t in _TOKEN.findall(query)}
+    tokens = list(_TOKEN.finditer(body))
+    hits = [m for m in tokens if terms and fold_text(m.group()) in terms]
+    if not hits:
+        return html.escape(_cut(body, 0, width))
+    # Centre the window on the hit with the most other hits within `width` characters.
+    best = max(hits, key=lambda m: sum(1 for h in hits if 0 <= h.start() - m.start() < width))
+    start = max(0, best.start() - width // 4)
+    start = body.rfind(" ", 0, start) + 1 if start else 0
+    end = min(len(body), start + width)
+    out: list[str] = ["…" if start else ""]
+    pos = start
+    for m in hits:
+        if m.start() < start or m.end() > end:
+            continue
+        out.append(html.escape(body[pos : m.start()]))
+        out.append(f"<mark>{html.escape(m.group())}</mark>")
+        pos = m.end()
+    out.append(html.escape(body[pos:end]))
+    if end < len(body):
+        out.append("…")
+    return "".join(out).replace("\n", " ")
+
+
+def _cut(text: str, start: int, width: int) -> str:
+    piece = text[start : start + width]
+    return (piece + "…" if start + width < len(text) else piece).replace("\n", " ")

@@ -1,0 +1,141 @@
+"""One typed settings object for every process.
+
+Precedence, highest first: environment variables, the YAML file named by
+`NEWSFLOW_CONFIG` (default: `config/newsflow.yaml` of the source tree, when present), the
+defaults written here. Nothing reads the environment at
+import time: entrypoints call `Settings.load()` once and pass the object down.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "newsflow.yaml"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "newsflow"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore", populate_by_name=True)
+
+    # Where the embedded Redis, the SQLite index and the raw pages live.
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # Unset: embedded Redis under data_dir. Set: a real Redis for broker and shared state.
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "NEWSFLOW_REDIS_URL"))
+    # Unset: SQLite FTS5 under data_dir. Set: an Elasticsearch cluster.
+    elasticsearch_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("ELASTICSEARCH_URL", "NEWSFLOW_ELASTICSEARCH_URL")
+    )
+    elasticsearch_username: str | None = None
+    elasticsearch_password: SecretStr | None = None
+    elasticsearch_api_key: SecretStr | None = None
+    elasticsearch_ca_certs: Path | None = None
+    # Index name prefix; the live index is reached through the alias of this name.
+    elasticsearch_index: str = "newsflow-articles"
+
+    # Feeds file used when `newsflow run` gets no --feeds.
+    feeds_file: Path | None = None
+    # Default poll interval for a feed that does not set one, seconds.
+    feed_interval: float = 900.0
+
+    # Fetching. Timeouts in seconds; total bounds a slow-drip server.
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_page_bytes: int = 5 * 1024 * 1024
+    max_feed_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+    # Minimum seconds between two requests to one host, across all workers. 0 disables.
+    host_delay: float = 1.0
+    # CIDRs the address guard lets through, e.g. "127.0.0.1/32,10.0.0.0/8". Empty: public only.
+    allow_private_networks: str = ""
+
+    # Celery: how many times a transient failure is retried, and the backoff cap in seconds.
+    max_retries: int = 5
+    retry_backoff_max: float = 600.0
+    # Seconds before a task reserved by a vanished worker is delivered again.
+    visibility_timeout: int = 3600
+    # Articles per bulk request to the search backend.
+    index_batch_size: int = 200
+
+    # Cross-page boilerplate: a block printed on this many distinct pages of a site is dropped.
+    boilerplate_min_pages: int = 3
+
+    @field_validator("allow_private_networks")
+    @classmethod
+    def _check_cidrs(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"NEWSFLOW_ALLOW_PRIVATE_NETWORKS: {part!r} is not a CIDR ({exc})") from None
+        return value
+
+    @property
+    def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        parts = filter(None, (p.strip() for p in self.allow_private_networks.split(",")))
+        return [ipaddress.ip_network(p, strict=False) for p in parts]
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "index.sqlite3"
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Build settings from defaults, the config file and the environment."""
+        return cls(**overrides)
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to print: secrets masked."""
+        return self.model_dump(mode="json")
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML settings file: a mapping of setting names to values."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("NEWSFLOW_CONFIG")
+        if not path:
+            if not DEFAULT_CONFIG_FILE.is_file():
+                return {}
+            path = str(DEFAULT_CONFIG_FILE)
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ValueError(f"NEWSFLOW_CONFIG={path}: cannot read ({exc.strerror})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"NEWSFLOW_CONFIG={path}: expected a mapping of setting names")
+        return data

@@ -1,0 +1,469 @@
+"""The `newsflow` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline import scheduling
+from pipeline.feeds import FeedConfig, load_feeds
+from pipeline.search.base import SearchQuery
+from pipeline.settings import Settings
+from workers.runtime import Runtime, set_runtime
+
+log = logging.getLogger("newsflow")
+DEFAULT_FEEDS = Path(__file__).resolve().parent.parent / "config" / "feeds.yaml"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.load()
+    except ValueError as exc:
+        print(f"newsflow: bad settings: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(settings, args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, OSError) as exc:
+        print(f"newsflow: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newsflow", description="News ingestion: feeds to clean, searchable articles.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start Redis (if embedded), workers and the scheduler")
+    run.add_argument("--feeds", type=Path, help="feeds file (YAML); default: settings, then config/feeds.yaml")
+    run.add_argument("--once", action="store_true", help="poll every feed once, wait until all work is done, exit")
+    run.add_argument("--timeout", type=float, default=1800.0, help="with --once: give up after this many seconds")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="serve the bundled demo sites, ingest them and search")
+    demo.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("search", help="full-text search of the index")
+    s.add_argument("query", nargs="*", help="words to find (accents optional)")
+    s.add_argument("--site")
+    s.add_argument("--language")
+    s.add_argument("--since", type=_date, help="YYYY-MM-DD or ISO 8601")
+    s.add_argument("--until", type=_date, help="YYYY-MM-DD or ISO 8601")
+    s.add_argument("--limit", type=int, default=10)
+    s.add_argument("--all", action="store_true", help="show every member of a duplicate cluster")
+    s.add_argument("--json", action="store_true", help="one JSON object")
+    s.set_defaults(func=cmd_search)
+
+    e = sub.add_parser("export", help="every indexed article as JSON lines on stdout")
+    e.set_defaults(func=cmd_export)
+
+    st = sub.add_parser("status", help="queues, dead letters, feeds, index size")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_status)
+
+    ex = sub.add_parser("explain", help="the kept and removed blocks of one article, with reasons")
+    ex.add_argument("url")
+    ex.set_defaults(func=cmd_explain)
+
+    dl = sub.add_parser("dead-letters", help="list dead letters, or replay them")
+    dl.add_argument("--replay", action="store_true", help="queue every dead letter again")
+    dl.add_argument("--json", action="store_true")
+    dl.set_defaults(func=cmd_dead_letters)
+
+    fd = sub.add_parser("feeds", help="the registered feeds")
+    fsub = fd.add_subparsers(metavar="ACTION")
+    fl = fsub.add_parser("list", help="every feed with its health and next poll")
+    fl.add_argument("--json", action="store_true")
+    fl.set_defaults(func=cmd_feeds_list)
+    fload = fsub.add_parser("load", help="register the feeds of a YAML file")
+    fload.add_argument("file", type=Path)
+    fload.set_defaults(func=cmd_feeds_load)
+    return p
+
+
+def _date(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _runtime(settings: Settings) -> Runtime:
+    rt = Runtime(settings)
+    set_runtime(rt)
+    return rt
+
+
+# -- run --------------------------------------------------------------------------------------
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    feeds_file = args.feeds or settings.feeds_file or DEFAULT_FEEDS
+    feeds = load_feeds(feeds_file)
+    rt = _runtime(settings)
+    try:
+        summary = run_pipeline(rt, feeds, once=args.once, timeout=args.timeout)
+    finally:
+        rt.close()
+    if args.once:
+        print_summary(summary)
+    return 0
+
+
+def run_pipeline(
+    rt: Runtime,
+    feeds: list[FeedConfig],
+    *,
+    once: bool,
+    timeout: float = 1800.0,
+    on_start: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Start workers, poll feeds (once, or on schedule until a signal), stop workers."""
+    from workers import tasks
+    from workers.supervisor import WorkerGroup, default_workers, wait_until_idle
+
+    settings = rt.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    before = rt.state.stats()
+    scheduling.register_feeds(rt.state, feeds, time.time())
+    group = WorkerGroup(rt.redis_url, settings.data_dir, default_workers(), settings.data_dir / "logs")
+    group.start(_worker_env(settings))
+    started = time.monotonic()
+    try:
+        if on_start:
+            on_start()
+        if once:
+            for feed in feeds:
+                tasks.poll.delay(feed.model_dump(), reschedule=False)
+            if not wait_until_idle(rt.redis, group, timeout):
+                raise RuntimeError(f"work still queued after {timeout:.0f} s; see `newsflow status`")
+        else:
+            _schedule_forever(rt)
+    finally:
+        group.stop()
+    after = rt.state.stats()
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    return {
+        "feeds": len(feeds),
+        "seconds": round(time.monotonic() - started, 2),
+        "stats": {k: v for k, v in sorted(delta.items()) if v},
+        "index_size": rt.search.count(),
+        "dead_letters": rt.state.dead_count(),
+    }
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    # Settings given to this process by flags or overrides travel to the workers by environment.
+    env = {
+        "NEWSFLOW_HOST_DELAY": repr(settings.host_delay),
+        "NEWSFLOW_ALLOW_PRIVATE_NETWORKS": settings.allow_private_networks,
+        "NEWSFLOW_VISIBILITY_TIMEOUT": str(settings.visibility_timeout),
+    }
+    if settings.elasticsearch_url:
+        env["ELASTICSEARCH_URL"] = settings.elasticsearch_url
+    return env
+
+
+def _schedule_forever(rt: Runtime) -> None:
+    from workers import tasks
+
+    stop = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print("newsflow: running; Ctrl-C stops", file=sys.stderr)
+    while not stop:
+        for feed in scheduling.claim_due(rt.state, time.time()):
+            tasks.poll.delay(feed.model_dump())
+        time.sleep(1.0)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    stats = summary["stats"]
+    dropped = {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("dropped:")}
+    removed = {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("removed:")}
+    print(f"feeds polled:      {stats.get('feeds_polled', 0)} of {summary['feeds']}")
+    print(f"new article URLs:  {stats.get('urls_queued', 0)}")
+    print(f"pages fetched:     {stats.get('fetched', 0)}")
+    print(f"articles indexed:  {stats.get('indexed', 0)} (index holds {summary['index_size']})")
+    print(f"near-duplicates:   {stats.get('near_duplicates', 0)}")
+    print("dropped:           " + (", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none"))
+    print("blocks removed:    " + (", ".join(f"{k} {v}" for k, v in sorted(removed.items())) or "none"))
+    print(f"failed:            {stats.get('failed', 0)} (dead letters: {summary['dead_letters']})")
+    print(f"took:              {summary['seconds']} s")
+
+
+# -- demo -------------------------------------------------------------------------------------
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.demo import DEMO_QUERIES, SiteServer, demo_sites
+
+    data_dir = settings.data_dir / "demo"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    demo_settings = settings.model_copy(
+        update={
+            "data_dir": data_dir,
+            "redis_url": None,
+            "elasticsearch_url": settings.elasticsearch_url,
+            "host_delay": 0.0,
+            "allow_private_networks": "127.0.0.1/32",
+        }
+    )
+    rt = _runtime(demo_settings)
+    with ExitStack() as stack:
+        stack.callback(rt.close)
+        feeds = []
+        for folder, meta in demo_sites():
+            server = stack.enter_context(SiteServer(folder))
+            feeds.append(
+                FeedConfig(url=f"{server.base}/{meta['feed']}", site=meta["name"], language=meta.get("language"))
+            )
+            print(f"serving {meta['name']} at {server.base}")
+        summary = run_pipeline(rt, feeds, once=True, timeout=600)
+        print()
+        print_summary(summary)
+        for query in DEMO_QUERIES:
+            print(f"\n$ newsflow search {query!r}")
+            _print_page(rt.search.search(SearchQuery(text=query, limit=5)))
+    print(f"\nData kept in {data_dir}; try: NEWSFLOW_DATA_DIR={data_dir} newsflow search ...")
+    return 0
+
+
+# -- search, export, explain ------------------------------------------------------------------
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    rt = _runtime(settings)
+    try:
+        query = SearchQuery(
+            text=" ".join(args.query),
+            site=args.site,
+            language=args.language,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
+            collapse=not args.all,
+            facets=args.json,
+        )
+        page = rt.search.search(query)
+        if args.json:
+            print(json.dumps(_page_json(page), ensure_ascii=False, indent=2))
+        else:
+            _print_page(page)
+    finally:
+        rt.close()
+    return 0
+
+
+def _page_json(page: Any) -> dict[str, Any]:
+    return {
+        "total": page.total,
+        "hits": [h.__dict__ for h in page.hits],
+        "next_cursor": page.next_cursor,
+        "facets": page.facets,
+    }
+
+
+def _print_page(page: Any) -> None:
+    import re
+
+    print(f"{page.total} result(s)")
+    for i, hit in enumerate(page.hits, 1):
+        others = f"  (+{hit.cluster_size - 1} duplicate(s))" if hit.cluster_size > 1 else ""
+        date = (hit.published_at or "")[:10]
+        print(f"{i}. {hit.title}  [{hit.site}, {date}]{others}")
+        print(f"   {hit.url}")
+        snippet = re.sub(r"</?mark>", "*", hit.snippet)
+        print(f"   {snippet[:300]}")
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    rt = _runtime(settings)
+    try:
+        for art in rt.search.iter_all():
+            sys.stdout.write(json.dumps(art.to_doc(), ensure_ascii=False) + "\n")
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.cleaning import clean_page
+    from pipeline.models import article_id
+    from pipeline.urls import canonicalize_url
+
+    rt = _runtime(settings)
+    try:
+        url = canonicalize_url(args.url)
+        art = rt.search.get(article_id(url))
+        if art is None:
+            match = next((a for a in rt.search.iter_all() if url in (a.url, a.canonical_url)), None)
+            art = match
+        if art is None or not art.raw_ref:
+            print(f"newsflow: {url} is not in the index", file=sys.stderr)
+            return 1
+        bp = rt.boilerplate
+        body = rt.raw_store.get(art.raw_ref)
+        site = art.site
+
+        def known(fps: list[str]) -> set[str]:
+            return {fp for fp in fps if bp.count(site, fp) >= bp.k}
+
+        cleaned = clean_page(body, art.url, boilerplate=known)
+        print(f"{art.title}\n{art.canonical_url}  site={site}  cluster={art.cluster_id}")
+        if art.duplicate_of:
+            print(f"near-duplicate of {art.duplicate_of}")
+        for b in cleaned.blocks:
+            mark = "KEEP" if b.reason is None else f"DROP {b.reason}"
+            print(f"[{mark:<17}] {b.fingerprint} {b.text[:160]}")
+        for text in cleaned.teaser_texts:
+            print(f"[{'DROP teaser':<17}] {text[:160]}")
+        if cleaned.related:
+            print("related links:")
+            for link in cleaned.related:
+                print(f"  {link.url}  {link.title[:80]}")
+    finally:
+        rt.close()
+    return 0
+
+
+# -- status, dead letters, feeds --------------------------------------------------------------
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.supervisor import in_flight, queue_depths
+
+    rt = _runtime(settings)
+    try:
+        stats = rt.state.stats()
+        report = {
+            "redis": "embedded" if settings.embedded else "external",
+            "search": "elasticsearch" if settings.elasticsearch_url else "sqlite",
+            "queues": queue_depths(rt.redis),
+            "in_flight": in_flight(rt.redis),
+            "dead_letters": rt.state.dead_count(),
+            "articles_indexed": rt.search.count(),
+            "stats": stats,
+            "feeds": _feed_health(rt),
+        }
+        if args.json:
+            print(json.dumps(report, indent=2, ensure_ascii=False))
+            return 0
+        print(f"redis: {report['redis']}   search: {report['search']}")
+        print(
+            "queues: "
+            + "  ".join(f"{q}={n}" for q, n in report["queues"].items())
+            + f"  in flight={report['in_flight']}"
+        )
+        print(f"articles indexed: {report['articles_indexed']}   dead letters: {report['dead_letters']}")
+        print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())))
+        _print_feeds(report["feeds"])
+    finally:
+        rt.close()
+    return 0
+
+
+def _feed_health(rt: Runtime) -> list[dict[str, Any]]:
+    nexts = scheduling.next_polls(rt.state)
+    out = []
+    for feed in sorted(scheduling.all_feeds(rt.state), key=lambda f: f.url):
+        st = rt.state.feed_state(feed.id)
+        errors = int(st.get("consecutive_errors") or 0)
+        out.append(
+            {
+                "id": feed.id,
+                "url": feed.url,
+                "site": feed.site_name,
+                "health": "failing" if errors else ("ok" if st.get("last_success") else "never polled"),
+                "consecutive_errors": errors,
+                "last_success": _ts(st.get("last_success")),
+                "last_error": st.get("last_error") or None,
+                "items_seen": int(st.get("items_seen") or 0),
+                "next_poll": _ts(nexts.get(feed.id)),
+            }
+        )
+    return out
+
+
+def _ts(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    return datetime.fromtimestamp(float(value), UTC).isoformat(timespec="seconds")
+
+
+def _print_feeds(feeds: list[dict[str, Any]]) -> None:
+    print(f"feeds: {len(feeds)}")
+    for f in feeds:
+        err = f"  last error: {f['last_error'][:100]}" if f["last_error"] else ""
+        print(f"  [{f['health']}] {f['url']}  items={f['items_seen']}  next={f['next_poll']}{err}")
+
+
+def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    rt = _runtime(settings)
+    try:
+        if args.replay:
+            from workers.celery_app import app
+
+            items = rt.state.pop_dead_letters()
+            for item in items:
+                app.send_task(item["task"], args=item["args"])
+            print(f"queued {len(items)} dead letter(s) again")
+            return 0
+        items = rt.state.dead_letters()
+        if args.json:
+            print(json.dumps(items, indent=2, ensure_ascii=False))
+        else:
+            for item in items:
+                when = _ts(item["at"])
+                print(f"{when} {item['task']} {json.dumps(item['args'], ensure_ascii=False)[:120]}")
+                print(f"    {item['error'].strip().splitlines()[-1][:300] if item['error'].strip() else ''}")
+            print(f"{len(items)} dead letter(s)")
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_feeds_list(settings: Settings, args: argparse.Namespace) -> int:
+    rt = _runtime(settings)
+    try:
+        feeds = _feed_health(rt)
+        if args.json:
+            print(json.dumps(feeds, indent=2))
+        else:
+            _print_feeds(feeds)
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_feeds_load(settings: Settings, args: argparse.Namespace) -> int:
+    feeds = load_feeds(args.file)
+    rt = _runtime(settings)
+    try:
+        scheduling.register_feeds(rt.state, feeds, time.time())
+        print(f"registered {len(feeds)} feed(s)")
+    finally:
+        rt.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

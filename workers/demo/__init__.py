@@ -1,0 +1,84 @@
+"""The bundled demo: two small news sites served on 127.0.0.1, ingested, then searched.
+
+`SiteServer` serves a folder of pages and feeds, replacing `{{BASE}}` with its own
+http://127.0.0.1:PORT, so feeds and canonical links point back at it. The tests use it
+for their fixture sites as well.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+SITES_DIR = Path(__file__).resolve().parent / "sites"
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".rss": "application/rss+xml; charset=utf-8",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+class SiteServer:
+    """A static site on 127.0.0.1 with `{{BASE}}` substituted; records every request path."""
+
+    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.root = Path(root)
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                path = self.path.split("?", 1)[0].split("#", 1)[0].lstrip("/") or "index.html"
+                file = (server.root / path).resolve()
+                if server.root.resolve() not in file.parents or not file.is_file():
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = file.read_bytes().replace(b"{{BASE}}", server.base.encode())
+                ctype = CONTENT_TYPES.get(file.suffix) or mimetypes.guess_type(file.name)[0]
+                self.send_response(200)
+                self.send_header("Content-Type", ctype or "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://{host}:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> SiteServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def demo_sites() -> list[tuple[Path, dict[str, Any]]]:
+    """Each bundled site's folder and its site.json."""
+    out = []
+    for folder in sorted(p for p in SITES_DIR.iterdir() if (p / "site.json").is_file()):
+        out.append((folder, json.loads((folder / "site.json").read_text(encoding="utf-8"))))
+    return out
+
+
+DEMO_QUERIES = [
+    "chinh quyen than thien",
+    "Chính quyền thân thiện",
+]

@@ -1,0 +1,171 @@
+"""Celery tasks: short adapters from a message to one function of `pipeline/`.
+
+`StageTask` maps outcomes the same way for every stage:
+  TransientError -> retry with exponential backoff (dead-lettered after max retries);
+  PermanentError -> dead letter with the error; Dropped -> ack and count the reason;
+  any other exception is a bug: dead letter with its traceback. Nothing escapes to kill
+  the worker, and a task never waits on another task's result.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import traceback
+from typing import Any
+
+from celery import Task
+
+from pipeline import ingest, scheduling
+from pipeline.errors import Dropped, PermanentError, TransientError
+from pipeline.feeds import FeedConfig, poll_feed
+from pipeline.models import article_id
+from workers.celery_app import app
+from workers.runtime import Runtime, get_runtime
+
+log = logging.getLogger("newsflow.tasks")
+
+
+class StageTask(Task):
+    abstract = True
+    stage = ""
+
+    @property
+    def rt(self) -> Runtime:
+        return get_runtime()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        rt = self.rt
+        try:
+            return self.run(*args, **kwargs)
+        except Dropped as exc:
+            rt.state.incr(f"dropped:{exc.reason}")
+            log.info("%s dropped: %s", self.name, exc)
+            return None
+        except TransientError as exc:
+            attempt = self.request.retries + 1
+            limit = rt.settings.max_retries
+            if attempt > limit:
+                rt.state.dead_letter(self.name, args, f"{exc} (gave up after {limit} retries)")
+                log.error("%s: %s (gave up after %d retries), dead-lettered", self.name, exc, limit)
+                return None
+            delay = _backoff(attempt, rt.settings.retry_backoff_max, exc.retry_after)
+            log.warning("%s: %s (attempt %d/%d), retrying in %.0f s", self.name, exc, attempt, limit, delay)
+            rt.state.incr("retried")
+            raise self.retry(countdown=delay, exc=exc, max_retries=limit + 1) from None
+        except PermanentError as exc:
+            rt.state.dead_letter(self.name, args, str(exc))
+            log.error("%s: %s; dead-lettered", self.name, exc)
+            return None
+        except Exception as exc:  # a bug: keep the evidence, keep the worker
+            rt.state.dead_letter(self.name, args, "".join(traceback.format_exception(exc)))
+            log.exception("%s failed unexpectedly; dead-lettered", self.name)
+            return None
+
+
+def _backoff(attempt: int, cap: float, hint: float | None) -> float:
+    base = min(cap, 2.0**attempt)
+    delay = base * random.uniform(0.5, 1.0)
+    return min(cap, max(delay, hint or 0.0))
+
+
+@app.task(base=StageTask, name="feeds.schedule", bind=True)
+def schedule_due_feeds(self: StageTask) -> int:
+    """Queue a poll for every feed whose next-poll time has come (run by beat)."""
+    due = scheduling.claim_due(self.rt.state, time.time())
+    for feed in due:
+        poll.delay(feed.model_dump())
+    return len(due)
+
+
+@app.task(base=StageTask, name="feeds.poll", bind=True)
+def poll(self: StageTask, feed_msg: dict, reschedule: bool = True) -> int:
+    """Poll one feed and queue a fetch for each new article URL."""
+    rt = self.rt
+    feed = FeedConfig.model_validate(feed_msg)
+    interval = feed.interval or rt.settings.feed_interval
+    try:
+        result = poll_feed(feed, rt.fetcher, rt.state, rt.settings.max_feed_bytes)
+    except (TransientError, PermanentError):
+        if reschedule:
+            errors = int(rt.state.feed_state(feed.id).get("consecutive_errors", "1") or 1)
+            scheduling.reschedule(rt.state, feed.id, scheduling.next_poll_after(interval, errors, time.time()))
+        raise
+    rt.state.incr("feeds_polled")
+    for entry in result.new_entries:
+        try:
+            published = entry.published_at.isoformat() if entry.published_at else None
+            fetch.delay(entry.url, feed=feed.url, site=feed.site, language=feed.language, published=published)
+        except Exception:
+            rt.state.release_url(entry.url)  # not queued: let the next poll find it again
+            raise
+    rt.state.incr("urls_queued", len(result.new_entries))
+    if reschedule:
+        scheduling.reschedule(rt.state, feed.id, scheduling.next_poll_after(interval, 0, time.time()))
+    return len(result.new_entries)
+
+
+@app.task(base=StageTask, name="fetch.page", bind=True)
+def fetch(
+    self: StageTask,
+    url: str,
+    feed: str | None = None,
+    site: str | None = None,
+    language: str | None = None,
+    published: str | None = None,
+) -> None:
+    """Fetch one article page into the raw store and hand its reference to `process`."""
+    rt = self.rt
+    page = ingest.fetch_page(
+        url,
+        fetcher=rt.fetcher,
+        state=rt.state,
+        store=rt.raw_store,
+        host_delay=rt.settings.host_delay,
+        feed=feed,
+        site=site,
+        language=language,
+        published=published,
+    )
+    process.delay(page.to_msg())
+
+
+@app.task(base=StageTask, name="process.page", bind=True)
+def process(self: StageTask, page_msg: dict) -> None:
+    """Clean a stored page into an article, queue it for indexing, re-clean stale pages."""
+    rt = self.rt
+    page = ingest.PageRef.from_msg(page_msg)
+    ingest.remember_page(rt.state, article_id(page.url), page)
+    built = ingest.build_article(
+        page, store=rt.raw_store, boilerplate=rt.boilerplate, neardup=rt.neardup, state=rt.state
+    )
+    art = built.article
+    for reason, n in art.extraction.removed.items():
+        if n:
+            rt.state.incr(f"removed:{reason}", n)
+    if art.duplicate_of and page.reason == "new":
+        rt.state.incr("near_duplicates")
+    ingest.queue_for_index(rt.state, art)
+    index.delay()
+    for page_id in built.reclean_pages:
+        old = ingest.recall_page(rt.state, page_id)
+        if old is not None:
+            old.reason = "reclean"
+            process.delay(old.to_msg())
+            rt.state.incr("recleaned")
+
+
+@app.task(base=StageTask, name="index.batch", bind=True)
+def index(self: StageTask) -> int:
+    """Bulk-index whatever articles are pending (up to one batch)."""
+    rt = self.rt
+    outcome, rejected = ingest.index_pending(rt.state, rt.search, rt.settings.index_batch_size)
+    if outcome.indexed:
+        rt.state.incr("indexed", len(outcome.indexed))
+    for doc_id, reason in outcome.rejected.items():
+        rt.state.dead_letter(self.name, [doc_id], f"index {doc_id}: rejected by the search backend: {reason}")
+        rt.state.r.hset(ingest.PREFIX + "index:rejected", doc_id, rejected.get(doc_id, ""))
+    if ingest.pending_count(rt.state) and outcome.indexed:
+        index.delay()  # more than one batch was waiting
+    return len(outcome.indexed)
