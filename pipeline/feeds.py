@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+import xml.sax
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,6 +100,11 @@ def parse_feed(body: bytes, feed_url: str) -> ParsedFeed:
     if not version and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
         raise PermanentError(f"feed {feed_url}: not a feed ({reason}); check the feed URL")
+    broken = parsed.get("bozo_exception")
+    if isinstance(broken, xml.sax.SAXException) and not parsed.entries:
+        # Cut off or garbled XML with nothing readable in it; a feed with small errors but
+        # readable entries goes on.
+        raise PermanentError(f"feed {feed_url}: not a feed: malformed XML ({broken}); will retry at the next poll")
     entries: list[FeedEntry] = []
     for raw in parsed.entries:
         link = _entry_link(raw)

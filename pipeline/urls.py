@@ -103,9 +103,17 @@ def host_of(url: str) -> str:
 
 
 def site_of(url: str) -> str:
-    """A site key for a URL: the host without a leading `www.`."""
-    host = host_of(url)
-    return host[4:] if host.startswith("www.") else host
+    """A site key for a URL: host (and a non-default port) without a leading `www.`."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    host = host[4:] if host.startswith("www.") else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        return f"{host}:{port}"
+    return host
 
 
 def same_site(a: str, b: str) -> bool:

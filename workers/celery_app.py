@@ -7,15 +7,10 @@ from the same `Settings` object as everything else.
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 QUEUES = ("feeds", "fetch", "process", "index")
-ROUTES = {
-    "feeds.*": {"queue": "feeds"},
-    "fetch.*": {"queue": "fetch"},
-    "process.*": {"queue": "process"},
-    "index.*": {"queue": "index"},
-}
+ROUTES = {f"{q}.*": {"queue": q, "exchange": q, "routing_key": q} for q in QUEUES}
 
 
 class NewsflowCelery(Celery):
@@ -29,6 +24,9 @@ class NewsflowCelery(Celery):
             broker_transport_options={
                 # A task reserved by a worker that vanished is delivered again after this.
                 "visibility_timeout": settings.visibility_timeout,
+                # Look for such tasks every few seconds (kombu's default is ~100 s).
+                "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 3)),
+                "unacked_restore_throttle": 1,
             },
             broker_connection_retry_on_startup=True,
             task_ignore_result=True,
@@ -36,7 +34,8 @@ class NewsflowCelery(Celery):
             task_acks_late=True,
             task_reject_on_worker_lost=True,
             worker_prefetch_multiplier=1,
-            task_queues=[Queue(q) for q in QUEUES],
+            # Each queue bound to its own exchange and key: a message lands in one queue only.
+            task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
             task_default_queue="process",
             task_routes=ROUTES,
             task_serializer="json",

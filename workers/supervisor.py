@@ -51,7 +51,6 @@ class WorkerGroup:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "REDIS_URL": self.redis_url, "NEWSFLOW_DATA_DIR": str(self.data_dir), **(extra_env or {})}
         for spec in self.specs:
-            log = open(self.log_dir / f"worker-{spec.name}.log", "ab")  # noqa: SIM115 - owned by the child
             cmd = [
                 sys.executable,
                 "-m",
@@ -72,9 +71,11 @@ class WorkerGroup:
                 "--without-gossip",
                 "--without-mingle",
             ]
-            self.procs.append(
-                subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            )
+            # The child keeps its own copy of the descriptor; ours closes at once.
+            with open(self.log_dir / f"worker-{spec.name}.log", "ab") as log:
+                self.procs.append(
+                    subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                )
 
     def alive(self) -> bool:
         return all(p.poll() is None for p in self.procs)

@@ -39,9 +39,7 @@ def art(slug: str, *, days: float = 0, **fields: Any) -> Article:
 
 
 @pytest.fixture(params=["sqlite", "elasticsearch"])
-def backend(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[SearchBackend]:
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchBackend]:
     if request.param == "sqlite":
         b: Any = SqliteBackend(tmp_path / "index.sqlite3")
     else:
@@ -137,7 +135,9 @@ def test_every_query_word_must_match(backend: SearchBackend) -> None:
 
 
 def test_a_title_match_ranks_above_a_body_only_match(backend: SearchBackend) -> None:
-    in_body = art("body-only", title="Market report", body="The harbour was quiet; later a typhoon was mentioned.", days=2)
+    in_body = art(
+        "body-only", title="Market report", body="The harbour was quiet; later a typhoon was mentioned.", days=2
+    )
     in_title = art("in-title", title="Typhoon nears the coast", body="Ships return to the harbour.", days=1)
     backend.index([in_body, in_title])
     assert ids(backend.search(SearchQuery(text="typhoon"))) == [in_title.id, in_body.id]

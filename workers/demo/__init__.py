@@ -12,6 +12,7 @@ import mimetypes
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 SITES_DIR = Path(__file__).resolve().parent / "sites"
@@ -28,9 +29,17 @@ CONTENT_TYPES = {
 class SiteServer:
     """A static site on 127.0.0.1 with `{{BASE}}` substituted; records every request path."""
 
-    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        routes: dict[str, Callable[[BaseHTTPRequestHandler], None]] | None = None,
+    ) -> None:
         self.root = Path(root)
         self.requests: list[str] = []
+        # Paths answered by a function instead of a file (the tests' misbehaving pages).
+        self.routes = dict(routes or {})
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,6 +47,10 @@ class SiteServer:
 
             def do_GET(self) -> None:
                 server.requests.append(self.path)
+                route = server.routes.get(self.path.split("?", 1)[0])
+                if route is not None:
+                    route(self)
+                    return
                 path = self.path.split("?", 1)[0].split("#", 1)[0].lstrip("/") or "index.html"
                 file = (server.root / path).resolve()
                 if server.root.resolve() not in file.parents or not file.is_file():
