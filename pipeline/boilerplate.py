@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import redis
 
+from pipeline.state import text
+
 # KEYS: counts hash, lru zset, recent-pages list, this page's fingerprint set
 # ARGV: page id, now, window seconds, threshold, max blocks, max recent pages, fp...
 # Returns {known boilerplate fps..., "|", crossed fps...}.
@@ -102,15 +104,15 @@ class BoilerplateStats:
     def observe(self, site: str, page_id: str, fingerprints: list[str], now: float) -> Observation:
         """Record the page's blocks (once per page) and say which are boilerplate."""
         fps = list(dict.fromkeys(fingerprints))
-        args = [page_id, repr(now), repr(self.window), self.k, self.max_blocks, self.max_recent, *fps]
-        raw = [x.decode() for x in self._observe(keys=self._keys(site, page_id), args=args)]
+        args: list[str | int] = [page_id, repr(now), repr(self.window), self.k, self.max_blocks, self.max_recent, *fps]
+        raw = [text(x) for x in self._observe(keys=self._keys(site, page_id), args=args)]
         cut = raw.index("|")
         return Observation(set(raw[:cut]), set(raw[cut + 1 :]))
 
     def pages_with(self, site: str, fingerprint: str) -> list[str]:
         """Recent pages of the site that printed this block."""
         prefix = f"nf:bp:{site}:page:"
-        return [x.decode() for x in self._pages_with(keys=[f"nf:bp:{site}:recent"], args=[prefix, fingerprint])]
+        return [text(x) for x in self._pages_with(keys=[f"nf:bp:{site}:recent"], args=[prefix, fingerprint])]
 
     def count(self, site: str, fingerprint: str) -> int:
         return int(self.r.hget(f"nf:bp:{site}:counts", fingerprint) or 0)

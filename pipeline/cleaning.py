@@ -126,7 +126,8 @@ def clean_page(
     `boilerplate(fingerprints)` answers which of the page's block fingerprints the site
     prints on many pages; it is asked once, with every candidate block.
     """
-    text = decode_html(body, charset)
+    # NFC: legacy Vietnamese encodings store tone marks as separate combining characters.
+    text = unicodedata.normalize("NFC", decode_html(body, charset))
     try:
         root = lxml_html.document_fromstring(text)
     except (etree.ParserError, ValueError) as exc:
@@ -162,8 +163,9 @@ def clean_page(
     if not kept:
         raise Dropped("no_text", f"clean {url}: no article text found")
     date = meta["published_at"]
-    if date is None and extracted is not None and getattr(extracted, "date", None):
-        guess = _parse_date(extracted.date)
+    extracted_date = getattr(extracted, "date", None)
+    if date is None and isinstance(extracted_date, str):
+        guess = _parse_date(extracted_date)
         # A bare year comes back as 1 January: that is not a publication date.
         if guess is not None and (guess.month, guess.day) != (1, 1):
             date = guess

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import redis
 
+from pipeline.state import text
+
 NUM_PERM = 100
 BANDS = 20  # 20 bands of 5 rows: pairs above ~0.55 Jaccard become candidates
 ROWS = NUM_PERM // BANDS
@@ -109,7 +111,7 @@ class NearDupIndex:
         for key in keys:
             pipe.smembers(key)
         for members in pipe.execute():
-            candidates.update(m.decode() for m in members)
+            candidates.update(text(m) for m in members)
         candidates.discard(doc_id)
         if not candidates:
             self.r.set(f"nf:cluster:{doc_id}", doc_id, ex=self.ttl)
@@ -139,6 +141,6 @@ class NearDupIndex:
         else:
             # The root may itself belong to an older cluster that we are not a candidate of.
             cluster = self.r.get(f"nf:cluster:{root[1]}")
-            verdict = DupVerdict(cluster.decode() if cluster else root[1], best_sim[1], best_sim[2])
+            verdict = DupVerdict(text(cluster) if cluster else root[1], best_sim[1], best_sim[2])
         self.r.set(f"nf:cluster:{doc_id}", verdict.cluster_id, ex=self.ttl)
         return verdict

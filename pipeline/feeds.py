@@ -140,7 +140,8 @@ def _entry_date(raw: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed"):
         value = raw.get(key)
         if value:
-            return datetime(*value[:6], tzinfo=UTC)
+            year, month, day, hour, minute, second = value[:6]
+            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     return None
 
 

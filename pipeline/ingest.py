@@ -19,7 +19,7 @@ from pipeline.errors import TransientError
 from pipeline.fetching import Fetcher
 from pipeline.models import Article, Extraction, article_id
 from pipeline.search.base import IndexOutcome, SearchBackend
-from pipeline.state import PREFIX, StateStore
+from pipeline.state import PREFIX, StateStore, text
 from pipeline.storage import RawStore
 from pipeline.urls import canonicalize_url, host_of, site_of
 
@@ -206,14 +206,14 @@ def index_pending(state: StateStore, backend: SearchBackend, batch_size: int) ->
     cursor = 0
     while True:
         cursor, chunk = r.hscan(PENDING_KEY, cursor, count=batch_size)
-        ids.extend(chunk.keys())
+        ids.extend(k if isinstance(k, bytes) else k.encode() for k in chunk)
         if cursor == 0 or len(ids) >= batch_size:
             break
     ids = ids[:batch_size]
     if not ids:
         return IndexOutcome(), {}
     values = r.hmget(PENDING_KEY, ids)
-    docs = {k.decode(): v for k, v in zip(ids, values, strict=True) if v is not None}
+    docs = {text(k): v for k, v in zip(ids, values, strict=True) if v is not None}
     articles = []
     bad: dict[str, str] = {}
     for doc_id, raw in docs.items():
@@ -229,7 +229,7 @@ def index_pending(state: StateStore, backend: SearchBackend, batch_size: int) ->
         args += [doc_id, docs[doc_id]]
     if args:
         r.eval(_DEL_IF_SAME, 1, PENDING_KEY, *args)
-    rejected_docs = {doc_id: docs[doc_id].decode() for doc_id in outcome.rejected}
+    rejected_docs = {doc_id: text(docs[doc_id]) for doc_id in outcome.rejected}
     return outcome, rejected_docs
 
 

@@ -6,7 +6,7 @@ import json
 import random
 
 from pipeline.feeds import FeedConfig
-from pipeline.state import FEEDS_KEY, PREFIX, StateStore
+from pipeline.state import FEEDS_KEY, PREFIX, StateStore, text
 
 NEXT_KEY = PREFIX + "feeds:next"  # zset: feed id -> next poll (unix time)
 LEASE = 300.0  # a claimed feed is not handed out again for this long unless rescheduled
@@ -50,10 +50,11 @@ def get_feed(state: StateStore, feed_id: str) -> FeedConfig | None:
 
 
 def claim_due(state: StateStore, now: float, limit: int = 500) -> list[FeedConfig]:
-    ids = state.r.eval(_CLAIM_DUE, 1, NEXT_KEY, repr(now), repr(LEASE), limit)
+    # redis-py types eval's reply loosely; the script returns a list of ids.
+    ids: list[bytes] = state.r.eval(_CLAIM_DUE, 1, NEXT_KEY, repr(now), repr(LEASE), limit)  # type: ignore[assignment]
     feeds = []
     for feed_id in ids:
-        feed = get_feed(state, feed_id.decode())
+        feed = get_feed(state, text(feed_id))
         if feed is not None:
             feeds.append(feed)
     return feeds
@@ -76,4 +77,5 @@ def reschedule(state: StateStore, feed_id: str, when: float) -> None:
 
 
 def next_polls(state: StateStore) -> dict[str, float]:
-    return {k.decode(): float(v) for k, v in state.r.zrange(NEXT_KEY, 0, -1, withscores=True)}
+    pairs: list[tuple[bytes, float]] = state.r.zrange(NEXT_KEY, 0, -1, withscores=True)  # type: ignore[assignment]
+    return {text(k): float(v) for k, v in pairs}

@@ -34,6 +34,11 @@ return tostring(slot - now)
 """
 
 
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (clients here return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def url_digest(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8")).hexdigest()[:20]
 
@@ -69,7 +74,7 @@ class StateStore:
         self.r.hincrby(STATS_KEY, name, amount)
 
     def stats(self) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self.r.hgetall(STATS_KEY).items()}
+        return {text(k): int(v) for k, v in self.r.hgetall(STATS_KEY).items()}
 
     # -- dead letters ---------------------------------------------------------------------
     def dead_letter(self, task: str, args: Iterable[Any], error: str) -> None:
@@ -93,12 +98,15 @@ class StateStore:
 
     # -- feed state -----------------------------------------------------------------------
     def feed_state(self, feed_id: str) -> dict[str, str]:
-        return {k.decode(): v.decode() for k, v in self.r.hgetall(f"{PREFIX}feed:{feed_id}").items()}
+        return {text(k): text(v) for k, v in self.r.hgetall(f"{PREFIX}feed:{feed_id}").items()}
 
     def update_feed_state(self, feed_id: str, **fields: Any) -> None:
-        clean = {k: ("" if v is None else str(v)) for k, v in fields.items()}
-        if clean:
-            self.r.hset(f"{PREFIX}feed:{feed_id}", mapping=clean)
+        if not fields:
+            return
+        pipe = self.r.pipeline()
+        for name, value in fields.items():
+            pipe.hset(f"{PREFIX}feed:{feed_id}", name, "" if value is None else str(value))
+        pipe.execute()
 
     def bump_feed_counter(self, feed_id: str, name: str, amount: int = 1) -> int:
         return int(self.r.hincrby(f"{PREFIX}feed:{feed_id}", name, amount))

@@ -84,7 +84,7 @@ def canonicalize_url(url: str, base: str | None = None) -> str:
 
 def _normalize_path(path: str) -> str:
     # Decode then re-encode so %7E and ~, or %c3%a9 and %C3%A9, compare equal.
-    segments = []
+    segments: list[str] = []
     for seg in path.split("/"):
         if seg == ".":
             continue

@@ -90,6 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--json", action="store_true")
     dl.set_defaults(func=cmd_dead_letters)
 
+    sv = sub.add_parser("serve", help="the HTTP search API, search page, /healthz and /metrics")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.set_defaults(func=cmd_serve)
+
+    ri = sub.add_parser("reindex", help="Elasticsearch: build a new index version and swap the alias")
+    ri.set_defaults(func=cmd_reindex)
+
+    rp = sub.add_parser("reprocess", help="clean every stored page again (no fetching) and re-index")
+    rp.set_defaults(func=cmd_reprocess)
+
     fd = sub.add_parser("feeds", help="the registered feeds")
     fsub = fd.add_subparsers(metavar="ACTION")
     fl = fsub.add_parser("list", help="every feed with its health and next poll")
@@ -342,6 +353,72 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
             print("related links:")
             for link in cleaned.related:
                 print(f"  {link.url}  {link.title[:80]}")
+    finally:
+        rt.close()
+    return 0
+
+
+# -- serve, reindex, reprocess ---------------------------------------------------------------
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.api import make_server
+
+    rt = _runtime(settings)
+    server = make_server(rt, args.host, args.port)
+    print(f"newsflow: serving search on http://{args.host}:{server.server_address[1]}/", file=sys.stderr)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        rt.close()
+    return 0
+
+
+def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.elasticsearch_url:
+        print("newsflow: reindex is for Elasticsearch (set ELASTICSEARCH_URL); SQLite needs none", file=sys.stderr)
+        return 2
+    rt = _runtime(settings)
+    try:
+        backend: Any = rt.search
+
+        def progress(done: int, total: int) -> None:
+            width = 40
+            filled = int(width * done / total) if total else width
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            sys.stderr.flush()
+
+        result = backend.reindex(progress=progress)
+        sys.stderr.write("\n")
+        print(f"reindexed into {result.target}: {result.copied} document(s); alias swapped")
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
+    """Queue every indexed article's stored raw page for cleaning again (workers do the work)."""
+    from pipeline.ingest import PageRef
+    from workers import tasks
+
+    rt = _runtime(settings)
+    try:
+        n = 0
+        for art in rt.search.iter_all():
+            if not art.raw_ref:
+                continue
+            page = PageRef(
+                url=art.url,
+                final_url=art.canonical_url,
+                ref=art.raw_ref,
+                fetched_at=art.fetched_at.isoformat() if art.fetched_at else "",
+                feed=art.feed,
+                site=art.site,
+                language=art.language,
+                reason="reclean",
+            )
+            tasks.process.delay(page.to_msg())
+            n += 1
+        print(f"queued {n} stored page(s) for cleaning; workers pick them up (`newsflow status` shows progress)")
     finally:
         rt.close()
     return 0

@@ -1479,7 +1479,7 @@ def build() -> dict[str, bytes]:
     corpus = Corpus(by_key)
     sites = {cls.key: cls(corpus) for cls in SITES}
     files: dict[str, bytes] = {}
-    manifest = []
+    manifest: list[dict[str, object]] = []
     for e in sorted(corpus.pages(), key=lambda x: (x.site, x.date, x.key)):
         site = sites[e.site]
         page, teasers = site.render(e)
@@ -1489,7 +1489,7 @@ def build() -> dict[str, bytes]:
         files[rel + ".html"] = encode_page(page, e.encoding)
         files[rel + ".txt"] = ("\n\n".join(paras) + "\n").encode("utf-8")
         url = site.url(e) + (f"?{e.query}" if e.query else "")
-        record = {
+        record: dict[str, object] = {
             "path": rel + ".html",
             "expected": rel + ".txt",
             "site": e.site,

@@ -76,9 +76,7 @@ def test_feed_polled_twice_queues_nothing_new(runtime: Runtime, workers: WorkerG
     assert len(pages_before) == len(expected_articles("courier"))
 
 
-def test_same_article_under_two_urls_is_indexed_once(
-    runtime: Runtime, workers: WorkerGroup, tmp_path: Path
-) -> None:
+def test_same_article_under_two_urls_is_indexed_once(runtime: Runtime, workers: WorkerGroup, tmp_path: Path) -> None:
     """Tracking parameters, fragments and host case do not make a second article."""
     site_dir = tmp_path / "site"
     (site_dir / "news/2025/03").mkdir(parents=True)
