@@ -4,10 +4,11 @@ The steps, in order:
 1. decode (header charset, then meta charset, then detection);
 2. metadata: title (site suffix split off), site name, canonical URL, date, authors, language;
 3. teaser blocks cut from the tree by structure (`pipeline.teasers`), their links kept;
-4. main text extracted by trafilatura, as blocks (paragraphs);
-5. repeats within the page dropped (captions printed twice, truncated alt text);
-6. a "Source: <url>" line moved to `source_url`;
-7. blocks the caller knows to be site boilerplate dropped (`boilerplate` argument).
+4. image captions taken apart (each once, for the `captions` field);
+5. main text extracted by trafilatura, as blocks (paragraphs);
+6. repeats within the page dropped (a caption printed again as text, a paragraph twice);
+7. a "Source: <url>" line moved to `source_url`;
+8. blocks the caller knows to be site boilerplate dropped (`boilerplate` argument).
 Every removed block is recorded with its reason, for the audit trail.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+import warnings
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +30,7 @@ from lxml import html as lxml_html
 
 from pipeline.errors import Dropped, PermanentError
 from pipeline.models import RelatedLink
-from pipeline.teasers import remove_teasers, text_of
+from pipeline.teasers import find_teaser_blocks, remove_teasers, text_of
 from pipeline.urls import canonicalize_url, site_of
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
@@ -36,7 +38,13 @@ _SPACE = re.compile(r"\s+")
 _TITLE_SEPARATORS = (" – ", " — ", " - ", " | ", " :: ", " · ", " » ")
 _SOURCE_LINE = re.compile(r"^\s*(nguồn|source|quelle|fuente|sumber)\s*:\s*(\S+)\s*$", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+")
+_CAPTION_CLASS = re.compile(r"caption|epigraf|legend|l[ée]gende|bildunterschrift|chu-?thich|keterangan", re.I)
+# Comments and processing instructions out: left in, they change what the extractor picks.
+_PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
+MAX_CAPTION_CHARS = 400
 MIN_BOILERPLATE_CHARS = 20
+REPEAT_MIN_CHARS = 80
+MIN_ARTICLE_CHARS = 60  # shorter than a one-sentence brief: a menu or an empty page
 
 
 @dataclass
@@ -62,6 +70,7 @@ class CleanedPage:
     summary: str
     source_url: str | None
     related: list[RelatedLink] = field(default_factory=list)
+    captions: list[str] = field(default_factory=list)
     teaser_texts: list[str] = field(default_factory=list)
 
     @property
@@ -81,6 +90,11 @@ def normalize_block(text: str) -> str:
     text = unicodedata.normalize("NFC", text).casefold()
     text = _SPACE.sub(" ", text).strip()
     return text.rstrip(".…· ").strip()
+
+
+def _squash(text: str) -> str:
+    """Text without any white space, case-folded: robust to how each tool joins inline tags."""
+    return _SPACE.sub("", unicodedata.normalize("NFC", text)).casefold()
 
 
 def block_fingerprint(text: str) -> str:
@@ -129,12 +143,16 @@ def clean_page(
     # NFC: legacy Vietnamese encodings store tone marks as separate combining characters.
     text = unicodedata.normalize("NFC", decode_html(body, charset))
     try:
-        root = lxml_html.document_fromstring(text)
+        root = lxml_html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError) as exc:
         raise PermanentError(f"clean {url}: HTML cannot be parsed ({exc})") from None
     meta = _metadata(root, url)
     canonical = meta["canonical_url"] or url
-    teasers = remove_teasers(root, canonical)
+    teasers = find_teaser_blocks(root, canonical)
+    # Cut before extraction: the extractor then never weighs teaser text as content.
+    # (The tree must be parsed as the extractor parses it, comments out, or it picks
+    # a different main block: see _PARSER.)
+    remove_teasers(root, canonical, teasers)
     related: dict[str, RelatedLink] = {}
     for t in teasers:
         for link in t.links:
@@ -151,17 +169,33 @@ def clean_page(
         # worse than none (the feed entry's date is used instead).
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
+    # A block that still carries teaser text (the extractor may join pieces of the page
+    # differently) counts as teaser when it is found inside a teaser block and nowhere else.
+    teaser_text = _squash(" ".join(t.text for t in teasers))
+    page_body = root.find("body")
+    outside_text = _squash(text_of(page_body if page_body is not None else root))
+    captions = take_captions(root)
     raw_text = getattr(extracted, "text", None) if extracted is not None else None
-    blocks = [Block(t.strip(), block_fingerprint(t)) for t in (raw_text or "").split("\n") if t.strip()]
+    # Table cells come back as "| cell |"; a caption table is still a caption.
+    lines = (t.strip().strip("|").strip() for t in (raw_text or "").split("\n"))
+    blocks = [Block(t, block_fingerprint(t)) for t in lines if t]
     title = _split_title(meta["title"] or getattr(extracted, "title", "") or "", meta["site_name"])
     blocks = [b for b in blocks if not _is_title_line(b.text, title)]
+    for b in blocks:
+        squashed = _squash(b.text)
+        if teaser_text and squashed in teaser_text and squashed not in outside_text:
+            b.reason = "teaser"
     source_url = _take_source_line(blocks)
+    for b in blocks:
+        # A caption printed once more as plain text under its picture.
+        if b.reason is None and captions and _is_caption_copy(b.text, captions):
+            b.reason = "caption"
     _mark_repeats(blocks)
     if boilerplate is not None:
         _mark_boilerplate(blocks, boilerplate)
     kept = [b.text for b in blocks if b.reason is None]
-    if not kept:
-        raise Dropped("no_text", f"clean {url}: no article text found")
+    if sum(len(k) for k in kept) < MIN_ARTICLE_CHARS:
+        raise Dropped("no_text", f"clean {url}: no article text found (a menu, an index or an empty page)")
     date = meta["published_at"]
     extracted_date = getattr(extracted, "date", None)
     if date is None and isinstance(extracted_date, str):
@@ -185,8 +219,79 @@ def clean_page(
         summary=meta["description"] or kept[0][:300],
         source_url=source_url,
         related=list(related.values()),
+        captions=captions,
         teaser_texts=[t.text for t in teasers],
     )
+
+
+def take_captions(root: lxml_html.HtmlElement) -> list[str]:
+    """Cut image captions out of the tree and return them, each once, in page order.
+
+    Captions are kept apart from the body (the `captions` field): a figure's caption, an
+    element whose class says caption, or the one short text of a box that holds a picture.
+    A truncated copy (an alt text cut short, printed before the caption) counts once.
+    """
+    found: list[str] = []
+
+    def take(el: lxml_html.HtmlElement, text: str) -> None:
+        found.append(text)
+        if el.getparent() is not None:
+            el.drop_tree()
+
+    for fig in list(root.iter("figure")):
+        caption = fig.find(".//figcaption")
+        if caption is not None and text_of(caption):
+            take(fig, text_of(caption))
+    for el in list(root.iter("p", "div", "span", "figcaption", "em", "small", "table", "td")):
+        parent = el.getparent()
+        if parent is None or el.getroottree().getroot() is not root:
+            continue  # already cut with an ancestor
+        by_class = _CAPTION_CLASS.search(el.get("class") or "")
+        if by_class or _beside_image(el, parent) or _caption_table(el):
+            text = text_of(el)
+            if 0 < len(text) <= MAX_CAPTION_CHARS:
+                take(el, text)
+    return _dedupe_captions(found)
+
+
+def _caption_table(el: lxml_html.HtmlElement) -> bool:
+    """An old-style caption: a small table holding one picture and one short text."""
+    if el.tag != "table" or len(el.findall(".//img")) != 1 or el.findall(".//a[@href]"):
+        return False
+    return 0 < len(text_of(el)) <= MAX_CAPTION_CHARS and len(el.findall(".//tr")) <= 3
+
+
+def _dedupe_captions(captions: list[str]) -> list[str]:
+    out: list[str] = []
+    for text in captions:
+        norm = normalize_block(text)
+        for i, kept in enumerate(out):
+            old = normalize_block(kept)
+            if norm == old or old.startswith(norm):
+                break
+            if norm.startswith(old):  # the earlier copy was cut short
+                out[i] = text
+                break
+        else:
+            out.append(text)
+    return out
+
+
+def _is_caption_copy(text: str, captions: list[str]) -> bool:
+    norm = normalize_block(text)
+    return any(normalize_block(c) == norm or normalize_block(c).startswith(norm) for c in captions)
+
+
+def _beside_image(el: lxml_html.HtmlElement, parent: lxml_html.HtmlElement) -> bool:
+    """`el` is the only text of a small box that holds a picture: that box's caption."""
+    if parent.tag in {"body", "article", "main"} or (el.tag == "p" and el.findall(".//a")):
+        return False
+    siblings = [c for c in parent if isinstance(c.tag, str) and c is not el]
+    if not siblings or not all(
+        c.tag == "img" or (c.tag in {"a", "picture"} and c.find(".//img") is not None) for c in siblings
+    ):
+        return False
+    return not (parent.text or "").strip()
 
 
 def _metadata(root: lxml_html.HtmlElement, url: str) -> dict:
@@ -282,11 +387,13 @@ def _take_source_line(blocks: list[Block]) -> str | None:
 
 def _mark_repeats(blocks: list[Block]) -> None:
     """Keep the first of identical blocks, and the full form of a truncated one."""
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     live = [b for b in blocks if b.reason is None]
     for i, b in enumerate(live):
         norm = normalize_block(b.text)
-        if norm in seen:
+        # A whole paragraph twice, or a short line twice in a row. Short lines that recur
+        # far apart (a recipe's "1 tsp. olive oil", a table's labels) are content.
+        if norm in seen and (len(norm) >= REPEAT_MIN_CHARS or i - seen[norm] <= 2):
             b.reason = "repeat"
             continue
         # A short block that the next block starts with: a cut alt text before its caption.
@@ -295,7 +402,7 @@ def _mark_repeats(blocks: list[Block]) -> None:
             if len(norm) < len(nxt) and nxt.startswith(norm) and len(norm) <= 200:
                 b.reason = "repeat"
                 continue
-        seen.add(norm)
+        seen[norm] = i
 
 
 def _mark_boilerplate(blocks: list[Block], boilerplate: Callable[[list[str]], Collection[str]]) -> None:
@@ -317,6 +424,10 @@ def _parse_date(value: str) -> datetime | None:
     try:
         return date_parser.isoparse(value)
     except (ValueError, OverflowError):
+        pass
+    with warnings.catch_warnings():
+        # "EST"-style zone names: dateutil warns and returns a naive time, taken as UTC.
+        warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
         try:
             return date_parser.parse(value)
         except (ValueError, OverflowError):

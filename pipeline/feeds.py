@@ -1,26 +1,44 @@
-"""Feeds: the feed list, parsing (feedparser), and polling for new article URLs."""
+"""Feeds: the feed list, parsing, discovery, and polling for new article URLs.
+
+Shapes read: RSS 0.9x/1.0/2.0 and Atom (feedparser), JSON Feed 1.x, and sitemaps (Google News
+sitemaps included). Bytes are decoded here, trusting a BOM, then the HTTP header, then the
+XML declaration, then detection, and always normalised to NFC (legacy Vietnamese encodings
+such as windows-1258 write tone marks as combining characters).
+"""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import io
+import json
 import re
 import time
+import unicodedata
 import xml.sax
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import charset_normalizer
 import feedparser
 import yaml
+from lxml import etree
+from lxml import html as lxml_html
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from pipeline.errors import PermanentError
-from pipeline.fetching import Fetcher
-from pipeline.state import StateStore
+from pipeline.fetching import Fetcher, FetchResult
+from pipeline.politeness import HostBusy, Politeness
+from pipeline.state import PREFIX, SEEN_KEY, StateStore, url_digest
 from pipeline.urls import canonicalize_url, site_of
 
-FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
 # A DOCTYPE with entity declarations is how billion-laughs and external-entity attacks start;
 # no real feed needs one.
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
@@ -85,17 +103,96 @@ class ParsedFeed:
     title: str
     entries: list[FeedEntry] = field(default_factory=list)
     ttl_minutes: int | None = None
+    update_period: float | None = None  # seconds, from sy:updatePeriod / sy:updateFrequency
+    kind: str = "rss"  # rss, atom, json, sitemap
+
+    def entries_hash(self) -> str:
+        """A digest of what the feed says (entry ids, links, titles), blind to build dates."""
+        h = hashlib.sha256()
+        for e in self.entries:
+            h.update(f"{e.guid or ''}\x00{e.url}\x00{e.title}\x01".encode())
+        return h.hexdigest()[:32]
 
 
-def parse_feed(body: bytes, feed_url: str) -> ParsedFeed:
-    """Parse RSS 0.9x/1.0/2.0 or Atom bytes into entries with canonical URLs.
+# -- decoding -------------------------------------------------------------------------------------
+_XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["'][^>]*\?>""")
+_XML_DECL_ANY = re.compile(r"""^\s*<\?xml[^>]*\?>""")
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
-    Raises PermanentError for what is not a feed at all. A feed with small errors
-    (feedparser's "bozo") still yields the entries it could read.
+
+def _codec(label: str) -> str | None:
+    label = label.strip().strip("\"'").lower()
+    # Browsers read these labels as the wider Windows code page; so do we.
+    label = {"iso-8859-1": "cp1252", "latin1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252"}.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def decode_feed(body: bytes, header_charset: str | None = None) -> str:
+    """Feed bytes to NFC text: BOM, then HTTP header charset, then XML declaration, then detection."""
+    candidates: list[str] = []
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            body = body[len(bom) :]
+            candidates.append(name)
+            break
+    if header_charset:
+        candidates.append(header_charset)
+    m = _XML_DECL.match(body[:1024])
+    if m:
+        candidates.append(m.group(1).decode("ascii"))
+    candidates.append("utf-8")
+    text: str | None = None
+    for label in candidates:
+        codec = _codec(label)
+        if codec is None:
+            continue
+        try:
+            text = body.decode(codec)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None:
+        best = charset_normalizer.from_bytes(body).best()
+        text = str(best) if best is not None else body.decode("utf-8", "replace")
+    return unicodedata.normalize("NFC", text)
+
+
+# -- parsing --------------------------------------------------------------------------------------
+_SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+_NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
+_PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0, "monthly": 30 * 86400.0, "yearly": 365 * 86400.0}
+
+
+def parse_feed(body: bytes, feed_url: str, charset: str | None = None) -> ParsedFeed:
+    """Parse RSS, Atom, JSON Feed or sitemap bytes into entries with canonical URLs.
+
+    Raises PermanentError for what is not a feed at all, and for XML that declares entities
+    (billion laughs, external entities). A feed with small errors still yields what it could read.
     """
-    if _ENTITY_DECL.search(body[:65536]):
+    if _ENTITY_DECL.search(body):
         raise PermanentError(f"feed {feed_url}: declares XML entities; refused (entity expansion attack?)")
-    parsed = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
+    text = decode_feed(body, charset)
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        return _parse_json_feed(stripped, feed_url)
+    if re.match(r"(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(\w+:)?(urlset|sitemapindex)\b", stripped, re.DOTALL):
+        return _parse_sitemap(stripped, feed_url)
+    return _parse_xml_feed(stripped, feed_url)
+
+
+def _parse_xml_feed(text: str, feed_url: str) -> ParsedFeed:
+    # Decoded already: hand feedparser UTF-8 that says so, as a stream (given bytes, feedparser
+    # would first try them as a file name).
+    text = _XML_DECL_ANY.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1)
+    parsed = feedparser.parse(
+        io.BytesIO(text.encode("utf-8")),
+        sanitize_html=False,
+        resolve_relative_uris=False,
+        response_headers={"content-type": "application/xml; charset=utf-8", "content-location": feed_url},
+    )
     version = parsed.get("version") or ""
     if not version and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
@@ -121,8 +218,97 @@ def parse_feed(body: bytes, feed_url: str) -> ParsedFeed:
     return ParsedFeed(
         title=parsed.feed.get("title", ""),
         entries=entries,
-        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.isdigit() else None,
+        ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
+        update_period=_update_period(parsed.feed.get("sy_updateperiod"), parsed.feed.get("sy_updatefrequency")),
+        kind="atom" if version.startswith("atom") else "rss",
     )
+
+
+def _update_period(period: Any, frequency: Any) -> float | None:
+    if not isinstance(period, str) or period.strip().lower() not in _PERIODS:
+        return None
+    seconds = _PERIODS[period.strip().lower()]
+    try:
+        freq = max(1, int(str(frequency).strip())) if frequency else 1
+    except ValueError:
+        freq = 1
+    return seconds / freq
+
+
+def _parse_json_feed(text: str, feed_url: str) -> ParsedFeed:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PermanentError(f"feed {feed_url}: not a feed: invalid JSON ({exc})") from None
+    if not isinstance(data, dict) or "jsonfeed.org/version/" not in str(data.get("version", "")):
+        raise PermanentError(f"feed {feed_url}: not a feed: JSON without a JSON Feed version")
+    items = data.get("items")
+    if not isinstance(items, list):
+        raise PermanentError(f"feed {feed_url}: not a feed: JSON Feed without items")
+    entries = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        link = item.get("url") or item.get("external_url")
+        guid = item.get("id")
+        if not link and isinstance(guid, str) and guid.startswith(("http://", "https://")):
+            link = guid
+        if not isinstance(link, str):
+            continue
+        try:
+            url = canonicalize_url(link, base=feed_url)
+        except ValueError:
+            continue
+        published = _iso_date(item.get("date_published") or item.get("date_modified"))
+        title = str(item["title"]) if isinstance(item.get("title"), str) else ""
+        entries.append(FeedEntry(url=url, guid=str(guid) if guid else None, title=title, published_at=published))
+    feed_title = str(data["title"]) if isinstance(data.get("title"), str) else ""
+    return ParsedFeed(title=feed_title, entries=entries, kind="json")
+
+
+def _parse_sitemap(text: str, feed_url: str) -> ParsedFeed:
+    text = _XML_DECL_ANY.sub("", text, count=1)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True)
+    try:
+        root = etree.fromstring(text.encode("utf-8"), parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise PermanentError(f"feed {feed_url}: not a feed: malformed sitemap ({exc})") from None
+    if root is None:
+        raise PermanentError(f"feed {feed_url}: not a feed: empty sitemap")
+    if etree.QName(root).localname == "sitemapindex":
+        raise PermanentError(
+            f"feed {feed_url}: a sitemap index, not a sitemap of articles; add the news sitemap it lists instead"
+        )
+    entries = []
+    for node in root.iter(f"{{{_SITEMAP_NS}}}url", "url"):
+        loc = _child_text(node, f"{{{_SITEMAP_NS}}}loc") or _child_text(node, "loc")
+        if not loc:
+            continue
+        try:
+            url = canonicalize_url(loc, base=feed_url)
+        except ValueError:
+            continue
+        title = _child_text(node, f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}title") or ""
+        date = _child_text(node, f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}publication_date") or _child_text(
+            node, f"{{{_SITEMAP_NS}}}lastmod"
+        )
+        entries.append(FeedEntry(url=url, guid=None, title=title.strip(), published_at=_iso_date(date)))
+    return ParsedFeed(title="", entries=entries, kind="sitemap")
+
+
+def _child_text(node: Any, path: str) -> str | None:
+    found = node.find(path)
+    return found.text.strip() if found is not None and found.text else None
+
+
+def _iso_date(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _entry_link(raw: Any) -> str | None:
@@ -145,55 +331,222 @@ def _entry_date(raw: Any) -> datetime | None:
     return None
 
 
+# -- discovery ------------------------------------------------------------------------------------
+FEED_LINK_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/json",
+    "application/rdf+xml",
+    "application/xml",
+    "text/xml",
+)
+
+
+def discover_feeds(html: bytes, page_url: str, charset: str | None = None) -> list[str]:
+    """Feed URLs a home page announces with `<link rel="alternate" type="...rss+xml" href>`, in order."""
+    if not html.strip():
+        return []
+    try:
+        doc = lxml_html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return []
+    found: list[str] = []
+    base = page_url
+    for node in doc.iter("base"):
+        if node.get("href"):
+            base = canonicalize_url(node.get("href"), base=page_url)
+            break
+    for link in doc.iter("link"):
+        rels = (link.get("rel") or "").lower().split()
+        ctype = (link.get("type") or "").split(";", 1)[0].strip().lower()
+        href = link.get("href")
+        if "alternate" not in rels or ctype not in FEED_LINK_TYPES or not href:
+            continue
+        try:
+            url = canonicalize_url(href, base=base)
+        except ValueError:
+            continue
+        if url not in found:
+            found.append(url)
+    return found
+
+
+def find_feeds(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politeness | None = None) -> list[str]:
+    """The feeds behind a URL: the URL itself if it is a feed, else those its page announces."""
+    url = canonicalize_url(url)
+    kwargs: dict[str, Any] = {"accept": FEED_ACCEPT + ", text/html;q=0.9", "max_bytes": max_bytes}
+    if politeness is not None:
+        result = politeness.fetch(url, fetcher, allowed_types=None, **kwargs)
+    else:
+        result = fetcher.fetch(url, allowed_types=None, **kwargs)
+    if result.content_type not in ("text/html", "application/xhtml+xml"):
+        try:
+            parse_feed(result.body, result.final_url, result.charset)
+            return [canonicalize_url(result.final_url)]
+        except PermanentError:
+            pass
+    return discover_feeds(result.body, result.final_url, result.charset)
+
+
+# -- entry identity -------------------------------------------------------------------------------
+# For each entry (url digest, guid): claim the URL in the global seen-set and remember the
+# feed's guid -> url digest. Verdict per entry:
+#   new    neither the URL nor the GUID was known: fetch it
+#   moved  the GUID is known under another URL: the site changed the URL, not the article
+#   seen   the URL was known (GUID new or not): the site changed the GUID, or nothing changed
+#   guid_changed  like seen, but the GUID was new: counted to notice feeds with unstable GUIDs
+_CLAIM_ENTRIES = """
+local out = {}
+for i = 1, #ARGV, 2 do
+  local u = ARGV[i]
+  local g = ARGV[i + 1]
+  local url_new = redis.call('SADD', KEYS[1], u) == 1
+  local verdict = 'new'
+  if g ~= '' then
+    local prev = redis.call('HGET', KEYS[2], g)
+    redis.call('HSET', KEYS[2], g, u)
+    if prev and prev ~= u then verdict = 'moved'
+    elseif prev then verdict = 'seen'
+    elseif not url_new then verdict = 'guid_changed' end
+  elseif not url_new then verdict = 'seen' end
+  out[#out + 1] = verdict
+end
+return out
+"""
+
+
+def guid_key(feed_id: str) -> str:
+    return f"{PREFIX}feed:{feed_id}:guids"
+
+
+def claim_entries(state: StateStore, feed_id: str, entries: list[FeedEntry], use_guids: bool = True) -> list[str]:
+    """The verdict for each entry (`new`, `moved`, `seen`, `guid_changed`), claiming atomically."""
+    if not entries:
+        return []
+    args: list[str] = []
+    for e in entries:
+        args += [url_digest(e.url), (e.guid or "")[:500] if use_guids else ""]
+    verdicts = state.r.eval(_CLAIM_ENTRIES, 2, SEEN_KEY, guid_key(feed_id), *args)
+    return [v.decode() for v in verdicts]
+
+
+# -- polling --------------------------------------------------------------------------------------
 @dataclass
 class PollResult:
     feed: FeedConfig
     status: int
     entries: int
     new_entries: list[FeedEntry]
+    outcome: str = "read"  # read, not_modified (304), unchanged (same body as last time)
+    headers: dict[str, str] = field(default_factory=dict)
+    parsed: ParsedFeed | None = None
 
 
-def poll_feed(feed: FeedConfig, fetcher: Fetcher, state: StateStore, max_bytes: int) -> PollResult:
-    """Fetch a feed (conditionally), parse it, and return the entries not seen before.
+def poll_feed(
+    feed: FeedConfig,
+    fetcher: Fetcher,
+    state: StateStore,
+    max_bytes: int,
+    *,
+    politeness: Politeness | None = None,
+    verify_every: int = 0,
+    parse: Callable[[bytes, str, str | None], ParsedFeed] = parse_feed,
+    now: float | None = None,
+) -> PollResult:
+    """Fetch a feed (conditionally), parse it if it changed, and return the entries not seen before.
 
-    Claims each new URL in the shared seen-set, so concurrent polls never hand out the
-    same URL twice. The caller queues the new entries and releases any it fails to queue.
+    Validators (ETag, Last-Modified) are sent unless the feed was caught lying with them; every
+    `verify_every` 304s in a row the feed is fetched without them to check. A body identical to
+    the last one is not parsed again. New entries are claimed in the shared seen-set, so
+    concurrent polls never hand out the same URL twice; the caller queues them and releases
+    any it fails to queue. HostBusy passes through untouched: not the feed's fault.
     """
+    now = time.time() if now is None else now
     prev = state.feed_state(feed.id)
+    liar = prev.get("validators") == "lie"
+    streak = int(prev.get("streak_304") or 0)
+    verifying = bool(verify_every) and streak >= verify_every and not liar
     headers = {}
-    if prev.get("etag"):
-        headers["If-None-Match"] = prev["etag"]
-    if prev.get("last_modified"):
-        headers["If-Modified-Since"] = prev["last_modified"]
-    now = time.time()
+    if not liar and not verifying:
+        if prev.get("etag"):
+            headers["If-None-Match"] = prev["etag"]
+        if prev.get("last_modified"):
+            headers["If-Modified-Since"] = prev["last_modified"]
     try:
-        result = fetcher.fetch(feed.url, accept=FEED_ACCEPT, headers=headers, max_bytes=max_bytes, allowed_types=None)
+        kwargs: dict[str, Any] = {"accept": FEED_ACCEPT, "headers": headers, "max_bytes": max_bytes}
+        if politeness is not None:
+            result = politeness.fetch(feed.url, fetcher, allowed_types=None, **kwargs)
+        else:
+            result = fetcher.fetch(feed.url, allowed_types=None, **kwargs)
+    except HostBusy:
+        raise
     except Exception as exc:
-        _record_failure(state, feed, exc, now)
+        record_failure(state, feed, exc, now)
         raise
     if result.status == 304:
-        state.update_feed_state(feed.id, last_success=now, consecutive_errors=0, last_status=304)
-        return PollResult(feed, 304, 0, [])
+        _record_success(state, feed, now, result, streak_304=streak + 1)
+        state.bump_feed_counter(feed.id, "polls_304")
+        return PollResult(feed, 304, 0, [], outcome="not_modified", headers=result.headers)
+    body_hash = hashlib.sha256(result.body).hexdigest()[:32]
+    if body_hash == prev.get("body_hash"):
+        _record_success(state, feed, now, result, streak_304=0)
+        state.bump_feed_counter(feed.id, "polls_unchanged")
+        return PollResult(feed, result.status, 0, [], outcome="unchanged", headers=result.headers)
     try:
-        parsed = parse_feed(result.body, feed.url)
+        parsed = parse(result.body, feed.url, result.charset)
     except PermanentError as exc:
-        _record_failure(state, feed, exc, now)
+        record_failure(state, feed, exc, now)
         raise
-    new = [e for e in parsed.entries if state.claim_url(e.url)]
-    state.update_feed_state(
-        feed.id,
-        etag=result.headers.get("etag"),
-        last_modified=result.headers.get("last-modified"),
-        last_success=now,
-        last_status=result.status,
-        consecutive_errors=0,
-        last_error="",
-    )
+    entries_hash = parsed.entries_hash()
+    fields: dict[str, Any] = {"body_hash": body_hash, "entries_hash": entries_hash, "kind": parsed.kind}
+    if verifying and entries_hash != prev.get("entries_hash") and _same_validators(prev, result):
+        # The server kept answering 304 to these validators while the feed changed.
+        fields["validators"] = "lie"
+        state.incr("feeds_lying_validators")
+    use_guids = prev.get("guids") != "unstable"
+    verdicts = claim_entries(state, feed.id, parsed.entries, use_guids=use_guids)
+    new = [e for e, v in zip(parsed.entries, verdicts, strict=True) if v == "new"]
+    changed_guids = verdicts.count("guid_changed")
+    if use_guids and prev.get("body_hash") and changed_guids > max(2, len(parsed.entries) // 2):
+        fields["guids"] = "unstable"  # GUIDs change under known URLs: identify entries by URL only
+    if new:
+        fields["last_new_item"] = now
+    fields.update(ttl=parsed.ttl_minutes, update_period=parsed.update_period)
+    _record_success(state, feed, now, result, streak_304=0, **fields)
     state.bump_feed_counter(feed.id, "items_seen", len(new))
-    return PollResult(feed, result.status, len(parsed.entries), new)
+    return PollResult(
+        feed, result.status, len(parsed.entries), new, outcome="read", headers=result.headers, parsed=parsed
+    )
 
 
-def _record_failure(state: StateStore, feed: FeedConfig, exc: Exception, now: float) -> None:
-    state.bump_feed_counter(feed.id, "consecutive_errors")
+def _same_validators(prev: dict[str, str], result: FetchResult) -> bool:
+    etag = result.headers.get("etag")
+    lm = result.headers.get("last-modified")
+    return bool((etag and etag == prev.get("etag")) or (lm and lm == prev.get("last_modified")))
+
+
+def _record_success(state: StateStore, feed: FeedConfig, now: float, result: FetchResult, **fields: Any) -> None:
+    update: dict[str, Any] = {
+        "last_success": now,
+        "last_status": result.status,
+        "consecutive_errors": 0,
+        "failing_since": "",
+        **fields,
+    }
+    if result.status != 304:
+        update["etag"] = result.headers.get("etag")
+        update["last_modified"] = result.headers.get("last-modified")
+    state.update_feed_state(feed.id, **update)
+    state.bump_feed_counter(feed.id, "polls")
+
+
+def record_failure(state: StateStore, feed: FeedConfig, exc: Exception, now: float) -> int:
+    """Count a failed poll in the feed's health; returns the consecutive errors so far."""
+    errors = state.bump_feed_counter(feed.id, "consecutive_errors")
     state.bump_feed_counter(feed.id, "errors_total")
-    state.update_feed_state(feed.id, last_error=str(exc), last_error_at=now)
+    fields: dict[str, Any] = {"last_error": str(exc)[:500], "last_error_at": now}
+    if errors == 1:
+        fields["failing_since"] = now
+    state.update_feed_state(feed.id, **fields)
+    return errors

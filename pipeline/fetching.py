@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +27,26 @@ from pipeline.urls import canonicalize_url
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Only encodings we decode ourselves, with the decoded-size cap applied inside the inflater.
+ACCEPT_ENCODING = "gzip, deflate"
 # Feeds come with every kind of label; refuse only what is clearly not text.
 NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
+
+
+class HTTPStatusError(PermanentError):
+    """The server answered with a 4xx status that will not change on retry (404, 403, 410...)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ServerBusy(TransientError):
+    """The server answered 429, 408 or 5xx: try again later (after `retry_after`, when given)."""
+
+    def __init__(self, message: str, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
 
 
 class AddressGuard:
@@ -140,7 +159,7 @@ class Fetcher:
             transport=transport or GuardedTransport(guard),
             timeout=timeout,
             follow_redirects=False,
-            headers={"User-Agent": limits.user_agent, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": limits.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     @classmethod
@@ -178,7 +197,8 @@ class Fetcher:
             req_headers = {"Accept": accept, **(headers or {})}
             try:
                 with self.client.stream("GET", current, headers=req_headers) as resp:
-                    if resp.is_redirect:
+                    # httpx counts every 3xx as a redirect, 304 Not Modified included.
+                    if resp.is_redirect and resp.status_code != 304:
                         location = resp.headers.get("location")
                         if not location:
                             raise PermanentError(f"fetch {url}: HTTP {resp.status_code} redirect without Location")
@@ -223,8 +243,8 @@ def _raise_for_status(url: str, resp: httpx.Response) -> None:
     if code == 429 or code >= 500 or code == 408:
         retry_after = parse_retry_after(resp.headers.get("retry-after"))
         hint = f", server asks to wait {retry_after:.0f} s" if retry_after else ""
-        raise TransientError(f"fetch {url}: HTTP {code}{hint}", retry_after=retry_after)
-    raise PermanentError(f"fetch {url}: HTTP {code}")
+        raise ServerBusy(f"fetch {url}: HTTP {code}{hint}", code, retry_after=retry_after)
+    raise HTTPStatusError(f"fetch {url}: HTTP {code}", code)
 
 
 def _check_type(url: str, content_type: str, allowed: Sequence[str] | None) -> None:
@@ -237,17 +257,87 @@ def _check_type(url: str, content_type: str, allowed: Sequence[str] | None) -> N
 
 
 def _read_capped(url: str, resp: httpx.Response, cap: int, deadline: float) -> bytes:
-    # Count decoded bytes, so a small gzip that inflates without end is stopped too.
+    """The decoded body, at most `cap` bytes, read before `deadline`.
+
+    Compressed bodies are inflated here, never more than the cap allows at a time, so a small
+    gzip or deflate bomb is stopped after `cap` bytes of output, not after it fills memory.
+    """
+    inflater = _Inflater.for_encoding(url, resp.headers.get("content-encoding", ""))
     chunks: list[bytes] = []
     size = 0
-    for chunk in resp.iter_bytes(65536):
-        size += len(chunk)
-        if size > cap:
-            raise PermanentError(f"fetch {url}: body over the {cap}-byte limit; not kept")
+    for raw in resp.iter_raw(16384):
         if time.monotonic() > deadline:
             raise TransientError(f"fetch {url}: body not complete within the total time limit, will retry")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        for chunk in inflater.feed(raw, cap - size + 1):
+            size += len(chunk)
+            if size > cap:
+                raise PermanentError(f"fetch {url}: body over the {cap}-byte limit; not kept")
+            chunks.append(chunk)
+    if time.monotonic() > deadline:
+        raise TransientError(f"fetch {url}: body not complete within the total time limit, will retry")
+    chunks.append(inflater.flush())
+    body = b"".join(chunks)
+    if len(body) > cap:
+        raise PermanentError(f"fetch {url}: body over the {cap}-byte limit; not kept")
+    return body
+
+
+class _Inflater:
+    """Streaming gzip/deflate decoder whose output per call is bounded by the caller."""
+
+    def __init__(self, url: str, wbits: int | None) -> None:
+        self.url = url
+        self.wbits = wbits
+        self._obj = zlib.decompressobj(wbits) if wbits is not None else None
+        self._first = True
+
+    @classmethod
+    def for_encoding(cls, url: str, header: str) -> _Inflater:
+        codings = [c.strip().lower() for c in header.split(",") if c.strip() and c.strip().lower() != "identity"]
+        if not codings:
+            return cls(url, None)
+        if len(codings) > 1 or codings[0] not in ("gzip", "x-gzip", "deflate"):
+            raise PermanentError(
+                f"fetch {url}: content encoding {header!r} not supported (we ask for {ACCEPT_ENCODING})"
+            )
+        return cls(url, 31 if codings[0] in ("gzip", "x-gzip") else 15)
+
+    def feed(self, data: bytes, room: int) -> Iterable[bytes]:
+        """Decode `data`, yielding pieces; stops once `room` bytes came out (the caller then fails)."""
+        if self._obj is None:
+            yield data
+            return
+        room = max(1, room)
+        try:
+            out = self._decompress(data, room)
+            yield out
+            room -= len(out)
+            while self._obj.unconsumed_tail and room > 0:
+                out = self._obj.decompress(self._obj.unconsumed_tail, room)
+                yield out
+                room -= len(out)
+        except zlib.error as exc:
+            raise PermanentError(f"fetch {self.url}: corrupt compressed body ({exc})") from None
+
+    def _decompress(self, data: bytes, room: int) -> bytes:
+        assert self._obj is not None
+        if self._first and self.wbits == 15:
+            self._first = False
+            try:
+                return self._obj.decompress(data, room)
+            except zlib.error:
+                # Some servers send raw deflate without the zlib wrapper.
+                self._obj = zlib.decompressobj(-15)
+        self._first = False
+        return self._obj.decompress(data, room)
+
+    def flush(self) -> bytes:
+        if self._obj is None:
+            return b""
+        try:
+            return self._obj.flush()
+        except zlib.error as exc:
+            raise PermanentError(f"fetch {self.url}: corrupt compressed body ({exc})") from None
 
 
 def parse_retry_after(value: str | None) -> float | None:

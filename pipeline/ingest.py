@@ -18,6 +18,7 @@ from pipeline.dedup import NearDupIndex, content_hash
 from pipeline.errors import TransientError
 from pipeline.fetching import Fetcher
 from pipeline.models import Article, Extraction, article_id
+from pipeline.politeness import Politeness
 from pipeline.search.base import IndexOutcome, SearchBackend
 from pipeline.state import PREFIX, StateStore, text
 from pipeline.storage import RawStore
@@ -71,10 +72,18 @@ def fetch_page(
     site: str | None = None,
     language: str | None = None,
     published: str | None = None,
+    politeness: Politeness | None = None,
 ) -> PageRef:
-    """Fetch one article page and store it; return the reference for the process stage."""
-    wait_for_host(state, url, host_delay)
-    result = fetcher.fetch(url)
+    """Fetch one article page and store it; return the reference for the process stage.
+
+    With `politeness`, robots.txt, the host's back-off, concurrency cap and rate limit (shared
+    through Redis) decide when the request goes; without it, only the per-host delay does.
+    """
+    if politeness is not None:
+        result = politeness.fetch(url, fetcher)
+    else:
+        wait_for_host(state, url, host_delay)
+        result = fetcher.fetch(url)
     ref = store.put(result.body)
     state.incr("fetched")
     return PageRef(
@@ -154,6 +163,7 @@ def build_article(
         tags=cleaned.tags,
         image=cleaned.image,
         related=cleaned.related,
+        captions=cleaned.captions,
         source_url=cleaned.source_url,
         content_hash=content_hash(cleaned.body),
         raw_ref=page.ref,

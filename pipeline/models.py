@@ -56,6 +56,7 @@ class Article(BaseModel):
     tags: list[str] = Field(default_factory=list)
     image: str | None = None
     related: list[RelatedLink] = Field(default_factory=list)
+    captions: list[str] = Field(default_factory=list)  # image captions, each once, in page order
     source_url: str | None = None
     content_hash: str = ""
     simhash: str = ""

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     feeds_file: Path | None = None
     # Default poll interval for a feed that does not set one, seconds.
     feed_interval: float = 900.0
+    # Bounds of the adaptive poll interval, seconds: a busy feed is polled no more often than
+    # the minimum, a quiet one at least as often as the maximum (Retry-After may exceed it).
+    feed_min_interval: float = 120.0
+    feed_max_interval: float = 6 * 3600.0
+    # Longest wait between two polls of a failing feed, seconds. Errors slow a feed down up to
+    # this, never stop it.
+    feed_error_backoff_max: float = 6 * 3600.0
+    # Every this many 304 answers in a row, a feed is polled without validators, to notice an
+    # ETag or Last-Modified that stays put while the feed changes. 0 never checks.
+    feed_verify_every: int = 12
 
     # Fetching. Timeouts in seconds; total bounds a slow-drip server.
     connect_timeout: float = 10.0
@@ -58,6 +68,25 @@ class Settings(BaseSettings):
     user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
     # Minimum seconds between two requests to one host, across all workers. 0 disables.
     host_delay: float = 1.0
+    # Requests a host that has been left alone may get back to back (token bucket size).
+    host_burst: int = 1
+    # Requests in flight at once to one host, across all workers. 0 disables the cap.
+    host_max_concurrency: int = 2
+    # A worker sleeps for a host's next slot up to this many seconds; longer, the task is
+    # retried later with a countdown instead of holding the worker.
+    host_max_wait: float = 10.0
+    # Back-off for a host answering 429 or 503 without Retry-After, seconds.
+    host_busy_backoff: float = 60.0
+    # A Retry-After longer than this (seconds) is cut to it: a broken header cannot park a host for a year.
+    max_retry_after: float = 6 * 3600.0
+    # Fetch, cache and obey robots.txt (Disallow, Allow, Crawl-delay). Only turn off for your own sites.
+    obey_robots: bool = True
+    # Seconds a fetched robots.txt is trusted before it is fetched again.
+    robots_ttl: float = 86400.0
+    # Seconds a host whose robots.txt answered 5xx or could not be reached is left alone.
+    robots_error_ttl: float = 600.0
+    # A robots.txt Crawl-delay longer than this (seconds) is cut to it.
+    max_crawl_delay: float = 60.0
     # CIDRs the address guard lets through, e.g. "127.0.0.1/32,10.0.0.0/8". Empty: public only.
     allow_private_networks: str = ""
 

@@ -24,6 +24,12 @@ HEADING_MAX_CHARS = 80
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "header", "strong", "b", "span", "div", "p"}
 _ARTICLE_SEGMENT = re.compile(r"(\d{4,}|[^/]*-[^/]*-[^/]*|\.s?html?$|\.php$|\.aspx?$)")
 _SPACE = re.compile(r"\s+")
+# Pages about people, tags and sections: their links are bylines and menus, not teasers.
+_NOT_ARTICLE_PATH = re.compile(
+    r"/(author|authors|autor|tac-gia|tag|tags|topic|topics|chu-de|category|categories|section|sections|"
+    r"people|profile|profiles|user|users|search|contributor|contributors|staff|writer|writers)(/|$)",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -50,6 +56,8 @@ def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
     if site_of(url) != page_site or url == page_url:
         return None
     path = urlsplit(url).path.rstrip("/")
+    if _NOT_ARTICLE_PATH.search(path):
+        return None
     last = path.rsplit("/", 1)[-1]
     if not last or (not _ARTICLE_SEGMENT.search(last) and not re.search(r"\d{4,}", path)):
         return None
@@ -59,11 +67,17 @@ def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
 def _article_anchor(el: lxml_html.HtmlElement, page_url: str, page_site: str) -> tuple[str, str] | None:
     """The first link in `el` to another article, with its anchor text."""
     anchors = [el] if el.tag == "a" else el.iter("a")
+    first: tuple[str, str] | None = None
     for a in anchors:
         url = is_article_link(a.get("href", ""), page_url, page_site)
-        if url:
-            return url, text_of(a) or (a.get("title") or "").strip()
-    return None
+        if not url:
+            continue
+        title = text_of(a) or (a.get("title") or "").strip()
+        # An image link often comes first with no text; the title link follows it.
+        if len(title) >= MIN_TITLE_CHARS:
+            return url, title
+        first = first or (url, title)
+    return first
 
 
 def _group_items(
@@ -81,8 +95,14 @@ def _group_items(
             continue
         text = text_of(child)
         found = _article_anchor(child, page_url, page_site)
-        # The link must be the child's title (leading it, or most of it), not words of prose.
-        if found and len(found[1]) >= MIN_TITLE_CHARS and _leads(found[1], text):
+        # The link must be the child's title (leading it, or most of it), not words of prose,
+        # and the child one story, not a whole list of them.
+        if (
+            found
+            and len(found[1]) >= MIN_TITLE_CHARS
+            and _leads(found[1], text)
+            and not _many_stories(child, page_url, page_site)
+        ):
             items.append((found[0], found[1], text))
             covered += len(text)
         elif items:
@@ -101,15 +121,19 @@ def _leads(title: str, text: str) -> bool:
 
 def _is_teaser_list(el: lxml_html.HtmlElement, page_url: str, page_site: str) -> TeaserBlock | None:
     children = [c for c in el if isinstance(c.tag, str)]
-    # Look through single wrappers (<div><ul>...</ul></div>) to the repeated level.
-    while len(children) == 1:
+    # Look through single wrappers (<div><ul>...</ul></div>) to the repeated level, unless
+    # the single child is itself one teaser item (a rail that holds one story so far).
+    while len(children) == 1 and not _is_item(children[0], page_url, page_site):
         children = [c for c in children[0] if isinstance(c.tag, str)]
-    if len(children) < 2:
+    if not children:
         return None
     items, covered, lead = _group_items(children, page_url, page_site)
-    if len(items) < 2 or lead > HEADING_MAX_CHARS:
+    if not items or lead > HEADING_MAX_CHARS:
         return None
-    if len({url for url, _, _ in items}) < 2:
+    # One item is a teaser block only when it is framed as one: a list, or under a heading.
+    if len(items) == 1 and not (lead > 0 or el.tag in {"ul", "ol"} or len(children) == 1):
+        return None
+    if len(items) > 1 and len({url for url, _, _ in items}) < 2:
         return None
     if any(len(text) > MAX_ITEM_CHARS for _, _, text in items):
         return None
@@ -120,8 +144,41 @@ def _is_teaser_list(el: lxml_html.HtmlElement, page_url: str, page_site: str) ->
     return TeaserBlock(element=el, links=links, text=text_of(el))
 
 
+def _many_stories(el: lxml_html.HtmlElement, page_url: str, page_site: str) -> bool:
+    """True when `el` links, with titles, to more than one other article."""
+    urls = set()
+    for a in el.iter("a"):
+        url = is_article_link(a.get("href", ""), page_url, page_site)
+        if url and len(text_of(a)) >= MIN_TITLE_CHARS:
+            urls.add(url)
+            if len(urls) > 1:
+                return True
+    return False
+
+
+def _is_item(el: lxml_html.HtmlElement, page_url: str, page_site: str) -> bool:
+    """One teaser item: a short element led by a titled link to another article."""
+    text = text_of(el)
+    if not text or len(text) > MAX_ITEM_CHARS:
+        return False
+    found = _article_anchor(el, page_url, page_site)
+    return bool(
+        found
+        and len(found[1]) >= MIN_TITLE_CHARS
+        and _leads(found[1], text)
+        and not _many_stories(el, page_url, page_site)
+    )
+
+
 def _is_inline_teaser(el: lxml_html.HtmlElement, page_url: str, page_site: str) -> TeaserBlock | None:
-    if el.tag not in {"p", "div", "li", "h3", "h4", "strong"} or len(el) > 4:
+    if el.tag == "a":
+        # A link standing alone between paragraphs ("Also on ...: <title>"), not one in prose.
+        parent = el.getparent()
+        if parent is None or parent.tag not in {"div", "section", "article", "main", "body", "aside"}:
+            return None
+        if (el.tail or "").strip():
+            return None
+    elif el.tag not in {"p", "div", "li", "h3", "h4", "strong"} or len(el) > 4:
         return None
     text = text_of(el)
     if not text or len(text) > 220:
@@ -154,9 +211,12 @@ def find_teaser_blocks(root: lxml_html.HtmlElement, page_url: str) -> list[Tease
     return found
 
 
-def remove_teasers(root: lxml_html.HtmlElement, page_url: str) -> list[TeaserBlock]:
+def remove_teasers(
+    root: lxml_html.HtmlElement, page_url: str, blocks: list[TeaserBlock] | None = None
+) -> list[TeaserBlock]:
     """Cut teaser blocks (and the short heading right before each) out of the tree."""
-    blocks = find_teaser_blocks(root, page_url)
+    if blocks is None:
+        blocks = find_teaser_blocks(root, page_url)
     for block in blocks:
         el = block.element
         prev = el.getprevious()

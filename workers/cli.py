@@ -109,6 +109,26 @@ def build_parser() -> argparse.ArgumentParser:
     fload = fsub.add_parser("load", help="register the feeds of a YAML file")
     fload.add_argument("file", type=Path)
     fload.set_defaults(func=cmd_feeds_load)
+    fadd = fsub.add_parser("add", help="register a feed, or the feeds a site's home page announces")
+    fadd.add_argument("url", help="a feed URL, or a site's page with <link rel=alternate> feeds")
+    fadd.add_argument("--site", help="site name shown in search (default: the host)")
+    fadd.add_argument("--language", help="language of the feed's articles, e.g. vi")
+    fadd.add_argument("--interval", type=float, help="fixed poll interval in seconds (default: adaptive)")
+    fadd.add_argument("--no-discover", action="store_true", help="register the URL as given, without fetching it")
+    fadd.set_defaults(func=cmd_feeds_add)
+    for name, helptext, func in (
+        ("remove", "forget a feed (by URL or id)", "cmd_feeds_remove"),
+        ("pause", "stop polling a feed until resumed", "cmd_feeds_pause"),
+        ("resume", "poll a paused feed again, at once", "cmd_feeds_resume"),
+    ):
+        fp = fsub.add_parser(name, help=helptext)
+        fp.add_argument("feeds", nargs="+", metavar="FEED", help="feed URL or id")
+        fp.set_defaults(func=globals()[func])
+    fimp = fsub.add_parser("import", help="register the feeds of an OPML file (- for stdin)")
+    fimp.add_argument("file")
+    fimp.set_defaults(func=cmd_feeds_import)
+    fexp = fsub.add_parser("export", help="every registered feed as OPML on stdout")
+    fexp.set_defaults(func=cmd_feeds_export)
     return p
 
 
@@ -459,25 +479,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _feed_health(rt: Runtime) -> list[dict[str, Any]]:
-    nexts = scheduling.next_polls(rt.state)
-    out = []
-    for feed in sorted(scheduling.all_feeds(rt.state), key=lambda f: f.url):
-        st = rt.state.feed_state(feed.id)
-        errors = int(st.get("consecutive_errors") or 0)
-        out.append(
-            {
-                "id": feed.id,
-                "url": feed.url,
-                "site": feed.site_name,
-                "health": "failing" if errors else ("ok" if st.get("last_success") else "never polled"),
-                "consecutive_errors": errors,
-                "last_success": _ts(st.get("last_success")),
-                "last_error": st.get("last_error") or None,
-                "items_seen": int(st.get("items_seen") or 0),
-                "next_poll": _ts(nexts.get(feed.id)),
-            }
-        )
-    return out
+    return scheduling.feed_health(rt.state)
 
 
 def _ts(value: Any) -> str | None:
@@ -487,10 +489,21 @@ def _ts(value: Any) -> str | None:
 
 
 def _print_feeds(feeds: list[dict[str, Any]]) -> None:
-    print(f"feeds: {len(feeds)}")
+    counts: dict[str, int] = {}
     for f in feeds:
-        err = f"  last error: {f['last_error'][:100]}" if f["last_error"] else ""
-        print(f"  [{f['health']}] {f['url']}  items={f['items_seen']}  next={f['next_poll']}{err}")
+        counts[f["health"]] = counts.get(f["health"], 0) + 1
+    print(f"feeds: {len(feeds)}" + "".join(f"  {k}={v}" for k, v in sorted(counts.items())))
+    for f in feeds:
+        line = f"  [{f['health']}] {f['url']}  items={f['items_seen']}"
+        if f.get("interval"):
+            line += f"  every={f['interval']:.0f}s"
+        line += f"  next={f['next_poll'] or '-'}  last new={f.get('last_new_item') or '-'}"
+        print(line)
+        if f["health"] == "failing":
+            print(
+                f"      failing since {f.get('failing_since')}, {f['consecutive_errors']} error(s) in a row;"
+                f" last error: {(f['last_error'] or '')[:160]}"
+            )
 
 
 def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
@@ -537,6 +550,84 @@ def cmd_feeds_load(settings: Settings, args: argparse.Namespace) -> int:
     try:
         scheduling.register_feeds(rt.state, feeds, time.time())
         print(f"registered {len(feeds)} feed(s)")
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_feeds_add(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.feeds import find_feeds
+
+    rt = _runtime(settings)
+    try:
+        if args.no_discover:
+            urls = [args.url]
+        else:
+            urls = find_feeds(args.url, rt.fetcher, settings.max_feed_bytes, politeness=rt.politeness)
+        if not urls:
+            print(f"newsflow: {args.url} is not a feed and announces none; give the feed's URL", file=sys.stderr)
+            return 1
+        feeds = [FeedConfig(url=u, site=args.site, language=args.language, interval=args.interval) for u in urls]
+        scheduling.register_feeds(rt.state, feeds, time.time())
+        for feed in feeds:
+            print(f"added {feed.url}  (id {feed.id})")
+    finally:
+        rt.close()
+    return 0
+
+
+def _feeds_action(settings: Settings, refs: list[str], action: Callable[[Runtime, str], bool], verb: str) -> int:
+    rt = _runtime(settings)
+    missing = 0
+    try:
+        for ref in refs:
+            feed = scheduling.find_feed(rt.state, ref)
+            if feed is None or not action(rt, feed.id):
+                print(f"newsflow: no registered feed {ref!r}; see `newsflow feeds list`", file=sys.stderr)
+                missing += 1
+            else:
+                print(f"{verb} {feed.url}")
+    finally:
+        rt.close()
+    return 1 if missing else 0
+
+
+def cmd_feeds_remove(settings: Settings, args: argparse.Namespace) -> int:
+    return _feeds_action(settings, args.feeds, lambda rt, fid: scheduling.remove_feed(rt.state, fid), "removed")
+
+
+def cmd_feeds_pause(settings: Settings, args: argparse.Namespace) -> int:
+    return _feeds_action(settings, args.feeds, lambda rt, fid: scheduling.pause_feed(rt.state, fid), "paused")
+
+
+def cmd_feeds_resume(settings: Settings, args: argparse.Namespace) -> int:
+    return _feeds_action(
+        settings, args.feeds, lambda rt, fid: scheduling.resume_feed(rt.state, fid, time.time()), "resumed"
+    )
+
+
+def cmd_feeds_import(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.opml import read_opml
+
+    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    feeds = read_opml(data)
+    rt = _runtime(settings)
+    try:
+        scheduling.register_feeds(rt.state, feeds, time.time())
+        print(f"registered {len(feeds)} feed(s)")
+    finally:
+        rt.close()
+    return 0
+
+
+def cmd_feeds_export(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.opml import write_opml
+
+    rt = _runtime(settings)
+    try:
+        feeds = sorted(scheduling.all_feeds(rt.state), key=lambda f: f.url)
+        sys.stdout.buffer.write(write_opml(feeds))
+        sys.stdout.flush()
     finally:
         rt.close()
     return 0

@@ -17,6 +17,7 @@ import redis
 from pipeline.boilerplate import BoilerplateStats
 from pipeline.dedup import NearDupIndex
 from pipeline.fetching import Fetcher
+from pipeline.politeness import Politeness, PolitenessConfig
 from pipeline.search.base import SearchBackend
 from pipeline.settings import Settings
 from pipeline.state import StateStore
@@ -82,6 +83,10 @@ class Runtime:
     @cached_property
     def fetcher(self) -> Fetcher:
         return Fetcher.from_settings(self.settings)
+
+    @cached_property
+    def politeness(self) -> Politeness:
+        return Politeness(self.redis, PolitenessConfig.from_settings(self.settings))
 
     @cached_property
     def raw_store(self) -> RawStore:

@@ -19,8 +19,9 @@ from celery import Task
 
 from pipeline import ingest, scheduling
 from pipeline.errors import Dropped, PermanentError, TransientError
-from pipeline.feeds import FeedConfig, poll_feed
+from pipeline.feeds import FeedConfig
 from pipeline.models import article_id
+from pipeline.politeness import HostBusy
 from workers.celery_app import app
 from workers.runtime import Runtime, get_runtime
 
@@ -72,27 +73,58 @@ def _backoff(attempt: int, cap: float, hint: float | None) -> float:
 
 @app.task(base=StageTask, name="feeds.schedule", bind=True)
 def schedule_due_feeds(self: StageTask) -> int:
-    """Queue a poll for every feed whose next-poll time has come (run by beat)."""
+    """Queue a poll for every feed whose next-poll time has come (run by beat); paused feeds are not due."""
     due = scheduling.claim_due(self.rt.state, time.time())
     for feed in due:
         poll.delay(feed.model_dump())
     return len(due)
 
 
+MAX_DEFERRALS = 200  # a task put off this many times for a busy host is given up (dead-lettered)
+
+
+def _defer(task: Any, exc: HostBusy, args: tuple, kwargs: dict) -> None:
+    """Queue the task again after the host's wait, without spending one of its retries."""
+    rt = get_runtime()
+    deferrals = int(kwargs.get("deferrals", 0)) + 1
+    if deferrals > MAX_DEFERRALS:
+        rt.state.dead_letter(task.name, args, f"{exc} (put off {MAX_DEFERRALS} times; giving up)")
+        return
+    wait = exc.retry_after or 1.0
+    # Cut long waits to well inside the broker's visibility timeout; the task defers again if need be.
+    countdown = min(wait, rt.settings.visibility_timeout / 2) + random.uniform(0, max(1.0, wait * 0.2))
+    task.apply_async(args=args, kwargs={**kwargs, "deferrals": deferrals}, countdown=countdown)
+    rt.state.incr(f"deferred:{exc.reason}")
+    log.info("%s: %s; deferred %.0f s", task.name, exc, countdown)
+
+
 @app.task(base=StageTask, name="feeds.poll", bind=True)
-def poll(self: StageTask, feed_msg: dict, reschedule: bool = True) -> int:
-    """Poll one feed and queue a fetch for each new article URL."""
+def poll(self: StageTask, feed_msg: dict, reschedule: bool = True, deferrals: int = 0) -> int:
+    """Poll one feed, queue a fetch for each new article URL, and plan the feed's next poll."""
     rt = self.rt
     feed = FeedConfig.model_validate(feed_msg)
-    interval = feed.interval or rt.settings.feed_interval
     try:
-        result = poll_feed(feed, rt.fetcher, rt.state, rt.settings.max_feed_bytes)
-    except (TransientError, PermanentError):
-        if reschedule:
-            errors = int(rt.state.feed_state(feed.id).get("consecutive_errors", "1") or 1)
-            scheduling.reschedule(rt.state, feed.id, scheduling.next_poll_after(interval, errors, time.time()))
-        raise
-    rt.state.incr("feeds_polled")
+        result = scheduling.poll_and_plan(
+            feed,
+            fetcher=rt.fetcher,
+            state=rt.state,
+            policy=scheduling.PollPolicy.from_settings(rt.settings),
+            max_bytes=rt.settings.max_feed_bytes,
+            politeness=rt.politeness,
+            verify_every=rt.settings.feed_verify_every,
+            plan=reschedule,
+        )
+    except HostBusy as exc:
+        if not reschedule:  # a one-off poll: nobody else will queue it again
+            _defer(poll, exc, (feed_msg,), {"reschedule": False, "deferrals": deferrals})
+        return 0
+    except (TransientError, PermanentError, Dropped) as exc:
+        if not reschedule:
+            raise  # a one-off poll: retried or dead-lettered like any task
+        # A scheduled feed's next poll is its retry: the failure lives in the feed's health,
+        # not in the dead letters (a feed failing for a day would fill them).
+        log.warning("poll %s: %s; next poll planned with back-off", feed.url, exc)
+        return 0
     for entry in result.new_entries:
         try:
             published = entry.published_at.isoformat() if entry.published_at else None
@@ -101,8 +133,6 @@ def poll(self: StageTask, feed_msg: dict, reschedule: bool = True) -> int:
             rt.state.release_url(entry.url)  # not queued: let the next poll find it again
             raise
     rt.state.incr("urls_queued", len(result.new_entries))
-    if reschedule:
-        scheduling.reschedule(rt.state, feed.id, scheduling.next_poll_after(interval, 0, time.time()))
     return len(result.new_entries)
 
 
@@ -114,20 +144,31 @@ def fetch(
     site: str | None = None,
     language: str | None = None,
     published: str | None = None,
+    deferrals: int = 0,
 ) -> None:
-    """Fetch one article page into the raw store and hand its reference to `process`."""
+    """Fetch one article page into the raw store and hand its reference to `process`.
+
+    A host in back-off (Retry-After), at its concurrency cap or rate limit puts the task off
+    with a countdown instead of holding the worker asleep.
+    """
     rt = self.rt
-    page = ingest.fetch_page(
-        url,
-        fetcher=rt.fetcher,
-        state=rt.state,
-        store=rt.raw_store,
-        host_delay=rt.settings.host_delay,
-        feed=feed,
-        site=site,
-        language=language,
-        published=published,
-    )
+    try:
+        page = ingest.fetch_page(
+            url,
+            fetcher=rt.fetcher,
+            state=rt.state,
+            store=rt.raw_store,
+            host_delay=rt.settings.host_delay,
+            feed=feed,
+            site=site,
+            language=language,
+            published=published,
+            politeness=rt.politeness,
+        )
+    except HostBusy as exc:
+        kwargs = {"feed": feed, "site": site, "language": language, "published": published, "deferrals": deferrals}
+        _defer(fetch, exc, (url,), kwargs)
+        return
     process.delay(page.to_msg())
 
 

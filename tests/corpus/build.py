@@ -204,8 +204,13 @@ def stable(*parts: str) -> int:
 
 
 def body_paragraphs(e: Entry) -> list[str]:
-    """The expected article text: paragraphs, quotes and each caption once, in order."""
-    return [b.text for b in e.blocks if b.kind in ("p", "quote", "fig")]
+    """The expected article text: paragraphs and quotes, in order (captions are kept apart)."""
+    return [b.text for b in e.blocks if b.kind in ("p", "quote")]
+
+
+def captions(e: Entry) -> list[str]:
+    """The expected captions: each once, in order."""
+    return [b.text for b in e.blocks if b.kind == "fig"]
 
 
 def excerpt(e: Entry, limit: int, ellipsis: str = "...") -> str:
@@ -1484,7 +1489,7 @@ def build() -> dict[str, bytes]:
         site = sites[e.site]
         page, teasers = site.render(e)
         paras = body_paragraphs(e)
-        check_page(e, page, paras, teasers)
+        check_page(e, page, paras + captions(e), teasers)
         rel = f"{e.site}/{e.slug}"
         files[rel + ".html"] = encode_page(page, e.encoding)
         files[rel + ".txt"] = ("\n\n".join(paras) + "\n").encode("utf-8")
@@ -1512,6 +1517,7 @@ def build() -> dict[str, bytes]:
             record["source_url"] = site.url(e)
         if e.credit:
             record["credit"] = e.credit
+        record["captions"] = captions(e)
         record["teasers"] = teasers
         manifest.append(record)
     files["manifest.json"] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -1529,10 +1535,11 @@ def check_page(e: Entry, page: str, paras: list[str], teasers: list[str]) -> Non
         for line in t.splitlines():
             if line not in text:
                 raise AssertionError(f"{e.key}: teaser line not visible: {line[:60]!r}")
-    words = sum(len(p.split()) for p in paras)
-    if not 150 <= words <= 700:
-        raise AssertionError(f"{e.key}: body has {words} words, want 150-700")
-    if not 4 <= len(paras) <= 12:
+    body = [p for p in paras if p not in captions(e)]
+    words = sum(len(p.split()) for p in body)
+    if not 120 <= words <= 700:
+        raise AssertionError(f"{e.key}: body has {words} words, want 120-700")
+    if not 3 <= len(body) <= 12:
         raise AssertionError(f"{e.key}: body has {len(paras)} paragraphs, want 4-12")
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks and scoring scripts; `bench.quality` is also imported by the quality gate."""

@@ -1,0 +1,173 @@
+"""Politeness shared through real Redis: robots.txt, Retry-After, concurrency cap and rate, across "workers".
+
+Each "worker" here is its own Redis connection and Politeness object, as in separate processes;
+tests/fetching/test_workers.py does the same with real Celery worker processes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.errors import TransientError
+from pipeline.fetching import Fetcher
+from pipeline.politeness import HostBusy, Politeness, PolitenessConfig, RobotsDisallowed, host_key, parse_robots
+from tests.feeds.helpers import FeedRoute, local_fetcher
+from workers.demo import SiteServer
+from workers.runtime import Runtime
+
+ROBOTS = """# comment
+User-agent: otherbot
+Disallow: /
+
+User-agent: *
+Disallow: /private/
+Allow: /private/open/
+Disallow: /*.pdf$
+Crawl-delay: 2
+"""
+
+
+def test_robots_rules_longest_match_wins() -> None:
+    """RFC 9309 matching: the longest rule wins, Allow wins ties, `*` and `$` work, other agents' groups ignored."""
+    rules = parse_robots(ROBOTS, "newsflow")
+    assert not rules.allowed("http://x/private/a.html")
+    assert rules.allowed("http://x/private/open/a.html")
+    assert not rules.allowed("http://x/docs/file.pdf")
+    assert rules.allowed("http://x/docs/file.pdf?page=2")
+    assert rules.allowed("http://x/news/a.html")
+    assert rules.crawl_delay == 2
+    assert not parse_robots(ROBOTS, "otherbot").allowed("http://x/news/a.html")
+
+
+def test_robots_group_for_our_agent_beats_the_star_group() -> None:
+    """A group naming newsflow is the one obeyed, even if the `*` group is stricter."""
+    rules = parse_robots("User-agent: *\nDisallow: /\n\nUser-agent: newsflow\nDisallow: /tmp/\n", "newsflow")
+    assert rules.allowed("http://x/news/a.html") and not rules.allowed("http://x/tmp/a")
+
+
+@given(st.text(max_size=500), st.text(alphabet="/abc*$?=.", max_size=30))
+def test_robots_parsing_never_raises(text: str, path: str) -> None:
+    """Any robots.txt text parses, and any path gets a verdict."""
+    parse_robots(text, "newsflow").allowed("http://x/" + path)
+
+
+def test_host_key_scopes_scheme_host_and_port() -> None:
+    """robots.txt and limits are per scheme, host and port, default ports made explicit."""
+    assert host_key("http://Example.com/a") == "http://example.com:80"
+    assert host_key("https://example.com:8443/a") == "https://example.com:8443"
+
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def two_workers(runtime: Runtime, embedded_redis: str) -> Iterator[tuple[Politeness, Politeness]]:
+    """Two independent Politeness instances on separate Redis connections, like two worker processes."""
+    clients = [redis.Redis.from_url(embedded_redis) for _ in range(2)]
+    config = PolitenessConfig(delay=0.0, max_concurrency=2, max_wait=5.0, max_retry_after=3600)
+    yield Politeness(clients[0], config), Politeness(clients[1], config)
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
+def fetcher() -> Iterator[Fetcher]:
+    f = local_fetcher()
+    yield f
+    f.close()
+
+
+def test_robots_disallow_obeyed_and_robots_fetched_once(
+    tmp_path: Path, two_workers: tuple[Politeness, Politeness], fetcher: Fetcher
+) -> None:
+    """A disallowed page is never requested; robots.txt is fetched once and shared by both workers."""
+    (tmp_path / "robots.txt").write_text(ROBOTS.replace("Crawl-delay: 2", ""))
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "a.html").write_text("<p>no</p>")
+    (tmp_path / "a.html").write_text("<p>yes</p>")
+    a, b = two_workers
+    with SiteServer(tmp_path) as srv:
+        with pytest.raises(RobotsDisallowed):
+            a.fetch(f"{srv.base}/private/a.html", fetcher)
+        with pytest.raises(RobotsDisallowed):
+            b.fetch(f"{srv.base}/private/a.html", fetcher)
+        assert b.fetch(f"{srv.base}/a.html", fetcher).body == b"<p>yes</p>"
+        assert srv.requests == ["/robots.txt", "/a.html"]
+
+
+def test_crawl_delay_slows_the_host(tmp_path: Path, runtime: Runtime, fetcher: Fetcher) -> None:
+    """With `Crawl-delay: 2`, the second request to the host waits about two seconds for its slot."""
+    (tmp_path / "robots.txt").write_text("User-agent: *\nCrawl-delay: 2\n")
+    (tmp_path / "a.html").write_text("<p>a</p>")
+    polite = Politeness(runtime.redis, PolitenessConfig(delay=0.0, max_wait=0.5))
+    with SiteServer(tmp_path) as srv:
+        polite.fetch(f"{srv.base}/a.html", fetcher)
+        with pytest.raises(HostBusy) as busy:
+            polite.fetch(f"{srv.base}/a.html", fetcher)
+    assert busy.value.reason == "rate" and 1.0 < busy.value.retry_after <= 2.0
+
+
+def test_retry_after_120_keeps_every_worker_off_the_host(
+    tmp_path: Path, two_workers: tuple[Politeness, Politeness], fetcher: Fetcher
+) -> None:
+    """After a 429 with Retry-After: 120, neither worker sends another request; both are told to wait ~120 s."""
+    route = FeedRoute(status=429, extra_headers={"Retry-After": "120"})
+    a, b = two_workers
+    with SiteServer(tmp_path, routes={"/a.html": route, "/b.html": route}) as srv:
+        with pytest.raises(TransientError) as first:
+            a.fetch(f"{srv.base}/a.html", fetcher)
+        assert first.value.retry_after is not None and first.value.retry_after >= 119
+        for worker in (a, b, a, b):
+            for path in ("/a.html", "/b.html"):
+                with pytest.raises(HostBusy) as busy:
+                    worker.fetch(srv.base + path, fetcher)
+                assert busy.value.reason == "blocked"
+                assert 110 < busy.value.retry_after <= 120
+        assert len(route.hits) == 1
+        assert 110 < b.blocked_for(srv.base) <= 120
+
+
+def test_concurrency_cap_holds_across_workers(runtime: Runtime, two_workers: tuple[Politeness, Politeness]) -> None:
+    """With a cap of 2, a third request slot is refused while two are held, and granted once one is released."""
+    a, b = two_workers
+    url = "http://cap.example/x"
+    with a.slot(url), b.slot(url):
+        verdict, _, _ = a.acquire(host_key(url))
+        assert verdict == "busy"
+    with a.slot(url):
+        pass
+
+
+def test_rate_limit_spaces_requests_of_many_threads(runtime: Runtime, embedded_redis: str) -> None:
+    """Eight threads on two connections asking for one host get slots at least `delay` apart."""
+    clients = [redis.Redis.from_url(embedded_redis) for _ in range(2)]
+    config = PolitenessConfig(delay=0.2, max_concurrency=0, max_wait=10.0)
+    workers = [Politeness(c, config) for c in clients]
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def go(i: int) -> None:
+        with workers[i % 2].slot("http://rate.example/x"):
+            sec, usec = clients[i % 2].time()
+            with lock:
+                times.append(sec + usec / 1e6)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in clients:
+        c.close()
+    times.sort()
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(times) == 8
+    assert min(gaps) >= 0.2 - 0.03  # slot times by the Redis clock; allowance for the sleep's wake-up

@@ -1,0 +1,166 @@
+"""Cleaning one page: teasers out (links kept), repeats out, metadata in. Pure code."""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.cleaning import _split_title, clean_page, decode_html
+from pipeline.errors import Dropped, PermanentError
+
+URL = "https://baotinhxa.vn/thoi-su/hoi-nghi-tong-ket-de-an-ho-tro-nong-dan-2025-10234.html"
+
+BODY = [
+    "Sáng 20/3, Hội Nông dân tỉnh tổ chức hội nghị tổng kết đề án hỗ trợ nông dân chuyển đổi giống cây trồng.",
+    "Theo báo cáo, sau ba năm, hơn bốn nghìn hộ đã chuyển sang trồng các giống lúa chịu hạn, năng suất tăng bình quân một tạ rưỡi mỗi sào.",
+    "Đại biểu các huyện đề nghị tỉnh tiếp tục hỗ trợ phân bón và mở thêm lớp tập huấn kỹ thuật cho bà con vùng cao.",
+]
+TEASERS = [
+    (
+        "/thoi-su/khai-truong-cho-phien-vung-cao-2025-10230.html",
+        "Khai trương chợ phiên vùng cao",
+        "Chợ phiên đầu tiên của xã đã mở cửa với gần trăm gian hàng nông sản của bà con...",
+    ),
+    (
+        "/thoi-su/sua-chua-tuyen-duong-lien-xa-2025-10228.html",
+        "Sửa chữa tuyến đường liên xã",
+        "Tuyến đường dài mười hai cây số nối ba xã sẽ được sửa chữa xong trước mùa mưa...",
+    ),
+    (
+        "/xa-hoi/truong-hoc-moi-cho-tre-em-ban-xa-2025-10221.html",
+        "Trường học mới cho trẻ em bản xa",
+        "Ngôi trường hai tầng với tám phòng học vừa được bàn giao cho học sinh bản...",
+    ),
+]
+
+
+def page(extra_body: str = "", rail: bool = True) -> bytes:
+    first, rest = "".join(f"<p>{p}</p>" for p in BODY[:2]), "".join(f"<p>{p}</p>" for p in BODY[2:])
+    figure = (
+        '<figure><img src="/a.jpg" alt="Đồng chí"><figcaption><p>Đồng chí Lê Văn Bảy phát biểu tại hội nghị</p>'
+        "</figcaption></figure><p>Đồng chí Lê Văn Bảy phát biểu tại hội nghị</p>"
+    )
+    items = "".join(f'<li><h3><a href="{h}">{t}</a></h3><p>{x}</p></li>' for h, t, x in TEASERS)
+    rail_html = f'<div class="box-cat"><h2>Cùng chủ đề</h2><ul>{items}</ul></div>' if rail else ""
+    return f"""<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">
+<title>Hội nghị tổng kết đề án hỗ trợ nông dân – Báo Tỉnh Xa</title>
+<meta property="og:site_name" content="Báo Tỉnh Xa">
+<meta property="article:published_time" content="2025-03-20T08:00:00+07:00">
+<link rel="canonical" href="{URL}?utm_source=fb"></head>
+<body><header>Powered by Webnho</header><article><h1>Hội nghị tổng kết đề án hỗ trợ nông dân</h1>
+{first}{figure}{rest}{extra_body}
+<p>Nguồn: https://nguon.example/bai-goc</p></article>{rail_html}
+<footer>Bản quyền thuộc về Báo Tỉnh Xa</footer></body></html>""".encode()
+
+
+def test_teaser_list_leaves_the_body_and_becomes_related_links() -> None:
+    """A list of same-site article links with excerpts is cut; its links go to `related`."""
+    cleaned = clean_page(page(), URL)
+    for _, title, excerpt in TEASERS:
+        assert title not in cleaned.body
+        assert excerpt[:30] not in cleaned.body
+    assert [r.title for r in cleaned.related] == [t for _, t, _ in TEASERS]
+    assert all(r.url.startswith("https://baotinhxa.vn/") for r in cleaned.related)
+    assert "Cùng chủ đề" not in cleaned.body
+
+
+def test_body_paragraphs_stay_in_order() -> None:
+    """Every paragraph of the article is kept, in the page's order."""
+    body = clean_page(page(), URL).body
+    positions = [body.index(p) for p in BODY]
+    assert positions == sorted(positions)
+
+
+def test_caption_printed_twice_and_truncated_alt_are_kept_once() -> None:
+    """A caption repeated as text, and a cut alt before it, end as one caption, apart from the body."""
+    cleaned = clean_page(page(), URL)
+    assert cleaned.captions == ["Đồng chí Lê Văn Bảy phát biểu tại hội nghị"]
+    assert "Lê Văn Bảy" not in cleaned.body
+    assert "Đồng chí\n" not in cleaned.body + "\n"
+
+
+def test_metadata_title_site_source_and_canonical() -> None:
+    """The site suffix leaves the title; the source line becomes a field; canonical is cleaned."""
+    cleaned = clean_page(page(), URL)
+    assert cleaned.title == "Hội nghị tổng kết đề án hỗ trợ nông dân"
+    assert cleaned.site_name == "Báo Tỉnh Xa"
+    assert cleaned.source_url == "https://nguon.example/bai-goc"
+    assert "Nguồn:" not in cleaned.body
+    assert cleaned.canonical_url == URL
+    assert cleaned.language == "vi"
+    assert cleaned.published_at is not None and cleaned.published_at.day == 20
+
+
+def test_inline_read_more_paragraph_is_a_teaser() -> None:
+    """A short paragraph that is mostly a link to another article of the site is dropped."""
+    extra = '<p>Xem thêm: <a href="/xa-hoi/mua-lu-gay-sat-lo-nhieu-tuyen-duong-2025-10111.html">Mưa lũ gây sạt lở nhiều tuyến đường miền núi</a></p>'
+    cleaned = clean_page(page(extra_body=extra), URL)
+    assert "Mưa lũ gây sạt lở" not in cleaned.body
+    assert any("mua-lu-gay-sat-lo" in r.url for r in cleaned.related)
+
+
+def test_prose_with_inline_links_is_not_a_teaser() -> None:
+    """Body paragraphs that mention other articles through links stay in the body."""
+    extra = "".join(
+        f'<p>Trước đó, như <a href="{h}">báo đã đưa tin</a>, {x.rstrip(".")} và nhiều hộ dân đã được hỗ trợ kịp thời '
+        f"theo kế hoạch của huyện trong suốt mùa khô năm nay.</p>"
+        for h, _, x in TEASERS
+    )
+    cleaned = clean_page(page(extra_body=extra, rail=False), URL)
+    assert cleaned.body.count("báo đã đưa tin") == 3
+
+
+def test_title_suffix_rules() -> None:
+    """A matching site name is split off either end; an unrelated dash stays."""
+    assert _split_title("Story – Báo Tỉnh Xa", "Báo Tỉnh Xa") == "Story"
+    assert _split_title("Báo Tỉnh Xa | Story", "Báo Tỉnh Xa") == "Story"
+    assert _split_title("Growth slows - economists split on cause", "The Courier") == (
+        "Growth slows - economists split on cause"
+    )
+
+
+def test_legacy_encoding_follows_the_meta_tag() -> None:
+    """A windows-1258 page without a header charset decodes through its meta tag."""
+    text = "Chính quyền thân thiện với người dân"
+    raw = to_cp1258(f'<html><head><meta charset="windows-1258"></head><body><p>{text}</p></body></html>')
+    assert unicodedata.normalize("NFC", decode_html(raw)).count(text) == 1
+
+
+def to_cp1258(text: str) -> bytes:
+    """Encode as Windows-1258 does: precomposed where the code page has it, else base + tone mark."""
+    out = bytearray()
+    for ch in text:
+        try:
+            out += ch.encode("cp1258")
+        except UnicodeEncodeError:
+            base, *marks = unicodedata.normalize("NFD", ch)
+            head, tail = base, marks
+            # Keep the vowel's own mark (â, ê, ơ...) composed when the code page has it.
+            for i, mark in enumerate(marks):
+                composed = unicodedata.normalize("NFC", base + mark)
+                if len(composed) == 1 and composed.encode("cp1258", "ignore"):
+                    head, tail = composed, marks[:i] + marks[i + 1 :]
+                    break
+            out += head.encode("cp1258") + "".join(tail).encode("cp1258")
+    return bytes(out)
+
+
+def test_a_page_without_text_is_dropped_not_failed() -> None:
+    """No article text is an outcome (Dropped) with a reason, not an error."""
+    try:
+        clean_page(b"<html><body><nav><a href='/'>Home</a></nav></body></html>", URL)
+    except Dropped as exc:
+        assert exc.reason == "no_text"
+    else:
+        raise AssertionError("expected Dropped")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=3000))
+def test_cleaning_never_raises_anything_but_its_own_outcomes(raw: bytes) -> None:
+    """Any bytes at all: a cleaned page, Dropped or PermanentError, never a crash."""
+    with contextlib.suppress(Dropped, PermanentError):
+        clean_page(raw, URL)

@@ -1,0 +1,45 @@
+"""Settings: defaults, the YAML file, environment overrides, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value in the environment wins over the same key in the config file."""
+    cfg = tmp_path / "newsflow.yaml"
+    cfg.write_text("host_delay: 2.5\nboilerplate_min_pages: 4\n")
+    monkeypatch.setenv("NEWSFLOW_CONFIG", str(cfg))
+    monkeypatch.setenv("NEWSFLOW_HOST_DELAY", "0.5")
+    settings = Settings.load()
+    assert settings.host_delay == 0.5
+    assert settings.boilerplate_min_pages == 4
+
+
+def test_redis_and_elasticsearch_urls_use_their_usual_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """REDIS_URL and ELASTICSEARCH_URL switch the embedded parts off."""
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/3")
+    monkeypatch.setenv("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+    settings = Settings.load()
+    assert settings.redis_url == "redis://127.0.0.1:6379/3"
+    assert settings.elasticsearch_url == "http://127.0.0.1:9200"
+    assert not settings.embedded
+
+
+def test_a_bad_network_list_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NEWSFLOW_ALLOW_PRIVATE_NETWORKS must be CIDRs; the message names the bad one."""
+    monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_NETWORKS", "127.0.0.1/32, tenten")
+    with pytest.raises(ValueError, match="tenten"):
+        Settings.load()
+
+
+def test_secrets_are_masked_when_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A password never appears in the printable settings."""
+    monkeypatch.setenv("NEWSFLOW_ELASTICSEARCH_PASSWORD", "hunter2-secret")
+    settings = Settings.load()
+    assert "hunter2-secret" not in str(settings.public_dict())
+    assert "hunter2-secret" not in repr(settings)
