@@ -44,6 +44,20 @@ _PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_id
 MAX_CAPTION_CHARS = 400
 MIN_BOILERPLATE_CHARS = 20
 REPEAT_MIN_CHARS = 80
+_CALL_TO_ACTION = re.compile(
+    r"\b(subscribe|sign up|newsletter|follow (us|me|him|her|them)\b|share (this|it)\b|like this (story|article)|"
+    r"click here|all rights reserved|have a tip|contact the author|"
+    r"chia sẻ|theo dõi chúng tôi|đăng ký nhận|bản quyền thuộc|"
+    r"partager|abonnez-vous|tous droits réservés|"
+    r"compartir|suscr[ií]b|todos los derechos reservados|"
+    r"teilen|abonnieren|alle rechte vorbehalten|"
+    r"bagikan|berlangganan|hak cipta)",
+    re.IGNORECASE,
+)
+_BYLINE = re.compile(r"^(by|par|von|por|oleh|bởi)\s+\S.*$", re.IGNORECASE)
+_CREDIT = re.compile(
+    r"^(theo|nguồn|source|sources|via|quelle|fuente|sumber|d'après|according to)\s*:?\s+\S.{0,50}$", re.IGNORECASE
+)
 MIN_ARTICLE_CHARS = 60  # shorter than a one-sentence brief: a menu or an empty page
 
 
@@ -186,6 +200,8 @@ def clean_page(
         if teaser_text and squashed in teaser_text and squashed not in outside_text:
             b.reason = "teaser"
     source_url = _take_source_line(blocks)
+    _mark_bylines(blocks, meta["authors"])
+    _mark_calls_to_action(blocks)
     for b in blocks:
         # A caption printed once more as plain text under its picture.
         if b.reason is None and captions and _is_caption_copy(b.text, captions):
@@ -383,6 +399,32 @@ def _take_source_line(blocks: list[Block]) -> str | None:
             b.reason = "source_line"
             return m.group(2).rstrip(".,;)")
     return None
+
+
+def _mark_bylines(blocks: list[Block], authors: list[str]) -> None:
+    """The author's name or a credit line ("Theo Báo X", "Source: Y") at either end of the text."""
+    live = [b for b in blocks if b.reason is None]
+    names = {normalize_block(a) for a in authors}
+    for b in [*live[:1], *live[-2:]]:
+        text = b.text.strip()
+        if len(text) > 60:
+            continue
+        words = text.split()
+        shouted = 1 <= len(words) <= 5 and text.isupper()
+        if shouted or normalize_block(text) in names or _BYLINE.match(text) or _CREDIT.match(text):
+            b.reason = "byline"
+
+
+def _mark_calls_to_action(blocks: list[Block]) -> None:
+    """Short "share this / subscribe / follow us" lines at the ends of the text.
+
+    Cross-page statistics catch these once a site has a few pages; this catches them on
+    the first page too. Only short blocks at the very start or end are considered.
+    """
+    live = [b for b in blocks if b.reason is None]
+    for b in [*live[:1], *live[-3:]]:
+        if len(b.text) <= 160 and _CALL_TO_ACTION.search(b.text):
+            b.reason = "boilerplate"
 
 
 def _mark_repeats(blocks: list[Block]) -> None:

@@ -19,8 +19,10 @@ import redis
 
 from pipeline.state import text
 
-NUM_PERM = 100
-BANDS = 20  # 20 bands of 5 rows: pairs above ~0.55 Jaccard become candidates
+NUM_PERM = 128
+# 32 bands of 4 rows: a pair at Jaccard 0.5 becomes a candidate with p ~ 0.87, at 0.6 with
+# p ~ 0.99, at 0.2 with p ~ 0.05; candidates are then checked on the full signature.
+BANDS = 32
 ROWS = NUM_PERM // BANDS
 SHINGLE = 4
 _MERSENNE = np.uint64((1 << 61) - 1)
@@ -29,6 +31,8 @@ _rng = np.random.default_rng(20240611)  # fixed seed: signatures must match acro
 _A = _rng.integers(1, 1 << 32, NUM_PERM, dtype=np.uint64)
 _B = _rng.integers(0, (1 << 61) - 1, NUM_PERM, dtype=np.uint64)
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Part of every key: signatures made with other parameters must never be compared.
+SIG_VERSION = f"m{NUM_PERM}b{BANDS}"
 
 
 def normalize_words(text: str) -> list[str]:
@@ -74,10 +78,11 @@ def jaccard(a: str, b: str) -> float:
 
 
 def band_keys(sig: np.ndarray) -> list[str]:
-    return [
-        f"nf:lsh:{i}:{hashlib.blake2b(sig[i * ROWS : (i + 1) * ROWS].tobytes(), digest_size=8).hexdigest()}"
-        for i in range(BANDS)
-    ]
+    keys = []
+    for i in range(BANDS):
+        band = hashlib.blake2b(sig[i * ROWS : (i + 1) * ROWS].tobytes(), digest_size=8).hexdigest()
+        keys.append(f"nf:lsh:{SIG_VERSION}:{i}:{band}")
+    return keys
 
 
 @dataclass
@@ -90,7 +95,7 @@ class DupVerdict:
 class NearDupIndex:
     """LSH over MinHash signatures, in Redis, shared by every worker."""
 
-    def __init__(self, client: redis.Redis, threshold: float = 0.5, ttl_days: float = 30.0) -> None:
+    def __init__(self, client: redis.Redis, threshold: float = 0.45, ttl_days: float = 30.0) -> None:
         self.r = client
         self.threshold = threshold
         self.ttl = int(ttl_days * 86400)
@@ -100,7 +105,7 @@ class NearDupIndex:
         sig = minhash(body)
         keys = band_keys(sig)
         pipe = self.r.pipeline()
-        pipe.set(f"nf:mh:{doc_id}", sig.tobytes(), ex=self.ttl)
+        pipe.set(f"nf:mh:{SIG_VERSION}:{doc_id}", sig.tobytes(), ex=self.ttl)
         pipe.set(f"nf:first:{doc_id}", repr(time.time()), nx=True, ex=self.ttl)
         for key in keys:
             pipe.sadd(key, doc_id)
@@ -119,7 +124,7 @@ class NearDupIndex:
         ordered = sorted(candidates)
         pipe = self.r.pipeline()
         for cid in ordered:
-            pipe.get(f"nf:mh:{cid}")
+            pipe.get(f"nf:mh:{SIG_VERSION}:{cid}")
             pipe.get(f"nf:first:{cid}")
         raw = pipe.execute()
         mine = float(self.r.get(f"nf:first:{doc_id}") or time.time())

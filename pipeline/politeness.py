@@ -72,6 +72,29 @@ end
 return {'ok', tostring(wait)}
 """
 
+# KEYS: sent. ARGV: interval. Just before a request goes out: if the host's last request left
+# less than `interval` ago (a slot holder before us ran late), return the seconds still to wait;
+# else record now as the last send and return 0. Keeps real sends apart, not only reserved slots.
+_CONFIRM_SEND = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local interval = tonumber(ARGV[1])
+local sent = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now - sent < interval then return tostring(interval - (now - sent)) end
+redis.call('SET', KEYS[1], tostring(now), 'PX', math.ceil(interval * 1000) + 1000)
+return '0'
+"""
+
+# KEYS: sent. ARGV: interval. When a request is over: count the host's last request from now, so
+# the next one leaves `interval` after this one surely arrived, however late it went out.
+_MARK_DONE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local sent = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now > sent then redis.call('SET', KEYS[1], tostring(now), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000) end
+return 1
+"""
+
 # KEYS: blocked. ARGV: seconds. Extends a host's back-off, never shortens it.
 _BLOCK = """
 local t = redis.call('TIME')
@@ -249,6 +272,8 @@ class Politeness:
         self.agent = agent_token(config.user_agent)
         self._acquire = client.register_script(_ACQUIRE)
         self._block = client.register_script(_BLOCK)
+        self._confirm = client.register_script(_CONFIRM_SEND)
+        self._done = client.register_script(_MARK_DONE)
 
     # -- keys ---------------------------------------------------------------------------------
     @staticmethod
@@ -292,6 +317,8 @@ class Politeness:
                 "rate": "rate limit",
             }[verdict]
             raise HostBusy(f"fetch {url}: {host} busy: {what}; next try in {seconds:.0f} s", seconds, verdict)
+        sent = False
+        interval = self.config.delay if delay is None else delay
         try:
             if seconds > 0:
                 sleep(seconds)
@@ -301,8 +328,17 @@ class Politeness:
                     raise HostBusy(
                         f"fetch {url}: {host} asked us to back off; next try in {left:.0f} s", left, "blocked"
                     )
+            if interval > 0:
+                for _ in range(50):
+                    late = float(self._confirm(keys=[self._key(host, "sent")], args=[repr(float(interval))]))
+                    if late <= 0:
+                        break
+                    sleep(late)
+            sent = interval > 0
             yield
         finally:
+            if sent:
+                self._done(keys=[self._key(host, "sent")], args=[repr(float(interval))])
             if self.config.max_concurrency > 0:
                 self.r.zrem(self._key(host, "inflight"), token)
 

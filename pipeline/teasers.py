@@ -8,6 +8,7 @@ that is mostly a link to another article ("Read more: ...") is an inline teaser.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
@@ -45,6 +46,7 @@ def text_of(el: lxml_html.HtmlElement) -> str:
     return _SPACE.sub(" ", " ".join(el.itertext())).strip()
 
 
+@functools.lru_cache(maxsize=8192)
 def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
     """Canonical URL of `href` when it points to another article of the page's site."""
     if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
@@ -58,8 +60,9 @@ def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
     path = urlsplit(url).path.rstrip("/")
     if _NOT_ARTICLE_PATH.search(path):
         return None
-    last = path.rsplit("/", 1)[-1]
-    if not last or (not _ARTICLE_SEGMENT.search(last) and not re.search(r"\d{4,}", path)):
+    # Some segment reads like an article: a slug of 3+ words, an id, or a page file name.
+    # (The slug is not always last: /news/some-story-title/live/.)
+    if not any(_ARTICLE_SEGMENT.search(seg) for seg in path.split("/") if seg):
         return None
     return url
 
@@ -220,7 +223,7 @@ def remove_teasers(
     for block in blocks:
         el = block.element
         prev = el.getprevious()
-        if _is_heading(prev):
+        if block.kind == "list" and _is_heading(prev):
             block.text = f"{text_of(prev)} {block.text}"
             _drop(prev)
         parent = el.getparent()
@@ -241,7 +244,11 @@ def _is_heading(el: lxml_html.HtmlElement | None) -> bool:
     """A short title-like element: the "Related" or "Cùng chủ đề" above a teaser list."""
     if el is None or not isinstance(el.tag, str) or el.tag not in HEADING_TAGS:
         return False
-    return 0 < len(text_of(el)) <= HEADING_MAX_CHARS and not el.findall(".//p")
+    text = text_of(el)
+    if not 0 < len(text) <= HEADING_MAX_CHARS or el.findall(".//p"):
+        return False
+    # A short sentence of the article is not a heading: headings rarely end like sentences.
+    return el.tag in {"h1", "h2", "h3", "h4", "h5", "h6"} or not text.endswith((".", "!", "?", '"', "”", "»"))
 
 
 def _drop(el: lxml_html.HtmlElement) -> None:
