@@ -116,13 +116,20 @@ def block_fingerprint(text: str) -> str:
 
 
 def decode_html(body: bytes, header_charset: str | None = None) -> str:
-    """Bytes to text, trusting the HTTP header, then the meta tag, then detection."""
+    """Bytes to NFC text, trusting the HTTP header, then the meta tag, then detection.
+
+    NFC matters: legacy Vietnamese encodings store tone marks as separate characters.
+    """
     candidates: list[str] = []
     if header_charset:
         candidates.append(header_charset)
     m = _META_CHARSET.search(body[:4096])
     if m:
         candidates.append(m.group(1).decode("ascii", "replace"))
+    return unicodedata.normalize("NFC", _decode(body, candidates))
+
+
+def _decode(body: bytes, candidates: list[str]) -> str:
     for enc in candidates:
         try:
             return body.decode(_python_codec(enc))
@@ -154,8 +161,7 @@ def clean_page(
     `boilerplate(fingerprints)` answers which of the page's block fingerprints the site
     prints on many pages; it is asked once, with every candidate block.
     """
-    # NFC: legacy Vietnamese encodings store tone marks as separate combining characters.
-    text = unicodedata.normalize("NFC", decode_html(body, charset))
+    text = decode_html(body, charset)
     try:
         root = lxml_html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError) as exc:

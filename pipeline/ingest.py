@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from pipeline.boilerplate import BoilerplateStats
-from pipeline.cleaning import CleanedPage, clean_page
+from pipeline.cleaning import CleanedPage, block_fingerprint, clean_page
 from pipeline.dedup import NearDupIndex, content_hash
 from pipeline.errors import TransientError
 from pipeline.fetching import Fetcher
@@ -145,7 +145,11 @@ def build_article(
         },
         extractor="trafilatura+newsflow",
     )
-    extraction.removed["teaser"] = len(cleaned.teaser_texts)
+    if cleaned.teaser_texts:
+        extraction.removed["teaser"] = extraction.removed.get("teaser", 0) + len(cleaned.teaser_texts)
+        extraction.removed_fingerprints.setdefault("teaser", []).extend(
+            block_fingerprint(t) for t in cleaned.teaser_texts
+        )
     article = Article(
         id=doc_id,
         url=page.url,

@@ -175,6 +175,7 @@ def run_pipeline(
     settings = rt.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     before = rt.state.stats()
+    size_before = rt.search.count()
     scheduling.register_feeds(rt.state, feeds, time.time())
     group = WorkerGroup(rt.redis_url, settings.data_dir, default_workers(), settings.data_dir / "logs")
     group.start(_worker_env(settings))
@@ -198,6 +199,7 @@ def run_pipeline(
         "seconds": round(time.monotonic() - started, 2),
         "stats": {k: v for k, v in sorted(delta.items()) if v},
         "index_size": rt.search.count(),
+        "new_articles": rt.search.count() - size_before,
         "dead_letters": rt.state.dead_count(),
     }
 
@@ -239,7 +241,11 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"feeds polled:      {stats.get('feeds_polled', 0)} of {summary['feeds']}")
     print(f"new article URLs:  {stats.get('urls_queued', 0)}")
     print(f"pages fetched:     {stats.get('fetched', 0)}")
-    print(f"articles indexed:  {stats.get('indexed', 0)} (index holds {summary['index_size']})")
+    writes = stats.get("indexed", 0)
+    print(
+        f"articles indexed:  {summary['new_articles']} new (index holds {summary['index_size']}; "
+        f"{writes} writes, re-cleaned pages included)"
+    )
     print(f"near-duplicates:   {stats.get('near_duplicates', 0)}")
     print("dropped:           " + (", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none"))
     print("blocks removed:    " + (", ".join(f"{k} {v}" for k, v in sorted(removed.items())) or "none"))

@@ -126,7 +126,7 @@ def test_legacy_encoding_follows_the_meta_tag() -> None:
     """A windows-1258 page without a header charset decodes through its meta tag."""
     text = "Chính quyền thân thiện với người dân"
     raw = to_cp1258(f'<html><head><meta charset="windows-1258"></head><body><p>{text}</p></body></html>')
-    assert unicodedata.normalize("NFC", decode_html(raw)).count(text) == 1
+    assert decode_html(raw).count(text) == 1  # composed (NFC), as written
 
 
 def to_cp1258(text: str) -> bytes:
