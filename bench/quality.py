@@ -529,7 +529,7 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)] if value else []
 
 
-def score_devset(devset: Path = DEFAULT_DEVSET, rounds: int = 2) -> dict[str, Any]:
+def score_devset(devset: Path = DEFAULT_DEVSET, rounds: int = 2, timing: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
     pages, truth = load_devset(devset)
     with tempfile.TemporaryDirectory(prefix="nf-quality-") as tmp:
@@ -562,7 +562,7 @@ def score_devset(devset: Path = DEFAULT_DEVSET, rounds: int = 2) -> dict[str, An
         "newsflow": summarize(nf),
         "trafilatura": summarize(tf),
         "recleaned": run.recleaned,
-        "throughput": throughput(pages, rounds=rounds),
+        "throughput": throughput(pages, rounds=rounds) if timing else None,
         "pages": {"newsflow": [s.to_json() for s in nf], "trafilatura": [s.to_json() for s in tf]},
         "worst": worst_nf,
         "lowest_recall": lowest,

@@ -45,13 +45,17 @@ MAX_CAPTION_CHARS = 400
 MIN_BOILERPLATE_CHARS = 20
 REPEAT_MIN_CHARS = 80
 _CALL_TO_ACTION = re.compile(
-    r"\b(subscribe|sign up|newsletter|follow (us|me|him|her|them)\b|share (this|it)\b|like this (story|article)|"
+    r"\b(subscri(be|ption)|sign up|newsletter|follow (us|me|him|her|them)\b|share (this|it)\b|"
+    r"like this (story|article)|follow \S+( \S+)? on (twitter|facebook|instagram|x)\b|listen (to|back)|"
+    r"contributed to (this|the) report|(may|might) (get|earn|receive) a (share|commission)|"
     r"click here|all rights reserved|have a tip|contact the author|"
-    r"chia sẻ|theo dõi chúng tôi|đăng ký nhận|bản quyền thuộc|"
-    r"partager|abonnez-vous|tous droits réservés|"
-    r"compartir|suscr[ií]b|todos los derechos reservados|"
-    r"teilen|abonnieren|alle rechte vorbehalten|"
-    r"bagikan|berlangganan|hak cipta)",
+    # Other languages: whole phrases only; their verbs alone ("chia sẻ", "compartir") are
+    # everyday words of reported speech.
+    r"chia sẻ bài viết|theo dõi chúng tôi|đăng ký nhận|bản quyền thuộc|"
+    r"partager cet article|abonnez-vous|tous droits réservés|"
+    r"compartir en|suscr[ií]bete|todos los derechos reservados|"
+    r"artikel teilen|jetzt abonnieren|alle rechte vorbehalten|"
+    r"bagikan artikel|berlangganan|hak cipta)",
     re.IGNORECASE,
 )
 _BYLINE = re.compile(r"^(by|par|von|por|oleh|bởi)\s+\S.*$", re.IGNORECASE)
@@ -428,8 +432,8 @@ def _mark_calls_to_action(blocks: list[Block]) -> None:
     the first page too. Only short blocks at the very start or end are considered.
     """
     live = [b for b in blocks if b.reason is None]
-    for b in [*live[:1], *live[-3:]]:
-        if len(b.text) <= 160 and _CALL_TO_ACTION.search(b.text):
+    for b in [*live[:1], *live[-5:]]:
+        if len(b.text) <= 240 and _CALL_TO_ACTION.search(b.text):
             b.reason = "boilerplate"
 
 

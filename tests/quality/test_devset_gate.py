@@ -1,0 +1,51 @@
+"""Quality gate on the public development set, when it is present beside the repository.
+
+CI has `../shared/benchmarks/` next to the clone; a developer's machine may not, and then
+these tests are skipped (the corpus gate still runs). The floors live in `floors.json`
+under "devset"; the same rule holds: raising is free, lowering is a commit of its own
+that says why.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.quality import DEFAULT_DEVSET, score_devset
+
+FLOORS = json.loads((Path(__file__).with_name("floors.json")).read_text(encoding="utf-8"))["devset"]
+
+pytestmark = [
+    pytest.mark.quality,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not (DEFAULT_DEVSET / "ground-truth.json.gz").is_file(), reason="no ../shared/benchmarks here"),
+]
+
+
+@pytest.fixture(scope="module")
+def scores() -> dict[str, Any]:
+    return score_devset(DEFAULT_DEVSET, timing=False)
+
+
+def test_body_f1_beats_the_extraction_library_alone(scores: dict[str, Any]) -> None:
+    """newsflow's token F1 is above trafilatura's on the same pages, and above its floor."""
+    ours, theirs = scores["newsflow"]["f1"], scores["trafilatura"]["f1"]
+    assert ours > theirs, f"newsflow F1 {ours:.4f} is not above trafilatura's {theirs:.4f}"
+    assert ours >= FLOORS["f1"], f"dev-set F1 {ours:.4f} fell below its floor {FLOORS['f1']} ({FLOORS['why']['f1']})"
+
+
+def test_teaser_leakage_stays_under_its_ceiling(scores: dict[str, Any]) -> None:
+    """Teaser text reaching the body stays at or under the pinned ceiling."""
+    leak = scores["newsflow"]["teaser_leakage"]
+    ceiling = FLOORS["teaser_leakage_max"]
+    assert leak <= ceiling, (
+        f"dev-set teaser leakage {leak:.4f} is over {ceiling} ({FLOORS['why']['teaser_leakage_max']})"
+    )
+
+
+def test_no_page_raises(scores: dict[str, Any]) -> None:
+    """Every public page is cleaned or dropped with a reason; none raises."""
+    assert scores["newsflow"]["errors"] == 0
