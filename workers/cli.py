@@ -551,7 +551,10 @@ def cmd_feeds_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_feeds_load(settings: Settings, args: argparse.Namespace) -> int:
-    feeds = load_feeds(args.file)
+    return _register(settings, load_feeds(args.file))
+
+
+def _register(settings: Settings, feeds: list[FeedConfig]) -> int:
     rt = _runtime(settings)
     try:
         scheduling.register_feeds(rt.state, feeds, time.time())
@@ -616,14 +619,7 @@ def cmd_feeds_import(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.opml import read_opml
 
     data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    feeds = read_opml(data)
-    rt = _runtime(settings)
-    try:
-        scheduling.register_feeds(rt.state, feeds, time.time())
-        print(f"registered {len(feeds)} feed(s)")
-    finally:
-        rt.close()
-    return 0
+    return _register(settings, read_opml(data))
 
 
 def cmd_feeds_export(settings: Settings, args: argparse.Namespace) -> int:
