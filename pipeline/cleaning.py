@@ -399,7 +399,7 @@ def _split_title(title: str, site_name: str | None) -> str:
 
 
 def _is_title_line(text: str, title: str) -> bool:
-    return bool(title) and normalize_block(text) in {normalize_block(title)}
+    return bool(title) and normalize_block(text) == normalize_block(title)
 
 
 def _take_source_line(blocks: list[Block]) -> str | None:

@@ -114,7 +114,3 @@ def site_of(url: str) -> str:
     if port and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
         return f"{host}:{port}"
     return host
-
-
-def same_site(a: str, b: str) -> bool:
-    return site_of(a) == site_of(b)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from pipeline.models import as_utc
 from pipeline.search.base import SearchQuery
 from workers.runtime import Runtime
 from workers.supervisor import in_flight, queue_depths
@@ -44,10 +45,9 @@ def parse_search(params: dict[str, list[str]]) -> SearchQuery:
         if value is None:
             return None
         try:
-            parsed = datetime.fromisoformat(value)
+            return as_utc(datetime.fromisoformat(value))
         except ValueError:
             raise ApiError(400, f"{name}={value!r} is not a date (YYYY-MM-DD or ISO 8601)") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
     limit_raw = one("limit") or "10"
     if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_LIMIT:
@@ -111,7 +111,7 @@ def make_handler(rt: Runtime) -> type[BaseHTTPRequestHandler]:
                     self._send(200, page, "text/html; charset=utf-8")
                 elif url.path == "/api/search":
                     result = rt.search.search(parse_search(parse_qs(url.query)))
-                    self._json(200, _page_json(result))
+                    self._json(200, result.to_json())
                 elif url.path.startswith("/api/articles/"):
                     art = rt.search.get(url.path.rsplit("/", 1)[1])
                     if art is None:
@@ -144,15 +144,6 @@ def make_handler(rt: Runtime) -> type[BaseHTTPRequestHandler]:
             log.info("%s %s", self.address_string(), fmt % args)
 
     return Handler
-
-
-def _page_json(page: Any) -> dict[str, Any]:
-    return {
-        "total": page.total,
-        "hits": [h.__dict__ for h in page.hits],
-        "next_cursor": page.next_cursor,
-        "facets": page.facets,
-    }
 
 
 def make_server(rt: Runtime, host: str, port: int) -> ThreadingHTTPServer:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline import scheduling
 from pipeline.feeds import FeedConfig, load_feeds
+from pipeline.models import as_utc
 from pipeline.search.base import SearchQuery
 from pipeline.settings import Settings
 from workers.runtime import Runtime, set_runtime
@@ -134,10 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _date(value: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value)
+        return as_utc(datetime.fromisoformat(value))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -304,21 +304,12 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
         )
         page = rt.search.search(query)
         if args.json:
-            print(json.dumps(_page_json(page), ensure_ascii=False, indent=2))
+            print(json.dumps(page.to_json(), ensure_ascii=False, indent=2))
         else:
             _print_page(page)
     finally:
         rt.close()
     return 0
-
-
-def _page_json(page: Any) -> dict[str, Any]:
-    return {
-        "total": page.total,
-        "hits": [h.__dict__ for h in page.hits],
-        "next_cursor": page.next_cursor,
-        "facets": page.facets,
-    }
 
 
 def _print_page(page: Any) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -50,6 +50,15 @@ class SearchPage:
     hits: list[SearchHit]
     next_cursor: list[Any] | None = None
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The page as the CLI's --json and the HTTP API print it."""
+        return {
+            "total": self.total,
+            "hits": [asdict(h) for h in self.hits],
+            "next_cursor": self.next_cursor,
+            "facets": self.facets,
+        }
 
 
 @dataclass
