@@ -62,6 +62,8 @@ _BYLINE = re.compile(r"^(by|par|von|por|oleh|bởi)\s+\S.*$", re.IGNORECASE)
 _CREDIT = re.compile(
     r"^(theo|nguồn|source|sources|via|quelle|fuente|sumber|d'après|according to)\s*:?\s+\S.{0,50}$", re.IGNORECASE
 )
+HEAD_BLOCKS = 2  # a headline or standfirst is looked for among the first blocks only
+MIN_STANDFIRST_CHARS = 40
 MIN_ARTICLE_CHARS = 60  # shorter than a one-sentence brief: a menu or an empty page
 
 
@@ -177,6 +179,7 @@ def clean_page(
     # (The tree must be parsed as the extractor parses it, comments out, or it picks
     # a different main block: see _PARSER.)
     remove_teasers(root, canonical, teasers)
+    headings = _page_headings(root)
     related: dict[str, RelatedLink] = {}
     for t in teasers:
         for link in t.links:
@@ -205,6 +208,7 @@ def clean_page(
     blocks = [Block(t, block_fingerprint(t)) for t in lines if t]
     title = _split_title(meta["title"] or getattr(extracted, "title", "") or "", meta["site_name"])
     blocks = [b for b in blocks if not _is_title_line(b.text, title)]
+    _mark_headline(blocks, headings, meta["description"])
     for b in blocks:
         squashed = _squash(b.text)
         if teaser_text and squashed in teaser_text and squashed not in outside_text:
@@ -400,6 +404,30 @@ def _split_title(title: str, site_name: str | None) -> str:
 
 def _is_title_line(text: str, title: str) -> bool:
     return bool(title) and normalize_block(text) == normalize_block(title)
+
+
+def _page_headings(root: lxml_html.HtmlElement) -> tuple[set[str], set[str]]:
+    """Normalised texts of the page's top headings (h1) and of its sub-headings (h2, h3)."""
+    top = {normalize_block(text_of(h)) for h in root.iter("h1")}
+    sub = {normalize_block(text_of(h)) for h in root.iter("h2", "h3")}
+    return top - {""}, sub - {""}
+
+
+def _mark_headline(blocks: list[Block], headings: tuple[set[str], set[str]], description: str | None) -> None:
+    """The headline and standfirst printed above the article are not its body.
+
+    At the head of the text only: a block that is the page's h1 (the headline, when the
+    page's <title> words it differently), and a sub-heading that repeats the page's
+    description (the standfirst: a lede printed as a paragraph stays, it is the story).
+    """
+    top, sub = headings
+    summary = normalize_block(description or "")
+    for b in [b for b in blocks if b.reason is None][:HEAD_BLOCKS]:
+        text = normalize_block(b.text)
+        if text in top:
+            b.reason = "headline"
+        elif text in sub and len(summary) >= MIN_STANDFIRST_CHARS and text.startswith(summary):
+            b.reason = "standfirst"
 
 
 def _take_source_line(blocks: list[Block]) -> str | None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import html as lxml_html
 
@@ -22,6 +23,9 @@ CONTAINER_TAGS = {"ul", "ol", "div", "section", "aside", "nav", "table", "tbody"
 MAX_ITEM_CHARS = 900  # a teaser item is a title and an excerpt, never a whole story
 MIN_TITLE_CHARS = 12
 HEADING_MAX_CHARS = 80
+HEADLINE_HOLDERS = {"p", "h3", "h4", "h5"}
+MIN_HEADLINE_RUN = 3
+INLINE_MAX_CHARS = 220  # "Read more: <title>" standing alone between paragraphs
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "header", "strong", "b", "span", "div", "p"}
 _ARTICLE_SEGMENT = re.compile(r"(\d{4,}|[^/]*-[^/]*-[^/]*|\.s?html?$|\.php$|\.aspx?$)")
 _SPACE = re.compile(r"\s+")
@@ -51,70 +55,263 @@ def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
     """Canonical URL of `href` when it points to another article of the page's site."""
     if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
         return None
+    joined = urljoin(page_url, href)
+    # Menus and off-site links are most of a page's links: rule them out on the raw URL
+    # before paying for canonicalisation, then check the canonical form again.
+    if site_of(joined) != page_site or not _article_path(unquote(urlsplit(joined).path)):
+        return None
     try:
-        url = canonicalize_url(urljoin(page_url, href))
+        url = canonicalize_url(joined)
     except ValueError:
         return None
-    if site_of(url) != page_site or url == page_url:
-        return None
-    path = urlsplit(url).path.rstrip("/")
-    if _NOT_ARTICLE_PATH.search(path):
-        return None
-    # Some segment reads like an article: a slug of 3+ words, an id, or a page file name.
-    # (The slug is not always last: /news/some-story-title/live/.)
-    if not any(_ARTICLE_SEGMENT.search(seg) for seg in path.split("/") if seg):
+    if url == page_url or site_of(url) != page_site or not _article_path(urlsplit(url).path):
         return None
     return url
 
 
-def _article_anchor(el: lxml_html.HtmlElement, page_url: str, page_site: str) -> tuple[str, str] | None:
-    """The first link in `el` to another article, with its anchor text."""
-    anchors = [el] if el.tag == "a" else el.iter("a")
-    first: tuple[str, str] | None = None
-    for a in anchors:
-        url = is_article_link(a.get("href", ""), page_url, page_site)
-        if not url:
-            continue
-        title = text_of(a) or (a.get("title") or "").strip()
-        # An image link often comes first with no text; the title link follows it.
-        if len(title) >= MIN_TITLE_CHARS:
-            return url, title
-        first = first or (url, title)
-    return first
+def _article_path(path: str) -> bool:
+    path = path.rstrip("/")
+    if _NOT_ARTICLE_PATH.search(path):
+        return False
+    # Some segment reads like an article: a slug of 3+ words, an id, or a page file name.
+    # (The slug is not always last: /news/some-story-title/live/.)
+    return any(_ARTICLE_SEGMENT.search(seg) for seg in path.split("/") if seg)
 
 
-def _group_items(
-    children: list[lxml_html.HtmlElement], page_url: str, page_site: str
-) -> tuple[list[tuple[str, str, str]], int, int]:
-    """Group siblings into items, each starting at a child led by an article link.
+class _PageScan:
+    """The teaser search over one parsed page.
 
-    Returns (items as (url, title, text)), characters covered by items, characters before
-    the first item (a heading, if short).
+    Element texts are cached for the length of one search (the tree does not change
+    during it), and large elements are ruled out by a bounded count of their characters
+    before their whole text is ever built: most containers of a page are far too long to
+    be a teaser item, and joining their text at every level of the tree is what a naive
+    search spends its time on.
     """
-    items: list[tuple[str, str, str]] = []
-    lead_chars = covered = 0
-    for child in children:
-        if not isinstance(child.tag, str):
-            continue
-        text = text_of(child)
-        found = _article_anchor(child, page_url, page_site)
-        # The link must be the child's title (leading it, or most of it), not words of prose,
-        # and the child one story, not a whole list of them.
-        if (
-            found
-            and len(found[1]) >= MIN_TITLE_CHARS
-            and _leads(found[1], text)
-            and not _many_stories(child, page_url, page_site)
-        ):
-            items.append((found[0], found[1], text))
-            covered += len(text)
-        elif items:
-            url, title, prev = items[-1]
-            items[-1] = (url, title, f"{prev} {text}".strip())
-            covered += len(text)
-        else:
-            lead_chars += len(text)
-    return items, covered, lead_chars
+
+    def __init__(self, page_url: str) -> None:
+        self.page_url = page_url
+        self.page_site = site_of(page_url)
+        self._texts: dict[lxml_html.HtmlElement, str] = {}
+        self._linked: set[lxml_html.HtmlElement] = set()
+
+    def mark_links(self, top: lxml_html.HtmlElement) -> None:
+        """Note every element that holds a link to another article: only those can be or
+        hold a teaser, so the search skips the rest of the page without reading its text."""
+        for a in top.iter("a"):
+            if not self.link(a.get("href", "")):
+                continue
+            el: lxml_html.HtmlElement | None = a
+            while el is not None and el not in self._linked:
+                self._linked.add(el)
+                el = el.getparent()
+
+    def holds_link(self, el: lxml_html.HtmlElement) -> bool:
+        return el in self._linked
+
+    def text(self, el: lxml_html.HtmlElement) -> str:
+        got = self._texts.get(el)
+        if got is None:
+            got = self._texts[el] = text_of(el)
+        return got
+
+    def longer_than(self, el: lxml_html.HtmlElement, limit: int) -> bool:
+        """True when the normalised text of `el` surely exceeds `limit` characters.
+
+        Counts characters other than whitespace, a lower bound of the normalised length,
+        and stops as soon as the bound passes the limit.
+        """
+        got = self._texts.get(el)
+        if got is not None:
+            return len(got) > limit
+        seen = 0
+        for piece in el.itertext():
+            seen += len("".join(piece.split()))
+            if seen > limit:
+                return True
+        return False
+
+    def link(self, href: str) -> str | None:
+        return is_article_link(href, self.page_url, self.page_site)
+
+    def article_anchor(self, el: lxml_html.HtmlElement) -> tuple[str, str] | None:
+        """The first link in `el` to another article, with its anchor text."""
+        anchors = [el] if el.tag == "a" else el.iter("a")
+        first: tuple[str, str] | None = None
+        for a in anchors:
+            url = self.link(a.get("href", ""))
+            if not url:
+                continue
+            title = self.text(a) or (a.get("title") or "").strip()
+            # An image link often comes first with no text; the title link follows it.
+            if len(title) >= MIN_TITLE_CHARS:
+                return url, title
+            first = first or (url, title)
+        return first
+
+    def group_items(self, children: list[lxml_html.HtmlElement]) -> tuple[list[tuple[str, str, str]], int, int] | None:
+        """Group siblings into items, each starting at a child led by an article link.
+
+        Returns (items as (url, title, text)), characters covered by items, characters
+        before the first item (a heading, if short); None when some child is too long to
+        belong to a teaser block at all (it would make an item too long, or a heading).
+        """
+        items: list[tuple[str, str, str]] = []
+        lead_chars = covered = 0
+        for child in children:
+            if self.longer_than(child, MAX_ITEM_CHARS):
+                return None
+            text = self.text(child)
+            if self.is_item(child, text):
+                found = self.article_anchor(child)
+                assert found is not None
+                items.append((found[0], found[1], text))
+                covered += len(text)
+            elif items:
+                url, title, prev = items[-1]
+                items[-1] = (url, title, f"{prev} {text}".strip())
+                covered += len(text)
+            else:
+                lead_chars += len(text)
+                if lead_chars > HEADING_MAX_CHARS:
+                    return None
+        return items, covered, lead_chars
+
+    def teaser_list(self, el: lxml_html.HtmlElement) -> TeaserBlock | None:
+        if el not in self._linked:
+            return None
+        children = [c for c in el if isinstance(c.tag, str)]
+        # Look through single wrappers (<div><ul>...</ul></div>) to the repeated level, unless
+        # the single child is itself one teaser item (a rail that holds one story so far).
+        while len(children) == 1 and not self.is_item(children[0]):
+            children = [c for c in children[0] if isinstance(c.tag, str)]
+        if not children:
+            return None
+        grouped = self.group_items(children)
+        if grouped is None:
+            return None
+        items, covered, lead = grouped
+        if not items:
+            return None
+        # One item is a teaser block only when it is framed as one: a list, or under a heading.
+        if len(items) == 1 and not (lead > 0 or el.tag in {"ul", "ol"} or len(children) == 1):
+            return None
+        if len(items) > 1 and len({url for url, _, _ in items}) < 2:
+            return None
+        if any(len(text) > MAX_ITEM_CHARS for _, _, text in items):
+            return None
+        total = len(self.text(el))
+        if total == 0 or covered < 0.8 * (total - lead):
+            return None
+        return TeaserBlock(element=el, links=self.links_in(el, items), text=self.text(el))
+
+    def links_in(self, el: lxml_html.HtmlElement, items: list[tuple[str, str, str]]) -> list[RelatedLink]:
+        """Every titled article link of a teaser block, each once: the items' own, then any
+        that an item's tail holds (a rail of one lead story with a list of others under it)."""
+        titles: dict[str, str] = {}
+        for url, title, _ in items:
+            titles.setdefault(url, title)
+        for url, title in self.titled_links(el):
+            titles.setdefault(url, title)
+        return [RelatedLink(url=url, title=title) for url, title in titles.items()]
+
+    def headline_runs(self, top: lxml_html.HtmlElement) -> list[TeaserBlock]:
+        """Paragraphs that are nothing but a headline link, three or more in a row.
+
+        A network's cross-promotion ("from our sister site") links to articles of another
+        site, so the same-site rule of teaser lists misses it; but prose never reads as a
+        row of bare headlines, whichever site they point to.
+        """
+        holders: dict[lxml_html.HtmlElement, RelatedLink] = {}
+        for a in top.iter("a"):
+            holder = a.getparent()
+            if holder is None or holder.tag not in HEADLINE_HOLDERS or holder in holders:
+                continue
+            title = self.text(a)
+            if len(title) < MIN_TITLE_CHARS or len(title.split()) < 3:
+                continue
+            if len(title) < 0.9 * len(self.text(holder)):
+                continue
+            url = _headline_url(a.get("href", ""), self.page_url)
+            if url:
+                holders[holder] = RelatedLink(url=url, title=title)
+        runs: list[TeaserBlock] = []
+        run: list[lxml_html.HtmlElement] = []
+        for holder in [*holders, None]:
+            if run and holder is not None and run[-1].getnext() is holder:
+                run.append(holder)
+                continue
+            if len(run) >= MIN_HEADLINE_RUN:
+                runs.extend(TeaserBlock(element=h, links=[holders[h]], text=self.text(h), kind="inline") for h in run)
+            run = [holder] if holder is not None else []
+        return runs
+
+    def titled_links(self, el: lxml_html.HtmlElement) -> Iterator[tuple[str, str]]:
+        """(url, anchor text) of the links in `el` to other articles, titled ones only."""
+        for a in el.iter("a"):
+            url = self.link(a.get("href", ""))
+            if url and len(title := self.text(a)) >= MIN_TITLE_CHARS:
+                yield url, title
+
+    def many_stories(self, el: lxml_html.HtmlElement) -> bool:
+        """True when `el` links, with titles, to more than one other article."""
+        urls = set()
+        for url, _ in self.titled_links(el):
+            urls.add(url)
+            if len(urls) > 1:
+                return True
+        return False
+
+    def short_text(self, el: lxml_html.HtmlElement, limit: int) -> str | None:
+        """The text of `el` when it has some and no more than `limit` characters."""
+        if self.longer_than(el, limit):
+            return None
+        text = self.text(el)
+        return text if 0 < len(text) <= limit else None
+
+    def is_item(self, el: lxml_html.HtmlElement, text: str | None = None) -> bool:
+        """One teaser item: a short element led by a titled link to another article.
+
+        The link must be the element's title (leading it, or most of it), not words of
+        prose, and the element one story, not a whole list of them.
+        """
+        if el not in self._linked:
+            return False
+        text = self.short_text(el, MAX_ITEM_CHARS) if text is None else text
+        if not text or len(text) > MAX_ITEM_CHARS:
+            return False
+        found = self.article_anchor(el)
+        return bool(found and len(found[1]) >= MIN_TITLE_CHARS and _leads(found[1], text) and not self.many_stories(el))
+
+    def inline_teaser(self, el: lxml_html.HtmlElement) -> TeaserBlock | None:
+        if el not in self._linked:
+            return None
+        if el.tag == "a":
+            # A link standing alone between paragraphs ("Also on ...: <title>"), not one in prose.
+            parent = el.getparent()
+            if parent is None or parent.tag not in {"div", "section", "article", "main", "body", "aside"}:
+                return None
+            if (el.tail or "").strip():
+                return None
+        elif el.tag not in {"p", "div", "li", "h3", "h4", "strong"} or len(el) > 4:
+            return None
+        text = self.short_text(el, INLINE_MAX_CHARS)
+        if text is None:
+            return None
+        found = self.article_anchor(el)
+        if not found or len(found[1]) < 0.6 * len(text):
+            return None
+        return TeaserBlock(element=el, links=[RelatedLink(url=found[0], title=found[1])], text=text, kind="inline")
+
+
+def _headline_url(href: str, page_url: str) -> str | None:
+    """The canonical URL of `href` when it reads like an article, on any site."""
+    if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+        return None
+    try:
+        url = canonicalize_url(urljoin(page_url, href))
+    except ValueError:
+        return None
+    return url if url != page_url and _article_path(urlsplit(url).path) else None
 
 
 def _leads(title: str, text: str) -> bool:
@@ -122,95 +319,29 @@ def _leads(title: str, text: str) -> bool:
     return 0 <= at <= 40 or len(title) >= 0.5 * len(text)
 
 
-def _is_teaser_list(el: lxml_html.HtmlElement, page_url: str, page_site: str) -> TeaserBlock | None:
-    children = [c for c in el if isinstance(c.tag, str)]
-    # Look through single wrappers (<div><ul>...</ul></div>) to the repeated level, unless
-    # the single child is itself one teaser item (a rail that holds one story so far).
-    while len(children) == 1 and not _is_item(children[0], page_url, page_site):
-        children = [c for c in children[0] if isinstance(c.tag, str)]
-    if not children:
-        return None
-    items, covered, lead = _group_items(children, page_url, page_site)
-    if not items or lead > HEADING_MAX_CHARS:
-        return None
-    # One item is a teaser block only when it is framed as one: a list, or under a heading.
-    if len(items) == 1 and not (lead > 0 or el.tag in {"ul", "ol"} or len(children) == 1):
-        return None
-    if len(items) > 1 and len({url for url, _, _ in items}) < 2:
-        return None
-    if any(len(text) > MAX_ITEM_CHARS for _, _, text in items):
-        return None
-    total = len(text_of(el))
-    if total == 0 or covered < 0.8 * (total - lead):
-        return None
-    links = [RelatedLink(url=url, title=title) for url, title, _ in items]
-    return TeaserBlock(element=el, links=links, text=text_of(el))
-
-
-def _many_stories(el: lxml_html.HtmlElement, page_url: str, page_site: str) -> bool:
-    """True when `el` links, with titles, to more than one other article."""
-    urls = set()
-    for a in el.iter("a"):
-        url = is_article_link(a.get("href", ""), page_url, page_site)
-        if url and len(text_of(a)) >= MIN_TITLE_CHARS:
-            urls.add(url)
-            if len(urls) > 1:
-                return True
-    return False
-
-
-def _is_item(el: lxml_html.HtmlElement, page_url: str, page_site: str) -> bool:
-    """One teaser item: a short element led by a titled link to another article."""
-    text = text_of(el)
-    if not text or len(text) > MAX_ITEM_CHARS:
-        return False
-    found = _article_anchor(el, page_url, page_site)
-    return bool(
-        found
-        and len(found[1]) >= MIN_TITLE_CHARS
-        and _leads(found[1], text)
-        and not _many_stories(el, page_url, page_site)
-    )
-
-
-def _is_inline_teaser(el: lxml_html.HtmlElement, page_url: str, page_site: str) -> TeaserBlock | None:
-    if el.tag == "a":
-        # A link standing alone between paragraphs ("Also on ...: <title>"), not one in prose.
-        parent = el.getparent()
-        if parent is None or parent.tag not in {"div", "section", "article", "main", "body", "aside"}:
-            return None
-        if (el.tail or "").strip():
-            return None
-    elif el.tag not in {"p", "div", "li", "h3", "h4", "strong"} or len(el) > 4:
-        return None
-    text = text_of(el)
-    if not text or len(text) > 220:
-        return None
-    found = _article_anchor(el, page_url, page_site)
-    if not found or len(found[1]) < 0.6 * len(text):
-        return None
-    return TeaserBlock(element=el, links=[RelatedLink(url=found[0], title=found[1])], text=text, kind="inline")
-
-
 def find_teaser_blocks(root: lxml_html.HtmlElement, page_url: str) -> list[TeaserBlock]:
     """Teaser blocks of a page, outermost first; nested matches are not reported twice."""
-    page_site = site_of(page_url)
+    scan = _PageScan(page_url)
     found: list[TeaserBlock] = []
     body = root.find("body")
-    stack = [body if body is not None else root]
+    top = body if body is not None else root
+    scan.mark_links(top)
+    stack = [top]
     while stack:
         el = stack.pop()
         if not isinstance(el.tag, str) or el.tag in {"script", "style", "head"}:
             continue
         block = None
         if el.tag in CONTAINER_TAGS:
-            block = _is_teaser_list(el, page_url, page_site)
+            block = scan.teaser_list(el)
         if block is None:
-            block = _is_inline_teaser(el, page_url, page_site)
+            block = scan.inline_teaser(el)
         if block is not None:
             found.append(block)
             continue
-        stack.extend(reversed([c for c in el if isinstance(c.tag, str)]))
+        stack.extend(reversed([c for c in el if scan.holds_link(c)]))
+    inside = {b.element for b in found}
+    found.extend(b for b in scan.headline_runs(top) if not inside.intersection(b.element.iterancestors()))
     return found
 
 

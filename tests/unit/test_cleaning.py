@@ -102,6 +102,54 @@ def test_inline_read_more_paragraph_is_a_teaser() -> None:
     assert any("mua-lu-gay-sat-lo" in r.url for r in cleaned.related)
 
 
+def test_a_row_of_headline_links_to_a_sister_site_is_a_teaser() -> None:
+    """Three paragraphs that are each only a headline link are cut, whichever site they name."""
+    stories = [
+        ("https://tinmang.example/2025/03/18/nong-dan-thu-hoach-ca-phe-som/", "Nông dân thu hoạch cà phê sớm hai tuần"),
+        ("https://tinmang.example/2025/03/17/gia-phan-bon-giam-manh/", "Giá phân bón giảm mạnh trong quý đầu năm"),
+        ("https://tinmang.example/2025/03/15/mo-rong-kenh-tuoi-tieu/", "Tỉnh mở rộng hệ thống kênh tưới tiêu nội đồng"),
+    ]
+    row = "".join(f'<p><a href="{u}">{t}</a></p>' for u, t in stories)
+    cleaned = clean_page(page(extra_body=row, rail=False), URL)
+    for url, title in stories:
+        assert title not in cleaned.body
+        assert url in [r.url for r in cleaned.related]
+    assert all(p in cleaned.body for p in BODY)
+
+
+def test_two_headline_links_are_not_yet_a_row() -> None:
+    """Fewer than three bare headline links to another site stay: a row needs three."""
+    row = '<p><a href="https://tinmang.example/2025/03/18/nong-dan-thu-hoach-ca-phe-som/">Nông dân thu hoạch cà phê sớm hai tuần</a></p>'
+    cleaned = clean_page(page(extra_body=row * 2, rail=False), URL)
+    assert "Nông dân thu hoạch cà phê sớm" in cleaned.body
+
+
+def headed_page(standfirst_tag: str, description: str) -> bytes:
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Harbour dredging to start in spring | The Tidewater Ledger</title>
+<meta name="description" content="{description}"></head>
+<body><article><h1>Council approves harbour dredging plan after two-year delay</h1>
+<{standfirst_tag}>The works will close the north channel to boats over ten metres for six weeks.</{standfirst_tag}>
+<p>Dredging of the inner harbour will begin in March, the council decided on Tuesday by seven votes to two.</p>
+<p>Fishing crews had asked for the work since silt grounded two trawlers at low tide in the winter of last year.</p>
+<p>The contractor expects to lift about forty thousand cubic metres of sediment and take it to a licensed site.</p>
+</article></body></html>""".encode()
+
+
+def test_headline_and_standfirst_above_the_story_leave_the_body() -> None:
+    """The h1 (worded unlike <title>) and a sub-heading repeating the description are not body text."""
+    cleaned = clean_page(headed_page("h2", "The works will close the north channel to boats over ten metres"), URL)
+    assert cleaned.body.startswith("Dredging of the inner harbour")
+    reasons = {b.reason for b in cleaned.blocks if b.reason}
+    assert {"headline", "standfirst"} <= reasons
+
+
+def test_a_lede_that_repeats_the_description_stays() -> None:
+    """When the description is the story's own first paragraph, that paragraph is the story."""
+    cleaned = clean_page(headed_page("p", "The works will close the north channel to boats over ten metres"), URL)
+    assert cleaned.body.startswith("The works will close the north channel")
+
+
 def test_prose_with_inline_links_is_not_a_teaser() -> None:
     """Body paragraphs that mention other articles through links stay in the body."""
     extra = "".join(
