@@ -22,6 +22,8 @@ truncated caption, twice = the caption is printed twice as visible text),
 and, in updates (`update: <key>`), `! replace N :: text` / `! insert N :: text` applied to
 the base entry's blocks. Syndicated copies (`of: <key>`) reuse the base entry's blocks.
 A `teaser` entry is an article that only appears in rails (title and lede), never as a page.
+An optional `dek:` field is a standfirst: sites that print one show it under the headline
+and use it as the meta description; it is not part of the expected body.
 """
 
 # ruff: noqa: E501  -- the HTML templates keep one element per line, as the pages print them
@@ -78,6 +80,7 @@ class Entry:
     place: str = ""
     external: str = ""
     sitename: str = ""
+    dek: str = ""  # a standfirst printed under the headline, not part of the body
     blocks: list[Block] = field(default_factory=list)
     ops: list[tuple[str, int, str]] = field(default_factory=list)
 
@@ -135,6 +138,7 @@ def parse_source(text: str) -> list[Entry]:
             place=meta.get("place", ""),
             external=meta.get("external", ""),
             sitename=meta.get("sitename", ""),
+            dek=meta.get("dek", ""),
             blocks=blocks,
             ops=ops,
         )
@@ -1163,13 +1167,27 @@ class CoastlinePost(Site):
             )
             teasers.append(visible_text(cards))
         teasers += [visible_text(more_from), visible_text(popular)]
+        network = ""
+        if stable(e.key, "network") % 2 == 0:
+            # The sister paper's stories, bare headline links at the foot of the text, with
+            # no heading: only their shape (and the other site) says they are not the story.
+            courier = RiversideCourier(c)
+            pool = sorted(c.site_items(courier.key), key=lambda x: (x.date, x.key))
+            start = stable(e.key, "network-items") % (len(pool) - 2)
+            items = pool[start : start + 3]
+            network = "\n" + "\n".join(
+                f'<p class="network-link"><a href="{esc(courier.url(x))}">{esc(x.title)}</a></p>' for x in items
+            )
+            teasers += [x.title for x in items]
+        description = e.dek or excerpt(e, 150)
+        standfirst = f'\n<h2 class="standfirst">{esc(e.dek)}</h2>' if e.dek else ""
         page = f"""<!DOCTYPE html>
 <html lang="en-GB">
 <head>
 {charset_meta(e)}
 <title>{esc(self.page_title(e))}</title>
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="description" content="{esc(excerpt(e, 150))}">
+<meta name="description" content="{esc(description)}">
 <meta name="author" content="{esc(e.author)}">
 <meta name="article:published_time" content="{e.date.isoformat()}">
 <meta property="og:title" content="{esc(e.title)}">
@@ -1192,11 +1210,11 @@ class CoastlinePost(Site):
 <div class="row">
 <div class="col-left">
 <div class="article">
-<h1 class="title">{esc(e.title)}</h1>
+<h1 class="title">{esc(e.title)}</h1>{standfirst}
 <div class="meta"><span class="author">By {esc(e.author)}</span> <span class="date">{uk_time(e.date)}</span></div>
 <div class="share"><span>Share this article</span> <a href="https://www.facebook.com/sharer/sharer.php?u={esc(url)}">Facebook</a> <a href="https://twitter.com/intent/tweet?url={esc(url)}">X</a> <a href="https://wa.me/?text={esc(url)}">WhatsApp</a> <a href="mailto:?body={esc(url)}">Email</a></div>
 <div class="article-text">
-{body}{credit}
+{body}{credit}{network}
 </div>
 <div class="share"><span>Share this article</span> <a href="https://www.facebook.com/sharer/sharer.php?u={esc(url)}">Facebook</a> <a href="https://twitter.com/intent/tweet?url={esc(url)}">X</a> <a href="https://wa.me/?text={esc(url)}">WhatsApp</a></div>
 </div>
