@@ -55,9 +55,11 @@ def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
     """Canonical URL of `href` when it points to another article of the page's site."""
     if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
         return None
+    # Menus and off-site links are most of a page's links: rule them out on the raw href
+    # before paying for joining and canonicalisation, then check the canonical form again.
+    if href.startswith(("http://", "https://", "/")) and not _article_path(unquote(_raw_path(href))):
+        return None
     joined = urljoin(page_url, href)
-    # Menus and off-site links are most of a page's links: rule them out on the raw URL
-    # before paying for canonicalisation, then check the canonical form again.
     if site_of(joined) != page_site or not _article_path(unquote(urlsplit(joined).path)):
         return None
     try:
@@ -67,6 +69,16 @@ def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
     if url == page_url or site_of(url) != page_site or not _article_path(urlsplit(url).path):
         return None
     return url
+
+
+def _raw_path(href: str) -> str:
+    """The path of an absolute (http://host/path), scheme-relative or root-relative href."""
+    if not href.startswith("/") or href.startswith("//"):
+        start = href.find("/", href.find("//") + 2)
+        href = href[start:] if start >= 0 else "/"
+    for mark in "?#":
+        href = href.split(mark, 1)[0]
+    return href
 
 
 def _article_path(path: str) -> bool:
@@ -114,21 +126,23 @@ class _PageScan:
             got = self._texts[el] = text_of(el)
         return got
 
-    def longer_than(self, el: lxml_html.HtmlElement, limit: int) -> bool:
-        """True when the normalised text of `el` surely exceeds `limit` characters.
+    def bounded_text(self, el: lxml_html.HtmlElement, limit: int) -> str | None:
+        """The text of `el`, or None when it has more than `limit` characters.
 
-        Counts characters other than whitespace, a lower bound of the normalised length,
-        and stops as soon as the bound passes the limit.
+        Stops reading as soon as the characters other than whitespace (a lower bound of
+        the normalised length) pass the limit, so a long element is never joined whole.
         """
         got = self._texts.get(el)
-        if got is not None:
-            return len(got) > limit
-        seen = 0
-        for piece in el.itertext():
-            seen += len("".join(piece.split()))
-            if seen > limit:
-                return True
-        return False
+        if got is None:
+            pieces = []
+            seen = 0
+            for piece in el.itertext():
+                seen += len("".join(piece.split()))
+                if seen > limit:
+                    return None
+                pieces.append(piece)
+            got = self._texts[el] = _SPACE.sub(" ", " ".join(pieces)).strip()
+        return got if len(got) <= limit else None
 
     def link(self, href: str) -> str | None:
         return is_article_link(href, self.page_url, self.page_site)
@@ -158,9 +172,9 @@ class _PageScan:
         items: list[tuple[str, str, str]] = []
         lead_chars = covered = 0
         for child in children:
-            if self.longer_than(child, MAX_ITEM_CHARS):
+            text = self.bounded_text(child, MAX_ITEM_CHARS)
+            if text is None:
                 return None
-            text = self.text(child)
             if self.is_item(child, text):
                 found = self.article_anchor(child)
                 assert found is not None
@@ -261,13 +275,6 @@ class _PageScan:
                 return True
         return False
 
-    def short_text(self, el: lxml_html.HtmlElement, limit: int) -> str | None:
-        """The text of `el` when it has some and no more than `limit` characters."""
-        if self.longer_than(el, limit):
-            return None
-        text = self.text(el)
-        return text if 0 < len(text) <= limit else None
-
     def is_item(self, el: lxml_html.HtmlElement, text: str | None = None) -> bool:
         """One teaser item: a short element led by a titled link to another article.
 
@@ -276,7 +283,7 @@ class _PageScan:
         """
         if el not in self._linked:
             return False
-        text = self.short_text(el, MAX_ITEM_CHARS) if text is None else text
+        text = self.bounded_text(el, MAX_ITEM_CHARS) if text is None else text
         if not text or len(text) > MAX_ITEM_CHARS:
             return False
         found = self.article_anchor(el)
@@ -294,8 +301,8 @@ class _PageScan:
                 return None
         elif el.tag not in {"p", "div", "li", "h3", "h4", "strong"} or len(el) > 4:
             return None
-        text = self.short_text(el, INLINE_MAX_CHARS)
-        if text is None:
+        text = self.bounded_text(el, INLINE_MAX_CHARS)
+        if not text:
             return None
         found = self.article_anchor(el)
         if not found or len(found[1]) < 0.6 * len(text):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import unicodedata
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.cleaning import _split_title, clean_page, decode_html
 from pipeline.errors import Dropped, PermanentError
+from pipeline.teasers import is_article_link
 
 URL = "https://baotinhxa.vn/thoi-su/hoi-nghi-tong-ket-de-an-ho-tro-nong-dan-2025-10234.html"
 
@@ -212,3 +214,35 @@ def test_cleaning_never_raises_anything_but_its_own_outcomes(raw: bytes) -> None
     """Any bytes at all: a cleaned page, Dropped or PermanentError, never a crash."""
     with contextlib.suppress(Dropped, PermanentError):
         clean_page(raw, URL)
+
+
+@pytest.mark.parametrize(
+    ("href", "expected"),
+    [
+        (
+            "/thoi-su/mua-lu-gay-sat-lo-2025-10111.html",
+            "https://baotinhxa.vn/thoi-su/mua-lu-gay-sat-lo-2025-10111.html",
+        ),
+        (
+            "https://www.baotinhxa.vn/xa-hoi/truong-hoc-moi-cho-tre-em/",
+            "https://www.baotinhxa.vn/xa-hoi/truong-hoc-moi-cho-tre-em/",
+        ),
+        (
+            "//baotinhxa.vn/kinh-te/gia-lua-tang-manh.html?utm_source=x#top",
+            "https://baotinhxa.vn/kinh-te/gia-lua-tang-manh.html",
+        ),
+        (
+            "sua-chua-tuyen-duong-lien-xa-10228.html",
+            "https://baotinhxa.vn/thoi-su/sua-chua-tuyen-duong-lien-xa-10228.html",
+        ),
+        ("/thoi-su/", None),  # a section
+        ("/tac-gia/nguyen-van-an-12345", None),  # an author page
+        ("https://baokhac.example/thoi-su/mot-bai-viet-khac-2025.html", None),  # another site
+        ("https://baotinhxa.vn", None),
+        ("mailto:toasoan@baotinhxa.vn", None),
+        (URL, None),  # the page itself
+    ],
+)
+def test_article_links_of_the_same_site(href: str, expected: str | None) -> None:
+    """Which hrefs count as links to another article of the page's site, in canonical form."""
+    assert is_article_link(href, URL, "baotinhxa.vn") == expected
