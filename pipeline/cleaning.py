@@ -38,6 +38,13 @@ _SPACE = re.compile(r"\s+")
 _TITLE_SEPARATORS = (" – ", " — ", " - ", " | ", " :: ", " · ", " » ")
 _SOURCE_LINE = re.compile(r"^\s*(nguồn|source|quelle|fuente|sumber)\s*:\s*(\S+)\s*$", re.IGNORECASE)
 _URL = re.compile(r"https?://\S+")
+# Text that only a machine reads, left in the page by markup (microdata, hidden fields):
+# a bare timestamp, or the address of an image.
+_MACHINE_TEXT = re.compile(
+    r"^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"
+    r"|https?://\S+\.(jpe?g|png|gif|webp|avif|svg)(\?\S*)?)$",
+    re.IGNORECASE,
+)
 _CAPTION_CLASS = re.compile(r"caption|epigraf|legend|l[ée]gende|bildunterschrift|chu-?thich|keterangan", re.I)
 # Comments and processing instructions out: left in, they change what the extractor picks.
 _PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
@@ -62,6 +69,7 @@ _BYLINE = re.compile(r"^(by|par|von|por|oleh|bởi)\s+\S.*$", re.IGNORECASE)
 _CREDIT = re.compile(
     r"^(theo|nguồn|source|sources|via|quelle|fuente|sumber|d'après|according to)\s*:?\s+\S.{0,50}$", re.IGNORECASE
 )
+MIN_CUT_COPY_CHARS = 30  # a shorter cut copy could be any sentence's opening words
 HEAD_BLOCKS = 2  # a headline or standfirst is looked for among the first blocks only
 MIN_STANDFIRST_CHARS = 40
 MIN_ARTICLE_CHARS = 60  # shorter than a one-sentence brief: a menu or an empty page
@@ -216,6 +224,9 @@ def clean_page(
     source_url = _take_source_line(blocks)
     _mark_bylines(blocks, meta["authors"])
     _mark_calls_to_action(blocks)
+    for b in blocks:
+        if b.reason is None and _MACHINE_TEXT.match(b.text.strip()):
+            b.reason = "markup"
     for b in blocks:
         # A caption printed once more as plain text under its picture.
         if b.reason is None and captions and _is_caption_copy(b.text, captions):
@@ -474,6 +485,11 @@ def _mark_repeats(blocks: list[Block]) -> None:
         # A whole paragraph twice, or a short line twice in a row. Short lines that recur
         # far apart (a recipe's "1 tsp. olive oil", a table's labels) are content.
         if norm in seen and (len(norm) >= REPEAT_MIN_CHARS or i - seen[norm] <= 2):
+            b.reason = "repeat"
+            continue
+        # A cut copy of an earlier block ("Good morning! This is the news you need to...").
+        cut = b.text.rstrip().endswith(("...", "…")) and len(norm) >= MIN_CUT_COPY_CHARS
+        if cut and any(earlier.startswith(norm) for earlier in seen):
             b.reason = "repeat"
             continue
         # A short block that the next block starts with: a cut alt text before its caption.

@@ -126,6 +126,18 @@ def test_two_headline_links_are_not_yet_a_row() -> None:
     assert "Nông dân thu hoạch cà phê sớm" in cleaned.body
 
 
+def test_markup_leftovers_and_cut_copies_leave_the_body() -> None:
+    """Bare timestamps and image addresses, and a cut copy of an earlier paragraph, are not body text."""
+    extra = (
+        "<div><span>2025-03-20T08:15:00+07:00</span></div><div><span>https://cdn.baotinhxa.vn/anh/hoi-nghi.jpg</span></div>"
+        f"<p>{BODY[0][:60]}...</p>"
+    )
+    cleaned = clean_page(page(extra_body=extra), URL)
+    assert "2025-03-20T08:15" not in cleaned.body and "hoi-nghi.jpg" not in cleaned.body
+    assert cleaned.body.count(BODY[0][:60]) == 1
+    assert {"markup", "repeat"} <= {b.reason for b in cleaned.blocks}
+
+
 def headed_page(standfirst_tag: str, description: str) -> bytes:
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Harbour dredging to start in spring | The Tidewater Ledger</title>
