@@ -19,7 +19,8 @@ from lxml import html as lxml_html
 from pipeline.models import RelatedLink
 from pipeline.urls import canonicalize_url, site_of
 
-CONTAINER_TAGS = {"ul", "ol", "div", "section", "aside", "nav", "table", "tbody", "footer", "dl"}
+CONTAINER_TAGS = {"ul", "ol", "div", "section", "aside", "nav", "table", "tbody", "footer", "dl", "span"}
+INLINE_TAGS = {"span"}  # containers that sit inside a line of text
 MAX_ITEM_CHARS = 900  # a teaser item is a title and an excerpt, never a whole story
 MIN_TITLE_CHARS = 12
 HEADING_MAX_CHARS = 80
@@ -207,7 +208,11 @@ class _PageScan:
         if not items:
             return None
         # One item is a teaser block only when it is framed as one: a list, or under a heading.
-        if len(items) == 1 and not (lead > 0 or el.tag in {"ul", "ol"} or len(children) == 1):
+        # Inside a line of prose (a <span>) it takes several: one is a link in a sentence,
+        # several are a hover card or a "related" strip set in the text.
+        if len(items) == 1 and (
+            el.tag in INLINE_TAGS or not (lead > 0 or el.tag in {"ul", "ol"} or len(children) == 1)
+        ):
             return None
         if len(items) > 1 and len({url for url, _, _ in items}) < 2:
             return None
@@ -289,6 +294,16 @@ class _PageScan:
         found = self.article_anchor(el)
         return bool(found and len(found[1]) >= MIN_TITLE_CHARS and _leads(found[1], text) and not self.many_stories(el))
 
+    @staticmethod
+    def on_a_line_of_its_own(el: lxml_html.HtmlElement) -> bool:
+        """True when no words of the same line surround `el` (lines end at <br> and at the
+        parent's edges): a bold link set apart, not a phrase inside a sentence."""
+        prev, nxt = el.getprevious(), el.getnext()
+        before = prev.tail if prev is not None else (el.getparent().text if el.getparent() is not None else "")
+        if (before or "").strip() or (el.tail or "").strip():
+            return False
+        return (prev is None or prev.tag == "br") and (nxt is None or nxt.tag == "br")
+
     def inline_teaser(self, el: lxml_html.HtmlElement) -> TeaserBlock | None:
         if el not in self._linked:
             return None
@@ -304,6 +319,8 @@ class _PageScan:
         text = self.bounded_text(el, INLINE_MAX_CHARS)
         if not text:
             return None
+        if el.tag == "strong" and not self.on_a_line_of_its_own(el):
+            return None  # a bold link inside a sentence: words of the story
         found = self.article_anchor(el)
         if not found or len(found[1]) < 0.6 * len(text):
             return None
@@ -367,7 +384,8 @@ def remove_teasers(
         parent = el.getparent()
         _drop(el)
         # A wrapper left holding nothing but a heading was part of the teaser block too.
-        while parent is not None and parent.tag not in {"body", "html", "main", "article"}:
+        # (Not a line of prose: the words around a hover card are the sentence's own.)
+        while parent is not None and parent.tag not in {"body", "html", "main", "article", *INLINE_TAGS}:
             if len(text_of(parent)) > HEADING_MAX_CHARS or parent.findall(".//img"):
                 break
             grand = parent.getparent()

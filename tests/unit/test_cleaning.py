@@ -119,6 +119,31 @@ def test_a_row_of_headline_links_to_a_sister_site_is_a_teaser() -> None:
     assert all(p in cleaned.body for p in BODY)
 
 
+def test_a_bold_link_inside_a_sentence_is_prose() -> None:
+    """A linked phrase set in bold inside a sentence stays, with the sentence around it."""
+    extra = (
+        '<p>Năm ngoái, tỉnh đã <strong><a href="/thoi-su/ho-tro-giong-lua-chiu-han-2024-9981.html">'
+        "hỗ trợ giống lúa chịu hạn</a></strong> cho ba huyện vùng cao.</p>"
+    )
+    cleaned = clean_page(page(extra_body=extra, rail=False), URL)
+    assert "Năm ngoái, tỉnh đã hỗ trợ giống lúa chịu hạn cho ba huyện vùng cao." in cleaned.body
+
+
+def test_a_hover_card_inside_a_sentence_leaves_only_the_name() -> None:
+    """A person's pop-up card of stories, set inside a sentence, is cut; the name and the sentence stay."""
+    card = "".join(f'<a class="card-story" href="{h}">{t}</a> ' for h, t, _ in TEASERS)
+    extra = (
+        '<p>Phát biểu tại hội nghị, ông <span class="person"><a href="/nhan-vat/le-van-bay">Lê Văn Bảy</a>'
+        f'<span class="person-card"><span><a href="/nhan-vat/le-van-bay">Lê Văn Bảy</a>{card}</span></span></span>'
+        " cho biết tỉnh sẽ mở thêm lớp tập huấn.</p>"
+    )
+    cleaned = clean_page(page(extra_body=extra, rail=False), URL)
+    assert "Phát biểu tại hội nghị, ông Lê Văn Bảy cho biết tỉnh sẽ mở thêm lớp tập huấn." in cleaned.body
+    for _, title, _ in TEASERS:
+        assert title not in cleaned.body
+        assert title in [r.title for r in cleaned.related]
+
+
 def test_two_headline_links_are_not_yet_a_row() -> None:
     """Fewer than three bare headline links to another site stay: a row needs three."""
     row = '<p><a href="https://tinmang.example/2025/03/18/nong-dan-thu-hoach-ca-phe-som/">Nông dân thu hoạch cà phê sớm hai tuần</a></p>'
