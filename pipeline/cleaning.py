@@ -53,8 +53,12 @@ MIN_BOILERPLATE_CHARS = 20
 REPEAT_MIN_CHARS = 80
 _CALL_TO_ACTION = re.compile(
     r"\b(subscri(be|ption)|sign up|newsletter|follow (us|me|him|her|them)\b|share (this|it)\b|"
-    r"like this (story|article)|follow \S+( \S+)? on (twitter|facebook|instagram|x)\b|listen (to|back)|"
-    r"contributed to (this|the) report|(may|might) (get|earn|receive) a (share|commission)|"
+    r"like this (story|article)|follow (\S+ ){1,7}?on (twitter|facebook|instagram|x)\b|listen (to|back)|"
+    r"follow .{1,80} at https?://|"
+    r"contributed (reporting|to (this|the) report)|"
+    r"write to .{1,60}@|reach the (reporter|reporters|writer|author)\b|"
+    r"if you (enjoyed|liked) this (article|story|post)|for your personal,? non-?commercial use|"
+    r"(may|might) (get|earn|receive) a (share|commission)|"
     r"click here|all rights reserved|have a tip|contact the author|"
     # Other languages: whole phrases only; their verbs alone ("chia sẻ", "compartir") are
     # everyday words of reported speech.
@@ -72,6 +76,8 @@ _CREDIT = re.compile(
 MIN_CUT_COPY_CHARS = 30  # a shorter cut copy could be any sentence's opening words
 HEAD_BLOCKS = 2  # a headline or standfirst is looked for among the first blocks only
 MIN_STANDFIRST_CHARS = 40
+# A wire service's credits under the story: "(Reporting by ...; Editing by ...)".
+_NEWSROOM_CREDITS = re.compile(r"^\(?(additional )?(reporting|writing|editing) by \S", re.IGNORECASE)
 MIN_ARTICLE_CHARS = 60  # shorter than a one-sentence brief: a menu or an empty page
 
 
@@ -472,7 +478,7 @@ def _mark_calls_to_action(blocks: list[Block]) -> None:
     """
     live = [b for b in blocks if b.reason is None]
     for b in [*live[:1], *live[-5:]]:
-        if len(b.text) <= 240 and _CALL_TO_ACTION.search(b.text):
+        if len(b.text) <= 240 and (_CALL_TO_ACTION.search(b.text) or _NEWSROOM_CREDITS.match(b.text.strip())):
             b.reason = "boilerplate"
 
 

@@ -163,6 +163,24 @@ def test_markup_leftovers_and_cut_copies_leave_the_body() -> None:
     assert {"markup", "repeat"} <= {b.reason for b in cleaned.blocks}
 
 
+def test_newsroom_credit_lines_at_the_end_leave_the_body() -> None:
+    """Wire-service credits and "follow our coverage" lines after the story are not body text."""
+    extra = (
+        "<p>(Reporting by Mai Anh; additional reporting by Quốc Huy; Editing by Thu Hà)</p>"
+        "<p>Follow our full coverage of the drought at https://baotinhxa.vn/chu-de/han-han</p>"
+    )
+    cleaned = clean_page(page(extra_body=extra, rail=False), URL)
+    assert "Reporting by" not in cleaned.body and "full coverage" not in cleaned.body
+    assert all(p in cleaned.body for p in BODY)
+
+
+def test_a_closing_sentence_that_cites_reporting_stays() -> None:
+    """Words like "reporting by" inside a sentence of the story do not make it a credit line."""
+    extra = "<p>The figures were confirmed after reporting by the provincial radio station in March.</p>"
+    cleaned = clean_page(page(extra_body=extra, rail=False), URL)
+    assert "reporting by the provincial radio station" in cleaned.body
+
+
 def headed_page(standfirst_tag: str, description: str) -> bytes:
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Harbour dredging to start in spring | The Tidewater Ledger</title>
