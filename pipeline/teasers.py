@@ -23,6 +23,7 @@ CONTAINER_TAGS = {"ul", "ol", "div", "section", "aside", "nav", "table", "tbody"
 INLINE_TAGS = {"span"}  # containers that sit inside a line of text
 MAX_ITEM_CHARS = 900  # a teaser item is a title and an excerpt, never a whole story
 MIN_TITLE_CHARS = 12
+MAX_FOLLOWERS_PER_ITEM = 3  # pieces after an item's title (excerpt, date, label, "more")
 HEADING_MAX_CHARS = 80
 HEADLINE_HOLDERS = {"p", "h3", "h4", "h5"}
 MIN_HEADLINE_RUN = 3
@@ -30,6 +31,7 @@ INLINE_MAX_CHARS = 220  # "Read more: <title>" standing alone between paragraphs
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "header", "strong", "b", "span", "div", "p"}
 _ARTICLE_SEGMENT = re.compile(r"(\d{4,}|[^/]*-[^/]*-[^/]*|\.s?html?$|\.php$|\.aspx?$)")
 _SPACE = re.compile(r"\s+")
+_WORD_END = re.compile(r"([^\W\d_]|[,;'’”\"])$")  # text that ends mid-sentence (not a date, not "Label:")
 # Pages about people, tags and sections: their links are bylines and menus, not teasers.
 _NOT_ARTICLE_PATH = re.compile(
     r"/(author|authors|autor|tac-gia|tag|tags|topic|topics|chu-de|category|categories|section|sections|"
@@ -148,10 +150,10 @@ class _PageScan:
     def link(self, href: str) -> str | None:
         return is_article_link(href, self.page_url, self.page_site)
 
-    def article_anchor(self, el: lxml_html.HtmlElement) -> tuple[str, str] | None:
-        """The first link in `el` to another article, with its anchor text."""
+    def article_anchor(self, el: lxml_html.HtmlElement) -> tuple[str, str, lxml_html.HtmlElement] | None:
+        """The first link in `el` to another article: its URL, anchor text and element."""
         anchors = [el] if el.tag == "a" else el.iter("a")
-        first: tuple[str, str] | None = None
+        first: tuple[str, str, lxml_html.HtmlElement] | None = None
         for a in anchors:
             url = self.link(a.get("href", ""))
             if not url:
@@ -159,8 +161,8 @@ class _PageScan:
             title = self.text(a) or (a.get("title") or "").strip()
             # An image link often comes first with no text; the title link follows it.
             if len(title) >= MIN_TITLE_CHARS:
-                return url, title
-            first = first or (url, title)
+                return url, title, a
+            first = first or (url, title, a)
         return first
 
     def group_items(self, children: list[lxml_html.HtmlElement]) -> tuple[list[tuple[str, str, str]], int, int] | None:
@@ -171,7 +173,7 @@ class _PageScan:
         belong to a teaser block at all (it would make an item too long, or a heading).
         """
         items: list[tuple[str, str, str]] = []
-        lead_chars = covered = 0
+        lead_chars = covered = followers = 0
         for child in children:
             text = self.bounded_text(child, MAX_ITEM_CHARS)
             if text is None:
@@ -185,10 +187,15 @@ class _PageScan:
                 url, title, prev = items[-1]
                 items[-1] = (url, title, f"{prev} {text}".strip())
                 covered += len(text)
+                followers += bool(text)
             else:
                 lead_chars += len(text)
                 if lead_chars > HEADING_MAX_CHARS:
                     return None
+        # An item is a title with an excerpt, a date, a label: a few pieces at most. A list
+        # whose pieces mostly lead with no link (bullet points of prose) is not teasers.
+        if followers > MAX_FOLLOWERS_PER_ITEM * len(items):
+            return None
         return items, covered, lead_chars
 
     def teaser_list(self, el: lxml_html.HtmlElement) -> TeaserBlock | None:
@@ -292,7 +299,13 @@ class _PageScan:
         if not text or len(text) > MAX_ITEM_CHARS:
             return False
         found = self.article_anchor(el)
-        return bool(found and len(found[1]) >= MIN_TITLE_CHARS and _leads(found[1], text) and not self.many_stories(el))
+        return bool(
+            found
+            and len(found[1]) >= MIN_TITLE_CHARS
+            and _leads(found[1], text)
+            and not _in_running_text(found[2], el)
+            and not self.many_stories(el)
+        )
 
     @staticmethod
     def on_a_line_of_its_own(el: lxml_html.HtmlElement) -> bool:
@@ -336,6 +349,23 @@ def _headline_url(href: str, page_url: str) -> str | None:
     except ValueError:
         return None
     return url if url != page_url and _article_path(urlsplit(url).path) else None
+
+
+def _in_running_text(a: lxml_html.HtmlElement, item: lxml_html.HtmlElement) -> bool:
+    """True when words of a sentence run straight into the link ("If you plan to <a>retire
+    early</a>, ..."): a link in prose. A label in an element of its own ("<span>Sport</span>
+    <a>"), or one that ends in a separator ("Read more: <a>"), still leads a title."""
+    node = a
+    while node is not item and node.getparent() is not None:
+        prev = node.getprevious()
+        before = (prev.tail if prev is not None else node.getparent().text) or ""
+        before = before.strip()
+        if before and _WORD_END.search(before):
+            return True
+        if prev is not None:
+            return False
+        node = node.getparent()
+    return False
 
 
 def _leads(title: str, text: str) -> bool:

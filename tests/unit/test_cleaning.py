@@ -144,6 +144,43 @@ def test_a_hover_card_inside_a_sentence_leaves_only_the_name() -> None:
         assert title in [r.title for r in cleaned.related]
 
 
+def test_bullet_points_with_links_in_their_sentences_stay() -> None:
+    """A summary list whose sentences link to other articles is the story, not a teaser list."""
+    bullets = [
+        (
+            "Nông dân được",
+            "/thoi-su/ho-tro-giong-lua-chiu-han-2024-9981.html",
+            "hỗ trợ giống lúa chịu hạn",
+            "trong ba vụ liên tiếp.",
+        ),
+        (
+            "Tỉnh sẽ",
+            "/thoi-su/mo-lop-tap-huan-ky-thuat-2025-10002.html",
+            "mở thêm lớp tập huấn",
+            "tại các xã vùng cao.",
+        ),
+        (
+            "Kinh phí lấy từ",
+            "/kinh-te/ngan-sach-nong-nghiep-nam-2025-10010.html",
+            "ngân sách nông nghiệp năm nay",
+            "của tỉnh.",
+        ),
+    ]
+    extra = "<ul>" + "".join(f'<li>{a} <a href="{h}">{t}</a> {b}</li>' for a, h, t, b in bullets) + "</ul>"
+    cleaned = clean_page(page(extra_body=extra, rail=False), URL)
+    for a, _, t, b in bullets:
+        assert f"{a} {t} {b}" in cleaned.body
+
+
+def test_a_teaser_list_with_date_labels_is_still_a_teaser_list() -> None:
+    """A date or a label before each title does not hide a teaser list."""
+    items = "".join(f'<li>20/03 <a href="{h}">{t}</a></li>' for h, t, _ in TEASERS)
+    rail = f'<div class="tin-khac"><h3>Tin khác</h3><ul>{items}</ul></div>'
+    cleaned = clean_page(page(extra_body=rail, rail=False), URL)
+    for _, title, _ in TEASERS:
+        assert title not in cleaned.body
+
+
 def test_two_headline_links_are_not_yet_a_row() -> None:
     """Fewer than three bare headline links to another site stay: a row needs three."""
     row = '<p><a href="https://tinmang.example/2025/03/18/nong-dan-thu-hoach-ca-phe-som/">Nông dân thu hoạch cà phê sớm hai tuần</a></p>'
