@@ -28,6 +28,7 @@ from dateutil import parser as date_parser
 from lxml import etree
 from lxml import html as lxml_html
 
+from pipeline.chunks import missing_chunks
 from pipeline.errors import Dropped, PermanentError
 from pipeline.models import RelatedLink
 from pipeline.teasers import find_teaser_blocks, remove_teasers, text_of
@@ -218,8 +219,10 @@ def clean_page(
     captions = take_captions(root)
     raw_text = getattr(extracted, "text", None) if extracted is not None else None
     # Table cells come back as "| cell |"; a caption table is still a caption.
-    lines = (t.strip().strip("|").strip() for t in (raw_text or "").split("\n"))
-    blocks = [Block(t, block_fingerprint(t)) for t in lines if t]
+    lines = [t.strip().strip("|").strip() for t in (raw_text or "").split("\n")]
+    # The chunks of a story split by adverts, when the extractor kept only one of them.
+    before, after = missing_chunks(root, lines)
+    blocks = [Block(t, block_fingerprint(t)) for t in [*before, *lines, *after] if t]
     title = _split_title(meta["title"] or getattr(extracted, "title", "") or "", meta["site_name"])
     blocks = [b for b in blocks if not _is_title_line(b.text, title)]
     _mark_headline(blocks, headings, meta["description"])
