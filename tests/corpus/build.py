@@ -1398,6 +1398,13 @@ class DiarioDelAltiplano(Site):
         url = self.url(e)
         teasers: list[str] = []
         body = self.body(e, teasers)
+        if stable(e.key, "chunks") % 2 == 0:
+            # The story in two chunks with an advert between them, as ad-funded sites print it.
+            parts = body.split("\n")
+            half = len(parts) // 2
+            body = "\n".join(
+                [*parts[:half], '</div>\n<div class="publicidad"><span>Publicidad</span></div>\n<div class="cuerpo">', *parts[half:]]
+            )
         rel_items = c.related(e, 3, by="topic") or c.related(e, 3, by="section")
         relacionadas = (
             '<div class="relacionadas"><h3>Noticias relacionadas</h3><ul>'
