@@ -24,6 +24,7 @@ INLINE_TAGS = {"span"}  # containers that sit inside a line of text
 MAX_ITEM_CHARS = 900  # a teaser item is a title and an excerpt, never a whole story
 MIN_TITLE_CHARS = 12
 MAX_FOLLOWERS_PER_ITEM = 3  # pieces after an item's title (excerpt, date, label, "more")
+RUN_IN_TITLE_SHARE = 0.4  # of a headline linked in part: see _linked_in_part
 HEADING_MAX_CHARS = 80
 HEADLINE_HOLDERS = {"p", "h3", "h4", "h5"}
 MIN_HEADLINE_RUN = 3
@@ -303,7 +304,7 @@ class _PageScan:
             found
             and len(found[1]) >= MIN_TITLE_CHARS
             and _leads(found[1], text)
-            and not _in_running_text(found[2], el)
+            and (not _in_running_text(found[2], el) or _linked_in_part(found[1], text))
             and not self.many_stories(el)
         )
 
@@ -366,6 +367,12 @@ def _in_running_text(a: lxml_html.HtmlElement, item: lxml_html.HtmlElement) -> b
             return False
         node = node.getparent()
     return False
+
+
+def _linked_in_part(title: str, text: str) -> bool:
+    """A headline whose link starts mid-way ("The strange life and <a>mysterious death of
+    a coder</a>"): the link is much of it, and it does not end as a sentence does."""
+    return len(title) >= RUN_IN_TITLE_SHARE * len(text) and not text.rstrip().endswith(".")
 
 
 def _leads(title: str, text: str) -> bool:

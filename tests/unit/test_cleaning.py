@@ -172,6 +172,18 @@ def test_bullet_points_with_links_in_their_sentences_stay() -> None:
         assert f"{a} {t} {b}" in cleaned.body
 
 
+def test_headlines_linked_in_part_are_a_teaser_list() -> None:
+    """Headlines whose link covers only their second half ("Khai trương chợ <a>phiên vùng cao</a>") are teasers."""
+    split = [(h, t.split(" ", 3)) for h, t, _ in TEASERS]
+    items = "".join(f'<li>{" ".join(w[:3])} <a href="{h}">{w[3]}</a></li>' for h, w in split)
+    rail = f'<div class="more"><div class="heading">Đọc thêm</div><ul>{items}</ul></div>'
+    cleaned = clean_page(page(extra_body=rail, rail=False), URL)
+    related = [r.url for r in cleaned.related]
+    for href, title, _ in TEASERS:
+        assert title not in cleaned.body
+        assert any(url.endswith(href) for url in related)
+
+
 def test_a_teaser_list_with_date_labels_is_still_a_teaser_list() -> None:
     """A date or a label before each title does not hide a teaser list."""
     items = "".join(f'<li>20/03 <a href="{h}">{t}</a></li>' for h, t, _ in TEASERS)
