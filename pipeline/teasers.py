@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -56,7 +56,11 @@ def text_of(el: lxml_html.HtmlElement) -> str:
 
 @functools.lru_cache(maxsize=8192)
 def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
-    """Canonical URL of `href` when it points to another article of the page's site."""
+    """Canonical URL of `href` when it points to an article of the page's site.
+
+    The page itself counts: rails often list the story being read among the others. It
+    is left out of `related` (see `_PageScan.related_links`).
+    """
     if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
         return None
     # Menus and off-site links are most of a page's links: rule them out on the raw href
@@ -70,7 +74,7 @@ def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
         url = canonicalize_url(joined)
     except ValueError:
         return None
-    if url == page_url or site_of(url) != page_site or not _article_path(urlsplit(url).path):
+    if site_of(url) != page_site or not _article_path(urlsplit(url).path):
         return None
     return url
 
@@ -239,7 +243,7 @@ class _PageScan:
             titles.setdefault(url, title)
         for url, title in self.titled_links(el):
             titles.setdefault(url, title)
-        return [RelatedLink(url=url, title=title) for url, title in titles.items()]
+        return self.related_links(titles.items())
 
     def headline_runs(self, top: lxml_html.HtmlElement) -> list[TeaserBlock]:
         """Paragraphs that are nothing but a headline link, three or more in a row.
@@ -271,6 +275,10 @@ class _PageScan:
                 runs.extend(TeaserBlock(element=h, links=[holders[h]], text=self.text(h), kind="inline") for h in run)
             run = [holder] if holder is not None else []
         return runs
+
+    def related_links(self, links: Iterable[tuple[str, str]]) -> list[RelatedLink]:
+        """Links of a teaser block as `related` entries, the page itself left out."""
+        return [RelatedLink(url=url, title=title) for url, title in links if url != self.page_url]
 
     def titled_links(self, el: lxml_html.HtmlElement) -> Iterator[tuple[str, str]]:
         """(url, anchor text) of the links in `el` to other articles, titled ones only."""
@@ -338,7 +346,7 @@ class _PageScan:
         found = self.article_anchor(el)
         if not found or len(found[1]) < 0.6 * len(text):
             return None
-        return TeaserBlock(element=el, links=[RelatedLink(url=found[0], title=found[1])], text=text, kind="inline")
+        return TeaserBlock(element=el, links=self.related_links([found[:2]]), text=text, kind="inline")
 
 
 def _headline_url(href: str, page_url: str) -> str | None:

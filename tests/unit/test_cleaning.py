@@ -69,6 +69,21 @@ def test_teaser_list_leaves_the_body_and_becomes_related_links() -> None:
     assert "Cùng chủ đề" not in cleaned.body
 
 
+def test_a_rail_that_lists_the_story_being_read_is_still_a_rail() -> None:
+    """A card whose first story is the page itself is cut whole; the page is not its own related link."""
+    own = (URL, "Hội nghị tổng kết đề án hỗ trợ nông dân chuyển đổi giống cây trồng giai đoạn 2022–2025 của tỉnh")
+    items = "".join(f'<a href="{h}">{t}</a> ' for h, t in [own, *[(h, t) for h, t, _ in TEASERS]])
+    extra = (
+        '<p>Phát biểu tại hội nghị, ông <span class="person"><a href="/nhan-vat/le-van-bay">Lê Văn Bảy</a>'
+        f'<span class="person-card"><span>{items}</span></span></span>'
+        " cho biết tỉnh sẽ mở thêm lớp tập huấn.</p>"
+    )
+    cleaned = clean_page(page(extra_body=extra, rail=False), URL)
+    assert "Phát biểu tại hội nghị, ông Lê Văn Bảy cho biết tỉnh sẽ mở thêm lớp tập huấn." in cleaned.body
+    assert URL not in [r.url for r in cleaned.related]
+    assert len(cleaned.related) == len(TEASERS)
+
+
 def test_body_paragraphs_stay_in_order() -> None:
     """Every paragraph of the article is kept, in the page's order."""
     body = clean_page(page(), URL).body
@@ -344,7 +359,7 @@ def test_cleaning_never_raises_anything_but_its_own_outcomes(raw: bytes) -> None
         ("https://baokhac.example/thoi-su/mot-bai-viet-khac-2025.html", None),  # another site
         ("https://baotinhxa.vn", None),
         ("mailto:toasoan@baotinhxa.vn", None),
-        (URL, None),  # the page itself
+        (URL, URL),  # the page itself: rails list it too (`related` leaves it out)
     ],
 )
 def test_article_links_of_the_same_site(href: str, expected: str | None) -> None:
