@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.cleaning import _split_title, clean_page, decode_html
+from pipeline.cleaning import CleanedPage, _split_title, clean_page, decode_html
 from pipeline.errors import Dropped, PermanentError
 from pipeline.teasers import is_article_link
 
@@ -67,21 +67,6 @@ def test_teaser_list_leaves_the_body_and_becomes_related_links() -> None:
     assert [r.title for r in cleaned.related] == [t for _, t, _ in TEASERS]
     assert all(r.url.startswith("https://baotinhxa.vn/") for r in cleaned.related)
     assert "Cùng chủ đề" not in cleaned.body
-
-
-def test_a_rail_that_lists_the_story_being_read_is_still_a_rail() -> None:
-    """A card whose first story is the page itself is cut whole; the page is not its own related link."""
-    own = (URL, "Hội nghị tổng kết đề án hỗ trợ nông dân chuyển đổi giống cây trồng giai đoạn 2022–2025 của tỉnh")
-    items = "".join(f'<a href="{h}">{t}</a> ' for h, t in [own, *[(h, t) for h, t, _ in TEASERS]])
-    extra = (
-        '<p>Phát biểu tại hội nghị, ông <span class="person"><a href="/nhan-vat/le-van-bay">Lê Văn Bảy</a>'
-        f'<span class="person-card"><span>{items}</span></span></span>'
-        " cho biết tỉnh sẽ mở thêm lớp tập huấn.</p>"
-    )
-    cleaned = clean_page(page(extra_body=extra, rail=False), URL)
-    assert "Phát biểu tại hội nghị, ông Lê Văn Bảy cho biết tỉnh sẽ mở thêm lớp tập huấn." in cleaned.body
-    assert URL not in [r.url for r in cleaned.related]
-    assert len(cleaned.related) == len(TEASERS)
 
 
 def test_body_paragraphs_stay_in_order() -> None:
@@ -144,19 +129,36 @@ def test_a_bold_link_inside_a_sentence_is_prose() -> None:
     assert "Năm ngoái, tỉnh đã hỗ trợ giống lúa chịu hạn cho ba huyện vùng cao." in cleaned.body
 
 
-def test_a_hover_card_inside_a_sentence_leaves_only_the_name() -> None:
-    """A person's pop-up card of stories, set inside a sentence, is cut; the name and the sentence stay."""
-    card = "".join(f'<a class="card-story" href="{h}">{t}</a> ' for h, t, _ in TEASERS)
+CARD_SENTENCE = "Phát biểu tại hội nghị, ông Lê Văn Bảy cho biết tỉnh sẽ mở thêm lớp tập huấn."
+
+
+def clean_with_card(stories: list[tuple[str, str]]) -> CleanedPage:
+    """The page with a person's pop-up card of `stories` (href, title) set inside a sentence."""
+    card = "".join(f'<a class="card-story" href="{h}">{t}</a> ' for h, t in stories)
     extra = (
         '<p>Phát biểu tại hội nghị, ông <span class="person"><a href="/nhan-vat/le-van-bay">Lê Văn Bảy</a>'
         f'<span class="person-card"><span><a href="/nhan-vat/le-van-bay">Lê Văn Bảy</a>{card}</span></span></span>'
         " cho biết tỉnh sẽ mở thêm lớp tập huấn.</p>"
     )
-    cleaned = clean_page(page(extra_body=extra, rail=False), URL)
-    assert "Phát biểu tại hội nghị, ông Lê Văn Bảy cho biết tỉnh sẽ mở thêm lớp tập huấn." in cleaned.body
+    return clean_page(page(extra_body=extra, rail=False), URL)
+
+
+def test_a_hover_card_inside_a_sentence_leaves_only_the_name() -> None:
+    """A person's pop-up card of stories, set inside a sentence, is cut; the name and the sentence stay."""
+    cleaned = clean_with_card([(h, t) for h, t, _ in TEASERS])
+    assert CARD_SENTENCE in cleaned.body
     for _, title, _ in TEASERS:
         assert title not in cleaned.body
         assert title in [r.title for r in cleaned.related]
+
+
+def test_a_card_that_lists_the_story_being_read_is_still_a_card() -> None:
+    """A card whose first story is the page itself is cut whole; the page is not its own related link."""
+    own = (URL, "Hội nghị tổng kết đề án hỗ trợ nông dân chuyển đổi giống cây trồng giai đoạn 2022–2025 của tỉnh")
+    cleaned = clean_with_card([own, *[(h, t) for h, t, _ in TEASERS]])
+    assert CARD_SENTENCE in cleaned.body
+    assert URL not in [r.url for r in cleaned.related]
+    assert len(cleaned.related) == len(TEASERS)
 
 
 def test_bullet_points_with_links_in_their_sentences_stay() -> None:
