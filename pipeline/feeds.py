@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pipeline.errors import PermanentError
 from pipeline.fetching import Fetcher, FetchResult
 from pipeline.politeness import HostBusy, Politeness
-from pipeline.state import PREFIX, SEEN_KEY, StateStore, url_digest
+from pipeline.state import PREFIX, StateStore, url_digest
 from pipeline.urls import canonicalize_url, site_of
 
 FEED_ACCEPT = (
@@ -390,44 +390,58 @@ def find_feeds(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politenes
 
 
 # -- entry identity -------------------------------------------------------------------------------
-# For each entry (url digest, guid): claim the URL in the global seen-set and remember the
-# feed's guid -> url digest. Verdict per entry:
+# For each entry (url digest, guid): claim the URL in the shared seen-set and remember the
+# feed's guid -> url digest. Both are windowed (see StateStore): KEYS = the feed's guid-map
+# generations, then the seen-set generations, the current one first in each; ARGV = ttl,
+# then (digest, guid) pairs. Verdict per entry:
 #   new    neither the URL nor the GUID was known: fetch it
 #   moved  the GUID is known under another URL: the site changed the URL, not the article
 #   seen   the URL was known (GUID new or not): the site changed the GUID, or nothing changed
 #   guid_changed  like seen, but the GUID was new: counted to notice feeds with unstable GUIDs
 _CLAIM_ENTRIES = """
+local n = #KEYS / 2
 local out = {}
-for i = 1, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   local u = ARGV[i]
   local g = ARGV[i + 1]
-  local url_new = redis.call('SADD', KEYS[1], u) == 1
+  local url_new = true
+  for k = n + 1, #KEYS do
+    if redis.call('SISMEMBER', KEYS[k], u) == 1 then url_new = false break end
+  end
+  if url_new then redis.call('SADD', KEYS[n + 1], u) end
   local verdict = 'new'
   if g ~= '' then
-    local prev = redis.call('HGET', KEYS[2], g)
-    redis.call('HSET', KEYS[2], g, u)
+    local prev = false
+    for k = 1, n do
+      prev = redis.call('HGET', KEYS[k], g)
+      if prev then break end
+    end
+    redis.call('HSET', KEYS[1], g, u)
     if prev and prev ~= u then verdict = 'moved'
     elseif prev then verdict = 'seen'
     elseif not url_new then verdict = 'guid_changed' end
   elseif not url_new then verdict = 'seen' end
   out[#out + 1] = verdict
 end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[n + 1], ARGV[1])
 return out
 """
 
 
-def guid_key(feed_id: str) -> str:
-    return f"{PREFIX}feed:{feed_id}:guids"
+def guid_prefix(feed_id: str) -> str:
+    return f"{PREFIX}feed:{feed_id}:guids:"
 
 
 def claim_entries(state: StateStore, feed_id: str, entries: list[FeedEntry], use_guids: bool = True) -> list[str]:
     """The verdict for each entry (`new`, `moved`, `seen`, `guid_changed`), claiming atomically."""
     if not entries:
         return []
-    args: list[str] = []
+    args: list[str | int] = [state.seen_ttl]
     for e in entries:
         args += [url_digest(e.url), (e.guid or "")[:500] if use_guids else ""]
-    verdicts = state.r.eval(_CLAIM_ENTRIES, 2, SEEN_KEY, guid_key(feed_id), *args)
+    keys = [*state.seen_keys(guid_prefix(feed_id)), *state.seen_keys()]
+    verdicts = state.r.eval(_CLAIM_ENTRIES, len(keys), *keys, *args)
     return [v.decode() for v in verdicts]
 
 

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
 
     # Cross-page boilerplate: a block printed on this many distinct pages of a site is dropped.
     boilerplate_min_pages: int = 3
+    # Days a URL (and a feed entry's GUID) is remembered as seen. Memory stays bounded; an
+    # article linked again after longer is fetched again, and still indexed once.
+    seen_retention_days: float = Field(default=180.0, gt=0)
 
     @field_validator("allow_private_networks")
     @classmethod

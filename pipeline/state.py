@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
 
 PREFIX = "nf:"
-SEEN_KEY = PREFIX + "seen"
+SEEN_PREFIX = PREFIX + "seen:"  # + generation number: one set of URL digests per period
+SEEN_GENERATIONS = 4  # the current period and the three before it are consulted
+DEFAULT_SEEN_RETENTION = 180 * 86400.0
 STATS_KEY = PREFIX + "stats"
 DEAD_KEY = PREFIX + "dead"
 FEEDS_KEY = PREFIX + "feeds"  # hash: feed id -> feed config JSON
@@ -43,24 +45,78 @@ def url_digest(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8")).hexdigest()[:20]
 
 
-class StateStore:
-    """Thin, typed wrapper over the Redis keys newsflow shares between workers."""
+# Claim URL digests: ARGV = ttl seconds, then digests. KEYS = the seen generations, the
+# current one first. A digest is new when no generation holds it; it joins the current one.
+_CLAIM_URLS = """
+local out = {}
+for i = 2, #ARGV do
+  local known = 0
+  for k = 1, #KEYS do
+    if redis.call('SISMEMBER', KEYS[k], ARGV[i]) == 1 then known = 1 break end
+  end
+  if known == 0 then redis.call('SADD', KEYS[1], ARGV[i]) end
+  out[#out + 1] = 1 - known
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return out
+"""
 
-    def __init__(self, client: redis.Redis) -> None:
+
+class StateStore:
+    """Thin, typed wrapper over the Redis keys newsflow shares between workers.
+
+    Seen URLs are remembered for `seen_retention` seconds (at least; up to a third more),
+    in one set per period of a third of that: memory stays bounded however long the
+    service runs, and an article linked again after that long is simply fetched again
+    (its canonical URL and content hash still keep one copy in the index).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        seen_retention: float = DEFAULT_SEEN_RETENTION,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.r = client
         self._reserve = client.register_script(_RESERVE_SLOT)
+        self._claim = client.register_script(_CLAIM_URLS)
+        self.seen_period = max(1.0, seen_retention / (SEEN_GENERATIONS - 1))
+        self._clock = clock
 
     # -- seen URLs ------------------------------------------------------------------------
+    def seen_keys(self, prefix: str = SEEN_PREFIX) -> list[str]:
+        """The generations of a windowed key to consult, the current one (where writes go) first."""
+        current = int(self._clock() // self.seen_period)
+        return [f"{prefix}{current - age}" for age in range(SEEN_GENERATIONS)]
+
+    @property
+    def seen_ttl(self) -> int:
+        return int(self.seen_period * SEEN_GENERATIONS) + 1
+
+    def claim_urls(self, digests: list[str]) -> list[bool]:
+        """For each URL digest, True when this caller claimed it (no one had seen it)."""
+        if not digests:
+            return []
+        return [bool(x) for x in self._claim(keys=self.seen_keys(), args=[self.seen_ttl, *digests])]
+
     def claim_url(self, canonical_url: str) -> bool:
         """True for the first caller to claim this URL; False if it was seen before."""
-        return bool(self.r.sadd(SEEN_KEY, url_digest(canonical_url)))
+        return self.claim_urls([url_digest(canonical_url)])[0]
 
     def release_url(self, canonical_url: str) -> None:
         """Forget a claim whose work could not be queued, so the next poll tries again."""
-        self.r.srem(SEEN_KEY, url_digest(canonical_url))
+        digest = url_digest(canonical_url)
+        pipe = self.r.pipeline()
+        for key in self.seen_keys():
+            pipe.srem(key, digest)
+        pipe.execute()
 
     def seen_count(self) -> int:
-        return int(self.r.scard(SEEN_KEY))
+        pipe = self.r.pipeline()
+        for key in self.seen_keys():
+            pipe.scard(key)
+        return sum(int(n) for n in pipe.execute())
 
     # -- politeness -----------------------------------------------------------------------
     def reserve_host_slot(self, host: str, delay: float) -> float:

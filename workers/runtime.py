@@ -78,7 +78,7 @@ class Runtime:
 
     @cached_property
     def state(self) -> StateStore:
-        return StateStore(self.redis)
+        return StateStore(self.redis, seen_retention=self.settings.seen_retention_days * 86400)
 
     @cached_property
     def fetcher(self) -> Fetcher:

@@ -6,6 +6,8 @@ import pytest
 
 from pipeline.boilerplate import BoilerplateStats
 from pipeline.dedup import NearDupIndex
+from pipeline.feeds import FeedEntry, claim_entries
+from pipeline.state import StateStore
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -58,3 +60,42 @@ def test_near_duplicates_share_the_first_articles_cluster(runtime: Runtime) -> N
     assert other.cluster_id == "other" and other.duplicate_of is None
     # Re-running the original (a redelivered task) keeps it the cluster's root.
     assert index.assign("orig", STORY).cluster_id == "orig"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_seen_urls_are_remembered_for_the_retention_window_only(runtime: Runtime) -> None:
+    """A URL stays claimed for the retention window, then is new again; old generations expire by themselves."""
+    clock = Clock()
+    day = 86400.0
+    state = StateStore(runtime.redis, seen_retention=30 * day, clock=clock)
+    url = "https://tin.example/thoi-su/bai-viet-mot-2025.html"
+    assert state.claim_url(url) is True
+    assert state.claim_url(url) is False
+    clock.now += 30 * day  # the retention window, to the day: still seen
+    assert state.claim_url(url) is False
+    assert state.seen_count() == 1
+    clock.now += 15 * day  # beyond retention plus one period: forgotten
+    assert state.claim_url(url) is True
+    # Every generation carries a TTL, so Redis frees the old ones without a sweeper.
+    ttls = [runtime.redis.ttl(key) for key in state.seen_keys() if runtime.redis.exists(key)]
+    assert ttls and all(0 < t <= state.seen_ttl for t in ttls)
+
+
+def test_feed_guids_are_windowed_like_urls(runtime: Runtime) -> None:
+    """A feed's GUID map forgets entries after the window too: its memory is bounded per feed."""
+    clock = Clock()
+    state = StateStore(runtime.redis, seen_retention=3 * 86400.0, clock=clock)
+    entry = FeedEntry(url="https://tin.example/a-b-c.html", guid="tin-1", title="A", published_at=None)
+    moved = FeedEntry(url="https://tin.example/a-b-c-d.html", guid="tin-1", title="A", published_at=None)
+    assert claim_entries(state, "f1", [entry]) == ["new"]
+    assert claim_entries(state, "f1", [moved]) == ["moved"]
+    clock.now += 10 * 86400.0
+    assert claim_entries(state, "f1", [entry]) == ["new"]
+    assert all(runtime.redis.ttl(key) > 0 for key in runtime.redis.scan_iter("nf:feed:f1:guids:*"))
