@@ -12,11 +12,13 @@ import ipaddress
 import socket
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -44,9 +46,10 @@ class HTTPStatusError(PermanentError):
 class ServerBusy(TransientError):
     """The server answered 429, 408 or 5xx: try again later (after `retry_after`, when given)."""
 
-    def __init__(self, message: str, status: int, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, status: int, retry_after: float | None = None, url: str | None = None) -> None:
         super().__init__(message, retry_after=retry_after)
         self.status = status
+        self.url = url  # the address that answered (after redirects), when known
 
 
 class AddressGuard:
@@ -182,12 +185,28 @@ class Fetcher:
         headers: dict[str, str] | None = None,
         max_bytes: int | None = None,
         allowed_types: Sequence[str] | None = HTML_TYPES,
+        on_new_host: Callable[[str], AbstractContextManager[object]] | None = None,
     ) -> FetchResult:
         """GET `url`, following redirects; raise TransientError / PermanentError on failure.
 
         `allowed_types`: content types accepted (None accepts anything but `NOT_FEED_PREFIXES`).
-        A 304 answer is returned as is, with an empty body.
+        A 304 answer is returned as is, with an empty body. `on_new_host(target)` is entered
+        before a redirect leads to another host (scheme, host or port) and held until the
+        fetch ends: the caller's politeness for that host (robots.txt, rate, concurrency).
         """
+        with ExitStack() as held:
+            return self._fetch(url, accept, headers, max_bytes, allowed_types, on_new_host, held)
+
+    def _fetch(
+        self,
+        url: str,
+        accept: str,
+        headers: dict[str, str] | None,
+        max_bytes: int | None,
+        allowed_types: Sequence[str] | None,
+        on_new_host: Callable[[str], AbstractContextManager[object]] | None,
+        held: ExitStack,
+    ) -> FetchResult:
         deadline = time.monotonic() + self.limits.total_timeout
         cap = max_bytes or self.limits.max_bytes
         current = url
@@ -208,9 +227,11 @@ class Fetcher:
                             raise PermanentError(f"fetch {url}: bad redirect target ({exc})") from None
                         if nxt in seen:
                             raise PermanentError(f"fetch {url}: redirect loop at {nxt}")
+                        if on_new_host is not None and _origin(nxt) != _origin(current):
+                            held.enter_context(on_new_host(nxt))
                         current = nxt
                         continue
-                    _raise_for_status(url, resp)
+                    _raise_for_status(url, resp, current)
                     if resp.status_code == 304:
                         return FetchResult(url, current, 304, _headers(resp), b"")
                     result = FetchResult(url, current, resp.status_code, _headers(resp), b"")
@@ -236,14 +257,19 @@ def _headers(resp: httpx.Response) -> dict[str, str]:
     return {k.lower(): v for k, v in resp.headers.items()}
 
 
-def _raise_for_status(url: str, resp: httpx.Response) -> None:
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def _raise_for_status(url: str, resp: httpx.Response, answered: str | None = None) -> None:
     code = resp.status_code
     if code < 400:
         return
     if code == 429 or code >= 500 or code == 408:
         retry_after = parse_retry_after(resp.headers.get("retry-after"))
         hint = f", server asks to wait {retry_after:.0f} s" if retry_after else ""
-        raise ServerBusy(f"fetch {url}: HTTP {code}{hint}", code, retry_after=retry_after)
+        raise ServerBusy(f"fetch {url}: HTTP {code}{hint}", code, retry_after=retry_after, url=answered or url)
     raise HTTPStatusError(f"fetch {url}: HTTP {code}", code)
 
 

@@ -20,7 +20,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -411,18 +411,23 @@ class Politeness:
         Raises RobotsDisallowed (a Dropped), HostBusy (come back later), or what the fetch raises;
         a 429/503 puts the whole host in back-off for every worker.
         """
-        rules = self.robots(url, fetcher, sleep=sleep)
-        if not rules.allowed(url):
-            raise RobotsDisallowed(url)
-        delay = self.config.delay
-        if rules.crawl_delay is not None:
-            delay = max(delay, min(rules.crawl_delay, self.config.max_crawl_delay))
-        with self.slot(url, delay=delay, sleep=sleep):
+
+        def admitted(target: str) -> AbstractContextManager[None]:
+            # The same rules for the first host and for any other a redirect leads to.
+            rules = self.robots(target, fetcher, sleep=sleep)
+            if not rules.allowed(target):
+                raise RobotsDisallowed(target)
+            delay = self.config.delay
+            if rules.crawl_delay is not None:
+                delay = max(delay, min(rules.crawl_delay, self.config.max_crawl_delay))
+            return self.slot(target, delay=delay, sleep=sleep)
+
+        with admitted(url):
             try:
-                return fetcher.fetch(url, **kwargs)
+                return fetcher.fetch(url, on_new_host=admitted, **kwargs)
             except ServerBusy as exc:
                 if exc.status in (429, 503):
                     wait = exc.retry_after if exc.retry_after else self.config.busy_backoff
-                    until = self.block_host(url, wait)
+                    until = self.block_host(exc.url or url, wait)
                     exc.retry_after = max(exc.retry_after or 0.0, until - time.time())
                 raise

@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 
@@ -17,6 +18,18 @@ LOCAL = AddressGuard([ipaddress.ip_network("127.0.0.1/32")])
 def local_fetcher(**limits: object) -> Fetcher:
     """A Fetcher allowed to reach 127.0.0.1 only."""
     return Fetcher(FetchLimits(**{"read_timeout": 5.0, "total_timeout": 10.0, **limits}), LOCAL)  # type: ignore[arg-type]
+
+
+def redirect(to: str) -> Callable[[BaseHTTPRequestHandler], None]:
+    """A route that answers 302 to `to`."""
+
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(302)
+        h.send_header("Location", to)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    return handler
 
 
 def rss(base: str, items: list[tuple[str, str | None]], title: str = "Feed") -> bytes:

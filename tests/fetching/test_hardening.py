@@ -14,7 +14,7 @@ import pytest
 from pipeline.cleaning import clean_page
 from pipeline.errors import AddressRefused, PermanentError, TransientError
 from pipeline.fetching import Fetcher
-from tests.feeds.helpers import local_fetcher
+from tests.feeds.helpers import local_fetcher, redirect
 from tests.fetching.vietnamese import encode_cp1258
 from workers.demo import SiteServer
 
@@ -29,16 +29,6 @@ def _send(body: bytes, headers: dict[str, str]) -> Callable[[BaseHTTPRequestHand
             h.send_header(k, v)
         h.end_headers()
         h.wfile.write(body)
-
-    return handler
-
-
-def _redirect(to: str) -> Callable[[BaseHTTPRequestHandler], None]:
-    def handler(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(302)
-        h.send_header("Location", to)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
 
     return handler
 
@@ -83,8 +73,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteServer]:
         "/raw-deflate.html": _send(zlib.compress(b"<p>fine</p>")[2:-4], {"Content-Encoding": "deflate"}),
         "/endless.html": _endless,
         "/slow.html": _slow_drip,
-        "/loop-a.html": _redirect("/loop-b.html"),
-        "/loop-b.html": _redirect("/loop-a.html"),
+        "/loop-a.html": redirect("/loop-b.html"),
+        "/loop-b.html": redirect("/loop-a.html"),
     }
     with SiteServer(Path(tmp_path_factory.mktemp("hostile")), routes=routes) as srv:
         yield srv
@@ -132,7 +122,7 @@ def test_redirect_to_a_forbidden_address_is_refused_before_any_request(tmp_path:
     """An allowed host redirecting to 127.0.0.2 is refused by the guard; 127.0.0.2 never sees a request."""
     (tmp_path / "page.html").write_text("<p>secret</p>")
     with SiteServer(tmp_path, host="127.0.0.2") as forbidden:
-        with SiteServer(tmp_path, routes={"/go": _redirect(f"{forbidden.base}/page.html")}) as allowed:
+        with SiteServer(tmp_path, routes={"/go": redirect(f"{forbidden.base}/page.html")}) as allowed:
             with pytest.raises(AddressRefused, match=r"127\.0\.0\.2"):
                 fetcher.fetch(allowed.base + "/go")
             assert allowed.requests == ["/go"]

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pipeline.errors import TransientError
 from pipeline.fetching import Fetcher
 from pipeline.politeness import HostBusy, Politeness, PolitenessConfig, RobotsDisallowed, host_key, parse_robots
-from tests.feeds.helpers import FeedRoute, local_fetcher
+from tests.feeds.helpers import FeedRoute, local_fetcher, redirect
 from workers.demo import SiteServer
 from workers.runtime import Runtime
 
@@ -171,3 +171,41 @@ def test_rate_limit_spaces_requests_of_many_threads(runtime: Runtime, embedded_r
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 8
     assert min(gaps) >= 0.2 - 0.03  # slot times by the Redis clock; allowance for the sleep's wake-up
+
+
+def test_a_redirect_to_another_host_obeys_that_hosts_robots(
+    tmp_path: Path, two_workers: tuple[Politeness, Politeness], fetcher: Fetcher
+) -> None:
+    """A page that redirects to a path the target host's robots.txt disallows is not fetched there."""
+    target_dir, origin_dir = tmp_path / "target", tmp_path / "origin"
+    (target_dir / "private").mkdir(parents=True)
+    origin_dir.mkdir()
+    (target_dir / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    (target_dir / "private" / "a.html").write_text("<p>no</p>")
+    polite, _ = two_workers
+    with SiteServer(target_dir) as target:
+        route = {"/go": redirect(f"{target.base}/private/a.html")}
+        with SiteServer(origin_dir, routes=route) as origin, pytest.raises(RobotsDisallowed) as refused:
+            polite.fetch(f"{origin.base}/go", fetcher)
+    assert refused.value.url == f"{target.base}/private/a.html"
+    assert target.requests == ["/robots.txt"]
+
+
+def test_a_redirect_to_another_host_waits_for_that_hosts_rate(
+    tmp_path: Path, runtime: Runtime, fetcher: Fetcher
+) -> None:
+    """Two fetches on a host without limits, both redirected to a host with Crawl-delay 2: the second is held back."""
+    target_dir, origin_dir = tmp_path / "target", tmp_path / "origin"
+    target_dir.mkdir()
+    origin_dir.mkdir()
+    (target_dir / "robots.txt").write_text("User-agent: *\nCrawl-delay: 2\n")
+    (target_dir / "a.html").write_text("<p>a</p>")
+    polite = Politeness(runtime.redis, PolitenessConfig(delay=0.0, max_wait=0.5))
+    with SiteServer(target_dir) as target:
+        routes = {"/one": redirect(f"{target.base}/a.html"), "/two": redirect(f"{target.base}/a.html")}
+        with SiteServer(origin_dir, routes=routes) as origin:
+            assert polite.fetch(f"{origin.base}/one", fetcher).body == b"<p>a</p>"
+            with pytest.raises(HostBusy) as busy:
+                polite.fetch(f"{origin.base}/two", fetcher)
+    assert busy.value.reason == "rate"
+    assert target.requests.count("/a.html") == 1
