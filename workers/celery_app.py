@@ -10,6 +10,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 QUEUES = ("feeds", "fetch", "process", "index")
+SWEEP_INTERVAL = 60.0  # seconds between two sweeps of articles still waiting for the search backend
 ROUTES = {f"{q}.*": {"queue": q, "exchange": q, "routing_key": q} for q in QUEUES}
 
 
@@ -45,6 +46,7 @@ class NewsflowCelery(Celery):
             task_send_sent_event=True,
             beat_schedule={
                 "schedule-due-feeds": {"task": "feeds.schedule", "schedule": 5.0},
+                "sweep-pending-index": {"task": "index.sweep", "schedule": SWEEP_INTERVAL},
             },
         )
 

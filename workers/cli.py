@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline import scheduling
+from pipeline import ingest, scheduling
+from pipeline.errors import NewsflowError, TransientError
 from pipeline.feeds import FeedConfig, load_feeds
 from pipeline.models import as_utc
 from pipeline.search.base import SearchQuery
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(settings, args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, NewsflowError) as exc:
         print(f"newsflow: {exc}", file=sys.stderr)
         return 1
 
@@ -175,7 +176,7 @@ def run_pipeline(
     settings = rt.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     before = rt.state.stats()
-    size_before = rt.search.count()
+    size_before = _index_size(rt)
     scheduling.register_feeds(rt.state, feeds, time.time())
     group = WorkerGroup(rt.redis_url, settings.data_dir, default_workers(), settings.data_dir / "logs")
     group.start(_worker_env(settings))
@@ -183,6 +184,8 @@ def run_pipeline(
     try:
         if on_start:
             on_start()
+        # Articles an earlier run left waiting for the search backend go first.
+        tasks.sweep_pending.delay()
         if once:
             for feed in feeds:
                 tasks.poll.delay(feed.model_dump(), reschedule=False)
@@ -198,10 +201,21 @@ def run_pipeline(
         "feeds": len(feeds),
         "seconds": round(time.monotonic() - started, 2),
         "stats": {k: v for k, v in sorted(delta.items()) if v},
-        "index_size": rt.search.count(),
-        "new_articles": rt.search.count() - size_before,
+        "index_size": (size := _index_size(rt)),
+        "new_articles": size - size_before if size is not None and size_before is not None else None,
+        "pending": ingest.pending_count(rt.state),
         "dead_letters": rt.state.dead_count(),
     }
+
+
+def _index_size(rt: Runtime) -> int | None:
+    """Articles in the search index; None while the backend does not answer (the run goes
+    on: articles wait in Redis until it is back)."""
+    try:
+        return rt.search.count()
+    except TransientError as exc:
+        log.warning("%s", exc)
+        return None
 
 
 def _worker_env(settings: Settings) -> dict[str, str]:
@@ -218,6 +232,7 @@ def _worker_env(settings: Settings) -> dict[str, str]:
 
 def _schedule_forever(rt: Runtime) -> None:
     from workers import tasks
+    from workers.celery_app import SWEEP_INTERVAL
 
     stop = False
 
@@ -228,9 +243,13 @@ def _schedule_forever(rt: Runtime) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print("newsflow: running; Ctrl-C stops", file=sys.stderr)
+    next_sweep = time.monotonic() + SWEEP_INTERVAL
     while not stop:
         for feed in scheduling.claim_due(rt.state, time.time()):
             tasks.poll.delay(feed.model_dump())
+        if time.monotonic() >= next_sweep:
+            tasks.sweep_pending.delay()
+            next_sweep = time.monotonic() + SWEEP_INTERVAL
         time.sleep(1.0)
 
 
@@ -242,10 +261,18 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"new article URLs:  {stats.get('urls_queued', 0)}")
     print(f"pages fetched:     {stats.get('fetched', 0)}")
     writes = stats.get("indexed", 0)
-    print(
-        f"articles indexed:  {summary['new_articles']} new (index holds {summary['index_size']}; "
-        f"{writes} writes, re-cleaned pages included)"
-    )
+    if summary["index_size"] is None:
+        print(f"articles indexed:  unknown: the search backend does not answer ({writes} writes)")
+    else:
+        print(
+            f"articles indexed:  {summary['new_articles']} new (index holds {summary['index_size']}; "
+            f"{writes} writes, re-cleaned pages included)"
+        )
+    if summary["pending"]:
+        print(
+            f"waiting to index:  {summary['pending']} (kept in Redis until the search backend takes them; "
+            "the scheduler sweeps every minute, and the next run starts with them)"
+        )
     print(f"near-duplicates:   {stats.get('near_duplicates', 0)}")
     print("dropped:           " + (", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none"))
     print("blocks removed:    " + (", ".join(f"{k} {v}" for k, v in sorted(removed.items())) or "none"))
@@ -454,7 +481,8 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
             "queues": queue_depths(rt.redis),
             "in_flight": in_flight(rt.redis),
             "dead_letters": rt.state.dead_count(),
-            "articles_indexed": rt.search.count(),
+            "articles_indexed": _index_size(rt),
+            "waiting_to_index": ingest.pending_count(rt.state),
             "stats": stats,
             "feeds": _feed_health(rt),
         }
@@ -467,7 +495,11 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
             + "  ".join(f"{q}={n}" for q, n in report["queues"].items())
             + f"  in flight={report['in_flight']}"
         )
-        print(f"articles indexed: {report['articles_indexed']}   dead letters: {report['dead_letters']}")
+        indexed = report["articles_indexed"]
+        print(
+            f"articles indexed: {'unknown (search backend does not answer)' if indexed is None else indexed}"
+            f"   waiting to index: {report['waiting_to_index']}   dead letters: {report['dead_letters']}"
+        )
         print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())))
         _print_feeds(report["feeds"])
     finally:

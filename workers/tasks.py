@@ -200,12 +200,41 @@ def process(self: StageTask, page_msg: dict) -> None:
 @app.task(base=StageTask, name="index.batch", bind=True)
 def index(self: StageTask) -> int:
     """Bulk-index whatever articles are pending (up to one batch)."""
+    try:
+        return _index_batch(self.rt, self.name)
+    except TransientError as exc:
+        if self.request.retries < self.rt.settings.max_retries:
+            raise  # retried with backoff by StageTask
+        # Not a dead letter: the articles stay pending, and the sweep takes them later.
+        log.warning("%s: %s; %d article(s) left to the sweep", self.name, exc, ingest.pending_count(self.rt.state))
+        self.rt.state.incr("index_deferred")
+        return 0
+
+
+@app.task(base=StageTask, name="index.sweep", bind=True)
+def sweep_pending(self: StageTask) -> int:
+    """Index what is still pending (run every minute by the scheduler).
+
+    Articles wait in the pending hash while the search backend is away; once their index
+    task has used its retries they would wait for the next article to come along. The sweep
+    tries once per run, without retries or dead letters: it runs again a minute later.
+    """
     rt = self.rt
+    if not ingest.pending_count(rt.state):
+        return 0
+    try:
+        return _index_batch(rt, self.name)
+    except TransientError as exc:
+        log.info("index sweep: %s; %d article(s) wait for the next sweep", exc, ingest.pending_count(rt.state))
+        return 0
+
+
+def _index_batch(rt: Runtime, task_name: str) -> int:
     outcome, rejected = ingest.index_pending(rt.state, rt.search, rt.settings.index_batch_size)
     if outcome.indexed:
         rt.state.incr("indexed", len(outcome.indexed))
     for doc_id, reason in outcome.rejected.items():
-        rt.state.dead_letter(self.name, [doc_id], f"index {doc_id}: rejected by the search backend: {reason}")
+        rt.state.dead_letter(task_name, [doc_id], f"index {doc_id}: rejected by the search backend: {reason}")
         rt.state.r.hset(ingest.PREFIX + "index:rejected", doc_id, rejected.get(doc_id, ""))
     if ingest.pending_count(rt.state) and outcome.indexed:
         index.delay()  # more than one batch was waiting

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,9 @@ import pytest
 
 from pipeline.search.elastic import ElasticsearchBackend
 from pipeline.settings import Settings
+from tests.conftest import SITES
+from tests.contract.noida import NoidaServer
+from workers.demo import SiteServer
 
 pytestmark = pytest.mark.integration
 
@@ -45,3 +49,44 @@ def test_demo_into_elasticsearch_finds_accentless_queries_and_collapses_copies(e
     festival = out.split("$ newsflow search 'le hoi gau tao'")[1]
     assert festival.splitlines()[1] == "1 result(s)"
     assert "(+1 duplicate(s))" in festival
+
+
+def test_articles_wait_while_the_search_backend_is_down_and_arrive_once_it_is_back(tmp_path: Path) -> None:
+    """`run --once` with Elasticsearch down fetches and cleans everything, loses nothing and
+    says how many articles wait; the next run, with the server up, indexes every one of them."""
+    if os.environ.get("ELASTICSEARCH_URL"):
+        pytest.skip("stops and starts a private server; a shared cluster is not taken down by tests")
+    expected = json.loads((SITES / "songhong/expected.json").read_text(encoding="utf-8"))["articles"]
+    server = NoidaServer(tmp_path / "es")  # its port is chosen, nothing listens there yet
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(
+        NEWSFLOW_DATA_DIR=str(tmp_path / "data"),
+        ELASTICSEARCH_URL=server.url,
+        NEWSFLOW_ALLOW_PRIVATE_NETWORKS="127.0.0.1/32",
+        NEWSFLOW_HOST_DELAY="0",
+        NEWSFLOW_MAX_RETRIES="1",
+        NEWSFLOW_RETRY_BACKOFF_MAX="1",
+    )
+
+    def run_once(feeds: Path) -> subprocess.CompletedProcess[str]:
+        args = ["run", "--feeds", str(feeds), "--once", "--timeout", "120"]
+        return subprocess.run(
+            [sys.executable, "-m", "workers.cli", *args], env=env, capture_output=True, text=True, timeout=300
+        )
+
+    with SiteServer(SITES / "songhong") as site:
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(f"feeds:\n  - url: {site.base}/feed.xml\n    site: songhong\n")
+        down = run_once(feeds)
+        assert down.returncode == 0, down.stderr
+        assert "the search backend does not answer" in down.stdout
+        assert f"waiting to index:  {len(expected)}" in down.stdout
+        assert "failed:            0 (dead letters: 0)" in down.stdout
+        server.start()
+        try:
+            back = run_once(feeds)  # nothing new on the site: only the waiting articles
+        finally:
+            server.stop()
+    assert back.returncode == 0, back.stderr
+    assert f"index holds {len(expected)}" in back.stdout
+    assert "waiting to index" not in back.stdout
