@@ -28,6 +28,7 @@ RUN_IN_TITLE_SHARE = 0.4  # of a headline linked in part: see _linked_in_part
 HEADING_MAX_CHARS = 80
 HEADLINE_HOLDERS = {"p", "h3", "h4", "h5"}
 MIN_HEADLINE_RUN = 3
+HEADLINE_SHARE = 0.9  # of its paragraph that a headline link covers
 INLINE_MAX_CHARS = 220  # "Read more: <title>" standing alone between paragraphs
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "header", "strong", "b", "span", "div", "p"}
 _ARTICLE_SEGMENT = re.compile(r"(\d{4,}|[^/]*-[^/]*-[^/]*|\.s?html?$|\.php$|\.aspx?$)")
@@ -52,6 +53,23 @@ class TeaserBlock:
 def text_of(el: lxml_html.HtmlElement) -> str:
     # Join text nodes with spaces: "<h3>Title</h3><p>Excerpt" must not read "TitleExcerpt".
     return _SPACE.sub(" ", " ".join(el.itertext())).strip()
+
+
+def bounded_text(el: lxml_html.HtmlElement, limit: int) -> str | None:
+    """`text_of(el)`, or None as soon as it surely has more than `limit` characters.
+
+    Counts the characters other than whitespace (a lower bound of the normalised length)
+    and stops reading there, so a long element is never joined whole.
+    """
+    pieces = []
+    seen = 0
+    for piece in el.itertext():
+        seen += len("".join(piece.split()))
+        if seen > limit:
+            return None
+        pieces.append(piece)
+    text = _SPACE.sub(" ", " ".join(pieces)).strip()
+    return text if len(text) <= limit else None
 
 
 @functools.lru_cache(maxsize=8192)
@@ -142,14 +160,10 @@ class _PageScan:
         """
         got = self._texts.get(el)
         if got is None:
-            pieces = []
-            seen = 0
-            for piece in el.itertext():
-                seen += len("".join(piece.split()))
-                if seen > limit:
-                    return None
-                pieces.append(piece)
-            got = self._texts[el] = _SPACE.sub(" ", " ".join(pieces)).strip()
+            got = bounded_text(el, limit)
+            if got is None:
+                return None
+            self._texts[el] = got
         return got if len(got) <= limit else None
 
     def link(self, href: str) -> str | None:
@@ -260,7 +274,8 @@ class _PageScan:
             title = self.text(a)
             if len(title) < MIN_TITLE_CHARS or len(title.split()) < 3:
                 continue
-            if len(title) < 0.9 * len(self.text(holder)):
+            # The link is (nearly) all of its paragraph; a longer paragraph is not read whole.
+            if self.bounded_text(holder, int(len(title) / HEADLINE_SHARE)) is None:
                 continue
             url = _headline_url(a.get("href", ""), self.page_url)
             if url:
@@ -431,11 +446,12 @@ def remove_teasers(
         # A wrapper left holding nothing but a heading was part of the teaser block too.
         # (Not a line of prose: the words around a hover card are the sentence's own.)
         while parent is not None and parent.tag not in {"body", "html", "main", "article", *INLINE_TAGS}:
-            if len(text_of(parent)) > HEADING_MAX_CHARS or parent.findall(".//img"):
+            left = bounded_text(parent, HEADING_MAX_CHARS)
+            if left is None or parent.find(".//img") is not None:
                 break
             grand = parent.getparent()
-            if text_of(parent):
-                block.text = f"{text_of(parent)} {block.text}"
+            if left:
+                block.text = f"{left} {block.text}"
             _drop(parent)
             parent = grand
     return blocks
