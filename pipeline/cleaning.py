@@ -70,6 +70,18 @@ _CALL_TO_ACTION = re.compile(
     r"bagikan artikel|berlangganan|hak cipta)",
     re.IGNORECASE,
 )
+# A reporter's address or profile on a line of its own: "jane.doe@paper.com", "twitter.com/jdoe", "@jdoe".
+_CONTACT = re.compile(
+    r"^([\w.+-]+@[\w-]+(\.[\w-]+)+|(https?://)?(www\.)?(twitter|x|facebook|instagram|threads|bsky)\.(com|net|app)/[\w./-]+"
+    r"|@\w{2,30})$",
+    re.IGNORECASE,
+)
+# "5 min read", "Reading time: 3 minutes", in the languages of our corpus and a few more.
+_READING_TIME = re.compile(
+    r"^(\d+\s*(min|mins|minute|minutes|phút)\s*(read|đọc)"
+    r"|(reading time|tempo de leitura|temps de lecture|tiempo de lectura|lesezeit|thời gian đọc)\s*:?\s*\d+\s*\w*)$",
+    re.IGNORECASE,
+)
 _BYLINE = re.compile(r"^(by|par|von|por|oleh|bởi)\s+\S.*$", re.IGNORECASE)
 _CREDIT = re.compile(
     r"^(theo|nguồn|source|sources|via|quelle|fuente|sumber|d'après|according to)\s*:?\s+\S.{0,50}$", re.IGNORECASE
@@ -460,12 +472,19 @@ def _take_source_line(blocks: list[Block]) -> str | None:
 
 
 def _mark_bylines(blocks: list[Block], authors: list[str]) -> None:
-    """The author's name or a credit line ("Theo Báo X", "Source: Y") at either end of the text."""
+    """The author's name or a credit line ("Theo Báo X", "Source: Y") at either end of the text,
+    and the reporter's contact or the reading time on a line of their own near either end."""
     live = [b for b in blocks if b.reason is None]
     names = {normalize_block(a) for a in authors}
-    for b in [*live[:1], *live[-2:]]:
+    ends = {id(b) for b in [*live[:1], *live[-2:]]}  # the byline itself: first block, or the last two
+    for b in [*live[:2], *live[-3:]]:
         text = b.text.strip()
         if len(text) > 60:
+            continue
+        if _CONTACT.match(text) or _READING_TIME.match(text):
+            b.reason = "byline"
+            continue
+        if id(b) not in ends:
             continue
         words = text.split()
         shouted = 1 <= len(words) <= 5 and text.isupper()

@@ -240,6 +240,16 @@ def test_newsroom_credit_lines_at_the_end_leave_the_body() -> None:
     assert all(p in cleaned.body for p in BODY)
 
 
+def test_reading_time_and_the_reporters_contact_leave_the_body() -> None:
+    """A reading time above the story, an address and a profile under it, are not body text."""
+    html = page(extra_body="<p>mai.anh@baotinhxa.vn</p><p>twitter.com/maianh_btx</p>", rail=False)
+    html = html.replace(b"<h1>", "<p>Thời gian đọc: 3 phút</p><h1>".encode())
+    cleaned = clean_page(html, URL)
+    assert "Thời gian đọc" not in cleaned.body
+    assert "mai.anh@" not in cleaned.body and "twitter.com/maianh" not in cleaned.body
+    assert all(p in cleaned.body for p in BODY)
+
+
 def test_a_closing_sentence_that_cites_reporting_stays() -> None:
     """Words like "reporting by" inside a sentence of the story do not make it a credit line."""
     extra = "<p>The figures were confirmed after reporting by the provincial radio station in March.</p>"
