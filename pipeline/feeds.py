@@ -445,6 +445,9 @@ def claim_entries(state: StateStore, feed_id: str, entries: list[FeedEntry], use
     return [v.decode() for v in verdicts]
 
 
+LIAR_PROBATION = 7 * 86400.0  # seconds a feed that lied with its validators is polled without them
+
+
 # -- polling --------------------------------------------------------------------------------------
 @dataclass
 class PollResult:
@@ -478,7 +481,11 @@ def poll_feed(
     """
     now = time.time() if now is None else now
     prev = state.feed_state(feed.id)
-    liar = prev.get("validators") == "lie"
+    # A feed caught lying with its validators is polled without them for a while, then
+    # trusted again (servers get fixed); the periodic check catches a relapse.
+    caught = prev.get("validators") == "lie"
+    liar = caught and now - float(prev.get("lied_at") or 0) < LIAR_PROBATION
+    paroled: dict[str, Any] = {"validators": ""} if caught and not liar else {}
     streak = int(prev.get("streak_304") or 0)
     verifying = bool(verify_every) and streak >= verify_every and not liar
     headers = {}
@@ -499,12 +506,12 @@ def poll_feed(
         record_failure(state, feed, exc, now)
         raise
     if result.status == 304:
-        _record_success(state, feed, now, result, streak_304=streak + 1)
+        _record_success(state, feed, now, result, streak_304=streak + 1, **paroled)
         state.bump_feed_counter(feed.id, "polls_304")
         return PollResult(feed, 304, 0, [], outcome="not_modified", headers=result.headers)
     body_hash = hashlib.sha256(result.body).hexdigest()[:32]
     if body_hash == prev.get("body_hash"):
-        _record_success(state, feed, now, result, streak_304=0)
+        _record_success(state, feed, now, result, streak_304=0, **paroled)
         state.bump_feed_counter(feed.id, "polls_unchanged")
         return PollResult(feed, result.status, 0, [], outcome="unchanged", headers=result.headers)
     try:
@@ -513,10 +520,11 @@ def poll_feed(
         record_failure(state, feed, exc, now)
         raise
     entries_hash = parsed.entries_hash()
-    fields: dict[str, Any] = {"body_hash": body_hash, "entries_hash": entries_hash, "kind": parsed.kind}
+    fields: dict[str, Any] = {"body_hash": body_hash, "entries_hash": entries_hash, "kind": parsed.kind, **paroled}
     if verifying and entries_hash != prev.get("entries_hash") and _same_validators(prev, result):
         # The server kept answering 304 to these validators while the feed changed.
         fields["validators"] = "lie"
+        fields["lied_at"] = now
         state.incr("feeds_lying_validators")
     use_guids = prev.get("guids") != "unstable"
     verdicts = claim_entries(state, feed.id, parsed.entries, use_guids=use_guids)

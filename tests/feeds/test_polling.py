@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from pipeline import scheduling
 from pipeline.errors import PermanentError, TransientError
-from pipeline.feeds import FeedConfig, ParsedFeed, parse_feed, poll_feed
+from pipeline.feeds import LIAR_PROBATION, FeedConfig, ParsedFeed, parse_feed, poll_feed
 from pipeline.fetching import Fetcher
 from pipeline.politeness import Politeness, PolitenessConfig
 from pipeline.state import StateStore
@@ -99,6 +100,10 @@ def test_feed_whose_etag_never_changes_is_still_read(
     later = poll_feed(feed, fetcher, state, 10**6, verify_every=2)
     assert "if-none-match" not in route.hits[-1].headers
     assert [e.url for e in later.new_entries] == [f"{server.base}/c.html"]
+    # A week on, the feed is trusted again (the periodic check would catch it once more).
+    poll_feed(feed, fetcher, state, 10**6, verify_every=2, now=time.time() + LIAR_PROBATION + 60)
+    assert route.hits[-1].headers.get("if-none-match") == '"forever"'
+    assert state.feed_state(feed.id)["validators"] == ""
 
 
 def test_entry_identity_survives_changed_urls_and_guids(
