@@ -82,6 +82,13 @@ _READING_TIME = re.compile(
     r"|(reading time|tempo de leitura|temps de lecture|tiempo de lectura|lesezeit|thời gian đọc)\s*:?\s*\d+\s*\w*)$",
     re.IGNORECASE,
 )
+# A list of tags or topics under the story: "Tags: flood, Tanner River", "Từ khóa: ...".
+_TAG_LABELS = (
+    r"(tags?|tagged( with)?|topics?|categor(y|ies)|filed under|related topics|từ khóa|thẻ|chủ đề|étiquettes|"
+    r"mots-clés|thèmes|etiquetas|palabras clave|temas|schlagwörter|themen)"
+)
+_TAG_LINE = re.compile(rf"^{_TAG_LABELS}\s*(?P<colon>:)?\s*\S", re.IGNORECASE)
+_TAG_LABEL = re.compile(rf"^{_TAG_LABELS}\s*:?$", re.IGNORECASE)  # the label on a line of its own
 _BYLINE = re.compile(r"^(by|par|von|por|oleh|bởi)\s+\S.*$", re.IGNORECASE)
 _CREDIT = re.compile(
     r"^(theo|nguồn|source|sources|via|quelle|fuente|sumber|d'après|according to)\s*:?\s+\S.{0,50}$", re.IGNORECASE
@@ -502,6 +509,28 @@ def _mark_calls_to_action(blocks: list[Block]) -> None:
     for b in [*live[:1], *live[-5:]]:
         if len(b.text) <= 240 and (_CALL_TO_ACTION.search(b.text) or _NEWSROOM_CREDITS.match(b.text.strip())):
             b.reason = "boilerplate"
+    tail = live[-4:]
+    for i, b in enumerate(tail):
+        text = b.text.strip()
+        if b.reason is not None or len(text) > 300:
+            continue
+        if _is_tag_line(text):
+            b.reason = "boilerplate"
+        elif _TAG_LABEL.match(text) and i + 1 < len(tail) and _is_list(tail[i + 1].text):
+            b.reason = tail[i + 1].reason = "boilerplate"  # the list under its label
+
+
+def _is_list(text: str) -> bool:
+    text = text.strip()
+    return len(text) <= 300 and text.count(",") >= 2 and not text.endswith(".")
+
+
+def _is_tag_line(text: str) -> bool:
+    """A label and a list ("Tags: a, b", "Tags a, b, c"), not a sentence that starts with "Topics"."""
+    m = _TAG_LINE.match(text)
+    if m is None:
+        return False
+    return m.group("colon") is not None or _is_list(text)
 
 
 def _mark_repeats(blocks: list[Block]) -> None:

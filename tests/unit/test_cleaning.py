@@ -250,6 +250,15 @@ def test_reading_time_and_the_reporters_contact_leave_the_body() -> None:
     assert all(p in cleaned.body for p in BODY)
 
 
+def test_tag_lists_under_the_story_leave_the_body() -> None:
+    """ "Từ khóa: ..." and a label with its list under it are not body text; a sentence on topics stays."""
+    topics = "<p>Topics raised at the meeting ranged from seed prices to irrigation, and all were answered.</p>"
+    extra = f"{topics}<p>Từ khóa: nông dân, giống lúa, hạn hán</p><p>Tags</p><p>lúa chịu hạn, vùng cao, tập huấn</p>"
+    cleaned = clean_page(page(extra_body=extra, rail=False), URL)
+    assert "Từ khóa" not in cleaned.body and "Tags" not in cleaned.body and "lúa chịu hạn, vùng cao" not in cleaned.body
+    assert "Topics raised at the meeting" in cleaned.body
+
+
 def test_a_closing_sentence_that_cites_reporting_stays() -> None:
     """Words like "reporting by" inside a sentence of the story do not make it a credit line."""
     extra = "<p>The figures were confirmed after reporting by the provincial radio station in March.</p>"
