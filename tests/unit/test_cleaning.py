@@ -251,7 +251,7 @@ def test_reading_time_and_the_reporters_contact_leave_the_body() -> None:
 
 
 def test_tag_lists_under_the_story_leave_the_body() -> None:
-    """ "Từ khóa: ..." and a label with its list under it are not body text; a sentence on topics stays."""
+    """A "Từ khóa:" line, and a label with its list under it, are not body text; a sentence on topics stays."""
     topics = "<p>Topics raised at the meeting ranged from seed prices to irrigation, and all were answered.</p>"
     extra = f"{topics}<p>Từ khóa: nông dân, giống lúa, hạn hán</p><p>Tags</p><p>lúa chịu hạn, vùng cao, tập huấn</p>"
     cleaned = clean_page(page(extra_body=extra, rail=False), URL)
