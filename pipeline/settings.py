@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     # Days a URL (and a feed entry's GUID) is remembered as seen. Memory stays bounded; an
     # article linked again after longer is fetched again, and still indexed once.
     seen_retention_days: float = Field(default=180.0, gt=0)
+    # Dead letters kept (the newest); older ones are dropped and counted.
+    dead_letters_max: int = Field(default=100_000, gt=0)
 
     @field_validator("allow_private_networks")
     @classmethod

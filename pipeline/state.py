@@ -18,6 +18,7 @@ PREFIX = "nf:"
 SEEN_PREFIX = PREFIX + "seen:"  # + generation number: one set of URL digests per period
 SEEN_GENERATIONS = 4  # the current period and the three before it are consulted
 DEFAULT_SEEN_RETENTION = 180 * 86400.0
+DEFAULT_DEAD_LETTERS_MAX = 100_000
 STATS_KEY = PREFIX + "stats"
 DEAD_KEY = PREFIX + "dead"
 FEEDS_KEY = PREFIX + "feeds"  # hash: feed id -> feed config JSON
@@ -76,9 +77,11 @@ class StateStore:
         client: redis.Redis,
         *,
         seen_retention: float = DEFAULT_SEEN_RETENTION,
+        dead_letters_max: int = DEFAULT_DEAD_LETTERS_MAX,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.r = client
+        self.dead_letters_max = max(1, dead_letters_max)
         self._reserve = client.register_script(_RESERVE_SLOT)
         self._claim = client.register_script(_CLAIM_URLS)
         self.seen_period = max(1.0, seen_retention / (SEEN_GENERATIONS - 1))
@@ -134,9 +137,19 @@ class StateStore:
 
     # -- dead letters ---------------------------------------------------------------------
     def dead_letter(self, task: str, args: Iterable[Any], error: str) -> None:
+        """Keep a failed task with its error, for `newsflow dead-letters` and `reprocess`.
+
+        The list keeps the newest `dead_letters_max` entries; older ones are dropped and
+        counted (`dead_letters_trimmed`), so years of bad links cannot fill Redis.
+        """
         entry = {"task": task, "args": list(args), "error": error, "at": time.time()}
-        self.r.rpush(DEAD_KEY, json.dumps(entry, ensure_ascii=False, default=str))
+        pipe = self.r.pipeline()
+        pipe.rpush(DEAD_KEY, json.dumps(entry, ensure_ascii=False, default=str))
+        pipe.ltrim(DEAD_KEY, -self.dead_letters_max, -1)
+        length, _ = pipe.execute()
         self.incr("failed")
+        if int(length) > self.dead_letters_max:
+            self.incr("dead_letters_trimmed", int(length) - self.dead_letters_max)
 
     def dead_letters(self, start: int = 0, end: int = -1) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.r.lrange(DEAD_KEY, start, end)]

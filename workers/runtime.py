@@ -78,7 +78,11 @@ class Runtime:
 
     @cached_property
     def state(self) -> StateStore:
-        return StateStore(self.redis, seen_retention=self.settings.seen_retention_days * 86400)
+        return StateStore(
+            self.redis,
+            seen_retention=self.settings.seen_retention_days * 86400,
+            dead_letters_max=self.settings.dead_letters_max,
+        )
 
     @cached_property
     def fetcher(self) -> Fetcher:

@@ -99,3 +99,14 @@ def test_feed_guids_are_windowed_like_urls(runtime: Runtime) -> None:
     clock.now += 10 * 86400.0
     assert claim_entries(state, "f1", [entry]) == ["new"]
     assert all(runtime.redis.ttl(key) > 0 for key in runtime.redis.scan_iter("nf:feed:f1:guids:*"))
+
+
+def test_dead_letters_keep_the_newest_and_count_the_rest(runtime: Runtime) -> None:
+    """The dead-letter list is capped: the newest entries stay, the dropped ones are counted."""
+    state = StateStore(runtime.redis, dead_letters_max=3)
+    for n in range(5):
+        state.dead_letter("fetch.page", [f"https://tin.example/{n}.html"], f"HTTP 404 ({n})")
+    assert state.dead_count() == 3
+    assert [d["error"] for d in state.dead_letters()] == ["HTTP 404 (2)", "HTTP 404 (3)", "HTTP 404 (4)"]
+    assert state.stats()["dead_letters_trimmed"] == 2
+    assert state.stats()["failed"] == 5
