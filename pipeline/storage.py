@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from pipeline.errors import PermanentError
@@ -52,3 +53,22 @@ class RawStore:
 
     def exists(self, ref: str) -> bool:
         return self._path(ref).exists()
+
+    def prune(self, older_than: float, now: float | None = None) -> tuple[int, int]:
+        """Delete pages stored more than `older_than` seconds ago; return (files, bytes) freed.
+
+        A pruned page can no longer be cleaned again without fetching it (re-cleaning and
+        `reprocess` dead-letter it, saying so); the index keeps its article.
+        """
+        cutoff = (time.time() if now is None else now) - older_than
+        files = freed = 0
+        for path in self.root.glob("*/*/*.gz"):
+            try:
+                info = path.stat()
+                if info.st_mtime < cutoff:
+                    path.unlink()
+                    files += 1
+                    freed += info.st_size
+            except FileNotFoundError:
+                continue  # another process pruned it first
+        return files, freed

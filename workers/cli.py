@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("reprocess", help="clean every stored page again (no fetching) and re-index")
     rp.set_defaults(func=cmd_reprocess)
 
+    pr = sub.add_parser("prune-raw", help="delete stored raw pages older than some days (the index keeps its articles)")
+    pr.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="age in days, at least 1")
+    pr.set_defaults(func=cmd_prune_raw)
+
     fd = sub.add_parser("feeds", help="the registered feeds")
     fsub = fd.add_subparsers(metavar="ACTION")
     fl = fsub.add_parser("list", help="every feed with its health and next poll")
@@ -350,6 +354,16 @@ def _print_page(page: Any) -> None:
         print(f"   {hit.url}")
         snippet = re.sub(r"</?mark>", "*", hit.snippet)
         print(f"   {snippet[:300]}")
+
+
+def cmd_prune_raw(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.storage import RawStore
+
+    if args.older_than < 1:
+        raise ValueError("--older-than must be at least 1 day: recent pages are re-cleaned as sites are learned")
+    files, freed = RawStore(settings.raw_dir).prune(args.older_than * 86400)
+    print(f"pruned {files} raw page(s), {freed / 1e6:.1f} MB, older than {args.older_than:g} day(s)")
+    return 0
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
