@@ -96,6 +96,9 @@ _CREDIT = re.compile(
 MIN_CUT_COPY_CHARS = 30  # a shorter cut copy could be any sentence's opening words
 HEAD_BLOCKS = 2  # a headline or standfirst is looked for among the first blocks only
 MIN_STANDFIRST_CHARS = 40
+MAX_STANDFIRST_CHARS = 200  # deks run 60-160 characters; a sapo is a paragraph
+# "TTO - ", "(Dân trí) - ", "HLO – ", "WASHINGTON (AP) — ": the dateline that opens a lede.
+_DATELINE = re.compile(r"^[(\w][\w.()\s]{0,30}\s?[-–—]\s")
 # A wire service's credits under the story: "(Reporting by ...; Editing by ...)".
 _NEWSROOM_CREDITS = re.compile(r"^\(?(additional )?(reporting|writing|editing) by \S", re.IGNORECASE)
 MIN_ARTICLE_CHARS = 60  # shorter than a one-sentence brief: a menu or an empty page
@@ -465,8 +468,15 @@ def _mark_headline(blocks: list[Block], headings: tuple[set[str], set[str]], des
         text = normalize_block(b.text)
         if text in top:
             b.reason = "headline"
-        elif text in sub and len(summary) >= MIN_STANDFIRST_CHARS and text.startswith(summary):
+        elif text in sub and len(summary) >= MIN_STANDFIRST_CHARS and text.startswith(summary) and _is_dek(b.text):
             b.reason = "standfirst"
+
+
+def _is_dek(text: str) -> bool:
+    """A standfirst line, not a lede set as a heading: Vietnamese sites print their sapo, the
+    story's first paragraph, as an h2; it is longer, or opens with the paper's dateline."""
+    text = text.strip()
+    return len(text) <= MAX_STANDFIRST_CHARS and not _DATELINE.match(text)
 
 
 def _take_source_line(blocks: list[Block]) -> str | None:

@@ -266,12 +266,15 @@ def test_a_closing_sentence_that_cites_reporting_stays() -> None:
     assert "reporting by the provincial radio station" in cleaned.body
 
 
-def headed_page(standfirst_tag: str, description: str) -> bytes:
+DEK = "The works will close the north channel to boats over ten metres for six weeks."
+
+
+def headed_page(standfirst_tag: str, description: str, standfirst: str = DEK) -> bytes:
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Harbour dredging to start in spring | The Tidewater Ledger</title>
 <meta name="description" content="{description}"></head>
 <body><article><h1>Council approves harbour dredging plan after two-year delay</h1>
-<{standfirst_tag}>The works will close the north channel to boats over ten metres for six weeks.</{standfirst_tag}>
+<{standfirst_tag}>{standfirst}</{standfirst_tag}>
 <p>Dredging of the inner harbour will begin in March, the council decided on Tuesday by seven votes to two.</p>
 <p>Fishing crews had asked for the work since silt grounded two trawlers at low tide in the winter of last year.</p>
 <p>The contractor expects to lift about forty thousand cubic metres of sediment and take it to a licensed site.</p>
@@ -284,6 +287,22 @@ def test_headline_and_standfirst_above_the_story_leave_the_body() -> None:
     assert cleaned.body.startswith("Dredging of the inner harbour")
     reasons = {b.reason for b in cleaned.blocks if b.reason}
     assert {"headline", "standfirst"} <= reasons
+
+
+@pytest.mark.parametrize(
+    "sapo",
+    [
+        "TLG – The works will close the north channel to boats over ten metres for six weeks, the council said.",
+        "The works will close the north channel to boats over ten metres for six weeks from March, while two "
+        "dredgers lift the silt that grounded trawlers last winter; the harbour master will publish the closures "
+        "a week ahead, and smaller boats may pass at high tide.",
+    ],
+)
+def test_a_lede_set_as_a_heading_stays(sapo: str) -> None:
+    """A sub-heading that opens with the paper's dateline, or runs a paragraph long, is the story's lede
+    (the Vietnamese sapo), not a standfirst: it stays even when it repeats the description."""
+    cleaned = clean_page(headed_page("h2", sapo[:80], standfirst=sapo), URL)
+    assert cleaned.body.startswith(sapo[:60])
 
 
 def test_a_lede_that_repeats_the_description_stays() -> None:
