@@ -49,3 +49,8 @@ def test_teaser_leakage_stays_under_its_ceiling(scores: dict[str, Any]) -> None:
 def test_no_page_raises(scores: dict[str, Any]) -> None:
     """Every public page is cleaned or dropped with a reason; none raises."""
     assert scores["newsflow"]["errors"] == 0
+
+
+def test_no_two_different_articles_share_a_cluster(scores: dict[str, Any]) -> None:
+    """The set holds 181 different articles, pairs of one site among them: none is taken for a near-duplicate."""
+    assert scores["false_neardup_pairs"] == 0
