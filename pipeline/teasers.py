@@ -1,9 +1,15 @@
 """Teaser blocks recognised by their structure inside one page.
 
 A teaser block is a run of repeated items, each led by a link to another article of the
-same site whose anchor text is the item's title, often with a short excerpt. Headings such
-as "Cùng chủ đề" or "Related" are not needed: the structure decides. A lone short paragraph
-that is mostly a link to another article ("Read more: ...") is an inline teaser.
+same site whose anchor text is the item's title, often with a short excerpt, a date or a
+label. Headings such as "Cùng chủ đề" or "Related" are not needed: the structure decides.
+The same search finds:
+- a lone short paragraph that is mostly a link to another article ("Read more: ..."),
+- a pop-up card of a person's stories set inside a sentence (the sentence stays),
+- a row of three or more paragraphs that are each only a headline link, to any site (a
+  network's cross-promotion).
+A link that a sentence runs into is prose, not a title, unless it is most of a headline
+that is linked only in part.
 """
 
 from __future__ import annotations
@@ -218,7 +224,7 @@ class _PageScan:
         return items, covered, lead_chars
 
     def teaser_list(self, el: lxml_html.HtmlElement) -> TeaserBlock | None:
-        if el not in self._linked:
+        if not self.holds_link(el):
             return None
         children = [c for c in el if isinstance(c.tag, str)]
         # Look through single wrappers (<div><ul>...</ul></div>) to the repeated level, unless
@@ -317,7 +323,7 @@ class _PageScan:
         The link must be the element's title (leading it, or most of it), not words of
         prose, and the element one story, not a whole list of them.
         """
-        if el not in self._linked:
+        if not self.holds_link(el):
             return False
         text = self.bounded_text(el, MAX_ITEM_CHARS) if text is None else text
         if not text or len(text) > MAX_ITEM_CHARS:
@@ -331,18 +337,8 @@ class _PageScan:
             and not self.many_stories(el)
         )
 
-    @staticmethod
-    def on_a_line_of_its_own(el: lxml_html.HtmlElement) -> bool:
-        """True when no words of the same line surround `el` (lines end at <br> and at the
-        parent's edges): a bold link set apart, not a phrase inside a sentence."""
-        prev, nxt = el.getprevious(), el.getnext()
-        before = prev.tail if prev is not None else (el.getparent().text if el.getparent() is not None else "")
-        if (before or "").strip() or (el.tail or "").strip():
-            return False
-        return (prev is None or prev.tag == "br") and (nxt is None or nxt.tag == "br")
-
     def inline_teaser(self, el: lxml_html.HtmlElement) -> TeaserBlock | None:
-        if el not in self._linked:
+        if not self.holds_link(el):
             return None
         if el.tag == "a":
             # A link standing alone between paragraphs ("Also on ...: <title>"), not one in prose.
@@ -356,12 +352,23 @@ class _PageScan:
         text = self.bounded_text(el, INLINE_MAX_CHARS)
         if not text:
             return None
-        if el.tag == "strong" and not self.on_a_line_of_its_own(el):
+        if el.tag == "strong" and not _on_a_line_of_its_own(el):
             return None  # a bold link inside a sentence: words of the story
         found = self.article_anchor(el)
         if not found or len(found[1]) < 0.6 * len(text):
             return None
         return TeaserBlock(element=el, links=self.related_links([found[:2]]), text=text, kind="inline")
+
+
+def _on_a_line_of_its_own(el: lxml_html.HtmlElement) -> bool:
+    """True when no words of the same line surround `el` (lines end at <br> and at the
+    parent's edges): a bold link set apart, not a phrase inside a sentence."""
+    prev, nxt = el.getprevious(), el.getnext()
+    parent = el.getparent()
+    before = prev.tail if prev is not None else (parent.text if parent is not None else "")
+    if (before or "").strip() or (el.tail or "").strip():
+        return False
+    return (prev is None or prev.tag == "br") and (nxt is None or nxt.tag == "br")
 
 
 def _headline_url(href: str, page_url: str) -> str | None:
