@@ -5,7 +5,8 @@ Routes:
   GET /api/search?q=...     JSON results: q, site, language, since, until, limit, cursor, all=1
   GET /api/articles/<id>    one article document
   GET /healthz              200 when Redis and the search backend answer
-  GET /metrics              Prometheus text format: queues, counters, index size
+  GET /metrics              Prometheus text format: queues, counters, index size, articles waiting
+                            to be indexed, and whether the search backend answers (served while it is down)
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from pipeline.errors import TransientError
+from pipeline.ingest import pending_count
 from pipeline.models import as_utc
 from pipeline.search.base import SearchQuery
 from workers.runtime import Runtime
@@ -87,9 +90,28 @@ def metrics_text(rt: Runtime) -> str:
         "# HELP newsflow_dead_letters Tasks that failed for good and wait for an operator.",
         "# TYPE newsflow_dead_letters gauge",
         f"newsflow_dead_letters {rt.state.dead_count()}",
-        "# HELP newsflow_articles Articles in the search index.",
-        "# TYPE newsflow_articles gauge",
-        f"newsflow_articles {rt.search.count()}",
+        "# HELP newsflow_index_pending Cleaned articles waiting for the search backend to take them.",
+        "# TYPE newsflow_index_pending gauge",
+        f"newsflow_index_pending {pending_count(rt.state)}",
+    ]
+    # The metrics that matter most while the search backend is down must still be served.
+    try:
+        articles: int | None = rt.search.count()
+    except TransientError as exc:
+        log.warning("metrics: %s", exc)
+        articles = None
+    lines += [
+        "# HELP newsflow_search_up 1 when the search backend answers, else 0.",
+        "# TYPE newsflow_search_up gauge",
+        f"newsflow_search_up {0 if articles is None else 1}",
+    ]
+    if articles is not None:
+        lines += [
+            "# HELP newsflow_articles Articles in the search index.",
+            "# TYPE newsflow_articles gauge",
+            f"newsflow_articles {articles}",
+        ]
+    lines += [
         "# HELP newsflow_events_total Pipeline events by kind (fetched, indexed, dropped:<reason>, ...).",
         "# TYPE newsflow_events_total counter",
     ]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipeline.boilerplate import BoilerplateStats
 from pipeline.dedup import NearDupIndex
 from pipeline.feeds import FeedEntry, claim_entries
+from pipeline.ingest import PENDING_KEY
 from pipeline.state import StateStore
+from tests.conftest import make_settings
+from tests.contract.noida import free_port
+from workers.api import metrics_text
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -110,3 +116,19 @@ def test_dead_letters_keep_the_newest_and_count_the_rest(runtime: Runtime) -> No
     assert [d["error"] for d in state.dead_letters()] == ["HTTP 404 (2)", "HTTP 404 (3)", "HTTP 404 (4)"]
     assert state.stats()["dead_letters_trimmed"] == 2
     assert state.stats()["failed"] == 5
+
+
+def test_metrics_are_served_while_the_search_backend_is_down(data_dir: Path, embedded_redis: str) -> None:
+    """/metrics still reports queues and waiting articles, and says the search backend is down."""
+    closed = free_port()  # nothing listens there
+    rt = Runtime(make_settings(data_dir, embedded_redis, elasticsearch_url=f"http://127.0.0.1:{closed}"))
+    try:
+        rt.redis.hset(PENDING_KEY, "waiting-article", "{}")
+        text = metrics_text(rt)
+    finally:
+        rt.redis.hdel(PENDING_KEY, "waiting-article")
+        rt.close()
+    assert "newsflow_search_up 0" in text
+    assert "newsflow_index_pending 1" in text
+    assert 'newsflow_queue_depth{queue="fetch"}' in text
+    assert "newsflow_articles " not in text
