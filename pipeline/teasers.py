@@ -78,7 +78,7 @@ def bounded_text(el: lxml_html.HtmlElement, limit: int) -> str | None:
     return text if len(text) <= limit else None
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=32768)  # per worker process: a few MB
 def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
     """Canonical URL of `href` when it points to an article of the page's site.
 
@@ -135,6 +135,8 @@ class _PageScan:
     def __init__(self, page_url: str) -> None:
         self.page_url = page_url
         self.page_site = site_of(page_url)
+        parts = urlsplit(page_url)
+        self.origin = f"{parts.scheme}://{parts.netloc}/"
         self._texts: dict[lxml_html.HtmlElement, str] = {}
         self._linked: set[lxml_html.HtmlElement] = set()
 
@@ -173,7 +175,10 @@ class _PageScan:
         return got if len(got) <= limit else None
 
     def link(self, href: str) -> str | None:
-        return is_article_link(href, self.page_url, self.page_site)
+        # An absolute or root-relative href means the same on every page of the site: keyed
+        # by the site's origin, the cache serves the menus and rails of its next pages too.
+        base = self.origin if href.startswith(("http://", "https://", "/")) else self.page_url
+        return is_article_link(href, base, self.page_site)
 
     def article_anchor(self, el: lxml_html.HtmlElement) -> tuple[str, str, lxml_html.HtmlElement] | None:
         """The first link in `el` to another article: its URL, anchor text and element."""
