@@ -558,7 +558,7 @@ def score_devset(devset: Path = DEFAULT_DEVSET, rounds: int = 2, timing: bool = 
     for w in [*worst_nf, *lowest]:
         t = by_key[w["key"]]
         w["trafilatura"] = {"f1": t.f1, "precision": t.precision, "recall": t.recall, "leakage": t.leakage}
-    # The set holds 181 different articles: any pair sharing a cluster is a false near-duplicate.
+    # The development set holds distinct articles: any pair sharing a cluster is a false near-duplicate.
     clusters = Counter(o.cluster_id for o in run.outputs.values() if o.cluster_id)
     false_pairs = sum(n * (n - 1) // 2 for n in clusters.values())
     return {
@@ -705,7 +705,7 @@ def print_devset(res: dict[str, Any]) -> None:
             + f" {_f(s['repeated_leakage'], True):>7} ({s['repeated_leakage_pages']:>3}) {_f(s['shingle']['f1'])}"
         )
     print(f"re-cleans triggered: {res['recleaned']}")
-    print(f"near-duplicate pairs found: {res['false_neardup_pairs']} (the set holds none: each would be false)")
+    print(f"near-duplicate pairs found: {res['false_neardup_pairs']} (in a set of distinct articles, each is false)")
     t = res["throughput"]
     print(
         f"throughput, one core (cpu {t['cpu']}), {t['pages']} pages, best of {t['rounds']} after warm-up: "
