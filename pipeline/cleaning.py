@@ -18,6 +18,7 @@ import hashlib
 import re
 import unicodedata
 import warnings
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,6 +53,7 @@ _PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_id
 MAX_CAPTION_CHARS = 400
 MIN_BOILERPLATE_CHARS = 20
 REPEAT_MIN_CHARS = 80
+TEMPLATE_REPEATS = 3  # a paragraph printed this many times is part of the content's pattern
 _CALL_TO_ACTION = re.compile(
     r"\b(subscri(be|ption)|sign up|newsletter|follow (us|me|him|her|them)\b|share (this|it)\b|"
     r"like this (story|article)|follow (\S+ ){1,7}?on (twitter|facebook|instagram|x)\b|listen (to|back)|"
@@ -547,13 +549,20 @@ def _mark_repeats(blocks: list[Block]) -> None:
     """Keep the first of identical blocks, and the full form of a truncated one."""
     seen: dict[str, int] = {}
     live = [b for b in blocks if b.reason is None]
+    norms = [normalize_block(b.text) for b in live]
+    times = Counter(norms)
     for i, b in enumerate(live):
-        norm = normalize_block(b.text)
+        norm = norms[i]
         # A whole paragraph twice, or a short line twice in a row. Short lines that recur
-        # far apart (a recipe's "1 tsp. olive oil", a table's labels) are content.
-        if norm in seen and (len(norm) >= REPEAT_MIN_CHARS or i - seen[norm] <= 2):
-            b.reason = "repeat"
-            continue
+        # far apart (a recipe's "1 tsp. olive oil", a table's labels) are content, and so
+        # is a paragraph printed again and again (the question put to each person of a
+        # survey, the same meal on each day of a plan): a printing slip happens once.
+        if norm in seen:
+            gap = i - seen[norm]
+            short = len(norm) < REPEAT_MIN_CHARS
+            if (short and gap <= 2) or (not short and (gap == 1 or times[norm] < TEMPLATE_REPEATS)):
+                b.reason = "repeat"
+                continue
         # A cut copy of an earlier block ("Good morning! This is the news you need to...").
         cut = b.text.rstrip().endswith(("...", "…")) and len(norm) >= MIN_CUT_COPY_CHARS
         if cut and any(earlier.startswith(norm) for earlier in seen):

@@ -69,6 +69,25 @@ def test_teaser_list_leaves_the_body_and_becomes_related_links() -> None:
     assert "Cùng chủ đề" not in cleaned.body
 
 
+QUESTION = "Ông bà đánh giá thế nào về chương trình hỗ trợ giống lúa chịu hạn của tỉnh trong ba năm qua?"
+
+
+def test_a_paragraph_printed_twice_is_kept_once() -> None:
+    """The same paragraph printed again further down (a layout slip) is a repeat."""
+    cleaned = clean_page(page(extra_body=f"<p>{BODY[1]}</p>", rail=False), URL)
+    assert cleaned.body.count(BODY[1]) == 1
+    assert "repeat" in {b.reason for b in cleaned.blocks}
+
+
+def test_a_question_put_to_each_person_stays_each_time() -> None:
+    """A paragraph printed three times or more is the content's pattern (a survey), not a slip."""
+    answers = ["Rất tốt, năng suất tăng rõ.", "Cần thêm phân bón cho vụ sau.", "Bà con vùng cao được lợi nhiều nhất."]
+    survey = "".join(f"<p><b>{QUESTION}</b></p><p>{a}</p>" for a in answers)
+    cleaned = clean_page(page(extra_body=survey, rail=False), URL)
+    assert cleaned.body.count(QUESTION) == 3
+    assert all(a in cleaned.body for a in answers)
+
+
 def test_body_paragraphs_stay_in_order() -> None:
     """Every paragraph of the article is kept, in the page's order."""
     body = clean_page(page(), URL).body
