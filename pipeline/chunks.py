@@ -16,6 +16,8 @@ from collections import Counter
 
 from lxml import html as lxml_html
 
+from pipeline.teasers import text_of
+
 MAX_LEVELS = 4  # how far above the extracted paragraphs the repeated container may sit
 MAX_FILLER_CHARS = 120  # text allowed between two chunks ("Advertisement", "Story continues")
 MIN_CHUNK_CHARS = 200
@@ -32,10 +34,6 @@ def _norm(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip().casefold()
 
 
-def _text(el: lxml_html.HtmlElement) -> str:
-    return _SPACE.sub(" ", " ".join(el.itertext())).strip()
-
-
 def missing_chunks(root: lxml_html.HtmlElement, extracted: list[str]) -> tuple[list[str], list[str]]:
     """Texts of the chunks the extractor left out: (before its text, after its text).
 
@@ -45,7 +43,7 @@ def missing_chunks(root: lxml_html.HtmlElement, extracted: list[str]) -> tuple[l
     wanted = {_norm(t) for t in extracted if len(t) >= 40}
     if not wanted:
         return [], []
-    found = [p for p in root.iter("p") if _norm(_text(p)) in wanted]
+    found = [p for p in root.iter("p") if _norm(text_of(p)) in wanted]
     if not found:
         return [], []
     # The container the extractor read: the parent holding most of its paragraphs.
@@ -87,7 +85,7 @@ def _chunks(el: lxml_html.HtmlElement, seen: set[lxml_html.HtmlElement], *, forw
                 out.append(texts)
                 filler = None
             else:
-                filler = (filler or 0) + len(_text(sibling))
+                filler = (filler or 0) + len(text_of(sibling))
                 if filler > MAX_FILLER_CHARS:
                     break
         sibling = sibling.getnext() if forward else sibling.getprevious()
@@ -105,15 +103,15 @@ def _chunk_texts(chunk: lxml_html.HtmlElement, seen: set[lxml_html.HtmlElement])
             return None
         if _nested(el, chunk):
             continue
-        text = _text(el)
+        text = text_of(el)
         if text:
             texts.append(text)
     total = sum(len(t) for t in texts)
     # More of a story is prose: several full paragraphs, not a box with a line or two.
-    paragraphs = [t for el in chunk.iter("p") if len(t := _text(el)) >= MIN_PARAGRAPH_CHARS]
+    paragraphs = [t for el in chunk.iter("p") if len(t := text_of(el)) >= MIN_PARAGRAPH_CHARS]
     if total < MIN_CHUNK_CHARS or len(paragraphs) < MIN_PARAGRAPHS:
         return None
-    linked = sum(len(_text(a)) for a in chunk.iter("a"))
+    linked = sum(len(text_of(a)) for a in chunk.iter("a"))
     if linked > MAX_LINK_SHARE * total:
         return None
     return texts

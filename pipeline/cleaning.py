@@ -512,7 +512,8 @@ def _mark_bylines(blocks: list[Block], authors: list[str]) -> None:
 
 
 def _mark_calls_to_action(blocks: list[Block]) -> None:
-    """Short "share this / subscribe / follow us" lines at the ends of the text.
+    """Short "share this / subscribe / follow us" lines, newsroom credits and tag lists at
+    the ends of the text.
 
     Cross-page statistics catch these once a site has a few pages; this catches them on
     the first page too. Only short blocks at the very start or end are considered.

@@ -440,7 +440,7 @@ def claim_entries(state: StateStore, feed_id: str, entries: list[FeedEntry], use
     args: list[str | int] = [state.seen_ttl]
     for e in entries:
         args += [url_digest(e.url), (e.guid or "")[:500] if use_guids else ""]
-    keys = [*state.seen_keys(guid_prefix(feed_id)), *state.seen_keys()]
+    keys = [*state.window_keys(guid_prefix(feed_id)), *state.seen_keys()]
     verdicts = state.r.eval(_CLAIM_ENTRIES, len(keys), *keys, *args)
     return [v.decode() for v in verdicts]
 

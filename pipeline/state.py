@@ -88,10 +88,13 @@ class StateStore:
         self._clock = clock
 
     # -- seen URLs ------------------------------------------------------------------------
-    def seen_keys(self, prefix: str = SEEN_PREFIX) -> list[str]:
+    def window_keys(self, prefix: str) -> list[str]:
         """The generations of a windowed key to consult, the current one (where writes go) first."""
         current = int(self._clock() // self.seen_period)
         return [f"{prefix}{current - age}" for age in range(SEEN_GENERATIONS)]
+
+    def seen_keys(self) -> list[str]:
+        return self.window_keys(SEEN_PREFIX)
 
     @property
     def seen_ttl(self) -> int:

@@ -39,6 +39,7 @@ INLINE_MAX_CHARS = 220  # "Read more: <title>" standing alone between paragraphs
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "header", "strong", "b", "span", "div", "p"}
 _ARTICLE_SEGMENT = re.compile(r"(\d{4,}|[^/]*-[^/]*-[^/]*|\.s?html?$|\.php$|\.aspx?$)")
 _SPACE = re.compile(r"\s+")
+_NOT_PAGES = ("#", "javascript:", "mailto:", "tel:")  # hrefs that lead to no page
 _WORD_END = re.compile(r"([^\W\d_]|[,;'’”\"])$")  # text that ends mid-sentence (not a date, not "Label:")
 # Pages about people, tags and sections: their links are bylines and menus, not teasers.
 _NOT_ARTICLE_PATH = re.compile(
@@ -58,7 +59,11 @@ class TeaserBlock:
 
 def text_of(el: lxml_html.HtmlElement) -> str:
     # Join text nodes with spaces: "<h3>Title</h3><p>Excerpt" must not read "TitleExcerpt".
-    return _SPACE.sub(" ", " ".join(el.itertext())).strip()
+    return _joined(el.itertext())
+
+
+def _joined(pieces: Iterable[str]) -> str:
+    return _SPACE.sub(" ", " ".join(pieces)).strip()
 
 
 def bounded_text(el: lxml_html.HtmlElement, limit: int) -> str | None:
@@ -74,7 +79,7 @@ def bounded_text(el: lxml_html.HtmlElement, limit: int) -> str | None:
         if seen > limit:
             return None
         pieces.append(piece)
-    text = _SPACE.sub(" ", " ".join(pieces)).strip()
+    text = _joined(pieces)
     return text if len(text) <= limit else None
 
 
@@ -85,7 +90,7 @@ def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
     The page itself counts: rails often list the story being read among the others. It
     is left out of `related` (see `_PageScan.related_links`).
     """
-    if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+    if not href or href.startswith(_NOT_PAGES):
         return None
     # Menus and off-site links are most of a page's links: rule them out on the raw href
     # before paying for joining and canonicalisation, then check the canonical form again.
@@ -208,10 +213,9 @@ class _PageScan:
             text = self.bounded_text(child, MAX_ITEM_CHARS)
             if text is None:
                 return None
-            if self.is_item(child, text):
-                found = self.article_anchor(child)
-                assert found is not None
-                items.append((found[0], found[1], text))
+            led_by = self.item_title(child, text)
+            if led_by is not None:
+                items.append((*led_by, text))
                 covered += len(text)
             elif items:
                 url, title, prev = items[-1]
@@ -234,7 +238,7 @@ class _PageScan:
         children = [c for c in el if isinstance(c.tag, str)]
         # Look through single wrappers (<div><ul>...</ul></div>) to the repeated level, unless
         # the single child is itself one teaser item (a rail that holds one story so far).
-        while len(children) == 1 and not self.is_item(children[0]):
+        while len(children) == 1 and self.item_title(children[0]) is None:
             children = [c for c in children[0] if isinstance(c.tag, str)]
         if not children:
             return None
@@ -322,25 +326,28 @@ class _PageScan:
                 return True
         return False
 
-    def is_item(self, el: lxml_html.HtmlElement, text: str | None = None) -> bool:
-        """One teaser item: a short element led by a titled link to another article.
+    def item_title(self, el: lxml_html.HtmlElement, text: str | None = None) -> tuple[str, str] | None:
+        """(url, title) when `el` is one teaser item: a short element led by a titled link to
+        another article; else None.
 
         The link must be the element's title (leading it, or most of it), not words of
         prose, and the element one story, not a whole list of them.
         """
         if not self.holds_link(el):
-            return False
+            return None
         text = self.bounded_text(el, MAX_ITEM_CHARS) if text is None else text
         if not text or len(text) > MAX_ITEM_CHARS:
-            return False
+            return None
         found = self.article_anchor(el)
-        return bool(
+        if (
             found
             and len(found[1]) >= MIN_TITLE_CHARS
             and _leads(found[1], text)
             and (not _in_running_text(found[2], el) or _linked_in_part(found[1], text))
             and not self.many_stories(el)
-        )
+        ):
+            return found[0], found[1]
+        return None
 
     def inline_teaser(self, el: lxml_html.HtmlElement) -> TeaserBlock | None:
         if not self.holds_link(el):
@@ -378,7 +385,7 @@ def _on_a_line_of_its_own(el: lxml_html.HtmlElement) -> bool:
 
 def _headline_url(href: str, page_url: str) -> str | None:
     """The canonical URL of `href` when it reads like an article, on any site."""
-    if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
+    if not href or href.startswith(_NOT_PAGES):
         return None
     try:
         url = canonicalize_url(urljoin(page_url, href))

@@ -48,8 +48,7 @@ class StageTask(Task):
             attempt = self.request.retries + 1
             limit = rt.settings.max_retries
             if attempt > limit:
-                rt.state.dead_letter(self.name, args, f"{exc} (gave up after {limit} retries)")
-                log.error("%s: %s (gave up after %d retries), dead-lettered", self.name, exc, limit)
+                self.give_up(args, exc, limit)
                 return None
             delay = _backoff(attempt, rt.settings.retry_backoff_max, exc.retry_after)
             log.warning("%s: %s (attempt %d/%d), retrying in %.0f s", self.name, exc, attempt, limit, delay)
@@ -63,6 +62,21 @@ class StageTask(Task):
             rt.state.dead_letter(self.name, args, "".join(traceback.format_exception(exc)))
             log.exception("%s failed unexpectedly; dead-lettered", self.name)
             return None
+
+    def give_up(self, args: tuple[Any, ...], exc: TransientError, limit: int) -> None:
+        """A transient failure outlasted its retries: keep the task as a dead letter."""
+        self.rt.state.dead_letter(self.name, args, f"{exc} (gave up after {limit} retries)")
+        log.error("%s: %s (gave up after %d retries), dead-lettered", self.name, exc, limit)
+
+
+class IndexTask(StageTask):
+    abstract = True
+
+    def give_up(self, args: tuple[Any, ...], exc: TransientError, limit: int) -> None:
+        """Not a dead letter: the articles stay pending, and the sweep takes them later."""
+        rt = self.rt
+        log.warning("%s: %s; %d article(s) left to the sweep", self.name, exc, ingest.pending_count(rt.state))
+        rt.state.incr("index_deferred")
 
 
 def _backoff(attempt: int, cap: float, hint: float | None) -> float:
@@ -197,18 +211,10 @@ def process(self: StageTask, page_msg: dict) -> None:
             rt.state.incr("recleaned")
 
 
-@app.task(base=StageTask, name="index.batch", bind=True)
-def index(self: StageTask) -> int:
+@app.task(base=IndexTask, name="index.batch", bind=True)
+def index(self: IndexTask) -> int:
     """Bulk-index whatever articles are pending (up to one batch)."""
-    try:
-        return _index_batch(self.rt, self.name)
-    except TransientError as exc:
-        if self.request.retries < self.rt.settings.max_retries:
-            raise  # retried with backoff by StageTask
-        # Not a dead letter: the articles stay pending, and the sweep takes them later.
-        log.warning("%s: %s; %d article(s) left to the sweep", self.name, exc, ingest.pending_count(self.rt.state))
-        self.rt.state.incr("index_deferred")
-        return 0
+    return _index_batch(self.rt, self.name)
 
 
 @app.task(base=StageTask, name="index.sweep", bind=True)
