@@ -1,4 +1,4 @@
-"""The Celery app: one queue per stage, late acks, retries, routes.
+"""The Celery app: one queue per stage, late acks, routes, the beat schedule.
 
 Configuration is read when the app first configures itself (on first use), not at import,
 from the same `Settings` object as everything else.
@@ -9,7 +9,8 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
-QUEUES = ("feeds", "fetch", "process", "index")
+from pipeline.stages import QUEUES
+
 SWEEP_INTERVAL = 60.0  # seconds between two sweeps of articles still waiting for the search backend
 ROUTES = {f"{q}.*": {"queue": q, "exchange": q, "routing_key": q} for q in QUEUES}
 
@@ -47,6 +48,7 @@ class NewsflowCelery(Celery):
             beat_schedule={
                 "schedule-due-feeds": {"task": "feeds.schedule", "schedule": 5.0},
                 "sweep-pending-index": {"task": "index.sweep", "schedule": SWEEP_INTERVAL},
+                "reconcile-work": {"task": "handoff.reconcile", "schedule": settings.reconcile_interval},
             },
         )
 

@@ -14,14 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline import ingest, scheduling
+from pipeline import scheduling
 from pipeline.errors import NewsflowError
 from pipeline.feeds import FeedConfig, load_feeds
 from pipeline.models import as_utc
 from pipeline.search.base import SearchQuery
 from pipeline.settings import Settings
 from workers.runtime import Runtime, set_runtime
-from workers.service import index_size, print_summary, run_pipeline
+from workers.service import RunStopped, index_size, print_summary, run_pipeline
+from workers.supervisor import WorkerCrashLoop
 
 log = logging.getLogger("newsflow")
 DEFAULT_FEEDS = Path(__file__).resolve().parent.parent / "config" / "feeds.yaml"
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(settings, args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, OSError, NewsflowError) as exc:
+    except (ValueError, OSError, NewsflowError, RunStopped, WorkerCrashLoop) as exc:
         print(f"newsflow: {exc}", file=sys.stderr)
         return 1
 
@@ -258,7 +259,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.cleaning import clean_page
+    from pipeline.ingest import PageRef, ProcessDeps, process_page
     from pipeline.models import article_id
     from pipeline.urls import canonicalize_url
 
@@ -272,14 +273,13 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
         if art is None or not art.raw_ref:
             print(f"newsflow: {url} is not in the index", file=sys.stderr)
             return 1
-        bp = rt.boilerplate
-        body = rt.raw_store.get(art.raw_ref)
+        page = PageRef.for_article(art, rt.state)
+        if page is None:
+            print(f"newsflow: {url} has no stored raw page to explain", file=sys.stderr)
+            return 1
+        deps = ProcessDeps(store=rt.raw_store, boilerplate=rt.boilerplate, state=rt.state, learn=False)
+        cleaned = process_page(page, deps).cleaned
         site = art.site
-
-        def known(fps: list[str]) -> set[str]:
-            return {fp for fp in fps if bp.count(site, fp) >= bp.k}
-
-        cleaned = clean_page(body, art.url, boilerplate=known)
         print(f"{art.title}\n{art.canonical_url}  site={site}  cluster={art.cluster_id}")
         if art.duplicate_of:
             print(f"near-duplicate of {art.duplicate_of}")
@@ -337,7 +337,7 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
     """Queue every indexed article's stored raw page for cleaning again (workers do the work)."""
     from pipeline.ingest import PageRef
-    from workers import tasks
+    from workers.handoff import submit
 
     rt = _runtime(settings)
     try:
@@ -345,17 +345,11 @@ def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
         for art in rt.search.iter_all():
             if not art.raw_ref:
                 continue
-            page = PageRef(
-                url=art.url,
-                final_url=art.canonical_url,
-                ref=art.raw_ref,
-                fetched_at=art.fetched_at.isoformat() if art.fetched_at else "",
-                feed=art.feed,
-                site=art.site,
-                language=art.language,
-                reason="reclean",
-            )
-            tasks.process.delay(page.to_msg())
+            page = PageRef.for_article(art, rt.state)
+            if page is None:
+                continue
+            page.reason = "reclean"
+            submit(rt.state, [page.work()])
             n += 1
         print(f"queued {n} stored page(s) for cleaning; workers pick them up (`newsflow status` shows progress)")
     finally:
@@ -365,19 +359,22 @@ def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
 
 # -- status, dead letters, feeds --------------------------------------------------------------
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from workers.supervisor import in_flight, queue_depths
-
     rt = _runtime(settings)
     try:
         stats = rt.state.stats()
+        ledger = rt.state.work.counts()
         report = {
             "redis": "embedded" if settings.embedded else "external",
             "search": "elasticsearch" if settings.elasticsearch_url else "sqlite",
-            "queues": queue_depths(rt.redis),
-            "in_flight": in_flight(rt.redis),
-            "dead_letters": rt.state.dead_count(),
+            "queues": rt.state.broker.depths(),
+            "in_flight": rt.state.broker.in_flight(),
+            "work": {"open": ledger.total, "waiting": ledger.waiting, "running": ledger.running},
+            "dead_letters": rt.state.dead.count(),
             "articles_indexed": index_size(rt),
-            "waiting_to_index": ingest.pending_count(rt.state),
+            "waiting_to_index": rt.state.pending.count(),
+            "worker_restarts": stats.get("worker_restarts", 0),
+            "redis_outages": stats.get("redis_outages", 0),
+            "events": rt.state.counters.events(10),
             "stats": stats,
             "feeds": _feed_health(rt),
         }
@@ -395,6 +392,11 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
             f"articles indexed: {'unknown (search backend does not answer)' if indexed is None else indexed}"
             f"   waiting to index: {report['waiting_to_index']}   dead letters: {report['dead_letters']}"
         )
+        work = report["work"]
+        print(f"work: {work['open']} open ({work['running']} running, {work['waiting']} waiting to retry)")
+        print(f"worker restarts: {report['worker_restarts']}   Redis outages: {report['redis_outages']}")
+        for event in report["events"][:5]:
+            print(f"  {_ts(event['at'])} {event['message']}")
         print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())))
         _print_feeds(report["feeds"])
     finally:
@@ -434,14 +436,23 @@ def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     rt = _runtime(settings)
     try:
         if args.replay:
-            from workers.celery_app import app
+            from workers.handoff import publish
 
-            items = rt.state.pop_dead_letters()
-            for item in items:
-                app.send_task(item["task"], args=item["args"])
-            print(f"queued {len(items)} dead letter(s) again")
+            total = 0
+            while letters := rt.state.dead.take_for_replay(time.time()):
+                # Taken out and back in the ledger in one step; published now, or by the
+                # reconciler of the next `run` if this process stops first.
+                publish(rt.state, [letter.work for letter in letters if letter.work is not None])
+                total += len(letters)
+                stale = sum(1 for letter in letters if letter.work is None)
+                if stale:
+                    print(
+                        f"newsflow: {stale} dead letter(s) from an older version carry no work; dropped",
+                        file=sys.stderr,
+                    )
+            print(f"queued {total} dead letter(s) again; workers of a `newsflow run` take them")
             return 0
-        items = rt.state.dead_letters()
+        items = [letter.to_dict() for letter in rt.state.dead.entries()]
         if args.json:
             print(json.dumps(items, indent=2, ensure_ascii=False))
         else:
