@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from pipeline.errors import Dropped, PermanentError, TransientError
 from pipeline.fetching import Fetcher, FetchResult, HTTPStatusError, ServerBusy
+from pipeline.settings import Settings, default_of
 from pipeline.state.hosts import HostStore
 
 ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
@@ -156,21 +157,21 @@ def parse_robots(text: str, agent: str) -> RobotsRules:
 class PolitenessConfig:
     """Operator settings of the shared politeness (see `pipeline.settings` for each)."""
 
-    delay: float = 1.0  # seconds between requests to one host (the bucket's refill period)
-    burst: int = 1  # requests a rested host may get back to back
-    max_concurrency: int = 2  # requests in flight per host, across all workers
-    max_wait: float = 10.0  # longer waits raise HostBusy instead of sleeping
-    obey_robots: bool = True
-    robots_ttl: float = 86400.0  # how long a fetched robots.txt is trusted
-    robots_error_ttl: float = 600.0  # how long an unreachable robots.txt (5xx, timeout) blocks the host
-    busy_backoff: float = 60.0  # back-off after a 429/503 that gives no Retry-After
-    max_retry_after: float = 6 * 3600.0  # a Retry-After longer than this is cut to it
-    max_crawl_delay: float = 60.0  # a Crawl-delay longer than this is cut to it
-    user_agent: str = "newsflow"
+    delay: float = default_of("host_delay")  # seconds between requests to one host (the bucket's refill)
+    burst: int = default_of("host_burst")  # requests a rested host may get back to back
+    max_concurrency: int = default_of("host_max_concurrency")  # requests in flight per host, all workers
+    max_wait: float = default_of("host_max_wait")  # longer waits raise HostBusy instead of sleeping
+    obey_robots: bool = default_of("obey_robots")
+    robots_ttl: float = default_of("robots_ttl")  # how long a fetched robots.txt is trusted
+    robots_error_ttl: float = default_of("robots_error_ttl")  # an unreachable robots.txt blocks the host this long
+    busy_backoff: float = default_of("host_busy_backoff")  # back-off after a 429/503 without Retry-After
+    max_retry_after: float = default_of("max_retry_after")  # a Retry-After longer than this is cut to it
+    max_crawl_delay: float = default_of("max_crawl_delay")  # a Crawl-delay longer than this is cut to it
+    user_agent: str = default_of("user_agent")
     lease: float = 120.0  # a concurrency slot of a vanished worker frees itself after this
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PolitenessConfig:
+    def from_settings(cls, settings: Settings) -> PolitenessConfig:
         return cls(
             delay=settings.host_delay,
             burst=settings.host_burst,

@@ -20,7 +20,7 @@ from typing import Any
 from pipeline.feeds import FeedConfig, PollResult, poll_feed
 from pipeline.fetching import Fetcher
 from pipeline.politeness import HostBusy, Politeness
-from pipeline.settings import Settings
+from pipeline.settings import Settings, default_of
 from pipeline.state import StateStore
 
 LEASE = 300.0  # a claimed feed is not handed out again for this long unless rescheduled
@@ -89,10 +89,10 @@ def claim_due(state: StateStore, now: float, limit: int = 500) -> list[FeedConfi
 class PollPolicy:
     """The operator's bounds on polling (see `pipeline.settings`)."""
 
-    default_interval: float = 900.0
-    min_interval: float = 120.0
-    max_interval: float = 6 * 3600.0
-    error_backoff_max: float = MAX_BACKOFF
+    default_interval: float = default_of("feed_interval")
+    min_interval: float = default_of("feed_min_interval")
+    max_interval: float = default_of("feed_max_interval")
+    error_backoff_max: float = default_of("feed_error_backoff_max")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PollPolicy:

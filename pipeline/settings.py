@@ -185,6 +185,13 @@ class Settings(BaseSettings):
         return self.model_dump(mode="json")
 
 
+def default_of(name: str) -> Any:
+    """The default of one setting, for the small config objects built from `Settings`, so a
+    default is written once, here."""
+    field = Settings.model_fields[name]
+    return field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     """Reads the YAML settings file: a mapping of setting names to values."""
 

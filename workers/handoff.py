@@ -115,7 +115,7 @@ def recover_node(state: StateStore, node: str) -> int:
     if not mine:
         return 0
     state.work.release(mine)
-    restored = state.broker.restore(str(run.get("tag", "")) for run in mine.values())
+    restored = state.broker.restore(t.tag for t in state.broker.taken() if t.task_id in mine)
     log.warning("worker %s died running %d item(s); %d message(s) put back on their queues", node, len(mine), restored)
     return len(mine)
 

@@ -76,6 +76,7 @@ def run_pipeline(
     )
     group.start(worker_env(rt))
     started = time.monotonic()
+    started_at = time.time()
     try:
         if on_start:
             on_start()
@@ -91,8 +92,10 @@ def run_pipeline(
         group.stop()
     after = _guard(rt, watch, rt.state.stats)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    polled = [f for f in to_poll if float(rt.state.feed_state(f.id).get("last_success") or 0) >= started_at]
     return {
         "feeds": len(to_poll) if once else len(scheduling.all_feeds(rt.state)),
+        "feeds_polled": len(polled),
         "seconds": round(time.monotonic() - started, 2),
         "stats": {k: v for k, v in sorted(delta.items()) if v},
         "index_size": (size := index_size(rt)),
@@ -246,7 +249,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     stats = summary["stats"]
     dropped = {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("dropped:")}
     removed = {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("removed:")}
-    print(f"feeds polled:      {stats.get('feeds_polled', 0)} of {summary['feeds']}")
+    polls = stats.get("feeds_polled", 0)
+    polled = summary.get("feeds_polled", polls)
+    extra = f" ({polls} polls: a poll cut short by a fault runs again)" if polls > polled else ""
+    print(f"feeds polled:      {polled} of {summary['feeds']}{extra}")
     print(f"new article URLs:  {stats.get('urls_queued', 0)}")
     print(f"pages fetched:     {stats.get('fetched', 0)}")
     writes = stats.get("indexed", 0)

@@ -97,7 +97,7 @@ class StageTask(Task):
         state = rt.state
         item = self._item(rt, kwargs) if self.ledgered else None
         if item is not None:
-            tag = str((self.request.delivery_info or {}).get("delivery_tag") or "")
+            tag = str((self.request.properties or {}).get("delivery_tag") or "")
             state.work.start(item.id, str(self.request.hostname or ""), tag, time.time())
         done = item.id if item is not None else None
         try:

@@ -116,6 +116,13 @@ class StateStore:
         """Block until Redis answers (True) or `patience` seconds pass (False); see `client`."""
         return wait_until_available(self._r, patience, **kwargs)  # type: ignore[arg-type]
 
+    def clear(self) -> int:
+        """Delete every newsflow key (not the broker's): a clean slate for tests and resets."""
+        doomed = list(self._r.scan_iter(match=keys.PREFIX + "*", count=1000))
+        for i in range(0, len(doomed), 500):
+            self._r.delete(*doomed[i : i + 500])
+        return len(doomed)
+
     def ping(self) -> bool:
         return bool(self._r.ping())
 

@@ -238,6 +238,13 @@ def make_sites(sites: int, articles: int, seed: int = 7) -> list[Site]:
     return out
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client hanging up mid-request (a worker killed on purpose) is expected here, not news."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 @contextmanager
 def serve(sites: list[Site]) -> Iterator[list[Site]]:
     """Each site on its own 127.0.0.1 port: /feed.xml and /news/<slug>.html; no robots.txt (404)."""
@@ -267,7 +274,7 @@ def serve(sites: list[Site]) -> Iterator[list[Site]]:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd = QuietServer(("127.0.0.1", 0), Handler)
         httpd.daemon_threads = True
         site.base = f"http://127.0.0.1:{httpd.server_address[1]}"
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
