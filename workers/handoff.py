@@ -68,17 +68,25 @@ class Reconciled:
         return bool(self.due or self.restored or self.republished)
 
 
+def scan_interval(open_items: int) -> float:
+    """Seconds between two comparisons of the ledger with the queues: reading every queued
+    message costs, so a large backlog is compared less often (5 s up to 5 minutes)."""
+    return min(300.0, max(5.0, open_items / 500))
+
+
 def reconcile(state: StateStore, *, grace: float, lease: float, now: float | None = None) -> Reconciled:
     """One pass of the reconciler (see the module docstring)."""
     now = time.time() if now is None else now
     out = Reconciled()
     due = state.work.take_due(now)
     out.due = publish(state, due)
+    if not state.work.claim_scan(scan_interval(state.work.counts().total)):
+        return out
     stale, hung = state.work.stale(now, grace, lease)
     running = state.work.running()
     # Read the queues before the held messages: a message moving from one to the other is
     # then seen in the second read, not missed by both.
-    queued = state.broker.queued_ids()
+    queued = state.broker.queued_ids() if stale else set()
     taken = state.broker.taken()
     held = {t.task_id for t in taken}
     # Held messages: keep those of items running within their lease; put the rest back once

@@ -36,6 +36,7 @@ WORK = CORE + "work"  # hash: work id -> work item JSON (the ledger)
 WORK_SENT = CORE + "work:sent"  # zset: work id -> when it was last handed to the broker
 WORK_DUE = CORE + "work:due"  # zset: work id -> when deferred work is due again
 WORK_RUN = CORE + "work:run"  # hash: work id -> JSON of the worker running it
+WORK_SCAN = CORE + "work:scan"  # a token: one reconciler compares the ledger with the queues at a time
 PENDING = CORE + "index:pending"  # hash: doc id -> document JSON waiting for the search backend
 REJECTED = CORE + "index:rejected"  # hash: doc id -> document JSON the backend refused
 DEAD = CORE + "dead"  # list of dead letters, oldest first

@@ -195,6 +195,11 @@ class WorkLedger:
                 hung.add(work_id)
         return items, hung
 
+    def claim_scan(self, seconds: float) -> bool:
+        """True for the one reconciler that may compare the ledger with the broker's queues now;
+        the next may in `seconds` (reading every queue is the expensive part)."""
+        return bool(self.r.set(keys.WORK_SCAN, "1", nx=True, px=max(1, int(seconds * 1000))))
+
     def counts(self) -> LedgerCounts:
         pipe = self.r.pipeline(transaction=False)
         pipe.hlen(keys.WORK)

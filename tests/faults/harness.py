@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from pipeline.state import StateStore
+from pipeline.state import OUTAGE_ERRORS, StateStore
 
 # Small vocabularies of our own, so sites read as different languages to the cleaner.
 WORDS = {
@@ -470,6 +470,8 @@ def run_with_faults(
         try:
             outcome.unacked = store.broker.in_flight()
             outcome.ledger_open = store.work.counts().total
+        except OUTAGE_ERRORS:
+            pass  # Redis is gone (a fault that leaves it so): nothing to read
         finally:
             store.close()
     return outcome

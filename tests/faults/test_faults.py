@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 
 from tests.contract.noida import NoidaServer, free_port
 from tests.faults import harness
+from workers.supervisor import WorkerCrashLoop, WorkerGroup, WorkerSpec
 
 pytestmark = pytest.mark.integration
 ARTICLES = 240
@@ -107,3 +109,49 @@ def test_search_backend_frozen_then_stopped_loses_nothing(
         assert_nothing_lost(outcome)
     finally:
         noida.stop()
+
+
+def test_redis_gone_for_good_stops_the_run_with_one_clear_line(
+    tmp_path: Path, redis_server: harness.RedisServer, sites: list[harness.Site]
+) -> None:
+    """Redis killed and never started again: `run --once` waits its patience, then exits 1 saying why."""
+    env = harness.base_env(tmp_path / "data", REDIS_URL=redis_server.url, NEWSFLOW_REDIS_PATIENCE="4")
+
+    def kill_for_good(proc, env, log) -> None:  # type: ignore[no-untyped-def]
+        if harness.wait_for(proc, env, 20):
+            redis_server.kill()
+            log.append("killed redis-server for good")
+
+    outcome = harness.run_with_faults(sites, tmp_path, env, kill_for_good, timeout=120)
+    assert outcome.faults == ["killed redis-server for good"]
+    assert outcome.returncode == 1
+    last = outcome.stderr.strip().splitlines()[-1]
+    assert last.startswith("newsflow: Redis at 127.0.0.1:") and "unavailable for 4 s; stopping" in last
+    assert "Traceback" not in outcome.stderr
+
+
+def test_a_worker_that_keeps_dying_is_restarted_then_given_up(
+    tmp_path: Path, redis_server: harness.RedisServer
+) -> None:
+    """A worker that cannot start is restarted with back-off, and the run gives up after the limit, naming it."""
+    group = WorkerGroup(
+        redis_server.url,
+        tmp_path,
+        [WorkerSpec("broken", "fetch", "no-such-pool", 1)],
+        tmp_path / "logs",
+        restart_limit=3,
+    )
+    group.start()
+    deaths = []
+    started = time.monotonic()
+    try:
+        with pytest.raises(WorkerCrashLoop, match="worker broken died 3 times") as raised:
+            while time.monotonic() - started < 60:
+                deaths += group.check()
+                group.restart_due()
+                time.sleep(0.1)
+    finally:
+        group.stop()
+    assert len(deaths) == 2  # restarted twice, given up at the third death
+    assert str(tmp_path / "logs" / "worker-broken.log") in str(raised.value)
+    assert time.monotonic() - started >= 1 + 2  # the back-off between restarts: 1 s, then 2 s
