@@ -3,7 +3,9 @@
 Every connection goes through `GuardedBackend`, which resolves the host itself, refuses
 addresses outside the public internet (unless the operator allows their network) and
 connects to the very address it checked, so DNS rebinding cannot slip past the guard.
-Redirects are followed by hand, each hop guarded and counted.
+Redirects are followed by hand, each hop guarded and counted. A whole fetch (connect,
+headers, body, redirects, decompression) ends at one total deadline: every socket operation
+waits at most until then, so a server dripping a byte at a time cannot hold a worker.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, ExitStack
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -23,7 +26,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from pipeline.errors import AddressRefused, PermanentError, TransientError
+from pipeline.errors import AddressRefused, DeadlineExceeded, PermanentError, TransientError
 from pipeline.urls import canonicalize_url
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -50,6 +53,10 @@ class ServerBusy(TransientError):
         super().__init__(message, retry_after=retry_after)
         self.status = status
         self.url = url  # the address that answered (after redirects), when known
+
+
+# A socket timeout cut to the deadline may wake a hair before it by the monotonic clock.
+_DEADLINE_SLACK = 0.05
 
 
 class AddressGuard:
@@ -82,8 +89,47 @@ class AddressGuard:
         return [str(ip) for ip in ips]
 
 
+# The total deadline (time.monotonic()) of the fetch running in this thread or context. Every
+# socket operation of `GuardedBackend` waits at most until then, whatever its own timeout.
+_deadline: ContextVar[float | None] = ContextVar("newsflow_fetch_deadline", default=None)
+
+
+def _until_deadline(timeout: float | None, expired: type[Exception]) -> float | None:
+    """`timeout` cut to the time left before the fetch's deadline; raise `expired` when none is left."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("total deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every read and write ends by the fetch's total deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _until_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _until_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+        timeout = _until_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self.inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
 class GuardedBackend(httpcore.SyncBackend):
-    """httpcore network backend that connects only to addresses the guard accepts."""
+    """httpcore network backend that connects only to addresses the guard accepts, within the deadline."""
 
     def __init__(self, guard: AddressGuard) -> None:
         self.guard = guard
@@ -99,7 +145,9 @@ class GuardedBackend(httpcore.SyncBackend):
         last: Exception | None = None
         for ip in self.guard.resolve(host, port):
             try:
-                return super().connect_tcp(ip, port, timeout, local_address, socket_options)
+                wait = _until_deadline(timeout, httpcore.ConnectTimeout)
+                stream = super().connect_tcp(ip, port, wait, local_address, socket_options)
+                return _DeadlineStream(stream)
             except httpcore.ConnectError as exc:
                 last = exc
         raise last or httpcore.ConnectError(f"no address for {host}")
@@ -194,8 +242,16 @@ class Fetcher:
         before a redirect leads to another host (scheme, host or port) and held until the
         fetch ends: the caller's politeness for that host (robots.txt, rate, concurrency).
         """
-        with ExitStack() as held:
-            return self._fetch(url, accept, headers, max_bytes, allowed_types, on_new_host, held)
+        deadline = time.monotonic() + self.limits.total_timeout
+        outer = _deadline.get()  # a fetch inside another (robots.txt after a redirect) ends with it
+        if outer is not None:
+            deadline = min(deadline, outer)
+        token = _deadline.set(deadline)
+        try:
+            with ExitStack() as held:
+                return self._fetch(url, accept, headers, max_bytes, allowed_types, on_new_host, held, deadline)
+        finally:
+            _deadline.reset(token)
 
     def _fetch(
         self,
@@ -206,8 +262,8 @@ class Fetcher:
         allowed_types: Sequence[str] | None,
         on_new_host: Callable[[str], AbstractContextManager[object]] | None,
         held: ExitStack,
+        deadline: float,
     ) -> FetchResult:
-        deadline = time.monotonic() + self.limits.total_timeout
         cap = max_bytes or self.limits.max_bytes
         current = url
         seen: set[str] = set()
@@ -241,9 +297,11 @@ class Fetcher:
                         raise PermanentError(
                             f"fetch {url}: {declared} bytes declared, over the {cap}-byte limit; not fetched"
                         )
-                    result.body = _read_capped(url, resp, cap, deadline)
+                    result.body = _read_capped(url, resp, cap, deadline, self.limits.total_timeout)
                     return result
             except httpx.TimeoutException as exc:
+                if time.monotonic() >= deadline - _DEADLINE_SLACK:
+                    raise DeadlineExceeded(url, self.limits.total_timeout) from None
                 raise TransientError(f"fetch {url}: timed out ({type(exc).__name__}), will retry") from None
             except httpx.TransportError as exc:
                 raise TransientError(f"fetch {url}: {type(exc).__name__}: {exc}, will retry") from None
@@ -282,7 +340,7 @@ def _check_type(url: str, content_type: str, allowed: Sequence[str] | None) -> N
         raise PermanentError(f"fetch {url}: content type {content_type!r} is not HTML; skipped")
 
 
-def _read_capped(url: str, resp: httpx.Response, cap: int, deadline: float) -> bytes:
+def _read_capped(url: str, resp: httpx.Response, cap: int, deadline: float, total: float) -> bytes:
     """The decoded body, at most `cap` bytes, read before `deadline`.
 
     Compressed bodies are inflated here, never more than the cap allows at a time, so a small
@@ -293,14 +351,14 @@ def _read_capped(url: str, resp: httpx.Response, cap: int, deadline: float) -> b
     size = 0
     for raw in resp.iter_raw(16384):
         if time.monotonic() > deadline:
-            raise TransientError(f"fetch {url}: body not complete within the total time limit, will retry")
+            raise DeadlineExceeded(url, total)
         for chunk in inflater.feed(raw, cap - size + 1):
             size += len(chunk)
             if size > cap:
                 raise PermanentError(f"fetch {url}: body over the {cap}-byte limit; not kept")
             chunks.append(chunk)
     if time.monotonic() > deadline:
-        raise TransientError(f"fetch {url}: body not complete within the total time limit, will retry")
+        raise DeadlineExceeded(url, total)
     chunks.append(inflater.flush())
     body = b"".join(chunks)
     if len(body) > cap:

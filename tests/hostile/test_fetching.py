@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.cleaning import clean_page
-from pipeline.errors import AddressRefused, PermanentError, TransientError
+from pipeline.errors import AddressRefused, DeadlineExceeded, PermanentError
 from pipeline.fetching import Fetcher
 from tests.feeds.helpers import local_fetcher, redirect
 from tests.fetching.vietnamese import encode_cp1258
+from tests.hostile.servers import drip_body, drip_headers, slow_redirect
 from workers.demo import SiteServer
 
 pytestmark = pytest.mark.integration
@@ -46,21 +47,6 @@ def _endless(h: BaseHTTPRequestHandler) -> None:
     h.close_connection = True
 
 
-def _slow_drip(h: BaseHTTPRequestHandler) -> None:
-    h.send_response(200)
-    h.send_header("Content-Type", "text/html")
-    h.send_header("Connection", "close")
-    h.end_headers()
-    try:
-        for _ in range(60):
-            h.wfile.write(b"<p>a</p>")
-            h.wfile.flush()
-            time.sleep(0.1)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    h.close_connection = True
-
-
 BOMB = b"\0" * (200 * CAP)  # 200 MB of zeros: ~200 kB compressed
 
 
@@ -72,7 +58,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteServer]:
         "/small.gz.html": _send(gzip.compress(b"<p>fine</p>"), {"Content-Encoding": "gzip"}),
         "/raw-deflate.html": _send(zlib.compress(b"<p>fine</p>")[2:-4], {"Content-Encoding": "deflate"}),
         "/endless.html": _endless,
-        "/slow.html": _slow_drip,
+        "/drip-headers.html": drip_headers(every=0.1, seconds=60),
+        "/drip-body.html": drip_body(every=0.1, seconds=60),
+        # Four hops of 0.6 s each: every hop answers well within the read timeout.
+        "/hop-1.html": slow_redirect("/hop-2.html", 0.6),
+        "/hop-2.html": slow_redirect("/hop-3.html", 0.6),
+        "/hop-3.html": slow_redirect("/hop-4.html", 0.6),
+        "/hop-4.html": slow_redirect("/small.gz.html", 0.6),
         "/loop-a.html": redirect("/loop-b.html"),
         "/loop-b.html": redirect("/loop-a.html"),
     }
@@ -106,10 +98,17 @@ def test_endless_body_stopped_at_the_cap(server: SiteServer, fetcher: Fetcher) -
         fetcher.fetch(server.base + "/endless.html")
 
 
-def test_slow_drip_cut_by_the_total_deadline(server: SiteServer, fetcher: Fetcher) -> None:
-    """A server dripping bytes every 100 ms (never idle for the read timeout) is cut by the total deadline."""
-    with pytest.raises(TransientError, match="total time limit"):
-        fetcher.fetch(server.base + "/slow.html")
+@pytest.mark.parametrize("path", ["/drip-headers.html", "/drip-body.html", "/hop-1.html"])
+def test_slow_answers_are_cut_at_the_total_deadline(server: SiteServer, fetcher: Fetcher, path: str) -> None:
+    """Headers or a body dripped a byte every 100 ms (never idle for the read timeout), or a chain of slow
+    redirects, end at the 2 s total deadline as a permanent error that says so, not after the server's 60 s."""
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded) as cut:
+        fetcher.fetch(server.base + path)
+    took = time.monotonic() - started
+    assert isinstance(cut.value, PermanentError)
+    assert str(cut.value) == f"fetch {server.base}{path}: no complete answer within 2 s (total deadline); dead-lettered"
+    assert took < 10, f"the fetch took {took:.1f} s; the deadline was 2 s and the server drips for 60 s"
 
 
 def test_redirect_loop_ends(server: SiteServer, fetcher: Fetcher) -> None:
