@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
 import httpx
 
 from pipeline.errors import AddressRefused, DeadlineExceeded, PermanentError, TransientError
-from pipeline.urls import canonicalize_url
+from pipeline.urls import IPAddress, ascii_host, canonicalize_url, ip_literal
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -66,16 +66,51 @@ class AddressGuard:
         self.allowed = list(allowed)
 
     def check_ip(self, ip: str, host: str) -> None:
+        """Raise AddressRefused unless `ip`, an address `host` resolves to, may be contacted."""
         addr = ipaddress.ip_address(ip.split("%", 1)[0])
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-            addr = addr.ipv4_mapped
+        reason = self.refusal(addr)
+        if reason:
+            raise AddressRefused(f"{host} resolves to {_plain(addr)}, {reason}; {_REFUSED_NEXT}")
+
+    def refusal(self, addr: IPAddress) -> str | None:
+        """Why `addr` may not be contacted, or None when it may."""
+        addr = _plain(addr)
         if any(addr in net for net in self.allowed):
-            return
-        if not addr.is_global or addr.is_multicast:
-            raise AddressRefused(
-                f"{host} resolves to {addr}, a private, loopback or reserved address; "
-                "allow its network with NEWSFLOW_ALLOW_PRIVATE_NETWORKS if this is intended"
-            )
+            return None
+        if not addr.is_global or addr.is_multicast or addr.is_reserved or addr.is_link_local:
+            return _PRIVATE
+        if isinstance(addr, ipaddress.IPv6Address):
+            if addr.is_site_local:
+                return _PRIVATE
+            for inner in _embedded_ipv4(addr):
+                if self.refusal(inner):
+                    return f"an IPv6 address carrying {inner}, {_PRIVATE}"
+        return None
+
+    def check_url(self, url: str) -> str:
+        """Refuse a URL whose host is a forbidden IP address, however it is spelled, before any connection.
+
+        Returns the URL with such a host in its standard spelling (`0x7f.1` becomes `127.0.0.1`),
+        which is the address connected to; names are checked when they are resolved.
+        """
+        try:
+            parts = urlsplit(url)
+            written = parts.hostname or ""
+            addr = ip_literal(ascii_host(written))
+        except ValueError as exc:
+            raise AddressRefused(f"fetch {url}: the host is not a valid address ({exc}); not fetched") from None
+        if addr is None:
+            return url
+        reason = self.refusal(addr)
+        standard = f"[{addr}]" if addr.version == 6 else str(addr)
+        if reason:
+            means = "is" if written in (str(addr), standard) else f"means {_plain(addr)},"
+            raise AddressRefused(f"fetch {url}: {written} {means} {reason}; {_REFUSED_NEXT}")
+        if written in (str(addr), standard):
+            return url
+        userinfo, _, _ = parts.netloc.rpartition("@")
+        netloc = (f"{userinfo}@" if userinfo else "") + standard + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
     def resolve(self, host: str, port: int) -> list[str]:
         """Every address of `host`, each checked; raises AddressRefused on the first bad one."""
@@ -126,6 +161,34 @@ class _DeadlineStream(httpcore.NetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         return self.inner.get_extra_info(info)
+
+
+_PRIVATE = "a private, loopback or reserved address"
+_REFUSED_NEXT = "not fetched (allow its network with NEWSFLOW_ALLOW_PRIVATE_NETWORKS if this is intended)"
+
+
+def _plain(addr: IPAddress) -> IPAddress:
+    """An IPv4-mapped IPv6 address (`::ffff:127.0.0.2`) as the IPv4 address it is."""
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        return addr.ipv4_mapped
+    return addr
+
+
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64 (RFC 6052, RFC 8215)
+# and the deprecated IPv4-compatible form. A gateway may forward them to that IPv4 address.
+_IPV4_CARRIERS = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96"))
+
+
+def _embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (6to4, Teredo, NAT64, IPv4-compatible)."""
+    found = []
+    if addr.sixtofour:
+        found.append(addr.sixtofour)
+    if addr.teredo:
+        found.extend(addr.teredo)
+    if any(addr in net for net in _IPV4_CARRIERS):
+        found.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+    return found
 
 
 class GuardedBackend(httpcore.SyncBackend):
@@ -270,6 +333,7 @@ class Fetcher:
         for _hop in range(self.limits.max_redirects + 1):
             seen.add(current)
             req_headers = {"Accept": accept, **(headers or {})}
+            current = self.guard.check_url(current)
             try:
                 with self.client.stream("GET", current, headers=req_headers) as resp:
                     # httpx counts every 3xx as a redirect, 304 Not Modified included.
@@ -303,6 +367,8 @@ class Fetcher:
                 if time.monotonic() >= deadline - _DEADLINE_SLACK:
                     raise DeadlineExceeded(url, self.limits.total_timeout) from None
                 raise TransientError(f"fetch {url}: timed out ({type(exc).__name__}), will retry") from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise PermanentError(f"fetch {url}: cannot be fetched ({exc}); not fetched") from None
             except httpx.TransportError as exc:
                 raise TransientError(f"fetch {url}: {type(exc).__name__}: {exc}, will retry") from None
         raise PermanentError(f"fetch {url}: more than {self.limits.max_redirects} redirects")

@@ -132,6 +132,8 @@ def host_key(url: str) -> str:
     """The politeness key of a URL: scheme, host and port, as robots.txt is scoped (RFC 9309)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets, so the key still reads as a URL
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme == "https" else 80)
     return f"{scheme}://{host}:{port}"
