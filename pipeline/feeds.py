@@ -9,6 +9,7 @@ such as windows-1258 write tone marks as combining characters).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import io
 import json
@@ -30,7 +31,7 @@ from lxml import etree
 from lxml import html as lxml_html
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from pipeline.errors import PermanentError
+from pipeline.errors import NewsflowError, PermanentError
 from pipeline.fetching import Fetcher, FetchResult
 from pipeline.politeness import HostBusy, Politeness
 from pipeline.state import PREFIX, StateStore, url_digest
@@ -381,50 +382,108 @@ FEED_LINK_TYPES = (
 )
 
 
+# A typeless `rel=alternate` link is taken for a feed when its address says so.
+_FEED_PATH = re.compile(r"(?:^|[/._-])(?:feeds?|rss\d*|atom|rdf|jsonfeed)(?:$|[/._-])|\.(?:xml|rss|atom|rdf)$", re.I)
+_FEED_QUERY = re.compile(r"(?:^|&)(?:feed|format|type|output)=(?:rss|atom|rdf|xml|json)", re.I)
+MAX_UNTYPED_CHECKS = 3  # typeless alternates fetched to see whether they are feeds, at most
+
+
 def discover_feeds(html: bytes, page_url: str, charset: str | None = None) -> list[str]:
-    """Feed URLs a home page announces with `<link rel="alternate" type="...rss+xml" href>`, in order."""
+    """Feed URLs a home page announces, in order: `<link rel="alternate">` with a feed type, or
+    without a type when the address looks like a feed (`/feed.xml`, `/rss/`, `?format=atom`)."""
+    return _alternate_links(html, page_url)[0]
+
+
+def _alternate_links(html: bytes, page_url: str) -> tuple[list[str], list[str]]:
+    """(feeds announced, typeless alternates that may be feeds) of a page.
+
+    A typeless alternate with `hreflang` or `media` is the page in another language or for
+    another screen, never a feed; the page itself is not a candidate either.
+    """
     if not html.strip():
-        return []
+        return [], []
     try:
         doc = lxml_html.document_fromstring(html)
     except (etree.ParserError, ValueError):
-        return []
-    found: list[str] = []
+        return [], []
+    announced: list[str] = []
+    maybe: list[str] = []
     base = page_url
     for node in doc.iter("base"):
         if node.get("href"):
-            base = canonicalize_url(node.get("href"), base=page_url)
+            with contextlib.suppress(ValueError):
+                base = canonicalize_url(node.get("href"), base=page_url)
             break
     for link in doc.iter("link"):
-        rels = (link.get("rel") or "").lower().split()
+        rels = set((link.get("rel") or "").lower().split())
         ctype = (link.get("type") or "").split(";", 1)[0].strip().lower()
         href = link.get("href")
-        if "alternate" not in rels or ctype not in FEED_LINK_TYPES or not href:
+        if "alternate" not in rels or not href:
             continue
         try:
             url = canonicalize_url(href, base=base)
         except ValueError:
             continue
+        if ctype in FEED_LINK_TYPES:
+            found = announced
+        elif ctype or rels != {"alternate"} or link.get("hreflang") is not None or link.get("media") is not None:
+            continue
+        elif _looks_like_feed(url):
+            found = announced
+        elif url != canonicalize_url(page_url):
+            found = maybe
+        else:
+            continue
         if url not in found:
             found.append(url)
-    return found
+    return announced, [u for u in maybe if u not in announced]
+
+
+def _looks_like_feed(url: str) -> bool:
+    parts = urlsplit(url)
+    return bool(_FEED_PATH.search(parts.path) or _FEED_QUERY.search(parts.query))
 
 
 def find_feeds(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politeness | None = None) -> list[str]:
-    """The feeds behind a URL: the URL itself if it is a feed, else those its page announces."""
-    url = canonicalize_url(url)
+    """The feeds behind a URL: the URL itself if it is a feed, else those its page announces.
+
+    When the page announces none by type or address, its typeless alternates (a few) are
+    fetched, and those that parse as feeds are kept.
+    """
+    result = _fetch_for_discovery(canonicalize_url(url), fetcher, max_bytes, politeness)
+    itself = _feed_url_of(result)
+    if itself:
+        return [itself]
+    announced, maybe = _alternate_links(result.body, result.final_url)
+    if announced:
+        return announced
+    confirmed: list[str] = []
+    for candidate in maybe[:MAX_UNTYPED_CHECKS]:
+        try:
+            feed = _feed_url_of(_fetch_for_discovery(candidate, fetcher, max_bytes, politeness))
+        except NewsflowError:
+            continue  # unreachable, refused or disallowed: not a feed we can poll
+        if feed and feed not in confirmed:
+            confirmed.append(feed)
+    return confirmed
+
+
+def _fetch_for_discovery(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politeness | None) -> FetchResult:
     kwargs: dict[str, Any] = {"accept": FEED_ACCEPT + ", text/html;q=0.9", "max_bytes": max_bytes}
     if politeness is not None:
-        result = politeness.fetch(url, fetcher, allowed_types=None, **kwargs)
-    else:
-        result = fetcher.fetch(url, allowed_types=None, **kwargs)
-    if result.content_type not in ("text/html", "application/xhtml+xml"):
-        try:
-            parse_feed(result.body, result.final_url, result.charset)
-            return [canonicalize_url(result.final_url)]
-        except PermanentError:
-            pass
-    return discover_feeds(result.body, result.final_url, result.charset)
+        return politeness.fetch(url, fetcher, allowed_types=None, **kwargs)
+    return fetcher.fetch(url, allowed_types=None, **kwargs)
+
+
+def _feed_url_of(result: FetchResult) -> str | None:
+    """The canonical URL of a fetched feed, None when the answer is a page or not a feed."""
+    if result.content_type in ("text/html", "application/xhtml+xml"):
+        return None
+    try:
+        parse_feed(result.body, result.final_url, result.charset)
+    except PermanentError:
+        return None
+    return canonicalize_url(result.final_url)
 
 
 # -- entry identity -------------------------------------------------------------------------------
