@@ -31,9 +31,9 @@ from lxml import etree
 from lxml import html as lxml_html
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from pipeline.errors import NewsflowError, PermanentError
+from pipeline.errors import HostBusy, NewsflowError, PermanentError
 from pipeline.fetching import Fetcher, FetchResult
-from pipeline.politeness import HostBusy, Politeness
+from pipeline.politeness import Politeness
 from pipeline.state import PREFIX, StateStore, url_digest
 from pipeline.urls import canonicalize_url, site_of
 

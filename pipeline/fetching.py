@@ -26,7 +26,15 @@ from urllib.parse import urlsplit, urlunsplit
 import httpcore
 import httpx
 
-from pipeline.errors import AddressRefused, DeadlineExceeded, PermanentError, TransientError
+from pipeline.errors import (
+    AddressRefused,
+    DeadlineExceeded,
+    HTTPStatusError,
+    PermanentError,
+    ServerBusy,
+    TooLarge,
+    TransientError,
+)
 from pipeline.urls import IPAddress, ascii_host, canonicalize_url, ip_literal
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -36,23 +44,6 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 ACCEPT_ENCODING = "gzip, deflate"
 # Feeds come with every kind of label; refuse only what is clearly not text.
 NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
-
-
-class HTTPStatusError(PermanentError):
-    """The server answered with a 4xx status that will not change on retry (404, 403, 410...)."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ServerBusy(TransientError):
-    """The server answered 429, 408 or 5xx: try again later (after `retry_after`, when given)."""
-
-    def __init__(self, message: str, status: int, retry_after: float | None = None, url: str | None = None) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.status = status
-        self.url = url  # the address that answered (after redirects), when known
 
 
 # A socket timeout cut to the deadline may wake a hair before it by the monotonic clock.
@@ -358,9 +349,7 @@ class Fetcher:
                     _check_type(url, result.content_type, allowed_types)
                     declared = resp.headers.get("content-length")
                     if declared and declared.isdigit() and int(declared) > cap:
-                        raise PermanentError(
-                            f"fetch {url}: {declared} bytes declared, over the {cap}-byte limit; not fetched"
-                        )
+                        raise TooLarge(url, cap, declared=int(declared))
                     result.body = _read_capped(url, resp, cap, deadline, self.limits.total_timeout)
                     return result
             except httpx.TimeoutException as exc:
@@ -421,14 +410,14 @@ def _read_capped(url: str, resp: httpx.Response, cap: int, deadline: float, tota
         for chunk in inflater.feed(raw, cap - size + 1):
             size += len(chunk)
             if size > cap:
-                raise PermanentError(f"fetch {url}: body over the {cap}-byte limit; not kept")
+                raise TooLarge(url, cap)
             chunks.append(chunk)
     if time.monotonic() > deadline:
         raise DeadlineExceeded(url, total)
     chunks.append(inflater.flush())
     body = b"".join(chunks)
     if len(body) > cap:
-        raise PermanentError(f"fetch {url}: body over the {cap}-byte limit; not kept")
+        raise TooLarge(url, cap)
     return body
 
 

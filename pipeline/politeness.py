@@ -28,8 +28,15 @@ from urllib.parse import unquote, urlsplit
 
 import redis
 
-from pipeline.errors import Dropped, PermanentError, TransientError
-from pipeline.fetching import Fetcher, FetchResult, HTTPStatusError, ServerBusy
+from pipeline.errors import (
+    HostBusy,
+    HTTPStatusError,
+    RobotsDisallowed,
+    ServerBusy,
+    TooLarge,
+    TransientError,
+)
+from pipeline.fetching import Fetcher, FetchResult
 from pipeline.state import PREFIX, text
 
 ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
@@ -107,25 +114,6 @@ if untl > cur then
 end
 return tostring(cur)
 """
-
-
-class HostBusy(TransientError):
-    """The host may not be asked now (back-off, rate or concurrency): come back after `retry_after`.
-
-    Not a failure of the item: a task defers itself without spending a retry.
-    """
-
-    def __init__(self, message: str, retry_after: float, reason: str) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.reason = reason
-
-
-class RobotsDisallowed(Dropped):
-    """robots.txt of the host disallows this URL for our user agent."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__("robots", f"{url} is disallowed by robots.txt; not fetched")
-        self.url = url
 
 
 def host_key(url: str) -> str:
@@ -385,11 +373,8 @@ class Politeness:
             body = result.body
         except HTTPStatusError:
             body = b""  # 4xx: no robots.txt, everything allowed (RFC 9309 2.3.1.3)
-        except PermanentError as exc:
-            if "byte limit" in str(exc):
-                body = b""  # absurdly large: treat as absent rather than block the host
-            else:
-                raise
+        except TooLarge:
+            body = b""  # absurdly large: treat as absent rather than block the host
         except TransientError as exc:
             # 5xx or unreachable: assume complete disallow for a while (RFC 9309 2.3.1.4).
             if isinstance(exc, ServerBusy) and exc.retry_after:

@@ -6,9 +6,11 @@ tests/fetching/test_workers.py does the same with real Celery worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,9 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.errors import TransientError
+from pipeline.errors import HostBusy, RobotsDisallowed, TransientError
 from pipeline.fetching import Fetcher
-from pipeline.politeness import HostBusy, Politeness, PolitenessConfig, RobotsDisallowed, host_key, parse_robots
+from pipeline.politeness import Politeness, PolitenessConfig, host_key, parse_robots
 from tests.feeds.helpers import FeedRoute, local_fetcher, redirect
 from workers.demo import SiteServer
 from workers.runtime import Runtime
@@ -101,6 +103,31 @@ def test_robots_disallow_obeyed_and_robots_fetched_once(
             b.fetch(f"{srv.base}/private/a.html", fetcher)
         assert b.fetch(f"{srv.base}/a.html", fetcher).body == b"<p>yes</p>"
         assert srv.requests == ["/robots.txt", "/a.html"]
+
+
+@pytest.mark.parametrize("honest_length", [True, False], ids=["declared", "streamed"])
+def test_oversized_robots_txt_counts_as_absent(
+    tmp_path: Path, runtime: Runtime, fetcher: Fetcher, honest_length: bool
+) -> None:
+    """A robots.txt over the 500 KiB limit (declared or found while reading) is treated as no robots.txt: pages are fetched."""
+    body = b"User-agent: *\nDisallow: /a.html\n" + b"# padding\n" * 60_000
+
+    def robots(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/plain")
+        if honest_length:
+            h.send_header("Content-Length", str(len(body)))
+        else:
+            h.send_header("Connection", "close")
+            h.close_connection = True
+        h.end_headers()
+        with contextlib.suppress(OSError):
+            h.wfile.write(body)
+
+    (tmp_path / "a.html").write_text("<p>a</p>")
+    polite = Politeness(runtime.redis, PolitenessConfig(delay=0.0))
+    with SiteServer(tmp_path, routes={"/robots.txt": robots}) as srv:
+        assert polite.fetch(f"{srv.base}/a.html", fetcher).body == b"<p>a</p>"
 
 
 def test_crawl_delay_slows_the_host(tmp_path: Path, runtime: Runtime, fetcher: Fetcher) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cleaning import clean_page
-from pipeline.errors import AddressRefused, DeadlineExceeded, PermanentError
+from pipeline.errors import AddressRefused, DeadlineExceeded, PermanentError, TooLarge
 from pipeline.fetching import Fetcher
 from tests.feeds.helpers import local_fetcher, redirect
 from tests.fetching.vietnamese import encode_cp1258
@@ -58,6 +58,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteServer]:
         "/small.gz.html": _send(gzip.compress(b"<p>fine</p>"), {"Content-Encoding": "gzip"}),
         "/raw-deflate.html": _send(zlib.compress(b"<p>fine</p>")[2:-4], {"Content-Encoding": "deflate"}),
         "/endless.html": _endless,
+        "/big.html": _send(b"x" * (2 * CAP), {}),
         "/drip-headers.html": drip_headers(every=0.1, seconds=60),
         "/drip-body.html": drip_body(every=0.1, seconds=60),
         # Four hops of 0.6 s each: every hop answers well within the read timeout.
@@ -82,7 +83,7 @@ def fetcher() -> Iterator[Fetcher]:
 @pytest.mark.parametrize("path", ["/gzip-bomb.html", "/deflate-bomb.html"])
 def test_decompression_bomb_stopped_at_the_decoded_cap(server: SiteServer, fetcher: Fetcher, path: str) -> None:
     """A small compressed body that inflates to 200 MB is refused once the decoded bytes pass the cap."""
-    with pytest.raises(PermanentError, match="byte limit"):
+    with pytest.raises(TooLarge, match="byte limit"):
         fetcher.fetch(server.base + path)
 
 
@@ -92,9 +93,17 @@ def test_honest_compressed_bodies_decode(server: SiteServer, fetcher: Fetcher, p
     assert fetcher.fetch(server.base + path).body == b"<p>fine</p>"
 
 
+def test_declared_oversized_body_is_refused_before_reading(server: SiteServer, fetcher: Fetcher) -> None:
+    """A Content-Length over the cap is refused from the headers, with the declared size on the error."""
+    with pytest.raises(TooLarge) as refused:
+        fetcher.fetch(server.base + "/big.html")
+    assert refused.value.declared == 2 * CAP and refused.value.limit == CAP
+    assert "declared" in str(refused.value)
+
+
 def test_endless_body_stopped_at_the_cap(server: SiteServer, fetcher: Fetcher) -> None:
     """A body that never ends, without Content-Length, is cut at the byte cap."""
-    with pytest.raises(PermanentError, match="byte limit"):
+    with pytest.raises(TooLarge, match="byte limit"):
         fetcher.fetch(server.base + "/endless.html")
 
 
