@@ -40,6 +40,8 @@ from pipeline.urls import IPAddress, ascii_host, canonicalize_url, ip_literal
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+_LOCATION = "x-newsflow-location"  # where `_hide_location` keeps a redirect's target
 # Only encodings we decode ourselves, with the decoded-size cap applied inside the inflater.
 ACCEPT_ENCODING = "gzip, deflate"
 # Feeds come with every kind of label; refuse only what is clearly not text.
@@ -265,6 +267,7 @@ class Fetcher:
             timeout=timeout,
             follow_redirects=False,
             headers={"User-Agent": limits.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            event_hooks={"response": [_hide_location]},
         )
 
     @classmethod
@@ -327,9 +330,8 @@ class Fetcher:
             current = self.guard.check_url(current)
             try:
                 with self.client.stream("GET", current, headers=req_headers) as resp:
-                    # httpx counts every 3xx as a redirect, 304 Not Modified included.
-                    if resp.is_redirect and resp.status_code != 304:
-                        location = resp.headers.get("location")
+                    if resp.status_code in REDIRECT_CODES:
+                        location = resp.headers.get(_LOCATION)
                         if not location:
                             raise PermanentError(f"fetch {url}: HTTP {resp.status_code} redirect without Location")
                         try:
@@ -364,6 +366,15 @@ class Fetcher:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _hide_location(response: httpx.Response) -> None:
+    """Keep a Location header from httpx, which would parse it and fail on a hostile one (`http://[::1`,
+    `javascript:`) before we see the answer: redirects are read and judged here, by `_fetch`."""
+    location = response.headers.get("location")
+    if location is not None:
+        del response.headers["location"]
+        response.headers[_LOCATION] = location
 
 
 def _headers(resp: httpx.Response) -> dict[str, str]:

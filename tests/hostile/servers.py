@@ -14,6 +14,19 @@ from http.server import BaseHTTPRequestHandler
 Route = Callable[[BaseHTTPRequestHandler], None]
 
 
+def send(body: bytes, headers: dict[str, str]) -> Route:
+    """A route answering 200 with `body` as is and `headers` (over text/html and the true length)."""
+
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        for k, v in {"Content-Type": "text/html", "Content-Length": str(len(body)), **headers}.items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(body)
+
+    return handler
+
+
 def _drip(h: BaseHTTPRequestHandler, data: bytes, every: float) -> None:
     """Write `data` one byte at a time, `every` seconds apart, until done or the client leaves."""
     try:

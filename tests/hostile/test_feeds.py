@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pipeline.errors import PermanentError
+from pipeline.errors import DeadlineExceeded, PermanentError, TooLarge
 from pipeline.feeds import FeedConfig, parse_feed, poll_feed
 from pipeline.fetching import Fetcher
 from tests.feeds.helpers import FeedRoute, local_fetcher
+from tests.hostile.servers import drip_body, send
 from workers.demo import SiteServer
 from workers.runtime import Runtime
 
@@ -106,6 +108,45 @@ def test_sitemap_locations_that_are_not_web_addresses_are_counted() -> None:
     assert parsed.skipped == {"not_http_link": 2, "no_link": 1}
 
 
+TITLE_VI = "Lũ quét ở Mường Tè"
+TITLE_DE = "Größte Überschwemmung seit Jahren"
+
+
+def _rss(title: str, declaration: str = '<?xml version="1.0"?>') -> str:
+    return (
+        f'{declaration}<rss version="2.0"><channel><title>{title}</title>'
+        f"<item><title>{title}</title><link>{BASE}/bai.html</link></item></channel></rss>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "title"),
+    [
+        (_rss(TITLE_VI).encode(), "x-klingon", TITLE_VI),
+        (_rss(TITLE_VI, '<?xml version="1.0" encoding="utf-99"?>').encode(), None, TITLE_VI),
+        (_rss(TITLE_VI).encode("utf-16"), "utf-8", TITLE_VI),
+        (_rss(TITLE_DE, '<?xml version="1.0" encoding="iso-8859-1"?>').encode("latin-1"), "utf-8", TITLE_DE),
+        (_rss(TITLE_VI).encode() + b"\xff\xfe\x00 trailing bytes", "utf-8", None),
+        (_rss(TITLE_VI).encode().replace(b"<title>", b"<title>\x00", 1), None, None),
+    ],
+    ids=[
+        "unknown-label",
+        "bogus-declaration",
+        "utf16-bom-vs-header",
+        "latin1-labelled-utf8",
+        "invalid-bytes",
+        "nul-byte",
+    ],
+)
+def test_feeds_with_bad_charsets_still_yield_their_items(body: bytes, header: str | None, title: str | None) -> None:
+    """An unknown charset label, a bogus XML declaration, a BOM that contradicts the header, a body mislabelled
+    UTF-8, stray invalid bytes or a NUL: the item is read, with its title right wherever the bytes allow."""
+    parsed = parse_feed(body, f"{BASE}/rss", header)
+    assert [e.url for e in parsed.entries] == [f"{BASE}/bai.html"]
+    if title is not None:
+        assert parsed.entries[0].title == title
+
+
 @pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
     f = local_fetcher()
@@ -136,3 +177,18 @@ def test_skipped_items_reach_the_feed_health(runtime: Runtime, fetcher: Fetcher,
         assert json.loads(health["items_skipped_last"]) == {"bad_link": 1, "no_link": 2, "not_http_link": 4}
         assert health["items_skipped:not_http_link"] == "9"
         assert health["items_skipped:no_link"] == "4"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("route", ["drip", "oversized"])
+def test_hostile_feed_server_ends_in_the_feed_health(runtime: Runtime, tmp_path: Path, route: str) -> None:
+    """A feed that drips its body or is too large fails the poll with the deadline or the byte limit, in the feed's health."""
+    routes = {"/drip.xml": drip_body(every=0.1, seconds=60), "/oversized.xml": send(b"<rss>" + b" " * 3_000_000, {})}
+    quick = local_fetcher(total_timeout=1.5, read_timeout=1.0)
+    with SiteServer(tmp_path, routes=routes) as srv, contextlib.closing(quick):
+        feed = FeedConfig(url=f"{srv.base}/{route}.xml")
+        with pytest.raises(DeadlineExceeded if route == "drip" else TooLarge):
+            poll_feed(feed, quick, runtime.state, max_bytes=1_000_000)
+    health = runtime.state.feed_state(feed.id)
+    assert health["consecutive_errors"] == "1"
+    assert ("total deadline" if route == "drip" else "byte limit") in health["last_error"]

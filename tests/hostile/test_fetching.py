@@ -16,22 +16,11 @@ from pipeline.errors import AddressRefused, DeadlineExceeded, PermanentError, To
 from pipeline.fetching import Fetcher
 from tests.feeds.helpers import local_fetcher, redirect
 from tests.fetching.vietnamese import encode_cp1258
-from tests.hostile.servers import drip_body, drip_headers, slow_redirect
+from tests.hostile.servers import drip_body, drip_headers, send, slow_redirect
 from workers.demo import SiteServer
 
 pytestmark = pytest.mark.integration
 CAP = 1_000_000
-
-
-def _send(body: bytes, headers: dict[str, str]) -> Callable[[BaseHTTPRequestHandler], None]:
-    def handler(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        for k, v in {"Content-Type": "text/html", "Content-Length": str(len(body)), **headers}.items():
-            h.send_header(k, v)
-        h.end_headers()
-        h.wfile.write(body)
-
-    return handler
 
 
 def _endless(h: BaseHTTPRequestHandler) -> None:
@@ -47,18 +36,28 @@ def _endless(h: BaseHTTPRequestHandler) -> None:
     h.close_connection = True
 
 
+def _status(code: int, headers: dict[str, str]) -> Callable[[BaseHTTPRequestHandler], None]:
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(code)
+        for k, v in {**headers, "Content-Length": "0"}.items():
+            h.send_header(k, v)
+        h.end_headers()
+
+    return handler
+
+
 BOMB = b"\0" * (200 * CAP)  # 200 MB of zeros: ~200 kB compressed
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteServer]:
     routes = {
-        "/gzip-bomb.html": _send(gzip.compress(BOMB, 9), {"Content-Encoding": "gzip"}),
-        "/deflate-bomb.html": _send(zlib.compress(BOMB, 9), {"Content-Encoding": "deflate"}),
-        "/small.gz.html": _send(gzip.compress(b"<p>fine</p>"), {"Content-Encoding": "gzip"}),
-        "/raw-deflate.html": _send(zlib.compress(b"<p>fine</p>")[2:-4], {"Content-Encoding": "deflate"}),
+        "/gzip-bomb.html": send(gzip.compress(BOMB, 9), {"Content-Encoding": "gzip"}),
+        "/deflate-bomb.html": send(zlib.compress(BOMB, 9), {"Content-Encoding": "deflate"}),
+        "/small.gz.html": send(gzip.compress(b"<p>fine</p>"), {"Content-Encoding": "gzip"}),
+        "/raw-deflate.html": send(zlib.compress(b"<p>fine</p>")[2:-4], {"Content-Encoding": "deflate"}),
         "/endless.html": _endless,
-        "/big.html": _send(b"x" * (2 * CAP), {}),
+        "/big.html": send(b"x" * (2 * CAP), {}),
         "/drip-headers.html": drip_headers(every=0.1, seconds=60),
         "/drip-body.html": drip_body(every=0.1, seconds=60),
         # Four hops of 0.6 s each: every hop answers well within the read timeout.
@@ -68,6 +67,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteServer]:
         "/hop-4.html": slow_redirect("/small.gz.html", 0.6),
         "/loop-a.html": redirect("/loop-b.html"),
         "/loop-b.html": redirect("/loop-a.html"),
+        "/self.html": redirect("/self.html"),
+        **{f"/chain-{i}.html": redirect(f"/chain-{i + 1}.html") for i in range(8)},
+        "/no-location.html": _status(302, {}),
+        "/to-ftp.html": redirect("ftp://127.0.0.1/luu-tru.html"),
+        "/to-javascript.html": redirect("javascript:alert(document.cookie)"),
+        "/to-broken-host.html": redirect("http://[::1/x"),
+        "/to-bad-port.html": redirect("http://127.0.0.1:99999/x"),
+        "/brotli.html": send(b"\x1b\x03", {"Content-Encoding": "br"}),
+        "/corrupt.gz.html": send(gzip.compress(b"<p>tin</p>")[:10] + b"\xff" * 64, {"Content-Encoding": "gzip"}),
     }
     with SiteServer(Path(tmp_path_factory.mktemp("hostile")), routes=routes) as srv:
         yield srv
@@ -120,10 +128,29 @@ def test_slow_answers_are_cut_at_the_total_deadline(server: SiteServer, fetcher:
     assert took < 10, f"the fetch took {took:.1f} s; the deadline was 2 s and the server drips for 60 s"
 
 
-def test_redirect_loop_ends(server: SiteServer, fetcher: Fetcher) -> None:
-    """Two pages redirecting to each other end as a permanent error."""
-    with pytest.raises(PermanentError, match="redirect loop"):
-        fetcher.fetch(server.base + "/loop-a.html")
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/loop-a.html", "redirect loop"),
+        ("/self.html", "redirect loop"),
+        ("/chain-0.html", "more than 5 redirects"),
+        ("/no-location.html", "redirect without Location"),
+        ("/to-ftp.html", "bad redirect target"),
+        ("/to-javascript.html", "bad redirect target"),
+        ("/to-broken-host.html", "bad redirect target"),
+        ("/to-bad-port.html", "bad redirect target"),
+        ("/brotli.html", "content encoding 'br' not supported"),
+        ("/corrupt.gz.html", "corrupt compressed body"),
+    ],
+)
+def test_broken_redirects_and_encodings_are_permanent_one_line_errors(
+    server: SiteServer, fetcher: Fetcher, path: str, said: str
+) -> None:
+    """Loops, long chains, a missing or hostile Location (ftp:, javascript:, a broken host or port), an
+    encoding we did not ask for and a corrupt gzip body each end as a permanent error saying which."""
+    with pytest.raises(PermanentError, match=said) as failed:
+        fetcher.fetch(server.base + path)
+    assert str(failed.value).startswith(f"fetch {server.base}{path}: ") and "\n" not in str(failed.value)
 
 
 def test_redirect_to_a_forbidden_address_is_refused_before_any_request(tmp_path: Path, fetcher: Fetcher) -> None:
@@ -152,7 +179,7 @@ def test_windows_1258_page_comes_out_right(tmp_path: Path, fetcher: Fetcher, whe
     html = f"<html><head>{meta}<title>{TITLE}</title></head><body><article><h1>{TITLE}</h1>"
     html += "".join(f"<p>{p}</p>" for p in PARAS) + "</article></body></html>"
     ctype = "text/html; charset=windows-1258" if where == "header" else "text/html"
-    with SiteServer(tmp_path, routes={"/a.html": _send(encode_cp1258(html), {"Content-Type": ctype})}) as srv:
+    with SiteServer(tmp_path, routes={"/a.html": send(encode_cp1258(html), {"Content-Type": ctype})}) as srv:
         result = fetcher.fetch(srv.base + "/a.html")
     cleaned = clean_page(result.body, result.final_url, charset=result.charset)
     assert cleaned.title == TITLE
