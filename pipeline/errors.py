@@ -1,12 +1,19 @@
-"""Outcomes of a stage that are not a plain success.
+"""Outcomes of a stage that are not a plain success: every one newsflow raises on purpose.
 
     NewsflowError
-    ├── TransientError   retry with backoff: timeouts, 5xx, 429, a busy search cluster
-    ├── PermanentError   dead-letter with the error: not HTML, too large, unparseable, refused
-    │   └── AddressRefused   the address guard refused the target before any request
-    └── Dropped          not an error: ack, count under `dropped{reason}`, move on
+    ├── TransientError          retry with backoff: timeouts, 5xx, 429, a busy search cluster
+    │   ├── ServerBusy          the server answered 429, 408 or 5xx (maybe with Retry-After)
+    │   └── HostBusy            politeness: the host may not be asked now; defer, spend no retry
+    ├── PermanentError          dead-letter with the error: not HTML, unparseable, refused
+    │   ├── HTTPStatusError     a 4xx answer that will not change on retry (404, 403, 410...)
+    │   ├── TooLarge            the answer is over the byte limit (declared, or once decoded)
+    │   ├── AddressRefused      the address guard refused the target before any request
+    │   └── DeadlineExceeded    no complete answer within the whole-request deadline
+    └── Dropped                 not an error: ack, count under `dropped{reason}`, move on
+        └── RobotsDisallowed    robots.txt disallows the URL for our user agent
 
-Every message says what failed, for which input, and what happens next.
+Every message says what failed, for which input, and what happens next. Callers tell outcomes
+apart by class (and attributes such as `status`), never by the text of a message.
 """
 
 from __future__ import annotations
@@ -24,12 +31,67 @@ class TransientError(NewsflowError):
         self.retry_after = retry_after
 
 
+class ServerBusy(TransientError):
+    """The server answered 429, 408 or 5xx: try again later (after `retry_after`, when given)."""
+
+    def __init__(self, message: str, status: int, retry_after: float | None = None, url: str | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
+        self.url = url  # the address that answered (after redirects), when known
+
+
+class HostBusy(TransientError):
+    """The host may not be asked now (back-off, rate or concurrency): come back after `retry_after`.
+
+    Not a failure of the item: a task defers itself without spending a retry.
+    """
+
+    def __init__(self, message: str, retry_after: float, reason: str) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.reason = reason
+
+
 class PermanentError(NewsflowError):
     """Will fail again the same way: keep it as a dead letter for an operator."""
 
 
+class HTTPStatusError(PermanentError):
+    """The server answered with a 4xx status that will not change on retry (404, 403, 410...)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class TooLarge(PermanentError):
+    """The answer is larger than `limit` bytes: declared so, or found so while reading or inflating."""
+
+    def __init__(self, url: str, limit: int, declared: int | None = None) -> None:
+        if declared is not None:
+            message = f"fetch {url}: {declared} bytes declared, over the {limit}-byte limit; not fetched"
+        else:
+            message = f"fetch {url}: body over the {limit}-byte limit; not kept"
+        super().__init__(message)
+        self.url = url
+        self.limit = limit
+        self.declared = declared
+
+
 class AddressRefused(PermanentError):
     """The target resolves to an address outside what the operator allows."""
+
+
+class DeadlineExceeded(PermanentError):
+    """A fetch got no complete answer (redirects, headers and body) within the total deadline.
+
+    Permanent, not transient: a server that drips its answer would hold a worker for the whole
+    deadline at every retry, so the task is dead-lettered at once, where an operator sees it.
+    """
+
+    def __init__(self, url: str, seconds: float) -> None:
+        super().__init__(f"fetch {url}: no complete answer within {seconds:g} s (total deadline); dead-lettered")
+        self.url = url
+        self.seconds = seconds
 
 
 class Dropped(NewsflowError):
@@ -39,3 +101,11 @@ class Dropped(NewsflowError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+
+
+class RobotsDisallowed(Dropped):
+    """robots.txt of the host disallows this URL for our user agent."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__("robots", f"{url} is disallowed by robots.txt; not fetched")
+        self.url = url

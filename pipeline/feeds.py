@@ -9,6 +9,7 @@ such as windows-1258 write tone marks as combining characters).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import charset_normalizer
 import feedparser
@@ -29,9 +31,9 @@ from lxml import etree
 from lxml import html as lxml_html
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from pipeline.errors import PermanentError
+from pipeline.errors import HostBusy, NewsflowError, PermanentError
 from pipeline.fetching import Fetcher, FetchResult
-from pipeline.politeness import HostBusy, Politeness
+from pipeline.politeness import Politeness
 from pipeline.stages import fetch_work
 from pipeline.state import StateStore, WorkItem, url_digest
 from pipeline.urls import canonicalize_url, site_of
@@ -99,6 +101,14 @@ class FeedEntry:
     published_at: datetime | None
 
 
+# Why an item of a feed was not taken, counted per feed (`ParsedFeed.skipped`, then the feed's health).
+SKIP_NO_LINK = "no_link"  # no link at all, and no GUID that is a web address
+SKIP_NOT_HTTP = "not_http_link"  # javascript:, data:, file:, ftp:, mailto: ... never fetched
+SKIP_BAD_LINK = "bad_link"  # an http(s) link that is not a valid URL (bad port, host, brackets)
+SKIP_NOT_OBJECT = "not_an_object"  # a JSON Feed item that is not an object
+SKIP_WRONG_TYPE = "wrong_type"  # a JSON Feed item whose url or external_url is not a string
+
+
 @dataclass
 class ParsedFeed:
     title: str
@@ -106,6 +116,10 @@ class ParsedFeed:
     ttl_minutes: int | None = None
     update_period: float | None = None  # seconds, from sy:updatePeriod / sy:updateFrequency
     kind: str = "rss"  # rss, atom, json, sitemap
+    skipped: dict[str, int] = field(default_factory=dict)  # items not taken, by reason (SKIP_*)
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
     def entries_hash(self) -> str:
         """A digest of what the feed says (entry ids, links, titles), blind to build dates."""
@@ -186,13 +200,14 @@ def parse_feed(body: bytes, feed_url: str, charset: str | None = None) -> Parsed
 
 def _parse_xml_feed(text: str, feed_url: str) -> ParsedFeed:
     # Decoded already: hand feedparser UTF-8 that says so, as a stream (given bytes, feedparser
-    # would first try them as a file name).
+    # would first try them as a file name). No base URL: links are resolved here, and feedparser
+    # would resolve an opaque Atom id (`episode-2`) against it and offer the result as the link.
     text = _XML_DECL_ANY.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1)
     parsed = feedparser.parse(
         io.BytesIO(text.encode("utf-8")),
         sanitize_html=False,
         resolve_relative_uris=False,
-        response_headers={"content-type": "application/xml; charset=utf-8", "content-location": feed_url},
+        response_headers={"content-type": "application/xml; charset=utf-8"},
     )
     version = parsed.get("version") or ""
     if not version and not parsed.entries:
@@ -203,26 +218,38 @@ def _parse_xml_feed(text: str, feed_url: str) -> ParsedFeed:
         # Cut off or garbled XML with nothing readable in it; a feed with small errors but
         # readable entries goes on.
         raise PermanentError(f"feed {feed_url}: not a feed: malformed XML ({broken}); will retry at the next poll")
-    entries: list[FeedEntry] = []
-    for raw in parsed.entries:
-        link = _entry_link(raw)
-        if not link:
-            continue
-        try:
-            url = canonicalize_url(link, base=feed_url)
-        except ValueError:
-            continue
-        entries.append(
-            FeedEntry(url=url, guid=raw.get("id") or None, title=raw.get("title", ""), published_at=_entry_date(raw))
-        )
     ttl = parsed.feed.get("ttl")
-    return ParsedFeed(
+    feed = ParsedFeed(
         title=parsed.feed.get("title", ""),
-        entries=entries,
         ttl_minutes=int(ttl) if isinstance(ttl, str) and ttl.strip().isdigit() else None,
         update_period=_update_period(parsed.feed.get("sy_updateperiod"), parsed.feed.get("sy_updatefrequency")),
         kind="atom" if version.startswith("atom") else "rss",
     )
+    for raw in parsed.entries:
+        url = _entry_url(feed, _entry_link(raw), feed_url)
+        if url:
+            title = raw.get("title", "")
+            feed.entries.append(
+                FeedEntry(url=url, guid=raw.get("id") or None, title=title, published_at=_entry_date(raw))
+            )
+    return feed
+
+
+def _entry_url(feed: ParsedFeed, link: str | None, base: str) -> str | None:
+    """The canonical URL of an item's link, or None after counting why it is not taken."""
+    if not link:
+        feed.skip(SKIP_NO_LINK)
+        return None
+    try:
+        return canonicalize_url(link, base=base)
+    except ValueError:
+        pass
+    try:
+        scheme = urlsplit(urljoin(base, link.strip())).scheme.lower()
+    except ValueError:
+        scheme = "http"  # unreadable even as a URL: a broken web address
+    feed.skip(SKIP_BAD_LINK if scheme in ("http", "https") else SKIP_NOT_HTTP)
+    return None
 
 
 def _update_period(period: Any, frequency: Any) -> float | None:
@@ -245,26 +272,32 @@ def _parse_json_feed(text: str, feed_url: str) -> ParsedFeed:
         raise PermanentError(f"feed {feed_url}: not a feed: JSON without a JSON Feed version")
     items = data.get("items")
     if not isinstance(items, list):
-        raise PermanentError(f"feed {feed_url}: not a feed: JSON Feed without items")
-    entries = []
+        what = "no items" if items is None else f"items as {_json_type(items)}, not a list"
+        raise PermanentError(f"feed {feed_url}: not a feed: JSON Feed with {what}; will retry at the next poll")
+    feed = ParsedFeed(title=data["title"] if isinstance(data.get("title"), str) else "", kind="json")
     for item in items:
         if not isinstance(item, dict):
+            feed.skip(SKIP_NOT_OBJECT)
             continue
-        link = item.get("url") or item.get("external_url")
-        guid = item.get("id")
-        if not link and isinstance(guid, str) and guid.startswith(("http://", "https://")):
+        links = [item.get("url"), item.get("external_url")]
+        link = next((v for v in links if isinstance(v, str) and v.strip()), None)
+        if link is None and any(v not in (None, "") for v in links):
+            feed.skip(SKIP_WRONG_TYPE)
+            continue
+        raw_id = item.get("id")
+        guid = str(raw_id) if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and raw_id != "" else None
+        if link is None and guid and guid.startswith(("http://", "https://")):
             link = guid
-        if not isinstance(link, str):
-            continue
-        try:
-            url = canonicalize_url(link, base=feed_url)
-        except ValueError:
-            continue
-        published = _iso_date(item.get("date_published") or item.get("date_modified"))
-        title = str(item["title"]) if isinstance(item.get("title"), str) else ""
-        entries.append(FeedEntry(url=url, guid=str(guid) if guid else None, title=title, published_at=published))
-    feed_title = str(data["title"]) if isinstance(data.get("title"), str) else ""
-    return ParsedFeed(title=feed_title, entries=entries, kind="json")
+        url = _entry_url(feed, link, feed_url)
+        if url:
+            published = _iso_date(item.get("date_published") or item.get("date_modified"))
+            title = item["title"] if isinstance(item.get("title"), str) else ""
+            feed.entries.append(FeedEntry(url=url, guid=guid, title=title, published_at=published))
+    return feed
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", str: "a string", bool: "a boolean"}.get(type(value), "a number")
 
 
 def _parse_sitemap(text: str, feed_url: str) -> ParsedFeed:
@@ -280,21 +313,18 @@ def _parse_sitemap(text: str, feed_url: str) -> ParsedFeed:
         raise PermanentError(
             f"feed {feed_url}: a sitemap index, not a sitemap of articles; add the news sitemap it lists instead"
         )
-    entries = []
+    feed = ParsedFeed(title="", kind="sitemap")
     for node in root.iter(f"{{{_SITEMAP_NS}}}url", "url"):
         loc = _child_text(node, f"{{{_SITEMAP_NS}}}loc") or _child_text(node, "loc")
-        if not loc:
-            continue
-        try:
-            url = canonicalize_url(loc, base=feed_url)
-        except ValueError:
+        url = _entry_url(feed, loc, feed_url)
+        if not url:
             continue
         title = _child_text(node, f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}title") or ""
         date = _child_text(node, f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}publication_date") or _child_text(
             node, f"{{{_SITEMAP_NS}}}lastmod"
         )
-        entries.append(FeedEntry(url=url, guid=None, title=title.strip(), published_at=_iso_date(date)))
-    return ParsedFeed(title="", entries=entries, kind="sitemap")
+        feed.entries.append(FeedEntry(url=url, guid=None, title=title.strip(), published_at=_iso_date(date)))
+    return feed
 
 
 def _child_text(node: Any, path: str) -> str | None:
@@ -313,14 +343,23 @@ def _iso_date(value: Any) -> datetime | None:
 
 
 def _entry_link(raw: Any) -> str | None:
+    """The link of a feedparser entry: its alternate link, else a GUID that is a web address."""
+    alternates = [
+        str(item["href"])
+        for item in raw.get("links") or []
+        if item.get("rel", "alternate") == "alternate" and item.get("href")
+    ]
     link = raw.get("link")
-    if link:
+    if link and str(link) in alternates:
         return str(link)
-    for item in raw.get("links", []):
-        if item.get("rel", "alternate") == "alternate" and item.get("href"):
-            return str(item["href"])
-    guid = raw.get("id", "")
-    return guid if guid.startswith(("http://", "https://")) else None
+    if alternates:
+        return alternates[0]
+    # Without an alternate link feedparser copies the GUID into `link`, web address or not
+    # (`x2`, `javascript:void(0)`): only a GUID that is an http(s) URL names the article.
+    for value in (link, raw.get("id")):
+        if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
+            return value
+    return None
 
 
 def _entry_date(raw: Any) -> datetime | None:
@@ -344,50 +383,108 @@ FEED_LINK_TYPES = (
 )
 
 
+# A typeless `rel=alternate` link is taken for a feed when its address says so.
+_FEED_PATH = re.compile(r"(?:^|[/._-])(?:feeds?|rss\d*|atom|rdf|jsonfeed)(?:$|[/._-])|\.(?:xml|rss|atom|rdf)$", re.I)
+_FEED_QUERY = re.compile(r"(?:^|&)(?:feed|format|type|output)=(?:rss|atom|rdf|xml|json)", re.I)
+MAX_UNTYPED_CHECKS = 3  # typeless alternates fetched to see whether they are feeds, at most
+
+
 def discover_feeds(html: bytes, page_url: str, charset: str | None = None) -> list[str]:
-    """Feed URLs a home page announces with `<link rel="alternate" type="...rss+xml" href>`, in order."""
+    """Feed URLs a home page announces, in order: `<link rel="alternate">` with a feed type, or
+    without a type when the address looks like a feed (`/feed.xml`, `/rss/`, `?format=atom`)."""
+    return _alternate_links(html, page_url)[0]
+
+
+def _alternate_links(html: bytes, page_url: str) -> tuple[list[str], list[str]]:
+    """(feeds announced, typeless alternates that may be feeds) of a page.
+
+    A typeless alternate with `hreflang` or `media` is the page in another language or for
+    another screen, never a feed; the page itself is not a candidate either.
+    """
     if not html.strip():
-        return []
+        return [], []
     try:
         doc = lxml_html.document_fromstring(html)
     except (etree.ParserError, ValueError):
-        return []
-    found: list[str] = []
+        return [], []
+    announced: list[str] = []
+    maybe: list[str] = []
     base = page_url
     for node in doc.iter("base"):
         if node.get("href"):
-            base = canonicalize_url(node.get("href"), base=page_url)
+            with contextlib.suppress(ValueError):
+                base = canonicalize_url(node.get("href"), base=page_url)
             break
     for link in doc.iter("link"):
-        rels = (link.get("rel") or "").lower().split()
+        rels = set((link.get("rel") or "").lower().split())
         ctype = (link.get("type") or "").split(";", 1)[0].strip().lower()
         href = link.get("href")
-        if "alternate" not in rels or ctype not in FEED_LINK_TYPES or not href:
+        if "alternate" not in rels or not href:
             continue
         try:
             url = canonicalize_url(href, base=base)
         except ValueError:
             continue
+        if ctype in FEED_LINK_TYPES:
+            found = announced
+        elif ctype or rels != {"alternate"} or link.get("hreflang") is not None or link.get("media") is not None:
+            continue
+        elif _looks_like_feed(url):
+            found = announced
+        elif url != canonicalize_url(page_url):
+            found = maybe
+        else:
+            continue
         if url not in found:
             found.append(url)
-    return found
+    return announced, [u for u in maybe if u not in announced]
+
+
+def _looks_like_feed(url: str) -> bool:
+    parts = urlsplit(url)
+    return bool(_FEED_PATH.search(parts.path) or _FEED_QUERY.search(parts.query))
 
 
 def find_feeds(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politeness | None = None) -> list[str]:
-    """The feeds behind a URL: the URL itself if it is a feed, else those its page announces."""
-    url = canonicalize_url(url)
+    """The feeds behind a URL: the URL itself if it is a feed, else those its page announces.
+
+    When the page announces none by type or address, its typeless alternates (a few) are
+    fetched, and those that parse as feeds are kept.
+    """
+    result = _fetch_for_discovery(canonicalize_url(url), fetcher, max_bytes, politeness)
+    itself = _feed_url_of(result)
+    if itself:
+        return [itself]
+    announced, maybe = _alternate_links(result.body, result.final_url)
+    if announced:
+        return announced
+    confirmed: list[str] = []
+    for candidate in maybe[:MAX_UNTYPED_CHECKS]:
+        try:
+            feed = _feed_url_of(_fetch_for_discovery(candidate, fetcher, max_bytes, politeness))
+        except NewsflowError:
+            continue  # unreachable, refused or disallowed: not a feed we can poll
+        if feed and feed not in confirmed:
+            confirmed.append(feed)
+    return confirmed
+
+
+def _fetch_for_discovery(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politeness | None) -> FetchResult:
     kwargs: dict[str, Any] = {"accept": FEED_ACCEPT + ", text/html;q=0.9", "max_bytes": max_bytes}
     if politeness is not None:
-        result = politeness.fetch(url, fetcher, allowed_types=None, **kwargs)
-    else:
-        result = fetcher.fetch(url, allowed_types=None, **kwargs)
-    if result.content_type not in ("text/html", "application/xhtml+xml"):
-        try:
-            parse_feed(result.body, result.final_url, result.charset)
-            return [canonicalize_url(result.final_url)]
-        except PermanentError:
-            pass
-    return discover_feeds(result.body, result.final_url, result.charset)
+        return politeness.fetch(url, fetcher, allowed_types=None, **kwargs)
+    return fetcher.fetch(url, allowed_types=None, **kwargs)
+
+
+def _feed_url_of(result: FetchResult) -> str | None:
+    """The canonical URL of a fetched feed, None when the answer is a page or not a feed."""
+    if result.content_type in ("text/html", "application/xhtml+xml"):
+        return None
+    try:
+        parse_feed(result.body, result.final_url, result.charset)
+    except PermanentError:
+        return None
+    return canonicalize_url(result.final_url)
 
 
 # -- entry identity -------------------------------------------------------------------------------
@@ -489,6 +586,11 @@ def poll_feed(
         raise
     entries_hash = parsed.entries_hash()
     fields: dict[str, Any] = {"body_hash": body_hash, "entries_hash": entries_hash, "kind": parsed.kind, **paroled}
+    # Items the feed offered that cannot be fetched: by reason for this body, and counted over time.
+    fields["items_skipped_last"] = json.dumps(parsed.skipped, sort_keys=True) if parsed.skipped else ""
+    for reason, count in sorted(parsed.skipped.items()):
+        state.bump_feed_counter(feed.id, f"items_skipped:{reason}", count)
+        state.incr(f"feed_items_skipped:{reason}", count)
     if verifying and entries_hash != prev.get("entries_hash") and _same_validators(prev, result):
         # The server kept answering 304 to these validators while the feed changed.
         fields["validators"] = "lie"

@@ -3,7 +3,9 @@
 Every connection goes through `GuardedBackend`, which resolves the host itself, refuses
 addresses outside the public internet (unless the operator allows their network) and
 connects to the very address it checked, so DNS rebinding cannot slip past the guard.
-Redirects are followed by hand, each hop guarded and counted.
+Redirects are followed by hand, each hop guarded and counted. A whole fetch (connect,
+headers, body, redirects, decompression) ends at one total deadline: every socket operation
+waits at most until then, so a server dripping a byte at a time cannot hold a worker.
 """
 
 from __future__ import annotations
@@ -14,42 +16,40 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, ExitStack
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
 import httpx
 
-from pipeline.errors import AddressRefused, PermanentError, TransientError
-from pipeline.urls import canonicalize_url
+from pipeline.errors import (
+    AddressRefused,
+    DeadlineExceeded,
+    HTTPStatusError,
+    PermanentError,
+    ServerBusy,
+    TooLarge,
+    TransientError,
+)
+from pipeline.urls import IPAddress, ascii_host, canonicalize_url, ip_literal
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+REDIRECT_CODES = (301, 302, 303, 307, 308)
+_LOCATION = "x-newsflow-location"  # where `_hide_location` keeps a redirect's target
 # Only encodings we decode ourselves, with the decoded-size cap applied inside the inflater.
 ACCEPT_ENCODING = "gzip, deflate"
 # Feeds come with every kind of label; refuse only what is clearly not text.
 NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
 
 
-class HTTPStatusError(PermanentError):
-    """The server answered with a 4xx status that will not change on retry (404, 403, 410...)."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ServerBusy(TransientError):
-    """The server answered 429, 408 or 5xx: try again later (after `retry_after`, when given)."""
-
-    def __init__(self, message: str, status: int, retry_after: float | None = None, url: str | None = None) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.status = status
-        self.url = url  # the address that answered (after redirects), when known
+# A socket timeout cut to the deadline may wake a hair before it by the monotonic clock.
+_DEADLINE_SLACK = 0.05
 
 
 class AddressGuard:
@@ -59,16 +59,51 @@ class AddressGuard:
         self.allowed = list(allowed)
 
     def check_ip(self, ip: str, host: str) -> None:
+        """Raise AddressRefused unless `ip`, an address `host` resolves to, may be contacted."""
         addr = ipaddress.ip_address(ip.split("%", 1)[0])
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-            addr = addr.ipv4_mapped
+        reason = self.refusal(addr)
+        if reason:
+            raise AddressRefused(f"{host} resolves to {_plain(addr)}, {reason}; {_REFUSED_NEXT}")
+
+    def refusal(self, addr: IPAddress) -> str | None:
+        """Why `addr` may not be contacted, or None when it may."""
+        addr = _plain(addr)
         if any(addr in net for net in self.allowed):
-            return
-        if not addr.is_global or addr.is_multicast:
-            raise AddressRefused(
-                f"{host} resolves to {addr}, a private, loopback or reserved address; "
-                "allow its network with NEWSFLOW_ALLOW_PRIVATE_NETWORKS if this is intended"
-            )
+            return None
+        if not addr.is_global or addr.is_multicast or addr.is_reserved or addr.is_link_local:
+            return _PRIVATE
+        if isinstance(addr, ipaddress.IPv6Address):
+            if addr.is_site_local:
+                return _PRIVATE
+            for inner in _embedded_ipv4(addr):
+                if self.refusal(inner):
+                    return f"an IPv6 address carrying {inner}, {_PRIVATE}"
+        return None
+
+    def check_url(self, url: str) -> str:
+        """Refuse a URL whose host is a forbidden IP address, however it is spelled, before any connection.
+
+        Returns the URL with such a host in its standard spelling (`0x7f.1` becomes `127.0.0.1`),
+        which is the address connected to; names are checked when they are resolved.
+        """
+        try:
+            parts = urlsplit(url)
+            written = parts.hostname or ""
+            addr = ip_literal(ascii_host(written))
+        except ValueError as exc:
+            raise AddressRefused(f"fetch {url}: the host is not a valid address ({exc}); not fetched") from None
+        if addr is None:
+            return url
+        reason = self.refusal(addr)
+        standard = f"[{addr}]" if addr.version == 6 else str(addr)
+        if reason:
+            means = "is" if written in (str(addr), standard) else f"means {_plain(addr)},"
+            raise AddressRefused(f"fetch {url}: {written} {means} {reason}; {_REFUSED_NEXT}")
+        if written in (str(addr), standard):
+            return url
+        userinfo, _, _ = parts.netloc.rpartition("@")
+        netloc = (f"{userinfo}@" if userinfo else "") + standard + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
     def resolve(self, host: str, port: int) -> list[str]:
         """Every address of `host`, each checked; raises AddressRefused on the first bad one."""
@@ -82,8 +117,75 @@ class AddressGuard:
         return [str(ip) for ip in ips]
 
 
+# The total deadline (time.monotonic()) of the fetch running in this thread or context. Every
+# socket operation of `GuardedBackend` waits at most until then, whatever its own timeout.
+_deadline: ContextVar[float | None] = ContextVar("newsflow_fetch_deadline", default=None)
+
+
+def _until_deadline(timeout: float | None, expired: type[Exception]) -> float | None:
+    """`timeout` cut to the time left before the fetch's deadline; raise `expired` when none is left."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("total deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every read and write ends by the fetch's total deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _until_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _until_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+        timeout = _until_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self.inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+_PRIVATE = "a private, loopback or reserved address"
+_REFUSED_NEXT = "not fetched (allow its network with NEWSFLOW_ALLOW_PRIVATE_NETWORKS if this is intended)"
+
+
+def _plain(addr: IPAddress) -> IPAddress:
+    """An IPv4-mapped IPv6 address (`::ffff:127.0.0.2`) as the IPv4 address it is."""
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        return addr.ipv4_mapped
+    return addr
+
+
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64 (RFC 6052, RFC 8215)
+# and the deprecated IPv4-compatible form. A gateway may forward them to that IPv4 address.
+_IPV4_CARRIERS = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96"))
+
+
+def _embedded_ipv4(addr: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (6to4, Teredo, NAT64, IPv4-compatible)."""
+    found = []
+    if addr.sixtofour:
+        found.append(addr.sixtofour)
+    if addr.teredo:
+        found.extend(addr.teredo)
+    if any(addr in net for net in _IPV4_CARRIERS):
+        found.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+    return found
+
+
 class GuardedBackend(httpcore.SyncBackend):
-    """httpcore network backend that connects only to addresses the guard accepts."""
+    """httpcore network backend that connects only to addresses the guard accepts, within the deadline."""
 
     def __init__(self, guard: AddressGuard) -> None:
         self.guard = guard
@@ -99,7 +201,9 @@ class GuardedBackend(httpcore.SyncBackend):
         last: Exception | None = None
         for ip in self.guard.resolve(host, port):
             try:
-                return super().connect_tcp(ip, port, timeout, local_address, socket_options)
+                wait = _until_deadline(timeout, httpcore.ConnectTimeout)
+                stream = super().connect_tcp(ip, port, wait, local_address, socket_options)
+                return _DeadlineStream(stream)
             except httpcore.ConnectError as exc:
                 last = exc
         raise last or httpcore.ConnectError(f"no address for {host}")
@@ -163,6 +267,7 @@ class Fetcher:
             timeout=timeout,
             follow_redirects=False,
             headers={"User-Agent": limits.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            event_hooks={"response": [_hide_location]},
         )
 
     @classmethod
@@ -194,8 +299,16 @@ class Fetcher:
         before a redirect leads to another host (scheme, host or port) and held until the
         fetch ends: the caller's politeness for that host (robots.txt, rate, concurrency).
         """
-        with ExitStack() as held:
-            return self._fetch(url, accept, headers, max_bytes, allowed_types, on_new_host, held)
+        deadline = time.monotonic() + self.limits.total_timeout
+        outer = _deadline.get()  # a fetch inside another (robots.txt after a redirect) ends with it
+        if outer is not None:
+            deadline = min(deadline, outer)
+        token = _deadline.set(deadline)
+        try:
+            with ExitStack() as held:
+                return self._fetch(url, accept, headers, max_bytes, allowed_types, on_new_host, held, deadline)
+        finally:
+            _deadline.reset(token)
 
     def _fetch(
         self,
@@ -206,19 +319,19 @@ class Fetcher:
         allowed_types: Sequence[str] | None,
         on_new_host: Callable[[str], AbstractContextManager[object]] | None,
         held: ExitStack,
+        deadline: float,
     ) -> FetchResult:
-        deadline = time.monotonic() + self.limits.total_timeout
         cap = max_bytes or self.limits.max_bytes
         current = url
         seen: set[str] = set()
         for _hop in range(self.limits.max_redirects + 1):
             seen.add(current)
             req_headers = {"Accept": accept, **(headers or {})}
+            current = self.guard.check_url(current)
             try:
                 with self.client.stream("GET", current, headers=req_headers) as resp:
-                    # httpx counts every 3xx as a redirect, 304 Not Modified included.
-                    if resp.is_redirect and resp.status_code != 304:
-                        location = resp.headers.get("location")
+                    if resp.status_code in REDIRECT_CODES:
+                        location = resp.headers.get(_LOCATION)
                         if not location:
                             raise PermanentError(f"fetch {url}: HTTP {resp.status_code} redirect without Location")
                         try:
@@ -238,19 +351,30 @@ class Fetcher:
                     _check_type(url, result.content_type, allowed_types)
                     declared = resp.headers.get("content-length")
                     if declared and declared.isdigit() and int(declared) > cap:
-                        raise PermanentError(
-                            f"fetch {url}: {declared} bytes declared, over the {cap}-byte limit; not fetched"
-                        )
-                    result.body = _read_capped(url, resp, cap, deadline)
+                        raise TooLarge(url, cap, declared=int(declared))
+                    result.body = _read_capped(url, resp, cap, deadline, self.limits.total_timeout)
                     return result
             except httpx.TimeoutException as exc:
+                if time.monotonic() >= deadline - _DEADLINE_SLACK:
+                    raise DeadlineExceeded(url, self.limits.total_timeout) from None
                 raise TransientError(f"fetch {url}: timed out ({type(exc).__name__}), will retry") from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise PermanentError(f"fetch {url}: cannot be fetched ({exc}); not fetched") from None
             except httpx.TransportError as exc:
                 raise TransientError(f"fetch {url}: {type(exc).__name__}: {exc}, will retry") from None
         raise PermanentError(f"fetch {url}: more than {self.limits.max_redirects} redirects")
 
     def close(self) -> None:
         self.client.close()
+
+
+def _hide_location(response: httpx.Response) -> None:
+    """Keep a Location header from httpx, which would parse it and fail on a hostile one (`http://[::1`,
+    `javascript:`) before we see the answer: redirects are read and judged here, by `_fetch`."""
+    location = response.headers.get("location")
+    if location is not None:
+        del response.headers["location"]
+        response.headers[_LOCATION] = location
 
 
 def _headers(resp: httpx.Response) -> dict[str, str]:
@@ -282,7 +406,7 @@ def _check_type(url: str, content_type: str, allowed: Sequence[str] | None) -> N
         raise PermanentError(f"fetch {url}: content type {content_type!r} is not HTML; skipped")
 
 
-def _read_capped(url: str, resp: httpx.Response, cap: int, deadline: float) -> bytes:
+def _read_capped(url: str, resp: httpx.Response, cap: int, deadline: float, total: float) -> bytes:
     """The decoded body, at most `cap` bytes, read before `deadline`.
 
     Compressed bodies are inflated here, never more than the cap allows at a time, so a small
@@ -293,18 +417,18 @@ def _read_capped(url: str, resp: httpx.Response, cap: int, deadline: float) -> b
     size = 0
     for raw in resp.iter_raw(16384):
         if time.monotonic() > deadline:
-            raise TransientError(f"fetch {url}: body not complete within the total time limit, will retry")
+            raise DeadlineExceeded(url, total)
         for chunk in inflater.feed(raw, cap - size + 1):
             size += len(chunk)
             if size > cap:
-                raise PermanentError(f"fetch {url}: body over the {cap}-byte limit; not kept")
+                raise TooLarge(url, cap)
             chunks.append(chunk)
     if time.monotonic() > deadline:
-        raise TransientError(f"fetch {url}: body not complete within the total time limit, will retry")
+        raise DeadlineExceeded(url, total)
     chunks.append(inflater.flush())
     body = b"".join(chunks)
     if len(body) > cap:
-        raise PermanentError(f"fetch {url}: body over the {cap}-byte limit; not kept")
+        raise TooLarge(url, cap)
     return body
 
 

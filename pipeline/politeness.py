@@ -16,140 +16,120 @@ A caller that would have to wait long gets `HostBusy` and should come back later
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from pipeline.errors import Dropped, PermanentError, TransientError
-from pipeline.fetching import Fetcher, FetchResult, HTTPStatusError, ServerBusy
+from protego import Protego
+
+from pipeline.errors import (
+    HostBusy,
+    HTTPStatusError,
+    RobotsDisallowed,
+    ServerBusy,
+    TooLarge,
+    TransientError,
+)
+from pipeline.fetching import Fetcher, FetchResult
 from pipeline.settings import Settings, default_of
 from pipeline.state.hosts import HostStore
 
 ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
 
 
-class HostBusy(TransientError):
-    """The host may not be asked now (back-off, rate or concurrency): come back after `retry_after`.
-
-    Not a failure of the item: a task defers itself without spending a retry.
-    """
-
-    def __init__(self, message: str, retry_after: float, reason: str) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.reason = reason
-
-
-class RobotsDisallowed(Dropped):
-    """robots.txt of the host disallows this URL for our user agent."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__("robots", f"{url} is disallowed by robots.txt; not fetched")
-        self.url = url
-
-
 def host_key(url: str) -> str:
     """The politeness key of a URL: scheme, host and port, as robots.txt is scoped (RFC 9309)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal keeps its brackets, so the key still reads as a URL
     scheme = parts.scheme.lower()
     port = parts.port or (443 if scheme == "https" else 80)
     return f"{scheme}://{host}:{port}"
 
 
 # -- robots.txt ---------------------------------------------------------------------------------
-@dataclass
 class RobotsRules:
-    """The group of robots.txt rules that applies to one user agent."""
+    """What one host's robots.txt says to one product token: `allowed(url)` and `crawl_delay`.
 
-    rules: list[tuple[bool, str]] = field(default_factory=list)  # (allow, pattern)
-    crawl_delay: float | None = None
+    Matching (longest rule wins, Allow wins ties, `*` and `$`, percent-encoding) is protego's.
+    """
+
+    def __init__(self, parser: Protego | None, agent: str) -> None:
+        self._parser = parser
+        self._agent = agent
+        self.crawl_delay: float | None = parser.crawl_delay(agent) if parser is not None else None
 
     def allowed(self, url: str) -> bool:
-        """True when the longest matching rule allows the path (allow wins ties; no match allows)."""
-        parts = urlsplit(url)
-        path = _normalize_robots_path(parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        best_len = -1
-        verdict = True
-        for allow, pattern in self.rules:
-            if not pattern:
-                continue  # "Disallow:" with nothing means allow all
-            if _pattern_regex(pattern).match(path):
-                n = len(pattern)
-                if n > best_len or (n == best_len and allow):
-                    best_len, verdict = n, allow
-        return verdict
+        """True when the URL may be fetched (no robots.txt, or no rule against it)."""
+        return self._parser is None or self._parser.can_fetch(url, self._agent)
 
 
-ALLOW_ALL = RobotsRules()
-DISALLOW_ALL = RobotsRules(rules=[(False, "/")])
+ALLOW_ALL = RobotsRules(None, "*")
 
-
-@lru_cache(maxsize=4096)
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    anchored = pattern.endswith("$")
-    body = _normalize_robots_path(pattern[:-1] if anchored else pattern)
-    regex = ".*".join(re.escape(piece) for piece in body.split("*"))
-    return re.compile(regex + ("$" if anchored else ""), re.DOTALL)
-
-
-def _normalize_robots_path(path: str) -> str:
-    # Compare decoded paths, so /caf%C3%A9 and /café match the same rule.
-    return unquote(path)
+# A robots.txt product token: letters, `_` and `-` only (RFC 9309 2.2.1).
+_PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
+# A user-agent line in every spelling protego reads ("User-agent:", "useragent", "User agent x").
+_USER_AGENT_LINE = re.compile(r"^\s*user(?:-|\s*)agent(?:\s*:\s*|\s+)(\S.*)$", re.IGNORECASE)
 
 
 def agent_token(user_agent: str) -> str:
     """The product token robots.txt groups name: `newsflow` of `newsflow/0.1 (+https://...)`."""
-    token = re.match(r"[A-Za-z0-9_-]+", user_agent.strip())
+    token = _PRODUCT_TOKEN.match(user_agent.strip())
     return token.group(0).lower() if token else "*"
 
 
-@lru_cache(maxsize=1024)
 def parse_robots(text: str, agent: str) -> RobotsRules:
-    """The rules of the group for `agent` (a product token), else of `*`, else allow all.
+    """The rules for `agent` (a product token): its own group if robots.txt has one, else `*`.
 
-    Follows RFC 9309: groups start at consecutive user-agent lines; groups naming the same
-    agent are merged; unknown lines are ignored; never raises.
+    Never raises. Recently parsed files are reused (keyed by digest, so large files are not kept twice).
     """
-    groups: dict[str, RobotsRules] = {}
-    current: list[str] = []
-    in_agents = False
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if ":" not in line:
+    key = (hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), agent)
+    with _PARSED_LOCK:
+        rules = _PARSED.get(key)
+        if rules is not None:
+            _PARSED.move_to_end(key)
+            return rules
+    rules = RobotsRules(Protego.parse(_only_exact_groups(text, agent)), agent)
+    with _PARSED_LOCK:
+        _PARSED[key] = rules
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    return rules
+
+
+_PARSED: OrderedDict[tuple[bytes, str], RobotsRules] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+_PARSED_MAX = 512
+
+
+def _only_exact_groups(text: str, agent: str) -> str:
+    """robots.txt with every group naming another product token renamed so it cannot match `agent`.
+
+    protego takes a group whose name starts our token (`news` for `newsflow`) and misses one that
+    adds a version (`newsflow/0.2`); RFC 9309 matches the product token exactly, case aside.
+    Groups naming our token are written as exactly it; `*` stays.
+    """
+    lines = text.removeprefix("\ufeff").splitlines()
+    for i, line in enumerate(lines):
+        m = _USER_AGENT_LINE.match(line.split("#", 1)[0])
+        if not m:
             continue
-        key, _, value = line.partition(":")
-        key, value = key.strip().lower(), value.strip()
-        if key == "user-agent":
-            if not in_agents:
-                current = []
-            current.append(value.lower())
-            in_agents = True
+        value = m.group(1).strip()
+        if value == "*":
             continue
-        in_agents = False
-        if not current:
-            continue
-        for name in current:
-            group = groups.setdefault(name, RobotsRules(rules=[]))
-            if key in ("allow", "disallow"):
-                group.rules.append((key == "allow", value))
-            elif key == "crawl-delay":
-                try:
-                    delay = float(value)
-                except ValueError:
-                    continue
-                if delay >= 0:
-                    group.crawl_delay = delay
-    agent = agent.lower()
-    for name, group in groups.items():
-        if name != "*" and (name == agent or agent.startswith(name)):
-            return group
-    return groups.get("*", ALLOW_ALL)
+        token = _PRODUCT_TOKEN.match(value)
+        ours = token is not None and token.group(0).lower() == agent
+        lines[i] = f"User-agent: {agent}" if ours else f"User-agent: {agent}-not"
+    return "\n".join(lines)
 
 
 # -- the shared limiter -------------------------------------------------------------------------
@@ -292,11 +272,8 @@ class Politeness:
             body = result.body
         except HTTPStatusError:
             body = b""  # 4xx: no robots.txt, everything allowed (RFC 9309 2.3.1.3)
-        except PermanentError as exc:
-            if "byte limit" in str(exc):
-                body = b""  # absurdly large: treat as absent rather than block the host
-            else:
-                raise
+        except TooLarge:
+            body = b""  # absurdly large: treat as absent rather than block the host
         except TransientError as exc:
             # 5xx or unreachable: assume complete disallow for a while (RFC 9309 2.3.1.4).
             if isinstance(exc, ServerBusy) and exc.retry_after:

@@ -294,6 +294,10 @@ def feed_health(state: StateStore, now: float | None = None) -> list[dict[str, A
                 "next_poll": _iso(nexts.get(feed.id)),
                 "interval": float(st["interval"]) if st.get("interval") else None,
                 "items_seen": int(st.get("items_seen") or 0),
+                # Items not taken (a javascript: link, a JSON Feed item of the wrong type...), by reason.
+                "items_skipped": {
+                    k.split(":", 1)[1]: int(v) for k, v in sorted(st.items()) if k.startswith("items_skipped:")
+                },
                 "polls": polls,
                 "polls_304": int(st.get("polls_304") or 0),
                 "polls_unchanged": int(st.get("polls_unchanged") or 0),

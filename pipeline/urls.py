@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -43,6 +44,53 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED_ESCAPES = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address a URL host spells, None when the host is a name.
+
+    Reads every spelling a browser accepts (the WHATWG URL standard): `127.0.0.2`, `0177.0.0.2`,
+    `0x7f.0.0.2`, `2130706434`, `127.2`, a trailing dot, and IPv6 with or without brackets.
+    Raises ValueError for a host that is an address but not a valid one (`1.2.3.999`, a zone id).
+    """
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if ":" in host:
+        if "%" in host:
+            raise ValueError(f"IPv6 address with a zone id: {host!r}")
+        return ipaddress.IPv6Address(host)
+    parts = host.split(".")
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    if _ipv4_number(parts[-1]) is None:
+        return None  # the last label is not a number: a name
+    numbers = [_ipv4_number(part) for part in parts]
+    if len(numbers) > 4 or None in numbers:
+        raise ValueError(f"not a valid IPv4 address: {host!r}")
+    *head, last = [n for n in numbers if n is not None]
+    if any(n > 255 for n in head) or last >= 256 ** (4 - len(head)):
+        raise ValueError(f"not a valid IPv4 address: {host!r}")
+    value = last + sum(n << (8 * (3 - i)) for i, n in enumerate(head))
+    return ipaddress.IPv4Address(value)
+
+
+def _ipv4_number(part: str) -> int | None:
+    """One part of an IPv4 host in decimal, octal (leading 0) or hex (0x); None if it is not a number."""
+    radix = 10
+    if part[:2] in ("0x", "0X"):
+        part, radix = part[2:], 16
+        if not part:
+            return 0
+    elif len(part) > 1 and part.startswith("0"):
+        part, radix = part[1:], 8
+    digits = "0123456789abcdef"[:radix]
+    if not part or any(c not in digits for c in part.lower()):
+        return None
+    return int(part, radix)
+
+
 def is_tracking_param(name: str) -> bool:
     lowered = name.lower()
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
@@ -51,8 +99,9 @@ def is_tracking_param(name: str) -> bool:
 def canonicalize_url(url: str, base: str | None = None) -> str:
     """Canonical form of an http(s) URL.
 
-    Lower-cases scheme and host, drops default ports, fragments, tracking parameters and
-    empty queries, normalises percent-escapes and sorts the remaining parameters.
+    Lower-cases scheme and host, writes IP hosts in their standard form, drops default ports,
+    fragments, tracking parameters and empty queries, normalises percent-escapes and sorts the
+    remaining parameters.
     Raises ValueError for anything that is not an absolute http(s) URL.
     """
     url = url.strip()
@@ -62,15 +111,12 @@ def canonicalize_url(url: str, base: str | None = None) -> str:
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    host = (parts.hostname or "").rstrip(".")
+    host = ascii_host(parts.hostname or "")
     if not host:
         raise ValueError(f"URL has no host: {url!r}")
-    try:
-        host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        host = host.lower()
-    if ":" in host:  # IPv6 literal
-        host = f"[{host}]"
+    addr = ip_literal(host)  # one spelling per address: 0x7f.1 and 127.0.0.1 are one host
+    if addr is not None:
+        host = f"[{addr}]" if addr.version == 6 else str(addr)
     try:
         port = parts.port
     except ValueError:
@@ -80,6 +126,15 @@ def canonicalize_url(url: str, base: str | None = None) -> str:
     query_pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
     query = urlencode(sorted(query_pairs), doseq=True, quote_via=quote)
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def ascii_host(hostname: str) -> str:
+    """A URL's host as it goes on the wire: IDNA-encoded, lower case, without a trailing dot."""
+    host = hostname.rstrip(".")
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return host.lower()
 
 
 def _normalize_path(path: str) -> str:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pipeline.errors import PermanentError
 from pipeline.feeds import FeedConfig, decode_feed, discover_feeds, parse_feed
 from pipeline.opml import read_opml, write_opml
+from pipeline.urls import canonicalize_url
 from tests.fetching.vietnamese import encode_cp1258
 
 BASE = "http://news.example"
@@ -124,6 +125,26 @@ def test_home_page_announces_its_feeds() -> None:
     <link rel="alternate" type="application/feed+json" href="feed.json">
     <link rel="alternate" hreflang="fr" href="/fr/"></head><body></body></html>"""
     assert discover_feeds(html, f"{BASE}/") == [f"{BASE}/rss.xml", f"{BASE}/atom.xml", f"{BASE}/feed.json"]
+
+
+@pytest.mark.parametrize(
+    "href", ["/feed.xml", "/rss/", "/feeds/posts/default", "/atom", "/index.rss", "/tin-moi.rdf", "/?format=rss"]
+)
+def test_typeless_alternate_that_looks_like_a_feed_is_announced(href: str) -> None:
+    """<link rel=alternate href="/feed.xml"> without type= (as the demo sites write it) is a feed when its address says so."""
+    html = f'<html><head><link rel="alternate" href="{href}"></head><body></body></html>'.encode()
+    assert discover_feeds(html, f"{BASE}/") == [canonicalize_url(href, base=f"{BASE}/")]
+
+
+def test_typeless_alternates_for_languages_screens_or_styles_are_not_feeds() -> None:
+    """A typeless alternate with hreflang (a translation) or media (a mobile page), an alternate
+    stylesheet, and the page's own address are never taken for feeds, even with feed-like names."""
+    html = b"""<html><head><link rel="alternate" hreflang="vi" href="/vi/feed.xml">
+    <link rel="alternate" hreflang="x-default" href="/rss/">
+    <link rel="alternate" media="only screen and (max-width: 640px)" href="http://m.news.example/feed/">
+    <link rel="alternate stylesheet" href="/themes/atom.css">
+    <link rel="alternate" href="/"></head><body></body></html>"""
+    assert discover_feeds(html, f"{BASE}/") == []
 
 
 def test_opml_round_trip_keeps_urls_names_and_languages() -> None:

@@ -6,18 +6,20 @@ tests/fetching/test_workers.py does the same with real Celery worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.errors import TransientError
+from pipeline.errors import HostBusy, RobotsDisallowed, TransientError
 from pipeline.fetching import Fetcher
-from pipeline.politeness import HostBusy, Politeness, PolitenessConfig, RobotsDisallowed, host_key, parse_robots
+from pipeline.politeness import Politeness, PolitenessConfig, agent_token, host_key, parse_robots
 from pipeline.state import StateStore
 from tests.feeds.helpers import FeedRoute, local_fetcher, redirect
 from workers.demo import SiteServer
@@ -51,6 +53,39 @@ def test_robots_group_for_our_agent_beats_the_star_group() -> None:
     """A group naming newsflow is the one obeyed, even if the `*` group is stricter."""
     rules = parse_robots("User-agent: *\nDisallow: /\n\nUser-agent: newsflow\nDisallow: /tmp/\n", "newsflow")
     assert rules.allowed("http://x/news/a.html") and not rules.allowed("http://x/tmp/a")
+
+
+@pytest.mark.parametrize(
+    "group",
+    ["news", "News", "newsf", "newsflow-beta", "newsflowbot", "flow", "User agent: news", "useragent news"],
+)
+def test_robots_group_of_another_agent_never_governs_newsflow(group: str) -> None:
+    """A group whose name starts, extends or ends our token (`news`, `newsflowbot`) is another crawler's:
+    newsflow obeys the `*` group (RFC 9309 matches the product token exactly), however the line is spelled."""
+    line = group if " " in group else f"User-agent: {group}"
+    rules = parse_robots(f"{line}\nDisallow: /\nCrawl-delay: 30\n\nUser-agent: *\nDisallow: /private/\n", "newsflow")
+    assert rules.allowed("http://x/news/a.html")
+    assert not rules.allowed("http://x/private/a.html")
+    assert rules.crawl_delay is None
+
+
+@pytest.mark.parametrize("line", ["User-agent: newsflow", "user-agent: NewsFlow/0.2", "User-agent: newsflow # us"])
+def test_robots_group_naming_our_token_in_any_case_or_with_a_version_is_ours(line: str) -> None:
+    """`NewsFlow/0.2` names the product token newsflow: its group governs us, not `*`."""
+    rules = parse_robots(f"User-agent: *\nDisallow: /\n\n{line}\nDisallow: /tmp/\nCrawl-delay: 3\n", "newsflow")
+    assert rules.allowed("http://x/a.html") and not rules.allowed("http://x/tmp/a.html")
+    assert rules.crawl_delay == 3
+
+
+def test_robots_percent_encoding_matches_both_ways() -> None:
+    """/caf%C3%A9 in robots.txt blocks /café, and the reverse."""
+    assert not parse_robots("User-agent: *\nDisallow: /caf%C3%A9\n", "newsflow").allowed("http://x/café/menu")
+    assert not parse_robots("User-agent: *\nDisallow: /café\n", "newsflow").allowed("http://x/caf%C3%A9/menu")
+
+
+def test_agent_token_is_the_product_token() -> None:
+    """The token matched against groups is the User-Agent's product name, lower-cased."""
+    assert agent_token("NewsFlow/0.1 (+https://github.com/newsflow/newsflow)") == "newsflow"
 
 
 @given(st.text(max_size=500), st.text(alphabet="/abc*$?=.", max_size=30))
@@ -101,6 +136,31 @@ def test_robots_disallow_obeyed_and_robots_fetched_once(
             b.fetch(f"{srv.base}/private/a.html", fetcher)
         assert b.fetch(f"{srv.base}/a.html", fetcher).body == b"<p>yes</p>"
         assert srv.requests == ["/robots.txt", "/a.html"]
+
+
+@pytest.mark.parametrize("honest_length", [True, False], ids=["declared", "streamed"])
+def test_oversized_robots_txt_counts_as_absent(
+    tmp_path: Path, runtime: Runtime, fetcher: Fetcher, honest_length: bool
+) -> None:
+    """A robots.txt over the 500 KiB limit (declared or found while reading) is treated as no robots.txt: pages are fetched."""
+    body = b"User-agent: *\nDisallow: /a.html\n" + b"# padding\n" * 60_000
+
+    def robots(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/plain")
+        if honest_length:
+            h.send_header("Content-Length", str(len(body)))
+        else:
+            h.send_header("Connection", "close")
+            h.close_connection = True
+        h.end_headers()
+        with contextlib.suppress(OSError):
+            h.wfile.write(body)
+
+    (tmp_path / "a.html").write_text("<p>a</p>")
+    polite = Politeness(runtime.state.hosts, PolitenessConfig(delay=0.0))
+    with SiteServer(tmp_path, routes={"/robots.txt": robots}) as srv:
+        assert polite.fetch(f"{srv.base}/a.html", fetcher).body == b"<p>a</p>"
 
 
 def test_crawl_delay_slows_the_host(tmp_path: Path, runtime: Runtime, fetcher: Fetcher) -> None:
