@@ -118,6 +118,12 @@ class Runtime:
         backend.ensure_ready()
         return backend
 
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         for name in ("fetcher", "search"):
             if name in self.__dict__:
