@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from demo.server import SiteServer
 from pipeline.settings import Settings
-from workers.demo import SiteServer
 from workers.runtime import EmbeddedRedis, Runtime, set_runtime
 from workers.supervisor import WorkerGroup, WorkerSpec
 

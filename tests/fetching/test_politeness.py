@@ -16,11 +16,11 @@ import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from demo.server import SiteServer
 from pipeline.errors import TransientError
 from pipeline.fetching import Fetcher
 from pipeline.politeness import HostBusy, Politeness, PolitenessConfig, RobotsDisallowed, host_key, parse_robots
 from tests.feeds.helpers import FeedRoute, local_fetcher, redirect
-from workers.demo import SiteServer
 from workers.runtime import Runtime
 
 ROBOTS = """# comment

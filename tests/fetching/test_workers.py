@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from tests.conftest import start_workers
 from workers import tasks
-from workers.demo import SiteServer
 from workers.runtime import Runtime
 from workers.supervisor import WorkerGroup, wait_until_idle
 

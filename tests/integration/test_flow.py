@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from pipeline.feeds import FeedConfig
 from pipeline.models import article_id
 from pipeline.search.base import SearchQuery
 from pipeline.urls import canonicalize_url
 from tests.conftest import SITES
 from workers import tasks
-from workers.demo import SiteServer
 from workers.runtime import Runtime
 from workers.supervisor import WorkerGroup, wait_until_idle
 

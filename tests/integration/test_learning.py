@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from pipeline.feeds import FeedConfig
 from tests.integration.test_flow import docs_under, ingest
 from workers import tasks
-from workers.demo import SiteServer
 from workers.runtime import Runtime
 from workers.supervisor import WorkerGroup, wait_until_idle
 

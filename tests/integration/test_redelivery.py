@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from tests.conftest import SITES, start_workers
 from tests.integration.test_flow import docs_under
 from workers import tasks
-from workers.demo import SiteServer
 from workers.runtime import Runtime
 from workers.supervisor import wait_until_idle
 

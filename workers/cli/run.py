@@ -39,9 +39,10 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     import shutil
     from contextlib import ExitStack
 
+    from demo import DEMO_QUERIES, demo_sites
+    from demo.server import SiteServer
     from pipeline.feeds import FeedConfig
     from pipeline.search.base import SearchQuery
-    from workers.demo import DEMO_QUERIES, SiteServer, demo_sites
     from workers.service import print_summary, run_pipeline
 
     data_dir = settings.data_dir / "demo"
