@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     rp = sub.add_parser(
         "reprocess",
-        help="queue every stored page for cleaning again (no fetching); a running `newsflow run` does the work",
+        help="queue every stored page for cleaning again (no fetching); workers (`newsflow run`) do the work",
     )
     rp.set_defaults(func=cmd_reprocess)
 
@@ -116,7 +116,11 @@ def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
             )
             tasks.process.delay(page.to_msg())
             n += 1
-    print(f"queued {n} stored page(s) for cleaning; workers pick them up (`newsflow status` shows progress)")
+    print(
+        f"queued {n} stored page(s) for cleaning again. They wait in the `process` queue until workers"
+        " run: start `newsflow run` (or your `celery -A workers worker` hosts) to clean and re-index them;"
+        " `newsflow status` shows the queue."
+    )
     return 0
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +39,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    import shutil
     from contextlib import ExitStack
 
     from demo import DEMO_QUERIES, demo_sites
@@ -70,5 +72,21 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         for query in DEMO_QUERIES:
             print(f"\n$ newsflow search {query!r}")
             print_page(rt.search.search(SearchQuery(text=query, limit=5)))
-    print(f"\nData kept in {data_dir}; try: NEWSFLOW_DATA_DIR={data_dir} newsflow search ...")
+    again = f"NEWSFLOW_DATA_DIR={shlex.quote(str(data_dir))} {own_command()} search {shlex.quote(DEMO_QUERIES[0])}"
+    print(f"\nData kept in {data_dir}; search it again with:\n  {again}")
     return 0
+
+
+def own_command() -> str:
+    """How a shell here runs this newsflow: its bare name when PATH finds this very command,
+    else its path (`.venv/bin/newsflow` from the checkout), else `python -m workers.cli`."""
+    script = Path(sys.executable).with_name("newsflow")
+    if not script.is_file():
+        return f"{shlex.quote(sys.executable)} -m workers.cli"
+    found = shutil.which("newsflow")
+    if found and Path(found).resolve() == script.resolve():
+        return "newsflow"
+    try:
+        return shlex.quote(str(script.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(script))
