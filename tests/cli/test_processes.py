@@ -153,3 +153,46 @@ def test_a_server_left_by_a_killed_command_is_reused_then_stopped(tmp_path: Path
     assert listed.returncode == 0, listed.stderr
     assert [f["url"] for f in json.loads(listed.stdout)] == ["http://127.0.0.1:9/feed.xml"]
     assert redis_servers_of(tmp_path) == []
+
+
+def workers_of(data_dir: Path) -> list[int]:
+    """Pids of Celery worker processes started for `data_dir` (found by their environment)."""
+    marker = f"NEWSFLOW_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and b"celery" in (entry / "cmdline").read_bytes()
+                and marker in (entry / "environ").read_bytes().split(b"\0")
+            ):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_run_once_interrupted_twice_still_stops_workers_then_redis(tmp_path: Path) -> None:
+    """SIGTERM during `run --once` unwinds; a second one does not cut the clean-up short."""
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds: []\n")
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [NEWSFLOW, "run", "--feeds", str(feeds), "--once", "--timeout", "120"],
+        env=newsflow_env(data),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: len(workers_of(data)) >= 2 or proc.poll() is not None, what="workers started")
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        assert proc.wait(90) in {0, 128 + signal.SIGTERM}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert workers_of(data) == []
+    assert redis_servers_of(tmp_path) == []

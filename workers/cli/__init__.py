@@ -92,7 +92,16 @@ def _stop_signals_interrupt() -> Iterator[None]:
         yield
         return
 
+    stopping = False
+
     def interrupt(signum: int, frame: FrameType | None) -> None:
+        # The first signal unwinds; later ones must not cut short the clean-up it started
+        # (workers finishing their tasks, then Redis writing its files).
+        nonlocal stopping
+        if stopping:
+            print("newsflow: stopping; waiting for what runs to finish", file=sys.stderr)
+            return
+        stopping = True
         raise Interrupted(signum)
 
     stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -101,7 +110,8 @@ def _stop_signals_interrupt() -> Iterator[None]:
         yield
     finally:
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            # Once stopping, this process only exits: a late signal must not kill it first.
+            signal.signal(s, signal.SIG_IGN if stopping else handler)
 
 
 def _explain(exc: Exception, settings: Settings) -> tuple[str, int] | None:
