@@ -18,6 +18,7 @@ COMMANDS = ["run", "demo", "search", "export", "explain", "status", "dead-letter
 
 @pytest.mark.parametrize("entry", [[NEWSFLOW], [sys.executable, "-m", "workers.cli"]])
 def test_both_entry_points_list_every_command(entry: list[str], tmp_path: Path) -> None:
+    """The console script and `python -m workers.cli` both offer every command."""
     done = subprocess.run([*entry, "--help"], env=newsflow_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     for command in [*COMMANDS, "prune-raw", "feeds", "serve"]:
@@ -25,6 +26,7 @@ def test_both_entry_points_list_every_command(entry: list[str], tmp_path: Path) 
 
 
 def test_no_command_prints_help_and_exits_2(tmp_path: Path) -> None:
+    """`newsflow` alone prints the commands and exits with the usage code."""
     done = newsflow([], tmp_path)
     assert done.returncode == 2 and "COMMAND" in done.stdout
 

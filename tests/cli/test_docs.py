@@ -32,6 +32,7 @@ def readme_commands(program: str) -> list[str]:
 
 
 def test_every_newsflow_command_in_the_readme_parses() -> None:
+    """Each `newsflow ...` line of the README is a command and options the parser accepts."""
     commands = readme_commands("newsflow")
     assert len(commands) >= 5
     parser = build_parser()
@@ -41,6 +42,7 @@ def test_every_newsflow_command_in_the_readme_parses() -> None:
 
 
 def test_docker_compose_commands_name_real_services() -> None:
+    """`docker compose exec SERVICE` in the README names a service of docker-compose.yml."""
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
     execs = [shlex.split(line) for line in readme_commands("docker") if " exec " in line]
     assert execs
@@ -49,6 +51,7 @@ def test_docker_compose_commands_name_real_services() -> None:
 
 
 def test_the_shipped_feeds_file_loads_and_its_examples_load_once_uncommented(tmp_path: Path) -> None:
+    """config/feeds.yaml loads as it ships (no feeds) and its examples are valid feeds."""
     shipped = ROOT / "config" / "feeds.yaml"
     assert load_feeds(shipped) == []
     text = shipped.read_text(encoding="utf-8")
@@ -61,7 +64,9 @@ def test_the_shipped_feeds_file_loads_and_its_examples_load_once_uncommented(tmp
     assert all(f.url.startswith("https://") for f in feeds)
 
 
+@pytest.mark.integration
 def test_reprocess_says_the_pages_wait_for_workers(tmp_path: Path) -> None:
+    """reprocess queues the stored pages and says they wait until workers run."""
     index_one_article(tmp_path)
     done = newsflow(["reprocess"], tmp_path)
     assert done.returncode == 0, done.stderr

@@ -50,6 +50,7 @@ def assert_one_line(done: subprocess.CompletedProcess[str]) -> str:
     [["status"], ["feeds", "list"], ["dead-letters"], ["run", "--once", "--feeds", "FEEDS"], ["reprocess"]],
 )
 def test_unreachable_redis_is_one_line_naming_it(tmp_path: Path, command: list[str]) -> None:
+    """Each command that needs Redis says in one line which Redis does not answer, exit 75."""
     index_one_article(tmp_path)
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds: []\n")
@@ -61,6 +62,7 @@ def test_unreachable_redis_is_one_line_naming_it(tmp_path: Path, command: list[s
 
 
 def test_a_password_in_redis_url_is_not_printed(tmp_path: Path) -> None:
+    """The error names the Redis URL with its password masked."""
     done = newsflow(["status"], tmp_path, REDIS_URL="redis://operator:s3cret-word@127.0.0.1:1/0")
     line = assert_one_line(done)
     assert "s3cret-word" not in line and "operator:***@127.0.0.1:1" in line
@@ -75,6 +77,7 @@ def test_status_with_elasticsearch_down_says_so_once(tmp_path: Path) -> None:
 
 
 def test_search_with_elasticsearch_down_is_one_line(tmp_path: Path) -> None:
+    """search with the search backend down is one line, exit 75."""
     done = newsflow(["search", "mua xuan"], tmp_path, ELASTICSEARCH_URL="http://127.0.0.1:1", timeout=180)
     assert_one_line(done)
     assert done.returncode == EX_TEMPFAIL
@@ -91,12 +94,14 @@ def test_search_with_elasticsearch_down_is_one_line(tmp_path: Path) -> None:
     ],
 )
 def test_bad_arguments_are_usage_errors(tmp_path: Path, command: list[str], complaint: str) -> None:
+    """Out-of-range numbers and bad dates are usage errors naming the option, exit 2."""
     done = newsflow(command, tmp_path)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and complaint in done.stderr
 
 
 def test_search_limit_is_honoured(tmp_path: Path) -> None:
+    """A valid --limit searches normally."""
     index_one_article(tmp_path)
     done = newsflow(["search", "--limit", "1", "--json"], tmp_path)
     assert done.returncode == 0, done.stderr

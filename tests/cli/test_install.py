@@ -37,6 +37,7 @@ def load_dev_script() -> ModuleType:
 
 
 def test_locks_pin_every_dependency_with_hashes() -> None:
+    """Every dependency is pinned with hashes; the image's lock uses the dev lock's versions."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     runtime, dev = pins(ROOT / "requirements.lock"), pins(ROOT / "requirements-dev.lock")
     assert requirement_names(project["dependencies"]) <= runtime.keys()
@@ -55,6 +56,7 @@ def test_lxml_html_clean_is_a_direct_dependency() -> None:
 
 
 def test_environment_is_rebuilt_when_the_lock_or_the_mode_changes(tmp_path: Path) -> None:
+    """The environment's fingerprint changes with the lock and with NEWSFLOW_UNLOCKED."""
     fingerprint = load_dev_script().fingerprint
     project, lock = tmp_path / "pyproject.toml", tmp_path / "requirements-dev.lock"
     project.write_text("[project]\nname = 'x'\n")
@@ -68,6 +70,7 @@ def test_environment_is_rebuilt_when_the_lock_or_the_mode_changes(tmp_path: Path
 
 
 def test_image_and_ci_install_from_the_locks() -> None:
+    """The Dockerfile installs requirements.lock with hashes; CI runs dev.py, which installs the dev lock."""
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert "pip install --require-hashes --no-deps -r requirements.lock" in dockerfile
     assert "scripts/dev.py test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

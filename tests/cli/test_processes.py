@@ -116,6 +116,7 @@ def test_run_stopped_by_sigterm_leaves_no_redis_behind(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serve_stopped_by_a_signal_leaves_no_redis_behind(tmp_path: Path, signum: int) -> None:
+    """serve stopped by SIGTERM or Ctrl-C exits 0 and stops the Redis it started."""
     with serving(tmp_path) as (proc, _port):
         assert len(redis_servers_of(tmp_path)) == 1
         proc.send_signal(signum)
