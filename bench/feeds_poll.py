@@ -34,12 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from demo.server import SiteServer  # noqa: E402
 from pipeline import scheduling  # noqa: E402 - after the path set-up above
 from pipeline.feeds import FeedConfig  # noqa: E402
 from pipeline.fetching import AddressGuard, Fetcher, FetchLimits  # noqa: E402
 from pipeline.politeness import HostBusy, Politeness, PolitenessConfig  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
-from workers.demo import SiteServer  # noqa: E402
 from workers.runtime import Runtime  # noqa: E402
 
 HOSTS = 20

@@ -20,7 +20,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from workers.demo import SiteServer
+from demo.server import SiteServer
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
 

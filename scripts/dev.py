@@ -4,15 +4,21 @@
     python3 scripts/dev.py demo    the bundled demo, embedded Redis and SQLite
     python3 scripts/dev.py test    lint, type check and the whole test suite (what CI runs)
     python3 scripts/dev.py shell   a shell with the environment active
+    python3 scripts/dev.py lock    resolve pyproject.toml into the lock files (with hashes),
+                                   keeping the locked versions that still fit; `lock --upgrade`
+                                   takes the newest releases; commit them once the tests pass
 
-Needs only Python 3.11+. The environment lives in .venv/ and is rebuilt when
-pyproject.toml changes.
+Needs only Python 3.11+. The environment lives in .venv/ (or NEWSFLOW_VENV) and installs
+the exact versions of requirements-dev.lock, checked against their hashes; it is built
+again from scratch when pyproject.toml or the lock changes. NEWSFLOW_UNLOCKED=1 installs
+the newest releases instead, to try them before locking them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -22,22 +28,84 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("NEWSFLOW_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".newsflow-installed"
+LOCK = ROOT / "requirements.lock"  # what newsflow runs with (the Docker image)
+DEV_LOCK = ROOT / "requirements-dev.lock"  # that, plus the test and lint tools
+UV = "uv>=0.5,<1"  # resolves the lock files; installed into the environment on demand
+
+
+def unlocked() -> bool:
+    return os.environ.get("NEWSFLOW_UNLOCKED", "") not in {"", "0"}
+
+
+def fingerprint(sources: list[Path], newest: bool) -> str:
+    """What the environment was built from: the files' contents and the mode."""
+    digest = hashlib.sha256(b"unlocked" if newest else b"locked")
+    for source in sources:
+        digest.update(source.read_bytes() if source.exists() else b"")
+    return digest.hexdigest()
+
+
+def fresh_venv() -> None:
+    """An empty environment at VENV: a previous one is removed, never a folder of other files."""
+    if VENV.exists() and any(VENV.iterdir()):
+        if not (VENV / "pyvenv.cfg").exists():
+            sys.exit(f"{VENV} holds files but no virtual environment; point NEWSFLOW_VENV at an empty folder")
+        shutil.rmtree(VENV)
+    print(f"creating {VENV}", file=sys.stderr)
+    venv.create(VENV, with_pip=True)
 
 
 def ensure_env() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - this script runs before any check of the interpreter
         sys.exit(f"newsflow needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    want = fingerprint([ROOT / "pyproject.toml", DEV_LOCK], unlocked())
     if STAMP.exists() and STAMP.read_text() == want:
         return
-    if not (BIN / "python").exists():
-        print(f"creating {VENV}", file=sys.stderr)
-        venv.create(VENV, with_pip=True)
+    if not unlocked() and not DEV_LOCK.exists():
+        sys.exit(f"{DEV_LOCK.name} is missing: run `python3 scripts/dev.py lock`, or set NEWSFLOW_UNLOCKED=1")
+    fresh_venv()
     pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
-    print("installing newsflow and its test tools (first run only)", file=sys.stderr)
     subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "install", "-e", f"{ROOT}[test]"], check=True)
+    if unlocked():
+        print("installing newsflow with the newest releases (NEWSFLOW_UNLOCKED)", file=sys.stderr)
+        subprocess.run([*pip, "install", "--upgrade", "--upgrade-strategy", "eager", "-e", f"{ROOT}[test]"], check=True)
+    else:
+        print(f"installing newsflow and its test tools from {DEV_LOCK.name}", file=sys.stderr)
+        subprocess.run([*pip, "install", "--require-hashes", "--no-deps", "-r", str(DEV_LOCK)], check=True)
+        subprocess.run([*pip, "install", "--no-deps", "-e", str(ROOT)], check=True)
+        if subprocess.run([*pip, "check"]).returncode:
+            sys.exit(f"{DEV_LOCK.name} does not satisfy pyproject.toml: run `python3 scripts/dev.py lock`")
     STAMP.write_text(want)
+
+
+def lock(upgrade: bool = False) -> int:
+    """Resolve both lock files for every platform and Python 3.11+, with hashes; the runtime
+    lock is held to the versions of the dev lock, so the image runs what the tests ran."""
+    if not (BIN / "python").exists():
+        fresh_venv()
+    subprocess.run([str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "-q", "install", UV], check=True)
+    compile_ = [
+        str(BIN / "uv"),
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--universal",
+        "--python-version",
+        "3.11",
+        "--generate-hashes",
+        *(["--upgrade"] if upgrade else []),
+        "--quiet",
+        "--custom-compile-command",
+        "python3 scripts/dev.py lock",
+    ]
+    for cmd in (
+        [*compile_, "--extra", "test", "-o", DEV_LOCK.name],
+        [*compile_, "--constraints", DEV_LOCK.name, "-o", LOCK.name],
+    ):
+        if subprocess.run(cmd, cwd=ROOT).returncode:
+            return 1
+    print(f"wrote {LOCK.name} and {DEV_LOCK.name}; the next task rebuilds the environment from them", file=sys.stderr)
+    return 0
 
 
 def run(cmd: list[str]) -> int:
@@ -47,9 +115,11 @@ def run(cmd: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     task = argv[0] if argv else "help"
-    if task not in {"demo", "test", "shell"}:
+    if task not in {"demo", "test", "shell", "lock"}:
         print(__doc__)
         return 0 if task in {"help", "-h", "--help"} else 2
+    if task == "lock":
+        return lock(upgrade="--upgrade" in argv[1:])
     ensure_env()
     if task == "demo":
         return run([str(BIN / "newsflow"), "demo", *argv[1:]])

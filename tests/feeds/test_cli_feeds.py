@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from workers.cli import main
-from workers.demo import SiteServer
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from demo import demo_sites
+from demo.server import SiteServer
 from pipeline.feeds import find_feeds
 from pipeline.fetching import Fetcher
 from tests.feeds.helpers import FeedRoute, local_fetcher, rss
-from workers.demo import SiteServer, demo_sites
 
 pytestmark = pytest.mark.integration
 

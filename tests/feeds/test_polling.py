@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from pipeline import scheduling
 from pipeline.errors import PermanentError, TransientError
 from pipeline.feeds import LIAR_PROBATION, FeedConfig, ParsedFeed, parse_feed, poll_feed
@@ -15,7 +16,6 @@ from pipeline.fetching import Fetcher
 from pipeline.politeness import Politeness, PolitenessConfig
 from pipeline.state import StateStore
 from tests.feeds.helpers import FeedRoute, local_fetcher, rss
-from workers.demo import SiteServer
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from demo.server import SiteServer
 from pipeline.errors import HostBusy, RobotsDisallowed, TransientError
 from pipeline.fetching import Fetcher
 from pipeline.politeness import Politeness, PolitenessConfig, agent_token, host_key, parse_robots
 from pipeline.state import StateStore
 from tests.feeds.helpers import FeedRoute, local_fetcher, redirect
-from workers.demo import SiteServer
 from workers.runtime import Runtime
 
 ROBOTS = """# comment

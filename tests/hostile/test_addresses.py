@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from demo.server import SiteServer
 from pipeline.errors import AddressRefused
 from pipeline.fetching import Fetcher
 from pipeline.urls import canonicalize_url, ip_literal
 from tests.feeds.helpers import LOCAL, local_fetcher, redirect
 from tests.hostile.servers import Listener
-from workers.demo import SiteServer
 from workers.runtime import Runtime
 
 # Every spelling browsers accept of 127.0.0.2 ...

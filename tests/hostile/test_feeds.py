@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from pipeline import scheduling
 from pipeline.errors import DeadlineExceeded, PermanentError, TooLarge
 from pipeline.feeds import FeedConfig, parse_feed, poll_feed
 from pipeline.fetching import Fetcher
 from tests.feeds.helpers import FeedRoute, local_fetcher
 from tests.hostile.servers import drip_body, send
-from workers.demo import SiteServer
 from workers.runtime import Runtime
 
 BASE = "http://tin.example"

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from pipeline.cleaning import clean_page
 from pipeline.errors import AddressRefused, DeadlineExceeded, PermanentError, TooLarge
 from pipeline.fetching import Fetcher
 from tests.feeds.helpers import local_fetcher, redirect
 from tests.fetching.vietnamese import encode_cp1258
 from tests.hostile.servers import drip_body, drip_headers, send, slow_redirect
-from workers.demo import SiteServer
 
 pytestmark = pytest.mark.integration
 CAP = 1_000_000

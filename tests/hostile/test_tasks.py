@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from pipeline.stages import fetch_work
 from tests.conftest import start_workers
 from tests.feeds.helpers import redirect
 from tests.hostile.servers import Listener, drip_body, drip_headers, send
-from workers.demo import SiteServer
 from workers.handoff import submit
 from workers.runtime import Runtime
 from workers.service import wait_until_idle

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from tests.conftest import SITES
-from workers.demo import SiteServer
 
 pytestmark = pytest.mark.integration
 

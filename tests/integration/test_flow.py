@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from pipeline.feeds import FeedConfig
 from pipeline.models import article_id
 from pipeline.search.base import SearchQuery
 from pipeline.stages import fetch_work, poll_work
 from pipeline.urls import canonicalize_url
 from tests.conftest import SITES
-from workers.demo import SiteServer
 from workers.handoff import submit
 from workers.runtime import Runtime
 from workers.service import wait_until_idle

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from demo.server import SiteServer
 from pipeline.feeds import FeedConfig
 from pipeline.stages import fetch_work
 from tests.integration.test_flow import docs_under, ingest
-from workers.demo import SiteServer
 from workers.handoff import submit
 from workers.runtime import Runtime
 from workers.service import wait_until_idle

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Build the two static demo sites served by `newsflow demo` (standard library only).
 
-    python workers/demo/build.py          # rewrite sites/ and expected.json
-    python workers/demo/build.py --check  # fail if the files on disk are stale
+    python demo/build.py          # rewrite sites/ and expected.json
+    python demo/build.py --check  # fail if the files on disk are stale
 
 Texts live in `src/stories.txt` (format: `## page <key>`, `field: value` lines, a blank
 line, one paragraph per line; `! fig full|prefix:<words> :: caption`, `! quote :: text`;

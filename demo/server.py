@@ -1,13 +1,13 @@
-"""The bundled demo: two small news sites served on 127.0.0.1, ingested, then searched.
+"""`SiteServer`: a folder of pages and feeds served on a loopback address, for the demo,
+the tests and the benchmarks.
 
-`SiteServer` serves a folder of pages and feeds, replacing `{{BASE}}` with its own
-http://127.0.0.1:PORT, so feeds and canonical links point back at it. The tests use it
-for their fixture sites as well.
+It replaces `{{BASE}}` in every file with its own http://HOST:PORT, so feeds and canonical
+links point back at it; `routes` answer chosen paths with a function instead (the tests'
+misbehaving servers). Standard library only.
 """
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import threading
 from collections.abc import Callable
@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-SITES_DIR = Path(__file__).resolve().parent / "sites"
 CONTENT_TYPES = {
     # No charset for pages: their own <meta charset> speaks (some fixtures are not UTF-8).
     ".html": "text/html",
@@ -82,19 +81,3 @@ class SiteServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def demo_sites() -> list[tuple[Path, dict[str, Any]]]:
-    """Each bundled site's folder and its site.json."""
-    out = []
-    for folder in sorted(p for p in SITES_DIR.iterdir() if (p / "site.json").is_file()):
-        out.append((folder, json.loads((folder / "site.json").read_text(encoding="utf-8"))))
-    return out
-
-
-# Typed without accents on purpose; the third is a story one site republished from the other.
-DEMO_QUERIES = [
-    "chinh quyen than thien",
-    "tea buyers Europe",
-    "le hoi gau tao",
-]

@@ -1,0 +1,128 @@
+"""Errors an operator meets are one line on stderr and a meaningful exit code, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline.models import Article, article_id
+from pipeline.search.sqlite import SqliteBackend
+from tests.cli.conftest import NEWSFLOW, newsflow, newsflow_env
+
+pytestmark = pytest.mark.integration
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+EX_TEMPFAIL = 75
+
+
+def index_one_article(data_dir: Path) -> None:
+    """An index holding one article with a stored page reference (what `reprocess` queues)."""
+    url = "https://example.org/tin/le-hoi-mua-xuan.html"
+    backend = SqliteBackend(data_dir / "index.sqlite3")
+    backend.index(
+        [
+            Article(
+                id=article_id(url),
+                url=url,
+                canonical_url=url,
+                site="example.org",
+                title="Lễ hội mùa xuân",
+                body="Người dân nô nức trẩy hội mùa xuân.",
+                language="vi",
+                raw_ref="ab" * 32,
+            )
+        ]
+    )
+    backend.close()
+
+
+def assert_one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["status"], ["feeds", "list"], ["dead-letters"], ["run", "--once", "--feeds", "FEEDS"], ["reprocess"]],
+)
+def test_unreachable_redis_is_one_line_naming_it(tmp_path: Path, command: list[str]) -> None:
+    """Each command that needs Redis says in one line which Redis does not answer, exit 75."""
+    index_one_article(tmp_path)
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds: []\n")
+    command = [str(feeds) if arg == "FEEDS" else arg for arg in command]
+    done = newsflow(command, tmp_path, REDIS_URL=UNREACHABLE_REDIS)
+    line = assert_one_line(done)
+    assert done.returncode == EX_TEMPFAIL
+    assert line.startswith("newsflow: Redis at redis://127.0.0.1:1/0 does not answer") and "REDIS_URL" in line
+
+
+def test_a_password_in_redis_url_is_not_printed(tmp_path: Path) -> None:
+    """The error names the Redis URL with its password masked."""
+    done = newsflow(["status"], tmp_path, REDIS_URL="redis://operator:s3cret-word@127.0.0.1:1/0")
+    line = assert_one_line(done)
+    assert "s3cret-word" not in line and "operator:***@127.0.0.1:1" in line
+
+
+def test_status_with_elasticsearch_down_says_so_once(tmp_path: Path) -> None:
+    """The rest of the status is still printed; the index size is unknown, said in one warning."""
+    done = newsflow(["status"], tmp_path, ELASTICSEARCH_URL="http://127.0.0.1:1", timeout=180)
+    assert done.returncode == 0
+    assert_one_line(done)
+    assert "articles indexed: unknown (search backend does not answer)" in done.stdout
+
+
+def test_search_with_elasticsearch_down_is_one_line(tmp_path: Path) -> None:
+    """search with the search backend down is one line, exit 75."""
+    done = newsflow(["search", "mua xuan"], tmp_path, ELASTICSEARCH_URL="http://127.0.0.1:1", timeout=180)
+    assert_one_line(done)
+    assert done.returncode == EX_TEMPFAIL
+
+
+@pytest.mark.parametrize(
+    ("command", "complaint"),
+    [
+        (["search", "x", "--limit", "0"], "--limit: '0' is not a whole number from 1 to"),
+        (["search", "x", "--limit", "-3"], "--limit: '-3' is not a whole number from 1 to"),
+        (["search", "x", "--limit", "many"], "--limit: 'many' is not a whole number"),
+        (["serve", "--port", "99999"], "--port: '99999' is not a whole number from 0 to 65535"),
+        (["search", "x", "--since", "yesterday"], "'yesterday' is not a date"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(tmp_path: Path, command: list[str], complaint: str) -> None:
+    """Out-of-range numbers and bad dates are usage errors naming the option, exit 2."""
+    done = newsflow(command, tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and complaint in done.stderr
+
+
+def test_search_limit_is_honoured(tmp_path: Path) -> None:
+    """A valid --limit searches normally."""
+    index_one_article(tmp_path)
+    done = newsflow(["search", "--limit", "1", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert '"total": 1' in done.stdout
+
+
+def test_export_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    """`newsflow export | head -1`: no "Broken pipe" message; the exit code says SIGPIPE (141)."""
+    backend = SqliteBackend(tmp_path / "index.sqlite3")
+    for n in range(2000):
+        url = f"https://example.org/news/{n}.html"
+        backend.index(
+            [Article(id=article_id(url), url=url, canonical_url=url, site="example.org", title=f"Story {n}", body="x")]
+        )
+    backend.close()
+    pipeline = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", f"{NEWSFLOW} export | head -1 >/dev/null"],
+        env=newsflow_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert pipeline.stderr == ""
+    assert pipeline.returncode == 141

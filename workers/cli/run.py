@@ -1,0 +1,92 @@
+"""`newsflow run` and `newsflow demo`: the pipeline itself (orchestrated by workers.service)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workers.cli.common import DEFAULT_FEEDS, open_runtime, print_page
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser("run", help="start Redis (if embedded), workers and the scheduler")
+    run.add_argument("--feeds", type=Path, help="feeds file (YAML); default: settings, then config/feeds.yaml")
+    run.add_argument("--once", action="store_true", help="poll every feed once, wait until all work is done, exit")
+    run.add_argument("--timeout", type=float, default=1800.0, help="with --once: give up after this many seconds")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="serve the bundled demo sites, ingest them and search")
+    demo.set_defaults(func=cmd_demo)
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.feeds import load_feeds
+    from workers.service import print_summary, run_pipeline
+
+    feeds = load_feeds(args.feeds or settings.feeds_file or DEFAULT_FEEDS)
+    with open_runtime(settings) as rt:
+        summary = run_pipeline(rt, feeds, once=args.once, timeout=args.timeout)
+    if args.once:
+        print_summary(summary)
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from demo import DEMO_QUERIES, demo_sites
+    from demo.server import SiteServer
+    from pipeline.feeds import FeedConfig
+    from pipeline.search.base import SearchQuery
+    from workers.service import print_summary, run_pipeline
+
+    data_dir = settings.data_dir / "demo"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    demo_settings = settings.model_copy(
+        update={
+            "data_dir": data_dir,
+            "redis_url": None,
+            "elasticsearch_url": settings.elasticsearch_url,
+            "host_delay": 0.0,
+            "allow_private_networks": "127.0.0.1/32",
+        }
+    )
+    with open_runtime(demo_settings) as rt, ExitStack() as stack:
+        feeds = []
+        for folder, meta in demo_sites():
+            server = stack.enter_context(SiteServer(folder))
+            feeds.append(
+                FeedConfig(url=f"{server.base}/{meta['feed']}", site=meta["name"], language=meta.get("language"))
+            )
+            print(f"serving {meta['name']} at {server.base}")
+        summary = run_pipeline(rt, feeds, once=True, timeout=600)
+        print()
+        print_summary(summary)
+        for query in DEMO_QUERIES:
+            print(f"\n$ newsflow search {query!r}")
+            print_page(rt.search.search(SearchQuery(text=query, limit=5)))
+    again = f"NEWSFLOW_DATA_DIR={shlex.quote(str(data_dir))} {own_command()} search {shlex.quote(DEMO_QUERIES[0])}"
+    print(f"\nData kept in {data_dir}; search it again with:\n  {again}")
+    return 0
+
+
+def own_command() -> str:
+    """How a shell here runs this newsflow: its bare name when PATH finds this very command,
+    else its path (`.venv/bin/newsflow` from the checkout), else `python -m workers.cli`."""
+    script = Path(sys.executable).with_name("newsflow")
+    if not script.is_file():
+        return f"{shlex.quote(sys.executable)} -m workers.cli"
+    found = shutil.which("newsflow")
+    if found and Path(found).resolve() == script.resolve():
+        return "newsflow"
+    try:
+        return shlex.quote(str(script.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(script))
