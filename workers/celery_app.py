@@ -6,6 +6,8 @@ from the same `Settings` object as everything else.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 from kombu import Exchange, Queue
 
@@ -17,40 +19,47 @@ ROUTES = {f"{q}.*": {"queue": q, "exchange": q, "routing_key": q} for q in QUEUE
 
 class NewsflowCelery(Celery):
     def on_configure(self) -> None:  # called once, lazily, before the config is used
-        from workers.runtime import broker_url, get_runtime
+        # Hand the configuration over as its source: touching `self.conf` here would start
+        # the configuration again from inside itself (a RecursionError in some import orders).
+        self.config_from_object(configuration())
 
-        runtime = get_runtime()
-        settings = runtime.settings
-        self.conf.update(
-            broker_url=broker_url(runtime.redis_url),
-            broker_transport_options={
-                # A task reserved by a worker that vanished is delivered again after this.
-                "visibility_timeout": settings.visibility_timeout,
-                # Look for such tasks every few seconds (kombu's default is ~100 s).
-                "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 3)),
-                "unacked_restore_throttle": 1,
-            },
-            broker_connection_retry_on_startup=True,
-            task_ignore_result=True,
-            result_backend=None,
-            task_acks_late=True,
-            task_reject_on_worker_lost=True,
-            worker_prefetch_multiplier=1,
-            # Each queue bound to its own exchange and key: a message lands in one queue only.
-            task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
-            task_default_queue="process",
-            task_routes=ROUTES,
-            task_serializer="json",
-            accept_content=["json"],
-            worker_hijack_root_logger=False,
-            worker_send_task_events=True,
-            task_send_sent_event=True,
-            beat_schedule={
-                "schedule-due-feeds": {"task": "feeds.schedule", "schedule": 5.0},
-                "sweep-pending-index": {"task": "index.sweep", "schedule": SWEEP_INTERVAL},
-                "reconcile-work": {"task": "handoff.reconcile", "schedule": settings.reconcile_interval},
-            },
-        )
+
+def configuration() -> dict[str, Any]:
+    """The Celery settings, from this process's newsflow settings."""
+    from workers.runtime import broker_url, get_runtime
+
+    runtime = get_runtime()
+    settings = runtime.settings
+    return dict(
+        broker_url=broker_url(runtime.redis_url),
+        broker_transport_options={
+            # A task reserved by a worker that vanished is delivered again after this.
+            "visibility_timeout": settings.visibility_timeout,
+            # Look for such tasks every few seconds (kombu's default is ~100 s).
+            "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 3)),
+            "unacked_restore_throttle": 1,
+        },
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # Each queue bound to its own exchange and key: a message lands in one queue only.
+        task_queues=[Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
+        task_default_queue="process",
+        task_routes=ROUTES,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        beat_schedule={
+            "schedule-due-feeds": {"task": "feeds.schedule", "schedule": 5.0},
+            "sweep-pending-index": {"task": "index.sweep", "schedule": SWEEP_INTERVAL},
+            "reconcile-work": {"task": "handoff.reconcile", "schedule": settings.reconcile_interval},
+        },
+    )
 
 
 app = NewsflowCelery("newsflow", include=["workers.tasks"])

@@ -30,7 +30,11 @@ TICK = 0.25
 
 
 class RunStopped(RuntimeError):
-    """`run` could not go on (Redis gone past the patience, a worker in a crash loop, timeout)."""
+    """`run` could not go on (Redis gone past the patience, timeout); `exit_code` for the CLI."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -132,7 +136,8 @@ def _guard(rt: Runtime, watch: Watch, step: Callable[[], Any]) -> Any:
             if not rt.state.wait_available(patience):
                 raise RunStopped(
                     f"Redis at {describe(rt.redis_url)} unavailable for {patience:.0f} s; stopping. "
-                    "Queued work is kept in Redis (with append-only persistence) and goes on at the next run."
+                    "Queued work is kept in Redis (with append-only persistence) and goes on at the next run.",
+                    exit_code=75,  # EX_TEMPFAIL, as for every command that finds Redis away
                 ) from None
             lasted = time.monotonic() - began
             watch.redis_outages.append(round(lasted, 1))

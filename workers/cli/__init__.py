@@ -125,7 +125,7 @@ def _explain(exc: Exception, settings: Settings) -> tuple[str, int] | None:
     if isinstance(exc, TransientError):
         return str(exc), EX_TEMPFAIL
     if isinstance(exc, NewsflowError | ValueError | OSError | RuntimeError):
-        return str(exc), 1
+        return str(exc), int(getattr(exc, "exit_code", 1))
     return None
 
 
