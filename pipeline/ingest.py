@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pipeline.cleaning import CleanedPage, block_fingerprint, clean_page
 from pipeline.dedup import NearDupIndex, content_hash
+from pipeline.errors import TransientError
 from pipeline.fetching import Fetcher
 from pipeline.models import Article, Extraction, article_id
 from pipeline.politeness import Politeness
@@ -261,9 +262,16 @@ def index_pending(state: StateStore, backend: SearchBackend, batch_size: int) ->
             articles.append(Article.from_doc(json.loads(raw)))
         except ValueError as exc:
             bad[doc_id] = f"invalid document: {exc}"
-    outcome = backend.index(articles)
+    try:
+        outcome = backend.index(articles)
+    except TransientError:
+        state.pending.mark_backend_away(time.time())
+        raise
     outcome.rejected.update(bad)
     indexed = {doc_id: docs[doc_id] for doc_id in outcome.indexed if doc_id in docs}
     rejected = {doc_id: docs[doc_id] for doc_id in outcome.rejected if doc_id in docs}
     state.pending.settle(indexed, rejected)
+    if indexed:
+        # It answers again: what it took just before it went away is sent once more.
+        outcome.resent = state.pending.resend_recent()
     return outcome

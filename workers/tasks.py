@@ -306,6 +306,11 @@ def _index_batch(rt: Runtime) -> int:
     outcome = ingest.index_pending(rt.state, rt.search, rt.settings.index_batch_size)
     if outcome.indexed:
         rt.state.incr("indexed", len(outcome.indexed))
+    if outcome.resent:
+        rt.state.incr("index_resent_after_outage", outcome.resent)
+        log.warning(
+            "the search backend is back: %d document(s) it took just before it went away sent again", outcome.resent
+        )
     for doc_id, reason in outcome.rejected.items():
         letter = DeadLetter(
             task=stages.INDEX_REJECTED,

@@ -67,6 +67,7 @@ class IndexOutcome:
 
     indexed: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)  # id -> reason (dead-letter these)
+    resent: int = 0  # documents sent again after the backend came back from an outage
 
 
 class SearchBackend(Protocol):

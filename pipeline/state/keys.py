@@ -40,6 +40,9 @@ WORK_SCAN = CORE + "work:scan"  # a token: one reconciler compares the ledger wi
 PENDING = CORE + "index:pending"  # hash: doc id -> document JSON waiting for the search backend
 REJECTED = CORE + "index:rejected"  # hash: doc id -> document JSON the backend refused
 DEAD = CORE + "dead"  # list of dead letters, oldest first
+RECENT = CORE + "index:recent"  # zset: doc id -> when the search backend took it (a short window)
+RECENT_DOCS = CORE + "index:recent:docs"  # hash: doc id -> the document it took
+SUSPECT = CORE + "index:suspect"  # when the search backend last stopped answering, until rechecked
 
 
 def feed_guids(feed_id: str) -> str:

@@ -136,3 +136,18 @@ def test_metrics_are_served_while_the_search_backend_is_down(data_dir: Path, emb
     assert "newsflow_index_pending 1" in text
     assert 'newsflow_queue_depth{queue="fetch"}' in text
     assert "newsflow_articles " not in text
+
+
+def test_documents_taken_just_before_an_outage_are_sent_again(runtime: Runtime) -> None:
+    """A backend may lose its last acknowledged writes when it goes away: after the outage, what it
+    took in the window before is pending again (a newer pending version is not overwritten)."""
+    pending = runtime.state.pending
+    pending.settle({"a": '{"v": 1}', "b": '{"v": 1}'}, {}, now=1000.0)
+    pending.settle({"old": '{"v": 1}'}, {}, now=1000.0 - 500)  # long before: not sent again
+    assert pending.resend_recent() == 0  # no outage, nothing to do
+    runtime.state.commit(index={"b": '{"v": 2}'})  # a newer version of b waits already
+    pending.mark_backend_away(1010.0)
+    pending.mark_backend_away(1020.0)  # the first time counts
+    assert pending.resend_recent() == 1
+    assert pending.batch(10) == {"a": '{"v": 1}', "b": '{"v": 2}'}
+    assert pending.resend_recent() == 0  # once per outage
