@@ -36,9 +36,10 @@ sys.path.insert(0, str(ROOT))
 
 from demo.server import SiteServer  # noqa: E402
 from pipeline import scheduling  # noqa: E402 - after the path set-up above
+from pipeline.errors import HostBusy  # noqa: E402
 from pipeline.feeds import FeedConfig  # noqa: E402
 from pipeline.fetching import AddressGuard, Fetcher, FetchLimits  # noqa: E402
-from pipeline.politeness import HostBusy, Politeness, PolitenessConfig  # noqa: E402
+from pipeline.politeness import PoliteFetcher, Politeness, PolitenessConfig  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from workers.runtime import Runtime  # noqa: E402
 
@@ -170,11 +171,10 @@ def main() -> int:
         try:
             result = scheduling.poll_and_plan(
                 feed,
-                fetcher=fetcher,
+                fetcher=PoliteFetcher(fetcher, polite),
                 state=rt.state,
                 policy=policy,
                 max_bytes=settings.max_feed_bytes,
-                politeness=polite,
                 verify_every=settings.feed_verify_every,
             )
             key = result.outcome

@@ -32,8 +32,7 @@ from lxml import html as lxml_html
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from pipeline.errors import HostBusy, NewsflowError, PermanentError
-from pipeline.fetching import Fetcher, FetchResult
-from pipeline.politeness import Politeness
+from pipeline.fetching import FetchResult, PageFetcher
 from pipeline.stages import fetch_work
 from pipeline.state import StateStore, WorkItem, url_digest
 from pipeline.urls import canonicalize_url, site_of
@@ -445,13 +444,13 @@ def _looks_like_feed(url: str) -> bool:
     return bool(_FEED_PATH.search(parts.path) or _FEED_QUERY.search(parts.query))
 
 
-def find_feeds(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politeness | None = None) -> list[str]:
+def find_feeds(url: str, fetcher: PageFetcher, max_bytes: int) -> list[str]:
     """The feeds behind a URL: the URL itself if it is a feed, else those its page announces.
 
     When the page announces none by type or address, its typeless alternates (a few) are
     fetched, and those that parse as feeds are kept.
     """
-    result = _fetch_for_discovery(canonicalize_url(url), fetcher, max_bytes, politeness)
+    result = _fetch_for_discovery(canonicalize_url(url), fetcher, max_bytes)
     itself = _feed_url_of(result)
     if itself:
         return [itself]
@@ -461,7 +460,7 @@ def find_feeds(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politenes
     confirmed: list[str] = []
     for candidate in maybe[:MAX_UNTYPED_CHECKS]:
         try:
-            feed = _feed_url_of(_fetch_for_discovery(candidate, fetcher, max_bytes, politeness))
+            feed = _feed_url_of(_fetch_for_discovery(candidate, fetcher, max_bytes))
         except NewsflowError:
             continue  # unreachable, refused or disallowed: not a feed we can poll
         if feed and feed not in confirmed:
@@ -469,11 +468,8 @@ def find_feeds(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politenes
     return confirmed
 
 
-def _fetch_for_discovery(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politeness | None) -> FetchResult:
-    kwargs: dict[str, Any] = {"accept": FEED_ACCEPT + ", text/html;q=0.9", "max_bytes": max_bytes}
-    if politeness is not None:
-        return politeness.fetch(url, fetcher, allowed_types=None, **kwargs)
-    return fetcher.fetch(url, allowed_types=None, **kwargs)
+def _fetch_for_discovery(url: str, fetcher: PageFetcher, max_bytes: int) -> FetchResult:
+    return fetcher.fetch(url, accept=FEED_ACCEPT + ", text/html;q=0.9", max_bytes=max_bytes, allowed_types=None)
 
 
 def _feed_url_of(result: FetchResult) -> str | None:
@@ -526,11 +522,10 @@ class PollResult:
 
 def poll_feed(
     feed: FeedConfig,
-    fetcher: Fetcher,
+    fetcher: PageFetcher,
     state: StateStore,
     max_bytes: int,
     *,
-    politeness: Politeness | None = None,
     verify_every: int = 0,
     parse: Callable[[bytes, str, str | None], ParsedFeed] = parse_feed,
     now: float | None = None,
@@ -560,11 +555,7 @@ def poll_feed(
         if prev.get("last_modified"):
             headers["If-Modified-Since"] = prev["last_modified"]
     try:
-        kwargs: dict[str, Any] = {"accept": FEED_ACCEPT, "headers": headers, "max_bytes": max_bytes}
-        if politeness is not None:
-            result = politeness.fetch(feed.url, fetcher, allowed_types=None, **kwargs)
-        else:
-            result = fetcher.fetch(feed.url, allowed_types=None, **kwargs)
+        result = fetcher.fetch(feed.url, accept=FEED_ACCEPT, headers=headers, max_bytes=max_bytes, allowed_types=None)
     except HostBusy:
         raise
     except Exception as exc:

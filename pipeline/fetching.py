@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
@@ -35,6 +35,7 @@ from pipeline.errors import (
     TooLarge,
     TransientError,
 )
+from pipeline.settings import Settings, default_of
 from pipeline.urls import IPAddress, ascii_host, canonicalize_url, ip_literal
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -247,12 +248,28 @@ class FetchResult:
 
 @dataclass
 class FetchLimits:
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    total_timeout: float = 60.0
-    max_bytes: int = 5 * 1024 * 1024
-    max_redirects: int = 5
-    user_agent: str = "newsflow"
+    """The operator's limits on one fetch (see `pipeline.settings` for each)."""
+
+    connect_timeout: float = default_of("connect_timeout")
+    read_timeout: float = default_of("read_timeout")
+    total_timeout: float = default_of("total_timeout")
+    max_bytes: int = default_of("max_page_bytes")
+    max_redirects: int = default_of("max_redirects")
+    user_agent: str = default_of("user_agent")
+
+
+class PageFetcher(Protocol):
+    """What fetches a URL: a `Fetcher`, or a `PoliteFetcher` that asks the shared politeness first."""
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        accept: str = ...,
+        headers: dict[str, str] | None = ...,
+        max_bytes: int | None = ...,
+        allowed_types: Sequence[str] | None = ...,
+    ) -> FetchResult: ...
 
 
 class Fetcher:
@@ -271,7 +288,7 @@ class Fetcher:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Fetcher:
+    def from_settings(cls, settings: Settings) -> Fetcher:
         limits = FetchLimits(
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,

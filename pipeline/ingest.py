@@ -18,9 +18,8 @@ from urllib.parse import urlsplit
 from pipeline.cleaning import CleanedPage, block_fingerprint, clean_page
 from pipeline.dedup import NearDupIndex, content_hash
 from pipeline.errors import TransientError
-from pipeline.fetching import Fetcher
+from pipeline.fetching import PageFetcher
 from pipeline.models import Article, Extraction, article_id
-from pipeline.politeness import Politeness
 from pipeline.search.base import IndexOutcome, SearchBackend
 from pipeline.stages import process_work
 from pipeline.state import StateStore, WorkItem
@@ -85,20 +84,19 @@ class PageRef:
 def fetch_page(
     url: str,
     *,
-    fetcher: Fetcher,
-    politeness: Politeness,
+    fetcher: PageFetcher,
     store: RawStore,
     feed: str | None = None,
     site: str | None = None,
     language: str | None = None,
     published: str | None = None,
 ) -> PageRef:
-    """Fetch one article page, politely, and store it; return the reference for the process stage.
+    """Fetch one article page and store it; return the reference for the process stage.
 
-    robots.txt, the host's back-off, concurrency cap and rate limit (shared through Redis)
-    decide when the request goes (`HostBusy` when not soon).
+    Workers pass a `PoliteFetcher`: robots.txt, the host's back-off, concurrency cap and rate
+    limit (shared through Redis) decide when the request goes (`HostBusy` when not soon).
     """
-    result = politeness.fetch(url, fetcher)
+    result = fetcher.fetch(url)
     ref = store.put(result.body)
     return PageRef(
         url=url,

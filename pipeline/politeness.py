@@ -317,3 +317,19 @@ class Politeness:
                     until = self.block_host(exc.url or url, wait)
                     exc.retry_after = max(exc.retry_after or 0.0, until - time.time())
                 raise
+
+
+class PoliteFetcher:
+    """A fetcher that asks the shared politeness before every request: the one way workers fetch.
+
+    It has the `fetch` of a `Fetcher` (see `pipeline.fetching.PageFetcher`), so feeds, pages
+    and discovery take either without knowing whether politeness is in front.
+    """
+
+    def __init__(self, fetcher: Fetcher, politeness: Politeness) -> None:
+        self.inner = fetcher
+        self.politeness = politeness
+
+    def fetch(self, url: str, **kwargs: Any) -> FetchResult:
+        """`Fetcher.fetch`, once robots.txt, back-off, concurrency and rate allow it."""
+        return self.politeness.fetch(url, self.inner, **kwargs)

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from pipeline.errors import HostBusy
 from pipeline.feeds import FeedConfig, PollResult, poll_feed
 from pipeline.fetching import Fetcher
-from pipeline.politeness import HostBusy, Politeness
 from pipeline.settings import Settings, default_of
 from pipeline.state import StateStore
 
@@ -230,7 +230,6 @@ def poll_and_plan(
     state: StateStore,
     policy: PollPolicy,
     max_bytes: int,
-    politeness: Politeness | None = None,
     verify_every: int = 0,
     now: float | None = None,
     plan: bool = True,
@@ -242,7 +241,7 @@ def poll_and_plan(
     """
     now = time.time() if now is None else now
     try:
-        result = poll_feed(feed, fetcher, state, max_bytes, politeness=politeness, verify_every=verify_every, now=now)
+        result = poll_feed(feed, fetcher, state, max_bytes, verify_every=verify_every, now=now)
     except HostBusy as exc:
         if plan:
             wait = exc.retry_after or policy.min_interval

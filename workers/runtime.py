@@ -28,7 +28,7 @@ from typing import Any
 from pipeline.dedup import SIG_VERSION, NearDupIndex
 from pipeline.fetching import Fetcher
 from pipeline.ingest import ProcessDeps
-from pipeline.politeness import Politeness, PolitenessConfig
+from pipeline.politeness import PoliteFetcher, Politeness, PolitenessConfig
 from pipeline.search.base import SearchBackend
 from pipeline.settings import Settings
 from pipeline.state import StateStore, connect
@@ -299,6 +299,11 @@ class Runtime:
     @cached_property
     def fetcher(self) -> Fetcher:
         return Fetcher.from_settings(self.settings)
+
+    @cached_property
+    def polite_fetcher(self) -> PoliteFetcher:
+        """The fetcher of the workers: every request asks the shared politeness first."""
+        return PoliteFetcher(self.fetcher, self.politeness)
 
     @cached_property
     def politeness(self) -> Politeness:

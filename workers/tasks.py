@@ -28,9 +28,8 @@ from celery import Task
 from celery.exceptions import Reject
 
 from pipeline import ingest, scheduling, stages
-from pipeline.errors import Dropped, PermanentError, TransientError
+from pipeline.errors import Dropped, HostBusy, PermanentError, TransientError
 from pipeline.feeds import FeedConfig
-from pipeline.politeness import HostBusy
 from pipeline.state import DeadLetter, WorkItem, is_outage
 from workers.celery_app import app
 from workers.handoff import publish, reconcile, submit
@@ -201,11 +200,10 @@ def poll(self: StageTask, feed: dict, reschedule: bool = True) -> Handoff:
     try:
         result = scheduling.poll_and_plan(
             config,
-            fetcher=rt.fetcher,
+            fetcher=rt.polite_fetcher,
             state=rt.state,
             policy=scheduling.PollPolicy.from_settings(rt.settings),
             max_bytes=rt.settings.max_feed_bytes,
-            politeness=rt.politeness,
             verify_every=rt.settings.feed_verify_every,
             plan=reschedule,
         )
@@ -234,8 +232,7 @@ def fetch(
     rt = self.rt
     page = ingest.fetch_page(
         url,
-        fetcher=rt.fetcher,
-        politeness=rt.politeness,
+        fetcher=rt.polite_fetcher,
         store=rt.raw_store,
         feed=feed,
         site=site,

@@ -29,7 +29,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from elastic_transport import ConnectionError as TransportConnectionError
@@ -167,7 +170,7 @@ class ElasticsearchBackend:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> ElasticsearchBackend:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ElasticsearchBackend:
         """Build from `pipeline.settings.Settings` (requires `elasticsearch_url`); keywords override."""
         if not settings.elasticsearch_url:
             raise ValueError("ELASTICSEARCH_URL is not set: the Elasticsearch backend needs a cluster URL")

@@ -14,7 +14,10 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
 
 from pipeline.models import Article, as_utc
 from pipeline.search.base import IndexOutcome, SearchHit, SearchPage, SearchQuery, fold_text
@@ -53,7 +56,7 @@ class SqliteBackend:
         self._local = threading.local()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> SqliteBackend:
+    def from_settings(cls, settings: Settings) -> SqliteBackend:
         return cls(settings.sqlite_path)
 
     def _conn(self) -> sqlite3.Connection:

@@ -13,7 +13,7 @@ from pipeline import scheduling
 from pipeline.errors import PermanentError, TransientError
 from pipeline.feeds import LIAR_PROBATION, FeedConfig, ParsedFeed, parse_feed, poll_feed
 from pipeline.fetching import Fetcher
-from pipeline.politeness import Politeness, PolitenessConfig
+from pipeline.politeness import PoliteFetcher, Politeness, PolitenessConfig
 from pipeline.state import StateStore
 from tests.feeds.helpers import FeedRoute, local_fetcher, rss
 from workers.runtime import Runtime
@@ -181,7 +181,7 @@ def test_robots_disallowed_feed_is_not_fetched_and_shows_why(
         feed = FeedConfig(url=f"{srv.base}/private/feed.xml")
         polite = Politeness(state.hosts, PolitenessConfig(delay=0))
         with pytest.raises(Exception, match="robots"):
-            poll_feed(feed, fetcher, state, 10**6, politeness=polite)
+            poll_feed(feed, PoliteFetcher(fetcher, polite), state, 10**6)
         assert route.hits == []
         assert "robots.txt" in state.feed_state(feed.id)["last_error"]
         assert srv.requests == ["/robots.txt"]

@@ -81,10 +81,7 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.feeds import FeedConfig, find_feeds
 
     with open_runtime(settings) as rt:
-        if args.no_discover:
-            urls = [args.url]
-        else:
-            urls = find_feeds(args.url, rt.fetcher, settings.max_feed_bytes, politeness=rt.politeness)
+        urls = [args.url] if args.no_discover else find_feeds(args.url, rt.polite_fetcher, settings.max_feed_bytes)
         if not urls:
             return fail(f"{args.url} is not a feed and announces none; give the feed's URL")
         feeds = [FeedConfig(url=u, site=args.site, language=args.language, interval=args.interval) for u in urls]
