@@ -161,7 +161,7 @@ def main() -> int:
     feeds = [FeedConfig(url=f"{base}{path}") for base, paths in sites for path in paths]
     scheduling.register_feeds(rt.state, feeds, time.time())
     fetcher = Fetcher(FetchLimits(user_agent=settings.user_agent), AddressGuard(settings.allowed_networks))
-    polite = Politeness(rt.redis, PolitenessConfig.from_settings(settings))
+    polite = Politeness(rt.state.hosts, PolitenessConfig.from_settings(settings))
     policy = scheduling.PollPolicy.from_settings(settings)
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()

@@ -4,17 +4,18 @@
                                       [--json out.json] [--only corpus|devset]
 
 Pages go through newsflow's real cleaning path, as the process workers run it: raw pages
-in a `RawStore`, one `PageRef` message per page, `pipeline.ingest.build_article` with
-`BoilerplateStats` and `NearDupIndex` on a real (embedded, fresh per set) Redis.
+in a `RawStore`, one `PageRef` message per page, and
+`pipeline.ingest.process_page`, the one process step the workers run, with the site's
+boilerplate statistics and the near-duplicate index on a real (embedded, fresh per set) Redis.
 
-Order and re-cleaning. Pages are processed one at a time, ordered by published date then
-path (the development set has no dates: by site, then page id). After each page, the pages
-listed in `BuildResult.reclean_pages` are cleaned again from their stored raw page, through
-the same message the worker would re-queue (`remember_page`/`recall_page`, reason
-"reclean"), before the next page arrives; re-cleans can chain. The figures are those of the
-LAST version of each page (what the index holds). As a check that learning converged, every
-page is also cleaned once more at the end with the final statistics (read-only: no counts
-change, no near-duplicate assignment); the report says how many bodies that would change.
+Order and re-cleaning. Pages are processed one at a time, ordered by published date then path
+(the development set has no dates: by site, then page id). After each page, the pages listed in
+`ProcessOutcome.reclean` are cleaned again from their stored raw page, through the same work
+item the worker would queue (reason "reclean"), before the next page arrives; re-cleans can
+chain. The figures are those of the LAST version of each page (what the index holds). As a check
+that learning converged, every page is also cleaned once more at the end with the final
+statistics (read-only: no counts change, no near-duplicate assignment); the report says how many
+bodies that would change.
 
 Measures (all macro-averaged over pages, i.e. computed per page, then averaged):
 - tokens: Unicode word tokens (`\\w+`) of NFC, lower-cased text, compared as multisets;
@@ -63,14 +64,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import redis  # noqa: E402 - after the path is set
-import trafilatura  # noqa: E402
+import trafilatura  # noqa: E402 - after the path is set
 
-from pipeline.boilerplate import BoilerplateStats  # noqa: E402
 from pipeline.cleaning import clean_page  # noqa: E402
-from pipeline.dedup import NearDupIndex  # noqa: E402
+from pipeline.dedup import SIG_VERSION, NearDupIndex  # noqa: E402
 from pipeline.errors import Dropped, PermanentError  # noqa: E402
-from pipeline.ingest import PageRef, build_article, recall_page, remember_page  # noqa: E402
+from pipeline.ingest import PageRef, ProcessDeps, process_page  # noqa: E402
 from pipeline.models import article_id  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.state import StateStore  # noqa: E402
@@ -362,15 +361,14 @@ class PipelineRun:
 
 
 def run_pipeline(pages: list[PageInput], workdir: Path, final_pass: bool = True) -> PipelineRun:
-    """Clean the pages through build_article on a fresh embedded Redis; see the module doc."""
+    """Clean the pages through process_page on a fresh embedded Redis; see the module doc."""
     server = EmbeddedRedis(workdir)
-    client = redis.Redis.from_url(server.url)
+    state = StateStore.from_url(server.url)
     try:
-        client.flushall()
-        state = StateStore(client)
         store = RawStore(workdir / "raw")
-        boilerplate = BoilerplateStats(client, min_pages=Settings.model_fields["boilerplate_min_pages"].default)
-        neardup = NearDupIndex(client)
+        boilerplate = state.boilerplate(min_pages=Settings.model_fields["boilerplate_min_pages"].default)
+        deps = ProcessDeps(store, boilerplate, NearDupIndex(state.neardup(SIG_VERSION)), state)
+        readonly = ProcessDeps(store, boilerplate, None, state, learn=False)
         outputs: dict[str, PageOutput] = {p.key: PageOutput() for p in pages}
         by_id: dict[str, PageInput] = {}
         refs: dict[str, PageRef] = {}
@@ -393,36 +391,24 @@ def run_pipeline(pages: list[PageInput], workdir: Path, final_pass: bool = True)
             queue: deque[PageRef] = deque([ref])
             while queue:
                 msg = queue.popleft()
-                msg_id = article_id(msg.url)
-                remember_page(state, msg_id, msg)
-                out = outputs[by_id[msg_id].key]
+                out = outputs[by_id[msg.page_id].key]
                 out.cleanings += 1
                 try:
-                    built = build_article(msg, store=store, boilerplate=boilerplate, neardup=neardup, state=state)
+                    built = process_page(msg, deps)
                 except Exception as exc:  # a worker would retry or dead-letter it; here it scores 0
                     out.body, out.cluster_id, out.error = "", None, f"{type(exc).__name__}: {exc}"
                     continue
                 out.body, out.cluster_id, out.error = built.article.body, built.article.cluster_id, None
-                for again in built.reclean_pages:
-                    old = recall_page(state, again)
-                    if old is not None:
-                        old.reason = "reclean"
-                        queue.append(old)
-                        recleaned += 1
+                for again in built.reclean:
+                    queue.append(PageRef.from_msg(again.kwargs["page"]))
+                    recleaned += 1
         seconds = time.perf_counter() - started
         changed: list[str] = []
         if final_pass:
             for page in sorted(pages, key=lambda p: p.order):
-                ref = refs[page.key]
-                pid = article_id(ref.url)
-                site = site_of(canonicalize_url(ref.final_url))
-
-                def known(fps: list[str], site: str = site, pid: str = pid) -> set[str]:
-                    # The page was observed already: this only reads the converged counts.
-                    return boilerplate.observe(site, pid, fps, now=time.time()).boilerplate
-
                 try:
-                    body = clean_page(store.get(ref.ref), canonicalize_url(ref.final_url), boilerplate=known).body
+                    # Read-only: the converged counts, no recording, no cluster assignment.
+                    body = process_page(refs[page.key], readonly).cleaned.body
                 except Exception:
                     body = ""
                 outputs[page.key].final_pass_body = body
@@ -430,7 +416,7 @@ def run_pipeline(pages: list[PageInput], workdir: Path, final_pass: bool = True)
                     changed.append(page.key)
         return PipelineRun(outputs, recleaned, seconds, changed)
     finally:
-        client.close()
+        state.close()
         server.close()
 
 

@@ -15,9 +15,8 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
-import redis
 
-from pipeline.state import text
+from pipeline.state.neardup import NearDupStore
 
 NUM_PERM = 128
 # 32 bands of 4 rows: a pair at Jaccard 0.5 becomes a candidate with p ~ 0.87, at 0.6 with
@@ -77,12 +76,9 @@ def jaccard(a: str, b: str) -> float:
     return len(sa & sb) / len(sa | sb)
 
 
-def band_keys(sig: np.ndarray) -> list[str]:
-    keys = []
-    for i in range(BANDS):
-        band = hashlib.blake2b(sig[i * ROWS : (i + 1) * ROWS].tobytes(), digest_size=8).hexdigest()
-        keys.append(f"nf:lsh:{SIG_VERSION}:{i}:{band}")
-    return keys
+def band_digests(sig: np.ndarray) -> list[str]:
+    """One digest per LSH band of a signature: documents sharing one are candidates."""
+    return [hashlib.blake2b(sig[i * ROWS : (i + 1) * ROWS].tobytes(), digest_size=8).hexdigest() for i in range(BANDS)]
 
 
 @dataclass
@@ -93,59 +89,34 @@ class DupVerdict:
 
 
 class NearDupIndex:
-    """LSH over MinHash signatures, in Redis, shared by every worker."""
+    """LSH over MinHash signatures, kept in Redis (`NearDupStore`), shared by every worker."""
 
-    def __init__(self, client: redis.Redis, threshold: float = 0.45, ttl_days: float = 30.0) -> None:
-        self.r = client
+    def __init__(self, store: NearDupStore, threshold: float = 0.45, ttl_days: float = 30.0) -> None:
+        self.store = store
         self.threshold = threshold
         self.ttl = int(ttl_days * 86400)
 
     def assign(self, doc_id: str, body: str) -> DupVerdict:
         """Register `doc_id` and return its cluster: the earliest-seen near-duplicate's."""
         sig = minhash(body)
-        keys = band_keys(sig)
-        pipe = self.r.pipeline()
-        pipe.set(f"nf:mh:{SIG_VERSION}:{doc_id}", sig.tobytes(), ex=self.ttl)
-        pipe.set(f"nf:first:{doc_id}", repr(time.time()), nx=True, ex=self.ttl)
-        for key in keys:
-            pipe.sadd(key, doc_id)
-            pipe.expire(key, self.ttl)
-        pipe.execute()
-        candidates: set[str] = set()
-        pipe = self.r.pipeline()
-        for key in keys:
-            pipe.smembers(key)
-        for members in pipe.execute():
-            candidates.update(text(m) for m in members)
-        candidates.discard(doc_id)
-        if not candidates:
-            self.r.set(f"nf:cluster:{doc_id}", doc_id, ex=self.ttl)
-            return DupVerdict(doc_id, None, 0.0)
-        ordered = sorted(candidates)
-        pipe = self.r.pipeline()
-        for cid in ordered:
-            pipe.get(f"nf:mh:{SIG_VERSION}:{cid}")
-            pipe.get(f"nf:first:{cid}")
-        raw = pipe.execute()
-        mine = float(self.r.get(f"nf:first:{doc_id}") or time.time())
+        candidates = sorted(self.store.register(doc_id, sig.tobytes(), band_digests(sig), self.ttl))
+        mine = self.store.first_seen(doc_id) or time.time()
         matches: list[tuple[float, str, float]] = []  # (first seen, id, similarity)
-        for i, cid in enumerate(ordered):
-            blob, first = raw[2 * i], raw[2 * i + 1]
+        for cid, (blob, first) in zip(candidates, self.store.signatures(candidates), strict=True):
             if blob is None:
                 continue
             sim = similarity(sig, np.frombuffer(blob, dtype=np.uint64))
             if sim >= self.threshold:
-                matches.append((float(first or mine), cid, sim))
+                matches.append((first or mine, cid, sim))
         if not matches:
-            self.r.set(f"nf:cluster:{doc_id}", doc_id, ex=self.ttl)
-            return DupVerdict(doc_id, None, 0.0)
-        best_sim = max(matches, key=lambda m: m[2])
-        root = min([*matches, (mine, doc_id, 1.0)])
-        if root[1] == doc_id:
-            verdict = DupVerdict(doc_id, None, best_sim[2])
+            verdict = DupVerdict(doc_id, None, 0.0)
         else:
-            # The root may itself belong to an older cluster that we are not a candidate of.
-            cluster = self.r.get(f"nf:cluster:{root[1]}")
-            verdict = DupVerdict(text(cluster) if cluster else root[1], best_sim[1], best_sim[2])
-        self.r.set(f"nf:cluster:{doc_id}", verdict.cluster_id, ex=self.ttl)
+            best = max(matches, key=lambda m: m[2])
+            root = min([*matches, (mine, doc_id, 1.0)])
+            if root[1] == doc_id:
+                verdict = DupVerdict(doc_id, None, best[2])
+            else:
+                # The root may itself belong to an older cluster that we are not a candidate of.
+                verdict = DupVerdict(self.store.cluster_of(root[1]) or root[1], best[1], best[2])
+        self.store.set_cluster(doc_id, verdict.cluster_id, self.ttl)
         return verdict

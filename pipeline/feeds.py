@@ -32,7 +32,8 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from pipeline.errors import PermanentError
 from pipeline.fetching import Fetcher, FetchResult
 from pipeline.politeness import HostBusy, Politeness
-from pipeline.state import PREFIX, StateStore, url_digest
+from pipeline.stages import fetch_work
+from pipeline.state import StateStore, WorkItem, url_digest
 from pipeline.urls import canonicalize_url, site_of
 
 FEED_ACCEPT = (
@@ -390,59 +391,22 @@ def find_feeds(url: str, fetcher: Fetcher, max_bytes: int, politeness: Politenes
 
 
 # -- entry identity -------------------------------------------------------------------------------
-# For each entry (url digest, guid): claim the URL in the shared seen-set and remember the
-# feed's guid -> url digest. Both are windowed (see StateStore): KEYS = the feed's guid-map
-# generations, then the seen-set generations, the current one first in each; ARGV = ttl,
-# then (digest, guid) pairs. Verdict per entry:
-#   new    neither the URL nor the GUID was known: fetch it
-#   moved  the GUID is known under another URL: the site changed the URL, not the article
-#   seen   the URL was known (GUID new or not): the site changed the GUID, or nothing changed
-#   guid_changed  like seen, but the GUID was new: counted to notice feeds with unstable GUIDs
-_CLAIM_ENTRIES = """
-local n = #KEYS / 2
-local out = {}
-for i = 2, #ARGV, 2 do
-  local u = ARGV[i]
-  local g = ARGV[i + 1]
-  local url_new = true
-  for k = n + 1, #KEYS do
-    if redis.call('SISMEMBER', KEYS[k], u) == 1 then url_new = false break end
-  end
-  if url_new then redis.call('SADD', KEYS[n + 1], u) end
-  local verdict = 'new'
-  if g ~= '' then
-    local prev = false
-    for k = 1, n do
-      prev = redis.call('HGET', KEYS[k], g)
-      if prev then break end
-    end
-    redis.call('HSET', KEYS[1], g, u)
-    if prev and prev ~= u then verdict = 'moved'
-    elseif prev then verdict = 'seen'
-    elseif not url_new then verdict = 'guid_changed' end
-  elseif not url_new then verdict = 'seen' end
-  out[#out + 1] = verdict
-end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[n + 1], ARGV[1])
-return out
-"""
-
-
-def guid_prefix(feed_id: str) -> str:
-    return f"{PREFIX}feed:{feed_id}:guids:"
-
-
-def claim_entries(state: StateStore, feed_id: str, entries: list[FeedEntry], use_guids: bool = True) -> list[str]:
-    """The verdict for each entry (`new`, `moved`, `seen`, `guid_changed`), claiming atomically."""
+def claim_entries(
+    state: StateStore, feed: FeedConfig, entries: list[FeedEntry], use_guids: bool = True
+) -> tuple[list[str], list[WorkItem]]:
+    """The verdict for each entry (`new`, `moved`, `seen`, `guid_changed`; see the state layer's
+    claim script) and the fetch work of the new ones, recorded in the ledger in the same step."""
     if not entries:
-        return []
-    args: list[str | int] = [state.seen_ttl]
-    for e in entries:
-        args += [url_digest(e.url), (e.guid or "")[:500] if use_guids else ""]
-    keys = [*state.window_keys(guid_prefix(feed_id)), *state.seen_keys()]
-    verdicts = state.r.eval(_CLAIM_ENTRIES, len(keys), *keys, *args)
-    return [v.decode() for v in verdicts]
+        return [], []
+    work = [fetch_entry_work(feed, e) for e in entries]
+    pairs = [(url_digest(e.url), (e.guid or "")[:500] if use_guids else "") for e in entries]
+    verdicts = state.feeds.claim_entries(feed.id, pairs, work)
+    return verdicts, [w for w, v in zip(work, verdicts, strict=True) if v == "new"]
+
+
+def fetch_entry_work(feed: FeedConfig, entry: FeedEntry) -> WorkItem:
+    published = entry.published_at.isoformat() if entry.published_at else None
+    return fetch_work(entry.url, feed=feed.url, site=feed.site, language=feed.language, published=published)
 
 
 LIAR_PROBATION = 7 * 86400.0  # seconds a feed that lied with its validators is polled without them
@@ -455,7 +419,10 @@ class PollResult:
     status: int
     entries: int
     new_entries: list[FeedEntry]
-    outcome: str = "read"  # read, not_modified (304), unchanged (same body as last time)
+    outcome: str = "read"
+    new_work: list[WorkItem] = field(
+        default_factory=list
+    )  # in the ledger already: publish these  # read, not_modified (304), unchanged (same body as last time)
     headers: dict[str, str] = field(default_factory=dict)
     parsed: ParsedFeed | None = None
 
@@ -475,9 +442,10 @@ def poll_feed(
 
     Validators (ETag, Last-Modified) are sent unless the feed was caught lying with them; every
     `verify_every` 304s in a row the feed is fetched without them to check. A body identical to
-    the last one is not parsed again. New entries are claimed in the shared seen-set, so
-    concurrent polls never hand out the same URL twice; the caller queues them and releases
-    any it fails to queue. HostBusy passes through untouched: not the feed's fault.
+    the last one is not parsed again. New entries are claimed in the shared seen-set, and
+    their fetch work recorded in the ledger in the same step, so concurrent polls never hand
+    out the same URL twice and a crash before the caller publishes them loses nothing.
+    HostBusy passes through untouched: not the feed's fault.
     """
     now = time.time() if now is None else now
     prev = state.feed_state(feed.id)
@@ -527,7 +495,7 @@ def poll_feed(
         fields["lied_at"] = now
         state.incr("feeds_lying_validators")
     use_guids = prev.get("guids") != "unstable"
-    verdicts = claim_entries(state, feed.id, parsed.entries, use_guids=use_guids)
+    verdicts, new_work = claim_entries(state, feed, parsed.entries, use_guids=use_guids)
     new = [e for e, v in zip(parsed.entries, verdicts, strict=True) if v == "new"]
     changed_guids = verdicts.count("guid_changed")
     if use_guids and prev.get("body_hash") and changed_guids > max(2, len(parsed.entries) // 2):
@@ -538,7 +506,14 @@ def poll_feed(
     _record_success(state, feed, now, result, streak_304=0, **fields)
     state.bump_feed_counter(feed.id, "items_seen", len(new))
     return PollResult(
-        feed, result.status, len(parsed.entries), new, outcome="read", headers=result.headers, parsed=parsed
+        feed,
+        result.status,
+        len(parsed.entries),
+        new,
+        outcome="read",
+        headers=result.headers,
+        parsed=parsed,
+        new_work=new_work,
     )
 
 

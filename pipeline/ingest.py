@@ -1,8 +1,10 @@
-"""The stages of the flow as plain functions: fetch a page, build its article, index a batch.
+"""The stages of the flow as plain functions: fetch a page, process it into an article, index.
 
 Each takes its collaborators as arguments (state, fetcher, raw store, backends), so the
 Celery tasks in `workers/` stay short adapters and the stages are testable without Celery.
 Messages between stages are small dicts of references (`PageRef`), never page bodies.
+`process_page` is the one process step: the task, `reprocess`, `explain` and the quality
+benchmark all call it.
 """
 
 from __future__ import annotations
@@ -11,22 +13,19 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
-from pipeline.boilerplate import BoilerplateStats
 from pipeline.cleaning import CleanedPage, block_fingerprint, clean_page
 from pipeline.dedup import NearDupIndex, content_hash
-from pipeline.errors import TransientError
 from pipeline.fetching import Fetcher
 from pipeline.models import Article, Extraction, article_id
 from pipeline.politeness import Politeness
 from pipeline.search.base import IndexOutcome, SearchBackend
-from pipeline.state import PREFIX, StateStore, text
+from pipeline.stages import process_work
+from pipeline.state import StateStore, WorkItem
+from pipeline.state.boilerplate import BoilerplateStats
 from pipeline.storage import RawStore
-from pipeline.urls import canonicalize_url, host_of, site_of
-
-PENDING_KEY = PREFIX + "index:pending"
-PAGE_TTL = 14 * 86400
-MAX_POLITE_WAIT = 10.0  # longer waits go back to the queue instead of holding a worker
+from pipeline.urls import canonicalize_url, site_of
 
 
 @dataclass
@@ -51,41 +50,55 @@ class PageRef:
     def from_msg(cls, msg: dict) -> PageRef:
         return cls(**{k: v for k, v in msg.items() if k in cls.__dataclass_fields__})
 
+    @classmethod
+    def for_article(cls, article: Article, state: StateStore | None = None) -> PageRef | None:
+        """The page an indexed article came from: its page record when kept (charset, final URL
+        and feed date included), else what the article itself says. None without a raw page."""
+        if not article.raw_ref:
+            return None
+        if state is not None:
+            raw = state.pages.recall(article_id(article.url))
+            if raw:
+                page = cls.from_msg(json.loads(raw))
+                if page.ref == article.raw_ref:
+                    return page
+        return cls(
+            url=article.url,
+            final_url=article.canonical_url,
+            ref=article.raw_ref,
+            fetched_at=article.fetched_at.isoformat() if article.fetched_at else "",
+            feed=article.feed,
+            site=article.site,
+            language=article.language,
+        )
 
-def wait_for_host(state: StateStore, url: str, delay: float, sleep=time.sleep) -> None:
-    """Honour the per-host minimum delay shared by every worker."""
-    wait = state.reserve_host_slot(host_of(url), delay)
-    if wait > MAX_POLITE_WAIT:
-        raise TransientError(f"fetch {url}: host busy, next slot in {wait:.0f} s", retry_after=wait)
-    if wait > 0:
-        sleep(wait)
+    @property
+    def page_id(self) -> str:
+        return article_id(self.url)
+
+    def work(self) -> WorkItem:
+        """The process stage's work item for this page."""
+        return process_work(self.to_msg(), self.page_id)
 
 
 def fetch_page(
     url: str,
     *,
     fetcher: Fetcher,
-    state: StateStore,
+    politeness: Politeness,
     store: RawStore,
-    host_delay: float,
     feed: str | None = None,
     site: str | None = None,
     language: str | None = None,
     published: str | None = None,
-    politeness: Politeness | None = None,
 ) -> PageRef:
-    """Fetch one article page and store it; return the reference for the process stage.
+    """Fetch one article page, politely, and store it; return the reference for the process stage.
 
-    With `politeness`, robots.txt, the host's back-off, concurrency cap and rate limit (shared
-    through Redis) decide when the request goes; without it, only the per-host delay does.
+    robots.txt, the host's back-off, concurrency cap and rate limit (shared through Redis)
+    decide when the request goes (`HostBusy` when not soon).
     """
-    if politeness is not None:
-        result = politeness.fetch(url, fetcher)
-    else:
-        wait_for_host(state, url, host_delay)
-        result = fetcher.fetch(url)
+    result = politeness.fetch(url, fetcher)
     ref = store.put(result.body)
-    state.incr("fetched")
     return PageRef(
         url=url,
         final_url=result.final_url,
@@ -100,42 +113,96 @@ def fetch_page(
 
 
 @dataclass
-class BuildResult:
+class ProcessDeps:
+    """What the process step reads and learns from. `learn=False` (explain) reads the site's
+    boilerplate statistics without recording the page, and assigns no cluster."""
+
+    store: RawStore
+    boilerplate: BoilerplateStats | None = None
+    neardup: NearDupIndex | None = None
+    state: StateStore | None = None
+    learn: bool = True
+
+
+@dataclass
+class ProcessOutcome:
     article: Article
     cleaned: CleanedPage
-    reclean_pages: list[str] = field(default_factory=list)  # doc ids to clean again
+    reclean: list[WorkItem] = field(default_factory=list)  # pages to clean again (process work)
+
+    def document(self) -> str:
+        """The article as the JSON the index stage takes."""
+        return json.dumps(self.article.to_doc(), ensure_ascii=False)
 
 
-def build_article(
-    page: PageRef,
-    *,
-    store: RawStore,
-    boilerplate: BoilerplateStats | None,
-    neardup: NearDupIndex | None,
-    state: StateStore | None = None,
-) -> BuildResult:
+def trusted_canonical(canonical: str | None, final: str) -> str:
+    """The page's canonical URL when it can be its identity, else the fetched URL.
+
+    A site that declares its home page (or a section page that the article sits under) as
+    every article's canonical would fold all its articles into one: such a canonical names a
+    listing, not this article, and is ignored.
+    """
+    if not canonical or canonical == final:
+        return final
+    cpath = urlsplit(canonical).path.rstrip("/")
+    fpath = urlsplit(final).path.rstrip("/")
+    if not cpath and fpath:
+        return final  # the site's root
+    if fpath.startswith(cpath + "/") and cpath.count("/") < fpath.count("/"):
+        return final  # a section above the article
+    return canonical
+
+
+def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
     """Clean a stored page into an Article, learning site boilerplate and near-duplicates."""
-    body = store.get(page.ref)
+    body = deps.store.get(page.ref)
     final = canonicalize_url(page.final_url)
     site = page.site or site_of(final)
     crossed: set[str] = set()
     # The page id must be known before cleaning for the boilerplate statistics; the
     # canonical link can only move it within the site, which keeps the counts honest.
-    provisional_id = article_id(page.url)
+    page_id = page.page_id
+    bp = deps.boilerplate
 
     def known_boilerplate(fps: list[str]) -> set[str]:
-        if boilerplate is None:
+        if bp is None:
             return set()
-        obs = boilerplate.observe(site, provisional_id, fps, now=time.time())
+        if not deps.learn:
+            return bp.known(site, fps)
+        obs = bp.observe(site, page_id, fps, now=time.time())
         crossed.update(obs.crossed)
         return obs.boilerplate
 
+    if deps.learn and deps.state is not None:
+        deps.state.pages.remember(page_id, json.dumps(page.to_msg()))
     cleaned = clean_page(body, final, charset=page.charset, boilerplate=known_boilerplate)
-    canonical = cleaned.canonical_url or final
+    canonical = trusted_canonical(cleaned.canonical_url, final)
     doc_id = article_id(canonical)
-    if state is not None and canonical != page.url:
+    if deps.learn and deps.state is not None and canonical != page.url:
         # Another URL of this article will not be fetched again.
-        state.claim_url(canonical)
+        deps.state.seen.claim(canonical)
+    article = _article(page, cleaned, doc_id=doc_id, canonical=canonical, site=site)
+    if deps.neardup is not None and deps.learn:
+        verdict = deps.neardup.assign(doc_id, cleaned.body)
+        article.cluster_id = verdict.cluster_id
+        article.duplicate_of = verdict.duplicate_of
+    reclean: list[WorkItem] = []
+    if bp is not None and deps.state is not None and crossed:
+        seen_ids = {page_id}
+        for fp in sorted(crossed):
+            for other in bp.pages_with(site, fp):
+                if other in seen_ids:
+                    continue
+                seen_ids.add(other)
+                raw = deps.state.pages.recall(other)
+                if raw:
+                    old = PageRef.from_msg(json.loads(raw))
+                    old.reason = "reclean"
+                    reclean.append(old.work())
+    return ProcessOutcome(article, cleaned, reclean)
+
+
+def _article(page: PageRef, cleaned: CleanedPage, *, doc_id: str, canonical: str, site: str) -> Article:
     removed = cleaned.removed_counts()
     extraction = Extraction(
         kept_blocks=len(cleaned.kept),
@@ -150,7 +217,8 @@ def build_article(
         extraction.removed_fingerprints.setdefault("teaser", []).extend(
             block_fingerprint(t) for t in cleaned.teaser_texts
         )
-    article = Article(
+    published = cleaned.published_at or (datetime.fromisoformat(page.published) if page.published else None)
+    return Article(
         id=doc_id,
         url=page.url,
         canonical_url=canonical,
@@ -160,7 +228,7 @@ def build_article(
         body=cleaned.body,
         summary=cleaned.summary,
         authors=cleaned.authors,
-        published_at=cleaned.published_at or (datetime.fromisoformat(page.published) if page.published else None),
+        published_at=published,
         fetched_at=datetime.fromisoformat(page.fetched_at) if page.fetched_at else datetime.now(UTC),
         language=cleaned.language or page.language,
         section=cleaned.section,
@@ -172,62 +240,20 @@ def build_article(
         content_hash=content_hash(cleaned.body),
         raw_ref=page.ref,
         extraction=extraction,
+        cluster_id=doc_id,
     )
-    if neardup is not None:
-        verdict = neardup.assign(doc_id, cleaned.body)
-        article.cluster_id = verdict.cluster_id
-        article.duplicate_of = verdict.duplicate_of
-    else:
-        article.cluster_id = doc_id
-    reclean: list[str] = []
-    if boilerplate is not None:
-        for fp in crossed:
-            reclean.extend(p for p in boilerplate.pages_with(site, fp) if p != provisional_id)
-    return BuildResult(article, cleaned, sorted(set(reclean)))
 
 
-def remember_page(state: StateStore, page_id: str, page: PageRef) -> None:
-    """Keep the process message of a page, so it can be cleaned again without fetching."""
-    state.r.set(f"{PREFIX}page:{page_id}", json.dumps(page.to_msg()), ex=PAGE_TTL)
+def index_pending(state: StateStore, backend: SearchBackend, batch_size: int) -> IndexOutcome:
+    """Index up to `batch_size` pending documents and return the outcome.
 
-
-def recall_page(state: StateStore, page_id: str) -> PageRef | None:
-    raw = state.r.get(f"{PREFIX}page:{page_id}")
-    return PageRef.from_msg(json.loads(raw)) if raw else None
-
-
-def queue_for_index(state: StateStore, article: Article) -> None:
-    state.r.hset(PENDING_KEY, article.id, json.dumps(article.to_doc(), ensure_ascii=False))
-
-
-# Delete a pending document only if nobody replaced it while we indexed the old value.
-_DEL_IF_SAME = """
-for i = 1, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
-end
-return 1
-"""
-
-
-def index_pending(state: StateStore, backend: SearchBackend, batch_size: int) -> tuple[IndexOutcome, dict[str, str]]:
-    """Index up to `batch_size` pending documents; return the outcome and rejected raw docs.
-
-    Documents leave the pending set only once the backend has them, so a worker lost in
-    the middle loses nothing: the next index task takes them again.
+    Documents leave the pending set only once the backend has them (or refused them, and
+    they are set aside for a replay), so a worker lost in the middle loses nothing: the next
+    index task takes them again.
     """
-    r = state.r
-    ids: list[bytes] = []
-    cursor = 0
-    while True:
-        cursor, chunk = r.hscan(PENDING_KEY, cursor, count=batch_size)
-        ids.extend(k if isinstance(k, bytes) else k.encode() for k in chunk)
-        if cursor == 0 or len(ids) >= batch_size:
-            break
-    ids = ids[:batch_size]
-    if not ids:
-        return IndexOutcome(), {}
-    values = r.hmget(PENDING_KEY, ids)
-    docs = {text(k): v for k, v in zip(ids, values, strict=True) if v is not None}
+    docs = state.pending.batch(batch_size)
+    if not docs:
+        return IndexOutcome()
     articles = []
     bad: dict[str, str] = {}
     for doc_id, raw in docs.items():
@@ -237,15 +263,7 @@ def index_pending(state: StateStore, backend: SearchBackend, batch_size: int) ->
             bad[doc_id] = f"invalid document: {exc}"
     outcome = backend.index(articles)
     outcome.rejected.update(bad)
-    done = [*outcome.indexed, *outcome.rejected]
-    args: list[bytes | str] = []
-    for doc_id in done:
-        args += [doc_id, docs[doc_id]]
-    if args:
-        r.eval(_DEL_IF_SAME, 1, PENDING_KEY, *args)
-    rejected_docs = {doc_id: text(docs[doc_id]) for doc_id in outcome.rejected}
-    return outcome, rejected_docs
-
-
-def pending_count(state: StateStore) -> int:
-    return int(state.r.hlen(PENDING_KEY))
+    indexed = {doc_id: docs[doc_id] for doc_id in outcome.indexed if doc_id in docs}
+    rejected = {doc_id: docs[doc_id] for doc_id in outcome.rejected if doc_id in docs}
+    state.pending.settle(indexed, rejected)
+    return outcome

@@ -59,7 +59,6 @@ class Article(BaseModel):
     captions: list[str] = Field(default_factory=list)  # image captions, each once, in page order
     source_url: str | None = None
     content_hash: str = ""
-    simhash: str = ""
     cluster_id: str | None = None
     duplicate_of: str | None = None
     raw_ref: str | None = None

@@ -26,87 +26,12 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import redis
-
 from pipeline.errors import Dropped, PermanentError, TransientError
 from pipeline.fetching import Fetcher, FetchResult, HTTPStatusError, ServerBusy
-from pipeline.state import PREFIX, text
+from pipeline.settings import Settings, default_of
+from pipeline.state.hosts import HostStore
 
 ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
-
-# KEYS: tat, blocked, inflight. ARGV: interval, burst, max_wait, cap, lease, token.
-# Returns {verdict, seconds}: verdict "ok" (slot reserved; wait `seconds` then send),
-# "blocked" (host in Retry-After back-off), "busy" (concurrency cap), "rate" (next slot too far).
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local max_wait = tonumber(ARGV[3])
-local cap = tonumber(ARGV[4])
-local lease = tonumber(ARGV[5])
-local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
-if blocked > now then return {'blocked', tostring(blocked - now)} end
-if cap > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-  if redis.call('ZCARD', KEYS[3]) >= cap then
-    local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-    local hint = math.min(tonumber(first[2]) - now, math.max(interval, 0.05))
-    return {'busy', tostring(hint)}
-  end
-end
-local wait = 0
-if interval > 0 then
-  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-  if tat < now then tat = now end
-  wait = tat - (burst - 1) * interval - now
-  if wait < 0 then wait = 0 end
-  if wait > max_wait then return {'rate', tostring(wait)} end
-  local new_tat = tat + interval
-  redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
-end
-if cap > 0 then
-  redis.call('ZADD', KEYS[3], now + wait + lease, ARGV[6])
-  redis.call('PEXPIRE', KEYS[3], math.ceil((wait + lease) * 1000) + 1000)
-end
-return {'ok', tostring(wait)}
-"""
-
-# KEYS: sent. ARGV: interval. Just before a request goes out: if the host's last request left
-# less than `interval` ago (a slot holder before us ran late), return the seconds still to wait;
-# else record now as the last send and return 0. Keeps real sends apart, not only reserved slots.
-_CONFIRM_SEND = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-local interval = tonumber(ARGV[1])
-local sent = tonumber(redis.call('GET', KEYS[1]) or '0')
-if now - sent < interval then return tostring(interval - (now - sent)) end
-redis.call('SET', KEYS[1], tostring(now), 'PX', math.ceil(interval * 1000) + 1000)
-return '0'
-"""
-
-# KEYS: sent. ARGV: interval. When a request is over: count the host's last request from now, so
-# the next one leaves `interval` after this one surely arrived, however late it went out.
-_MARK_DONE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-local sent = tonumber(redis.call('GET', KEYS[1]) or '0')
-if now > sent then redis.call('SET', KEYS[1], tostring(now), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000) end
-return 1
-"""
-
-# KEYS: blocked. ARGV: seconds. Extends a host's back-off, never shortens it.
-_BLOCK = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-local untl = now + tonumber(ARGV[1])
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if untl > cur then
-  redis.call('SET', KEYS[1], tostring(untl), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
-  return tostring(untl)
-end
-return tostring(cur)
-"""
 
 
 class HostBusy(TransientError):
@@ -232,21 +157,21 @@ def parse_robots(text: str, agent: str) -> RobotsRules:
 class PolitenessConfig:
     """Operator settings of the shared politeness (see `pipeline.settings` for each)."""
 
-    delay: float = 1.0  # seconds between requests to one host (the bucket's refill period)
-    burst: int = 1  # requests a rested host may get back to back
-    max_concurrency: int = 2  # requests in flight per host, across all workers
-    max_wait: float = 10.0  # longer waits raise HostBusy instead of sleeping
-    obey_robots: bool = True
-    robots_ttl: float = 86400.0  # how long a fetched robots.txt is trusted
-    robots_error_ttl: float = 600.0  # how long an unreachable robots.txt (5xx, timeout) blocks the host
-    busy_backoff: float = 60.0  # back-off after a 429/503 that gives no Retry-After
-    max_retry_after: float = 6 * 3600.0  # a Retry-After longer than this is cut to it
-    max_crawl_delay: float = 60.0  # a Crawl-delay longer than this is cut to it
-    user_agent: str = "newsflow"
+    delay: float = default_of("host_delay")  # seconds between requests to one host (the bucket's refill)
+    burst: int = default_of("host_burst")  # requests a rested host may get back to back
+    max_concurrency: int = default_of("host_max_concurrency")  # requests in flight per host, all workers
+    max_wait: float = default_of("host_max_wait")  # longer waits raise HostBusy instead of sleeping
+    obey_robots: bool = default_of("obey_robots")
+    robots_ttl: float = default_of("robots_ttl")  # how long a fetched robots.txt is trusted
+    robots_error_ttl: float = default_of("robots_error_ttl")  # an unreachable robots.txt blocks the host this long
+    busy_backoff: float = default_of("host_busy_backoff")  # back-off after a 429/503 without Retry-After
+    max_retry_after: float = default_of("max_retry_after")  # a Retry-After longer than this is cut to it
+    max_crawl_delay: float = default_of("max_crawl_delay")  # a Crawl-delay longer than this is cut to it
+    user_agent: str = default_of("user_agent")
     lease: float = 120.0  # a concurrency slot of a vanished worker frees itself after this
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PolitenessConfig:
+    def from_settings(cls, settings: Settings) -> PolitenessConfig:
         return cls(
             delay=settings.host_delay,
             burst=settings.host_burst,
@@ -266,37 +191,26 @@ class PolitenessConfig:
 class Politeness:
     """Asks Redis before every request to a host; shared by all workers. Thread-safe."""
 
-    def __init__(self, client: redis.Redis, config: PolitenessConfig) -> None:
-        self.r = client
+    def __init__(self, hosts: HostStore, config: PolitenessConfig) -> None:
+        self.hosts = hosts
         self.config = config
         self.agent = agent_token(config.user_agent)
-        self._acquire = client.register_script(_ACQUIRE)
-        self._block = client.register_script(_BLOCK)
-        self._confirm = client.register_script(_CONFIRM_SEND)
-        self._done = client.register_script(_MARK_DONE)
-
-    # -- keys ---------------------------------------------------------------------------------
-    @staticmethod
-    def _key(host: str, what: str) -> str:
-        return f"{PREFIX}host:{host}:{what}"
 
     # -- the slot -----------------------------------------------------------------------------
     def acquire(self, host: str, delay: float | None = None) -> tuple[str, float, str]:
         """One attempt to take a request slot: (verdict, seconds, token); see `_ACQUIRE`."""
         token = uuid.uuid4().hex
         interval = self.config.delay if delay is None else delay
-        verdict, seconds = self._acquire(
-            keys=[self._key(host, "tat"), self._key(host, "blocked"), self._key(host, "inflight")],
-            args=[
-                repr(float(interval)),
-                max(1, self.config.burst),
-                repr(float(self.config.max_wait)),
-                max(0, self.config.max_concurrency),
-                repr(float(self.config.lease)),
-                token,
-            ],
+        verdict, seconds = self.hosts.acquire(
+            host,
+            interval=interval,
+            burst=self.config.burst,
+            max_wait=self.config.max_wait,
+            cap=self.config.max_concurrency,
+            lease=self.config.lease,
+            token=token,
         )
-        return text(verdict), max(0.0, float(seconds)), token
+        return verdict, seconds, token
 
     @contextmanager
     def slot(self, url: str, delay: float | None = None, sleep: Callable[[float], None] = time.sleep) -> Iterator[None]:
@@ -330,7 +244,7 @@ class Politeness:
                     )
             if interval > 0:
                 for _ in range(50):
-                    late = float(self._confirm(keys=[self._key(host, "sent")], args=[repr(float(interval))]))
+                    late = self.hosts.confirm_send(host, interval)
                     if late <= 0:
                         break
                     sleep(late)
@@ -338,22 +252,18 @@ class Politeness:
             yield
         finally:
             if sent:
-                self._done(keys=[self._key(host, "sent")], args=[repr(float(interval))])
+                self.hosts.mark_done(host, interval)
             if self.config.max_concurrency > 0:
-                self.r.zrem(self._key(host, "inflight"), token)
+                self.hosts.release(host, token)
 
     def block_host(self, url: str, seconds: float) -> float:
         """Keep every worker off the URL's host for `seconds` (bounded); returns the unix time it ends."""
         seconds = min(max(seconds, 1.0), self.config.max_retry_after)
-        return float(self._block(keys=[self._key(host_key(url), "blocked")], args=[repr(seconds)]))
+        return self.hosts.block(host_key(url), seconds)
 
     def blocked_for(self, url: str) -> float:
         """Seconds left of the host's back-off (0 when none); by the Redis server's clock."""
-        raw = self.r.get(self._key(host_key(url), "blocked"))
-        if not raw:
-            return 0.0
-        sec, usec = self.r.time()
-        return max(0.0, float(raw) - (sec + usec / 1e6))
+        return self.hosts.blocked_for(host_key(url))
 
     # -- robots.txt ---------------------------------------------------------------------------
     def robots(self, url: str, fetcher: Fetcher, sleep: Callable[[float], None] = time.sleep) -> RobotsRules:
@@ -361,23 +271,22 @@ class Politeness:
         if not self.config.obey_robots:
             return ALLOW_ALL
         host = host_key(url)
-        key = self._key(host, "robots")
-        cached = self.r.get(key)
+        cached = self.hosts.robots(host)
         if cached is None:
             robots_url = f"{host.rsplit(':', 1)[0]}:{host.rsplit(':', 1)[1]}/robots.txt"
             with self.slot(url, sleep=sleep):
-                cached = self.r.get(key)  # another worker may have fetched it meanwhile
+                cached = self.hosts.robots(host)  # another worker may have fetched it meanwhile
                 if cached is None:
                     cached = self._fetch_robots(url, robots_url, fetcher)
-        body = cached.decode("utf-8", "replace") if isinstance(cached, bytes) else str(cached)
+        body = cached.decode("utf-8", "replace")
         if body == "\x00unreachable":
-            ttl = self.r.pttl(key)
-            wait = max(1.0, ttl / 1000) if ttl and ttl > 0 else self.config.robots_error_ttl
+            ttl = self.hosts.robots_ttl(host)
+            wait = max(1.0, ttl) if ttl else self.config.robots_error_ttl
             raise HostBusy(f"fetch {url}: robots.txt of {host} unreachable; next try in {wait:.0f} s", wait, "robots")
         return parse_robots(body, self.agent)
 
     def _fetch_robots(self, url: str, robots_url: str, fetcher: Fetcher) -> bytes:
-        key = self._key(host_key(url), "robots")
+        host = host_key(url)
         try:
             result = fetcher.fetch(robots_url, accept="text/plain", max_bytes=ROBOTS_MAX_BYTES, allowed_types=None)
             body = result.body
@@ -393,9 +302,9 @@ class Politeness:
             if isinstance(exc, ServerBusy) and exc.retry_after:
                 self.block_host(url, exc.retry_after)
             body = b"\x00unreachable"
-            self.r.set(key, body, px=int(self.config.robots_error_ttl * 1000))
+            self.hosts.set_robots(host, body, self.config.robots_error_ttl)
             return body
-        self.r.set(key, body, px=int(self.config.robots_ttl * 1000))
+        self.hosts.set_robots(host, body, self.config.robots_ttl)
         return body
 
     # -- a polite fetch -----------------------------------------------------------------------

@@ -9,7 +9,6 @@ The planning functions are pure and take `now`, so a test can run a day in a loo
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable
@@ -21,62 +20,38 @@ from typing import Any
 from pipeline.feeds import FeedConfig, PollResult, poll_feed
 from pipeline.fetching import Fetcher
 from pipeline.politeness import HostBusy, Politeness
-from pipeline.state import FEEDS_KEY, PREFIX, StateStore, text
+from pipeline.settings import Settings, default_of
+from pipeline.state import StateStore
 
-NEXT_KEY = PREFIX + "feeds:next"  # zset: feed id -> next poll (unix time)
 LEASE = 300.0  # a claimed feed is not handed out again for this long unless rescheduled
 MAX_BACKOFF = 6 * 3600.0
-
-# Take the due feeds and push their next time forward by the lease in one step, so two
-# schedulers (or a scheduler restarted mid-tick) never queue the same poll twice.
-_CLAIM_DUE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), id) end
-return due
-"""
 
 
 def register_feeds(state: StateStore, feeds: list[FeedConfig], now: float) -> None:
     """Add or update feeds; a new feed is due at once, a known one keeps its schedule (paused stays paused)."""
-    if not feeds:
-        return
-    pipe = state.r.pipeline()
-    for feed in feeds:
-        pipe.hget(f"{PREFIX}feed:{feed.id}", "paused")
-    paused = [bool(p) for p in pipe.execute()]
-    pipe = state.r.pipeline()
-    for feed, is_paused in zip(feeds, paused, strict=True):
-        pipe.hset(FEEDS_KEY, feed.id, feed.model_dump_json())
-        if not is_paused:
-            pipe.zadd(NEXT_KEY, {feed.id: now}, nx=True)
-    pipe.execute()
+    state.feeds.register({feed.id: feed.model_dump_json() for feed in feeds}, now)
 
 
 def remove_feed(state: StateStore, feed_id: str) -> bool:
     """Forget a feed: its config, schedule, state and GUID memory (seen URLs stay seen)."""
-    pipe = state.r.pipeline()
-    pipe.hdel(FEEDS_KEY, feed_id)
-    pipe.zrem(NEXT_KEY, feed_id)
-    pipe.delete(f"{PREFIX}feed:{feed_id}", f"{PREFIX}feed:{feed_id}:guids")
-    removed, *_ = pipe.execute()
-    return bool(removed)
+    return state.feeds.remove(feed_id)
 
 
 def pause_feed(state: StateStore, feed_id: str) -> bool:
     """Stop polling a feed until resumed; its state is kept. False if the feed is unknown."""
-    if not state.r.hexists(FEEDS_KEY, feed_id):
+    if not state.feeds.exists(feed_id):
         return False
-    state.r.zrem(NEXT_KEY, feed_id)
-    state.update_feed_state(feed_id, paused=1, next_poll="")
+    state.feeds.unschedule(feed_id)
+    state.feeds.update(feed_id, paused=1, next_poll="")
     return True
 
 
 def resume_feed(state: StateStore, feed_id: str, now: float) -> bool:
     """Poll a paused feed again, at once. False if the feed is unknown."""
-    if not state.r.hexists(FEEDS_KEY, feed_id):
+    if not state.feeds.exists(feed_id):
         return False
-    state.r.zadd(NEXT_KEY, {feed_id: now})
-    state.update_feed_state(feed_id, paused="", next_poll=now)
+    state.feeds.schedule(feed_id, now, only_known=False)
+    state.feeds.update(feed_id, paused="")
     return True
 
 
@@ -92,20 +67,19 @@ def find_feed(state: StateStore, ref: str) -> FeedConfig | None:
 
 
 def all_feeds(state: StateStore) -> list[FeedConfig]:
-    return [FeedConfig.model_validate(json.loads(v)) for v in state.r.hvals(FEEDS_KEY)]
+    return [FeedConfig.model_validate(c) for c in state.feeds.configs()]
 
 
 def get_feed(state: StateStore, feed_id: str) -> FeedConfig | None:
-    raw = state.r.hget(FEEDS_KEY, feed_id)
-    return FeedConfig.model_validate(json.loads(raw)) if raw else None
+    config = state.feeds.config(feed_id)
+    return FeedConfig.model_validate(config) if config else None
 
 
 def claim_due(state: StateStore, now: float, limit: int = 500) -> list[FeedConfig]:
-    # redis-py types eval's reply loosely; the script returns a list of ids.
-    ids: list[bytes] = state.r.eval(_CLAIM_DUE, 1, NEXT_KEY, repr(now), repr(LEASE), limit)  # type: ignore[assignment]
+    """The feeds due by `now`; each is not handed out again for `LEASE` seconds unless rescheduled."""
     feeds = []
-    for feed_id in ids:
-        feed = get_feed(state, text(feed_id))
+    for feed_id in state.feeds.claim_due(now, LEASE, limit):
+        feed = get_feed(state, feed_id)
         if feed is not None:
             feeds.append(feed)
     return feeds
@@ -115,13 +89,13 @@ def claim_due(state: StateStore, now: float, limit: int = 500) -> list[FeedConfi
 class PollPolicy:
     """The operator's bounds on polling (see `pipeline.settings`)."""
 
-    default_interval: float = 900.0
-    min_interval: float = 120.0
-    max_interval: float = 6 * 3600.0
-    error_backoff_max: float = MAX_BACKOFF
+    default_interval: float = default_of("feed_interval")
+    min_interval: float = default_of("feed_min_interval")
+    max_interval: float = default_of("feed_max_interval")
+    error_backoff_max: float = default_of("feed_error_backoff_max")
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PollPolicy:
+    def from_settings(cls, settings: Settings) -> PollPolicy:
         return cls(
             default_interval=settings.feed_interval,
             min_interval=settings.feed_min_interval,
@@ -246,13 +220,7 @@ def defer(state: StateStore, feed_id: str, when: float) -> None:
 
 
 def reschedule(state: StateStore, feed_id: str, when: float) -> None:
-    state.r.zadd(NEXT_KEY, {feed_id: when}, xx=True)
-    state.update_feed_state(feed_id, next_poll=when)
-
-
-def next_polls(state: StateStore) -> dict[str, float]:
-    pairs: list[tuple[bytes, float]] = state.r.zrange(NEXT_KEY, 0, -1, withscores=True)  # type: ignore[assignment]
-    return {text(k): float(v) for k, v in pairs}
+    state.feeds.schedule(feed_id, when)
 
 
 def poll_and_plan(
@@ -299,7 +267,7 @@ def feed_health(state: StateStore, now: float | None = None) -> list[dict[str, A
     health: `ok`, `failing` (with since when and how many errors in a row), `paused`, or `new`.
     """
     now = time.time() if now is None else now
-    nexts = next_polls(state)
+    nexts = state.feeds.next_polls()
     out = []
     for feed in sorted(all_feeds(state), key=lambda f: f.url):
         st = state.feed_state(feed.id)

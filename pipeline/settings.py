@@ -93,8 +93,24 @@ class Settings(BaseSettings):
     # Celery: how many times a transient failure is retried, and the backoff cap in seconds.
     max_retries: int = 5
     retry_backoff_max: float = 600.0
-    # Seconds before a task reserved by a vanished worker is delivered again.
-    visibility_timeout: int = 3600
+    # Seconds before kombu itself delivers again a message taken by a vanished worker. Only a
+    # backstop: no task holds a message longer than one run (retries and deferrals wait in the
+    # work ledger, not in a worker), and the reconciler restores lost messages much sooner.
+    visibility_timeout: int = 900
+    # Seconds a worker may run one work item before the item is presumed lost (its worker hung
+    # or died unnoticed) and published again. Longer than any fetch or clean can take.
+    work_lease: float = 300.0
+    # Seconds a published item may be missing from the broker (not queued, not held by a
+    # worker) before the reconciler publishes it again.
+    work_grace: float = 20.0
+    # Seconds between two reconciliations (publish deferred work that is due, restore lost
+    # messages) by the scheduler; `run` reconciles every second or two on its own.
+    reconcile_interval: float = 10.0
+    # Seconds a task, the scheduler or `run` waits for an unreachable Redis before giving up
+    # (a task then leaves its work to the ledger; `run` stops with a clear message).
+    redis_patience: float = 300.0
+    # A worker process that dies is restarted; this many deaths within ten minutes stop `run`.
+    worker_restart_limit: int = 10
     # Articles per bulk request to the search backend.
     index_batch_size: int = 200
 
@@ -149,9 +165,31 @@ class Settings(BaseSettings):
         """Build settings from defaults, the config file and the environment."""
         return cls(**overrides)
 
+    def as_env(self) -> dict[str, str]:
+        """Every setting as the environment variable that sets it, for child processes: a
+        worker started by `newsflow run` gets the whole settings, overrides included."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            env[f"NEWSFLOW_{name.upper()}"] = repr(value) if isinstance(value, float) else str(value)
+        return env
+
     def public_dict(self) -> dict[str, Any]:
         """Settings safe to print: secrets masked."""
         return self.model_dump(mode="json")
+
+
+def default_of(name: str) -> Any:
+    """The default of one setting, for the small config objects built from `Settings`, so a
+    default is written once, here."""
+    field = Settings.model_fields[name]
+    return field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
 
 
 class _YamlSource(PydanticBaseSettingsSource):

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from demo.server import SiteServer
 from pipeline.settings import Settings
@@ -63,12 +62,8 @@ def make_settings(data_dir: Path, redis_url: str, **extra: object) -> Settings:
 @pytest.fixture
 def runtime(data_dir: Path, embedded_redis: str) -> Iterator[Runtime]:
     """A Runtime on the session's Redis and data directory, with newsflow's keys cleared."""
-    client = redis.Redis.from_url(embedded_redis)
-    keys = list(client.scan_iter("nf:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
     rt = Runtime(make_settings(data_dir, embedded_redis))
+    rt.state.clear()
     set_runtime(rt)
     yield rt
     set_runtime(None)

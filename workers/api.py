@@ -20,11 +20,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pipeline.errors import TransientError
-from pipeline.ingest import pending_count
 from pipeline.models import as_utc
 from pipeline.search.base import SearchQuery
 from workers.runtime import Runtime
-from workers.supervisor import in_flight, queue_depths
 
 log = logging.getLogger("newsflow.api")
 MAX_LIMIT = 100
@@ -81,18 +79,18 @@ def metrics_text(rt: Runtime) -> str:
         "# HELP newsflow_queue_depth Messages waiting in a stage queue.",
         "# TYPE newsflow_queue_depth gauge",
     ]
-    for queue, depth in queue_depths(rt.redis).items():
+    for queue, depth in rt.state.broker.depths().items():
         lines.append(f'newsflow_queue_depth{{queue="{queue}"}} {depth}')
     lines += [
         "# HELP newsflow_in_flight Messages reserved by workers and not yet acknowledged.",
         "# TYPE newsflow_in_flight gauge",
-        f"newsflow_in_flight {in_flight(rt.redis)}",
+        f"newsflow_in_flight {rt.state.broker.in_flight()}",
         "# HELP newsflow_dead_letters Tasks that failed for good and wait for an operator.",
         "# TYPE newsflow_dead_letters gauge",
-        f"newsflow_dead_letters {rt.state.dead_count()}",
+        f"newsflow_dead_letters {rt.state.dead.count()}",
         "# HELP newsflow_index_pending Cleaned articles waiting for the search backend to take them.",
         "# TYPE newsflow_index_pending gauge",
-        f"newsflow_index_pending {pending_count(rt.state)}",
+        f"newsflow_index_pending {rt.state.pending.count()}",
     ]
     # The metrics that matter most while the search backend is down must still be served.
     try:
@@ -140,7 +138,7 @@ def make_handler(rt: Runtime) -> type[BaseHTTPRequestHandler]:
                         raise ApiError(404, "no article with that id")
                     self._json(200, art.to_doc())
                 elif url.path == "/healthz":
-                    rt.redis.ping()
+                    rt.state.ping()
                     self._json(200, {"ok": True, "articles": rt.search.count()})
                 elif url.path == "/metrics":
                     self._send(200, metrics_text(rt).encode(), "text/plain; version=0.0.4")

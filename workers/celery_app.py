@@ -1,4 +1,4 @@
-"""The Celery app: one queue per stage, late acks, retries, routes.
+"""The Celery app: one queue per stage, late acks, routes, the beat schedule.
 
 Configuration is read when the app first configures itself (on first use), not at import,
 from the same `Settings` object as everything else.
@@ -6,10 +6,13 @@ from the same `Settings` object as everything else.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 from kombu import Exchange, Queue
 
-QUEUES = ("feeds", "fetch", "process", "index")
+from pipeline.stages import QUEUES
+
 SWEEP_INTERVAL = 60.0  # seconds between two sweeps of articles still waiting for the search backend
 ROUTES = {f"{q}.*": {"queue": q, "exchange": q, "routing_key": q} for q in QUEUES}
 
@@ -20,7 +23,7 @@ class NewsflowCelery(Celery):
 
         runtime = get_runtime()
         settings = runtime.settings
-        self.conf.update(
+        self._configure(
             broker_url=broker_url(runtime.redis_url),
             broker_transport_options={
                 # A task reserved by a worker that vanished is delivered again after this.
@@ -47,8 +50,15 @@ class NewsflowCelery(Celery):
             beat_schedule={
                 "schedule-due-feeds": {"task": "feeds.schedule", "schedule": 5.0},
                 "sweep-pending-index": {"task": "index.sweep", "schedule": SWEEP_INTERVAL},
+                "reconcile-work": {"task": "handoff.reconcile", "schedule": settings.reconcile_interval},
             },
         )
+
+    def _configure(self, **config: Any) -> None:
+        # Handed over as the config source, not through conf.update: an update while the
+        # configuration is pending re-enters it when kombu's router was built first (a process
+        # whose first use is send_task: reprocess, dead-letters --replay) and recursed for ever.
+        self.config_from_object(config)
 
 
 app = NewsflowCelery("newsflow", include=["workers.tasks"])

@@ -25,16 +25,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import redis
-
-from pipeline.boilerplate import BoilerplateStats
-from pipeline.dedup import NearDupIndex
+from pipeline.dedup import SIG_VERSION, NearDupIndex
 from pipeline.fetching import Fetcher
+from pipeline.ingest import ProcessDeps
 from pipeline.politeness import Politeness, PolitenessConfig
 from pipeline.search.base import SearchBackend
 from pipeline.settings import Settings
-from pipeline.state import StateStore
+from pipeline.state import StateStore, connect
+from pipeline.state.boilerplate import BoilerplateStats
 from pipeline.storage import RawStore
+from workers.celery_app import QUEUES
 
 log = logging.getLogger("newsflow")
 
@@ -279,7 +279,6 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._embedded: EmbeddedRedis | None = None
-        self._lock = threading.Lock()
 
     @cached_property
     def redis_url(self) -> str:
@@ -289,15 +288,12 @@ class Runtime:
         return self._embedded.url
 
     @cached_property
-    def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis_url, health_check_interval=30)
-
-    @cached_property
     def state(self) -> StateStore:
         return StateStore(
-            self.redis,
+            connect(self.redis_url),
             seen_retention=self.settings.seen_retention_days * 86400,
             dead_letters_max=self.settings.dead_letters_max,
+            queues=QUEUES,
         )
 
     @cached_property
@@ -306,7 +302,7 @@ class Runtime:
 
     @cached_property
     def politeness(self) -> Politeness:
-        return Politeness(self.redis, PolitenessConfig.from_settings(self.settings))
+        return Politeness(self.state.hosts, PolitenessConfig.from_settings(self.settings))
 
     @cached_property
     def raw_store(self) -> RawStore:
@@ -314,11 +310,15 @@ class Runtime:
 
     @cached_property
     def boilerplate(self) -> BoilerplateStats:
-        return BoilerplateStats(self.redis, min_pages=self.settings.boilerplate_min_pages)
+        return self.state.boilerplate(min_pages=self.settings.boilerplate_min_pages)
 
     @cached_property
     def neardup(self) -> NearDupIndex:
-        return NearDupIndex(self.redis)
+        return NearDupIndex(self.state.neardup(SIG_VERSION))
+
+    @cached_property
+    def process_deps(self) -> ProcessDeps:
+        return ProcessDeps(store=self.raw_store, boilerplate=self.boilerplate, neardup=self.neardup, state=self.state)
 
     @cached_property
     def search(self) -> SearchBackend:
@@ -344,8 +344,8 @@ class Runtime:
         for name in ("fetcher", "search"):
             if name in self.__dict__:
                 self.__dict__[name].close()
-        if "redis" in self.__dict__:
-            self.redis.close()
+        if "state" in self.__dict__:
+            self.state.close()
         if self._embedded is not None:
             self._embedded.close()
 

@@ -1,7 +1,9 @@
-"""The long-running side of `newsflow run`: start workers, poll feeds, wait, stop.
+"""The long-running side of `newsflow run`: start workers, poll feeds, supervise, wait, stop.
 
 The command line parses arguments and prints; this module owns the orchestration, so the
 supervision of worker processes and the waits through a Redis outage live in one place.
+`run --once` ends when the work ledger is empty, no queue holds a message, no worker holds
+one, and the documents left pending (if any) wait for a search backend that does not answer.
 """
 
 from __future__ import annotations
@@ -11,15 +13,32 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline import ingest, scheduling
+from pipeline import scheduling, stages
 from pipeline.errors import TransientError
 from pipeline.feeds import FeedConfig
-from pipeline.settings import Settings
+from pipeline.state import describe, is_outage
+from workers.handoff import flush_held, reconcile, recover_node, submit
 from workers.runtime import Runtime
+from workers.supervisor import WorkerGroup, WorkerSpec, default_workers
 
 log = logging.getLogger("newsflow")
+RECONCILE_EVERY = 1.0  # seconds between two reconciliations while `run` waits
+TICK = 0.25
+
+
+class RunStopped(RuntimeError):
+    """`run` could not go on (Redis gone past the patience, a worker in a crash loop, timeout)."""
+
+
+@dataclass
+class Watch:
+    """What the run saw happen: restarts and outages, for the summary."""
+
+    worker_restarts: list[str] = field(default_factory=list)
+    redis_outages: list[float] = field(default_factory=list)
 
 
 def run_pipeline(
@@ -29,44 +48,191 @@ def run_pipeline(
     once: bool,
     timeout: float = 1800.0,
     on_start: Callable[[], None] | None = None,
+    specs: list[WorkerSpec] | None = None,
 ) -> dict[str, Any]:
-    """Start workers, poll feeds (once, or on schedule until a signal), stop workers."""
+    """Start workers, poll feeds (once, or on schedule until a signal), stop workers.
+
+    The feeds given are registered first; `once` polls every registered feed that is not
+    paused (those of `feeds load/add/import` included)."""
     from workers import tasks
-    from workers.supervisor import WorkerGroup, default_workers, wait_until_idle
 
     settings = rt.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    watch = Watch()
+    _guard(rt, watch, lambda: rt.state.ping())
     before = rt.state.stats()
     size_before = index_size(rt)
     scheduling.register_feeds(rt.state, feeds, time.time())
-    group = WorkerGroup(rt.redis_url, settings.data_dir, default_workers(), settings.data_dir / "logs")
-    group.start(_worker_env(settings))
+    to_poll = [f for f in scheduling.all_feeds(rt.state) if not rt.state.feed_state(f.id).get("paused")]
+    workers = list(specs or default_workers())
+    if not once:
+        workers.append(WorkerSpec("beat", beat=True))
+    group = WorkerGroup(
+        rt.redis_url,
+        settings.data_dir,
+        workers,
+        settings.data_dir / "logs",
+        restart_limit=settings.worker_restart_limit,
+    )
+    group.start(worker_env(rt))
     started = time.monotonic()
+    started_at = time.time()
     try:
         if on_start:
             on_start()
         # Articles an earlier run left waiting for the search backend go first.
         tasks.sweep_pending.delay()
         if once:
-            for feed in feeds:
-                tasks.poll.delay(feed.model_dump(), reschedule=False)
-            if not wait_until_idle(rt.redis, group, timeout):
-                raise RuntimeError(f"work still queued after {timeout:.0f} s; see `newsflow status`")
+            submit(rt.state, [stages.poll_work(f.model_dump(), f.id, scheduled=False) for f in to_poll])
+            if not wait_until_idle(rt, group, timeout, watch):
+                raise RunStopped(f"work still queued after {timeout:.0f} s; see `newsflow status`")
         else:
-            _schedule_forever(rt)
+            _serve_forever(rt, group, watch)
     finally:
         group.stop()
-    after = rt.state.stats()
+    after = _guard(rt, watch, rt.state.stats)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    polled = [f for f in to_poll if float(rt.state.feed_state(f.id).get("last_success") or 0) >= started_at]
     return {
-        "feeds": len(feeds),
+        "feeds": len(to_poll) if once else len(scheduling.all_feeds(rt.state)),
+        "feeds_polled": len(polled),
         "seconds": round(time.monotonic() - started, 2),
         "stats": {k: v for k, v in sorted(delta.items()) if v},
         "index_size": (size := index_size(rt)),
         "new_articles": size - size_before if size is not None and size_before is not None else None,
-        "pending": ingest.pending_count(rt.state),
-        "dead_letters": rt.state.dead_count(),
+        "pending": rt.state.pending.count(),
+        "dead_letters": rt.state.dead.count(),
+        "worker_restarts": watch.worker_restarts,
+        "redis_outages": watch.redis_outages,
     }
+
+
+def worker_env(rt: Runtime) -> dict[str, str]:
+    """The whole settings of this process, for the workers it starts."""
+    env = rt.settings.as_env()
+    env["REDIS_URL"] = rt.redis_url
+    env.pop("NEWSFLOW_REDIS_URL", None)
+    return env
+
+
+def _guard(rt: Runtime, watch: Watch, step: Callable[[], Any]) -> Any:
+    """Run `step`; while Redis does not answer, wait (up to the patience), then run it again."""
+    patience = rt.settings.redis_patience
+    while True:
+        try:
+            return step()
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            began = time.monotonic()
+            print(
+                f"newsflow: Redis at {describe(rt.redis_url)} is unavailable ({exc}); waiting up to {patience:.0f} s",
+                file=sys.stderr,
+            )
+            if not rt.state.wait_available(patience):
+                raise RunStopped(
+                    f"Redis at {describe(rt.redis_url)} unavailable for {patience:.0f} s; stopping. "
+                    "Queued work is kept in Redis (with append-only persistence) and goes on at the next run."
+                ) from None
+            lasted = time.monotonic() - began
+            watch.redis_outages.append(round(lasted, 1))
+            print(f"newsflow: Redis is back after {lasted:.0f} s; going on", file=sys.stderr)
+            rt.state.counters.event(
+                "redis_outages", f"Redis unavailable for {lasted:.0f} s; run waited", seconds=lasted
+            )
+
+
+def supervise(rt: Runtime, group: WorkerGroup, watch: Watch) -> None:
+    """Restart dead workers and put back what they held."""
+    for death in group.check():
+        recover_node(rt.state, death.node)
+        message = f"worker {death.name} exited (code {death.returncode}); restarted"
+        watch.worker_restarts.append(message)
+        rt.state.counters.event("worker_restarts", message, worker=death.name, code=death.returncode)
+        print(f"newsflow: {message}", file=sys.stderr)
+    group.restart_due()
+
+
+def wait_until_idle(rt: Runtime, group: WorkerGroup, timeout: float, watch: Watch | None = None) -> bool:
+    """Supervise and reconcile until all work is done; False on timeout.
+
+    Done: the ledger is empty, no queue holds a message and no worker holds one, on three
+    checks in a row. Messages still held when everything else is done are acknowledgements
+    lost in an outage: they are put back and run again (harmlessly). Documents still pending
+    get one sweep; what the sweep cannot index waits for the search backend.
+    """
+    watch = watch or Watch()
+    state = rt.state
+    settings = rt.settings
+    deadline = time.monotonic() + timeout
+    next_reconcile = 0.0
+    quiet = 0
+    swept = False
+    held_since: float | None = None
+
+    def tick() -> bool:
+        nonlocal next_reconcile, quiet, swept, held_since
+        supervise(rt, group, watch)
+        now = time.monotonic()
+        if now >= next_reconcile:
+            reconcile(state, grace=min(settings.work_grace, 5.0), lease=settings.work_lease)
+            next_reconcile = now + RECONCILE_EVERY
+        ledger = state.work.counts()
+        queued = sum(state.broker.depths().values())
+        held = state.broker.in_flight()
+        if ledger.total or queued:
+            quiet, held_since = 0, None
+            return False
+        if held:
+            held_since = held_since or now
+            if now - held_since > 5.0:
+                flush_held(state)
+                held_since = None
+            quiet = 0
+            return False
+        held_since = None
+        quiet += 1
+        if quiet < 3:
+            return False
+        if state.pending.count() and not swept:
+            from workers import tasks
+
+            swept, quiet = True, 0
+            tasks.sweep_pending.delay()
+            return False
+        return True
+
+    while time.monotonic() < deadline:
+        if _guard(rt, watch, tick):
+            return True
+        time.sleep(TICK)
+    return False
+
+
+def _serve_forever(rt: Runtime, group: WorkerGroup, watch: Watch) -> None:
+    """Supervise and reconcile until SIGTERM or SIGINT; the scheduler (beat) polls the feeds."""
+    stop = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print("newsflow: running; Ctrl-C stops", file=sys.stderr)
+    settings = rt.settings
+    next_reconcile = 0.0
+
+    def tick() -> None:
+        nonlocal next_reconcile
+        supervise(rt, group, watch)
+        if time.monotonic() >= next_reconcile:
+            reconcile(rt.state, grace=settings.work_grace, lease=settings.work_lease)
+            next_reconcile = time.monotonic() + 2 * RECONCILE_EVERY
+
+    while not stop:
+        _guard(rt, watch, tick)
+        time.sleep(0.5)
 
 
 def index_size(rt: Runtime) -> int | None:
@@ -79,46 +245,14 @@ def index_size(rt: Runtime) -> int | None:
         return None
 
 
-def _worker_env(settings: Settings) -> dict[str, str]:
-    # Settings given to this process by flags or overrides travel to the workers by environment.
-    env = {
-        "NEWSFLOW_HOST_DELAY": repr(settings.host_delay),
-        "NEWSFLOW_ALLOW_PRIVATE_NETWORKS": settings.allow_private_networks,
-        "NEWSFLOW_VISIBILITY_TIMEOUT": str(settings.visibility_timeout),
-    }
-    if settings.elasticsearch_url:
-        env["ELASTICSEARCH_URL"] = settings.elasticsearch_url
-    return env
-
-
-def _schedule_forever(rt: Runtime) -> None:
-    from workers import tasks
-    from workers.celery_app import SWEEP_INTERVAL
-
-    stop = False
-
-    def _stop(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    print("newsflow: running; Ctrl-C stops", file=sys.stderr)
-    next_sweep = time.monotonic() + SWEEP_INTERVAL
-    while not stop:
-        for feed in scheduling.claim_due(rt.state, time.time()):
-            tasks.poll.delay(feed.model_dump())
-        if time.monotonic() >= next_sweep:
-            tasks.sweep_pending.delay()
-            next_sweep = time.monotonic() + SWEEP_INTERVAL
-        time.sleep(1.0)
-
-
 def print_summary(summary: dict[str, Any]) -> None:
     stats = summary["stats"]
     dropped = {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("dropped:")}
     removed = {k.split(":", 1)[1]: v for k, v in stats.items() if k.startswith("removed:")}
-    print(f"feeds polled:      {stats.get('feeds_polled', 0)} of {summary['feeds']}")
+    polls = stats.get("feeds_polled", 0)
+    polled = summary.get("feeds_polled", polls)
+    extra = f" ({polls} polls: a poll cut short by a fault runs again)" if polls > polled else ""
+    print(f"feeds polled:      {polled} of {summary['feeds']}{extra}")
     print(f"new article URLs:  {stats.get('urls_queued', 0)}")
     print(f"pages fetched:     {stats.get('fetched', 0)}")
     writes = stats.get("indexed", 0)
@@ -138,4 +272,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     print("dropped:           " + (", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none"))
     print("blocks removed:    " + (", ".join(f"{k} {v}" for k, v in sorted(removed.items())) or "none"))
     print(f"failed:            {stats.get('failed', 0)} (dead letters: {summary['dead_letters']})")
+    restarts = summary.get("worker_restarts") or []
+    outages = summary.get("redis_outages") or []
+    if restarts:
+        print(f"worker restarts:   {len(restarts)} ({restarts[-1]})")
+    if outages:
+        print(f"Redis outages:     {len(outages)} (waited {', '.join(f'{s:g} s' for s in outages)})")
     print(f"took:              {summary['seconds']} s")

@@ -1,30 +1,36 @@
-"""Starting worker processes for `newsflow run`, and telling when all work is done."""
+"""Worker processes for `newsflow run`: started, watched, and restarted when one dies.
+
+A worker (or the scheduler) that exits is restarted after a back-off (1 s, doubling to 30 s);
+what it was running is put back on the queues at once (`handoff.recover_node`). Only a
+process that keeps dying (`restart_limit` deaths within ten minutes) stops the run, with a
+message that names it and its log.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
-from workers.celery_app import QUEUES
-
-# kombu's Redis transport keeps reserved-but-unacknowledged messages in this hash.
-UNACKED_KEY = "unacked"
-_PRIORITY_SEP = "\x06\x16"
+log = logging.getLogger("newsflow.supervisor")
+RESTART_WINDOW = 600.0
 
 
 @dataclass
 class WorkerSpec:
     name: str
-    queues: str
-    pool: str
-    concurrency: int
+    queues: str = ""
+    pool: str = "threads"
+    concurrency: int = 1
+    beat: bool = False  # the scheduler (celery beat) instead of a worker
 
 
 def default_workers(cpus: int | None = None) -> list[WorkerSpec]:
@@ -36,96 +42,148 @@ def default_workers(cpus: int | None = None) -> list[WorkerSpec]:
     ]
 
 
+@dataclass
+class Death:
+    """A supervised process that exited: which, how, and the Celery node name it ran under."""
+
+    name: str
+    node: str
+    returncode: int | None
+    restarts: int
+
+
+class WorkerCrashLoop(RuntimeError):
+    """A worker kept dying: the run stops instead of restarting it for ever."""
+
+
+@dataclass
+class _Proc:
+    spec: WorkerSpec
+    popen: subprocess.Popen | None = None
+    incarnation: int = 0
+    restart_at: float | None = None
+    deaths: deque[float] = field(default_factory=deque)
+
+
 class WorkerGroup:
     """Celery worker subprocesses sharing this process's broker and data directory."""
 
-    def __init__(self, redis_url: str, data_dir: Path, specs: list[WorkerSpec], log_dir: Path) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        data_dir: Path,
+        specs: list[WorkerSpec],
+        log_dir: Path,
+        *,
+        restart_limit: int = 10,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.redis_url = redis_url
         self.data_dir = data_dir
-        self.specs = specs
         self.log_dir = log_dir
-        self.procs: list[subprocess.Popen] = []
+        self.restart_limit = restart_limit
+        self.env = env or {}
+        self._procs = [_Proc(spec) for spec in specs]
+        self.restarts = 0
+
+    @property
+    def procs(self) -> list[subprocess.Popen]:
+        """The running processes (for tests that kill them)."""
+        return [p.popen for p in self._procs if p.popen is not None]
+
+    def process_of(self, name: str) -> subprocess.Popen | None:
+        return next((p.popen for p in self._procs if p.spec.name == name), None)
+
+    def node(self, proc: _Proc) -> str:
+        """The Celery node name of one incarnation of a worker (what tasks see as their hostname)."""
+        return f"{proc.spec.name}-{os.getpid()}.{proc.incarnation}@{socket.gethostname()}"
 
     def start(self, extra_env: dict[str, str] | None = None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "REDIS_URL": self.redis_url, "NEWSFLOW_DATA_DIR": str(self.data_dir), **(extra_env or {})}
-        for spec in self.specs:
-            cmd = [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers",
-                "worker",
-                "-Q",
-                spec.queues,
-                "-P",
-                spec.pool,
-                "-c",
-                str(spec.concurrency),
-                "-n",
-                f"{spec.name}-{os.getpid()}@%h",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ]
-            # The child keeps its own copy of the descriptor; ours closes at once.
-            with open(self.log_dir / f"worker-{spec.name}.log", "ab") as log:
-                self.procs.append(
-                    subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-                )
+        self.env.update(extra_env or {})
+        for proc in self._procs:
+            self._spawn(proc)
+
+    def _spawn(self, proc: _Proc) -> None:
+        env = {**os.environ, "REDIS_URL": self.redis_url, "NEWSFLOW_DATA_DIR": str(self.data_dir), **self.env}
+        spec = proc.spec
+        if spec.beat:
+            cmd = [sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"]
+            cmd += ["-s", str(self.data_dir / "beat-schedule")]
+        else:
+            cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", spec.queues, "-P", spec.pool]
+            cmd += ["-c", str(spec.concurrency), "-n", self.node(proc), "--loglevel", "INFO"]
+            cmd += ["--without-gossip", "--without-mingle"]
+        # The child keeps its own copy of the descriptor; ours closes at once.
+        with open(self.log_dir / f"worker-{spec.name}.log", "ab") as out:
+            proc.popen = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc.restart_at = None
 
     def alive(self) -> bool:
-        return all(p.poll() is None for p in self.procs)
+        return all(p.popen is not None and p.popen.poll() is None for p in self._procs)
+
+    def check(self, now: float | None = None) -> list[Death]:
+        """Notice processes that exited since the last check, and plan their restart.
+
+        Raises WorkerCrashLoop when one died `restart_limit` times within ten minutes."""
+        now = time.monotonic() if now is None else now
+        deaths = []
+        for proc in self._procs:
+            if proc.popen is None or proc.restart_at is not None:
+                continue
+            code = proc.popen.poll()
+            if code is None:
+                continue
+            _kill_group(proc.popen)  # pool children left behind by a killed main
+            node = self.node(proc)
+            proc.deaths.append(now)
+            while proc.deaths and proc.deaths[0] < now - RESTART_WINDOW:
+                proc.deaths.popleft()
+            logfile = self.log_dir / f"worker-{proc.spec.name}.log"
+            if len(proc.deaths) >= self.restart_limit:
+                raise WorkerCrashLoop(
+                    f"worker {proc.spec.name} died {len(proc.deaths)} times within {RESTART_WINDOW / 60:.0f} minutes "
+                    f"(last exit code {code}); giving up. See {logfile}"
+                )
+            backoff = min(30.0, 2.0 ** (len(proc.deaths) - 1))
+            proc.restart_at = now + backoff
+            self.restarts += 1
+            log.warning(
+                "worker %s exited (code %s); restarting in %.0f s (see %s)", proc.spec.name, code, backoff, logfile
+            )
+            deaths.append(Death(proc.spec.name, node, code, len(proc.deaths)))
+        return deaths
+
+    def restart_due(self, now: float | None = None) -> int:
+        """Start again the processes whose back-off has passed; returns how many."""
+        now = time.monotonic() if now is None else now
+        started = 0
+        for proc in self._procs:
+            if proc.restart_at is not None and now >= proc.restart_at:
+                proc.incarnation += 1
+                self._spawn(proc)
+                started += 1
+        return started
 
     def stop(self, timeout: float = 20.0) -> None:
         """Warm shutdown (finish running tasks), then kill what is left."""
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
+        running = [p.popen for p in self._procs if p.popen is not None and p.popen.poll() is None]
+        for popen in running:
+            popen.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for p in self.procs:
+        for popen in running:
             try:
-                p.wait(max(0.1, deadline - time.monotonic()))
+                popen.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-        self.procs.clear()
+                _kill_group(popen)
+                popen.wait()
+        for proc in self._procs:
+            if proc.popen is not None:
+                _kill_group(proc.popen)
+            proc.popen = None
 
 
-def queue_depths(client: redis.Redis) -> dict[str, int]:
-    """Messages waiting in each stage queue (priority sub-queues included)."""
-    pipe = client.pipeline()
-    for q in QUEUES:
-        pipe.llen(q)
-        for pri in (3, 6, 9):
-            pipe.llen(f"{q}{_PRIORITY_SEP}{pri}")
-    counts = pipe.execute()
-    return {q: sum(counts[i * 4 : i * 4 + 4]) for i, q in enumerate(QUEUES)}
-
-
-def in_flight(client: redis.Redis) -> int:
-    """Messages a worker holds but has not acknowledged: running, or waiting for a retry."""
-    return int(client.hlen(UNACKED_KEY))
-
-
-def is_idle(client: redis.Redis) -> bool:
-    """Nothing queued and nothing in flight. Articles may still wait to be indexed (the
-    search backend is away): every write to the pending hash queues an index task, so
-    once those tasks are done, what is left waits for the backend, not for a worker."""
-    return sum(queue_depths(client).values()) == 0 and in_flight(client) == 0
-
-
-def wait_until_idle(client: redis.Redis, workers: WorkerGroup, timeout: float, poll: float = 0.25) -> bool:
-    """True once nothing is queued or in flight on two checks in a row; False on timeout."""
-    deadline = time.monotonic() + timeout
-    quiet = 0
-    while time.monotonic() < deadline:
-        if not workers.alive():
-            raise RuntimeError("a worker process exited; see the worker logs under the data directory")
-        quiet = quiet + 1 if is_idle(client) else 0
-        if quiet >= 3:
-            return True
-        time.sleep(poll)
-    return False
+def _kill_group(popen: subprocess.Popen) -> None:
+    """SIGKILL whatever is left of a worker's process group (it leads its own session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, signal.SIGKILL)

@@ -1,10 +1,18 @@
 """Celery tasks: short adapters from a message to one function of `pipeline/`.
 
-`StageTask` maps outcomes the same way for every stage:
-  TransientError -> retry with exponential backoff (dead-lettered after max retries);
-  PermanentError -> dead letter with the error; Dropped -> ack and count the reason;
-  any other exception is a bug: dead letter with its traceback. Nothing escapes to kill
-  the worker, and a task never waits on another task's result.
+Every stage task is a work item of the ledger (`pipeline.state.work`); `StageTask` maps its
+outcome the same way for every stage, each in one Redis transaction with the item's exit
+from the ledger:
+
+  done         -> the next stage's items enter the ledger, then are published
+  Dropped      -> counted by reason (`dropped:<reason>`)
+  HostBusy     -> the item waits in the ledger until the host may be asked (no retry spent)
+  TransientError -> the item waits an exponential back-off; dead-lettered after max retries
+  PermanentError -> dead letter with the error
+  a Redis outage -> not an outcome: the task waits for Redis and runs again (idempotent)
+  anything else  -> a bug: dead letter with its traceback
+
+Nothing escapes to kill the worker, and a task never waits on another task's result.
 """
 
 from __future__ import annotations
@@ -13,24 +21,38 @@ import logging
 import random
 import time
 import traceback
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Reject
 
-from pipeline import ingest, scheduling
+from pipeline import ingest, scheduling, stages
 from pipeline.errors import Dropped, PermanentError, TransientError
 from pipeline.feeds import FeedConfig
-from pipeline.models import article_id
 from pipeline.politeness import HostBusy
+from pipeline.state import DeadLetter, WorkItem, is_outage
 from workers.celery_app import app
+from workers.handoff import publish, reconcile, submit
 from workers.runtime import Runtime, get_runtime
 
 log = logging.getLogger("newsflow.tasks")
+MAX_DEFERRALS = 200  # an item put off this many times for a busy host is given up (dead-lettered)
+
+
+@dataclass
+class Handoff:
+    """What a stage hands on: items to record and publish, items already recorded (publish
+    only), documents for the index."""
+
+    add: list[WorkItem] = field(default_factory=list)
+    recorded: list[WorkItem] = field(default_factory=list)
+    index: dict[str, str] = field(default_factory=dict)
 
 
 class StageTask(Task):
     abstract = True
-    stage = ""
+    ledgered = True  # False: a trigger (index, sweep, schedule) whose state lives elsewhere
 
     @property
     def rt(self) -> Runtime:
@@ -38,45 +60,110 @@ class StageTask(Task):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         rt = self.rt
+        patience = rt.settings.redis_patience
+        while True:
+            try:
+                return self._run_once(rt, args, kwargs)
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                log.warning(
+                    "%s %s: Redis is unavailable (%s); waiting, then running it again",
+                    self.name,
+                    self._what(kwargs),
+                    exc,
+                )
+                if not rt.state.wait_available(patience):
+                    log.error(
+                        "%s %s: Redis unavailable for %.0f s; the work stays in the ledger and is delivered again",
+                        self.name,
+                        self._what(kwargs),
+                        patience,
+                    )
+                    raise Reject(f"Redis unavailable for {patience:.0f} s", requeue=True) from None
+
+    def _what(self, kwargs: dict[str, Any]) -> str:
+        return str(
+            kwargs.get("url") or (kwargs.get("page") or {}).get("url") or (kwargs.get("feed") or {}).get("url") or ""
+        )
+
+    def _item(self, rt: Runtime, kwargs: dict[str, Any]) -> WorkItem:
+        """This task's ledger item (or one rebuilt from the message, when the ledger has none:
+        a duplicate delivery, or a record lost with Redis's last second of writes)."""
+        work_id = self.request.id or ""
+        return rt.state.work.get(work_id) or WorkItem(id=work_id, task=self.name, kwargs=dict(kwargs))
+
+    def _run_once(self, rt: Runtime, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        state = rt.state
+        item = self._item(rt, kwargs) if self.ledgered else None
+        if item is not None:
+            tag = str((self.request.properties or {}).get("delivery_tag") or "")
+            state.work.start(item.id, str(self.request.hostname or ""), tag, time.time())
+        done = item.id if item is not None else None
         try:
-            return self.run(*args, **kwargs)
+            handoff = self.run(*args, **kwargs)
         except Dropped as exc:
-            rt.state.incr(f"dropped:{exc.reason}")
+            state.commit(done=done)
+            state.incr(f"dropped:{exc.reason}")
             log.info("%s dropped: %s", self.name, exc)
             return None
+        except HostBusy as exc:
+            if item is None:
+                raise
+            self._defer(rt, item, exc)
+            return None
         except TransientError as exc:
-            attempt = self.request.retries + 1
-            limit = rt.settings.max_retries
-            if attempt > limit:
-                self.give_up(args, exc, limit)
-                return None
-            delay = _backoff(attempt, rt.settings.retry_backoff_max, exc.retry_after)
-            log.warning("%s: %s (attempt %d/%d), retrying in %.0f s", self.name, exc, attempt, limit, delay)
-            rt.state.incr("retried")
-            raise self.retry(countdown=delay, exc=exc, max_retries=limit + 1) from None
+            if item is None:
+                raise
+            self._retry_later(rt, item, exc)
+            return None
         except PermanentError as exc:
-            rt.state.dead_letter(self.name, args, str(exc))
+            self._dead(rt, item, args, kwargs, str(exc))
             log.error("%s: %s; dead-lettered", self.name, exc)
             return None
-        except Exception as exc:  # a bug: keep the evidence, keep the worker
-            rt.state.dead_letter(self.name, args, "".join(traceback.format_exception(exc)))
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            self._dead(rt, item, args, kwargs, "".join(traceback.format_exception(exc)))
             log.exception("%s failed unexpectedly; dead-lettered", self.name)
             return None
+        if not isinstance(handoff, Handoff):
+            return handoff
+        state.commit(done=done, add=handoff.add, index=handoff.index)
+        publish(state, [*handoff.recorded, *handoff.add])
+        if handoff.index:
+            publish_index()
+        return None
 
-    def give_up(self, args: tuple[Any, ...], exc: TransientError, limit: int) -> None:
-        """A transient failure outlasted its retries: keep the task as a dead letter."""
-        self.rt.state.dead_letter(self.name, args, f"{exc} (gave up after {limit} retries)")
-        log.error("%s: %s (gave up after %d retries), dead-lettered", self.name, exc, limit)
+    def _dead(
+        self, rt: Runtime, item: WorkItem | None, args: tuple[Any, ...], kwargs: dict[str, Any], error: str
+    ) -> None:
+        shown = list(args) or [kwargs.get("url") or kwargs.get("page") or kwargs.get("feed") or kwargs]
+        letter = DeadLetter(task=self.name, error=error, work=item, args=shown)
+        rt.state.commit(done=item.id if item else None, dead=letter)
 
+    def _defer(self, rt: Runtime, item: WorkItem, exc: HostBusy) -> None:
+        """Put the item off until the host may be asked, without spending one of its retries."""
+        if item.deferrals + 1 > MAX_DEFERRALS:
+            self._dead(rt, item, (), item.kwargs, f"{exc} (put off {MAX_DEFERRALS} times; giving up)")
+            return
+        wait = exc.retry_after or 1.0
+        delay = wait + random.uniform(0, max(1.0, wait * 0.2))
+        rt.state.commit(defer=(item.put_off(str(exc)), time.time() + delay))
+        rt.state.incr(f"deferred:{exc.reason}")
+        log.info("%s: %s; put off %.0f s", self.name, exc, delay)
 
-class IndexTask(StageTask):
-    abstract = True
-
-    def give_up(self, args: tuple[Any, ...], exc: TransientError, limit: int) -> None:
-        """Not a dead letter: the articles stay pending, and the sweep takes them later."""
-        rt = self.rt
-        log.warning("%s: %s; %d article(s) left to the sweep", self.name, exc, ingest.pending_count(rt.state))
-        rt.state.incr("index_deferred")
+    def _retry_later(self, rt: Runtime, item: WorkItem, exc: TransientError) -> None:
+        limit = rt.settings.max_retries
+        attempt = item.attempts + 1
+        if attempt > limit:
+            self._dead(rt, item, (), item.kwargs, f"{exc} (gave up after {limit} retries)")
+            log.error("%s: %s (gave up after %d retries), dead-lettered", self.name, exc, limit)
+            return
+        delay = _backoff(attempt, rt.settings.retry_backoff_max, exc.retry_after)
+        rt.state.commit(defer=(item.failed(str(exc)), time.time() + delay))
+        rt.state.incr("retried")
+        log.warning("%s: %s (attempt %d/%d), retrying in %.0f s", self.name, exc, attempt, limit, delay)
 
 
 def _backoff(attempt: int, cap: float, hint: float | None) -> float:
@@ -85,41 +172,35 @@ def _backoff(attempt: int, cap: float, hint: float | None) -> float:
     return min(cap, max(delay, hint or 0.0))
 
 
-@app.task(base=StageTask, name="feeds.schedule", bind=True)
+def publish_index() -> None:
+    """Ask for an index batch (a trigger: the pending documents themselves wait in Redis)."""
+    try:
+        index.delay()
+    except Exception as exc:  # the sweep indexes what a lost trigger leaves
+        log.warning("could not queue an index batch now (%s); the sweep will index", exc)
+
+
+# -- feeds ------------------------------------------------------------------------------------------
+@app.task(base=StageTask, name="feeds.schedule", bind=True, ledgered=False)
 def schedule_due_feeds(self: StageTask) -> int:
     """Queue a poll for every feed whose next-poll time has come (run by beat); paused feeds are not due."""
-    due = scheduling.claim_due(self.rt.state, time.time())
-    for feed in due:
-        poll.delay(feed.model_dump())
-    return len(due)
-
-
-MAX_DEFERRALS = 200  # a task put off this many times for a busy host is given up (dead-lettered)
-
-
-def _defer(task: Any, exc: HostBusy, args: tuple, kwargs: dict) -> None:
-    """Queue the task again after the host's wait, without spending one of its retries."""
-    rt = get_runtime()
-    deferrals = int(kwargs.get("deferrals", 0)) + 1
-    if deferrals > MAX_DEFERRALS:
-        rt.state.dead_letter(task.name, args, f"{exc} (put off {MAX_DEFERRALS} times; giving up)")
-        return
-    wait = exc.retry_after or 1.0
-    # Cut long waits to well inside the broker's visibility timeout; the task defers again if need be.
-    countdown = min(wait, rt.settings.visibility_timeout / 2) + random.uniform(0, max(1.0, wait * 0.2))
-    task.apply_async(args=args, kwargs={**kwargs, "deferrals": deferrals}, countdown=countdown)
-    rt.state.incr(f"deferred:{exc.reason}")
-    log.info("%s: %s; deferred %.0f s", task.name, exc, countdown)
-
-
-@app.task(base=StageTask, name="feeds.poll", bind=True)
-def poll(self: StageTask, feed_msg: dict, reschedule: bool = True, deferrals: int = 0) -> int:
-    """Poll one feed, queue a fetch for each new article URL, and plan the feed's next poll."""
     rt = self.rt
-    feed = FeedConfig.model_validate(feed_msg)
+    due = scheduling.claim_due(rt.state, time.time())
+    return submit(rt.state, [stages.poll_work(f.model_dump(), f.id, scheduled=True) for f in due])
+
+
+@app.task(base=StageTask, name=stages.POLL, bind=True)
+def poll(self: StageTask, feed: dict, reschedule: bool = True) -> Handoff:
+    """Poll one feed; the fetch work of each new article URL is in the ledger already: publish it.
+
+    A scheduled poll plans the feed's next poll whatever happens, and its failures live in the
+    feed's health; a one-off poll (`run --once`) is retried and dead-lettered like any task.
+    """
+    rt = self.rt
+    config = FeedConfig.model_validate(feed)
     try:
         result = scheduling.poll_and_plan(
-            feed,
+            config,
             fetcher=rt.fetcher,
             state=rt.state,
             policy=scheduling.PollPolicy.from_settings(rt.settings),
@@ -128,29 +209,19 @@ def poll(self: StageTask, feed_msg: dict, reschedule: bool = True, deferrals: in
             verify_every=rt.settings.feed_verify_every,
             plan=reschedule,
         )
-    except HostBusy as exc:
-        if not reschedule:  # a one-off poll: nobody else will queue it again
-            _defer(poll, exc, (feed_msg,), {"reschedule": False, "deferrals": deferrals})
-        return 0
     except (TransientError, PermanentError, Dropped) as exc:
         if not reschedule:
-            raise  # a one-off poll: retried or dead-lettered like any task
-        # A scheduled feed's next poll is its retry: the failure lives in the feed's health,
-        # not in the dead letters (a feed failing for a day would fill them).
-        log.warning("poll %s: %s; next poll planned with back-off", feed.url, exc)
-        return 0
-    for entry in result.new_entries:
-        try:
-            published = entry.published_at.isoformat() if entry.published_at else None
-            fetch.delay(entry.url, feed=feed.url, site=feed.site, language=feed.language, published=published)
-        except Exception:
-            rt.state.release_url(entry.url)  # not queued: let the next poll find it again
             raise
-    rt.state.incr("urls_queued", len(result.new_entries))
-    return len(result.new_entries)
+        log.warning(
+            "poll %s: %s; next poll planned%s", config.url, exc, "" if isinstance(exc, HostBusy) else " with back-off"
+        )
+        return Handoff()
+    rt.state.incr("urls_queued", len(result.new_work))
+    return Handoff(recorded=result.new_work)
 
 
-@app.task(base=StageTask, name="fetch.page", bind=True)
+# -- fetch, process ---------------------------------------------------------------------------------
+@app.task(base=StageTask, name=stages.FETCH, bind=True)
 def fetch(
     self: StageTask,
     url: str,
@@ -158,90 +229,100 @@ def fetch(
     site: str | None = None,
     language: str | None = None,
     published: str | None = None,
-    deferrals: int = 0,
-) -> None:
-    """Fetch one article page into the raw store and hand its reference to `process`.
-
-    A host in back-off (Retry-After), at its concurrency cap or rate limit puts the task off
-    with a countdown instead of holding the worker asleep.
-    """
+) -> Handoff:
+    """Fetch one article page into the raw store and hand its reference to `process`."""
     rt = self.rt
-    try:
-        page = ingest.fetch_page(
-            url,
-            fetcher=rt.fetcher,
-            state=rt.state,
-            store=rt.raw_store,
-            host_delay=rt.settings.host_delay,
-            feed=feed,
-            site=site,
-            language=language,
-            published=published,
-            politeness=rt.politeness,
-        )
-    except HostBusy as exc:
-        kwargs = {"feed": feed, "site": site, "language": language, "published": published, "deferrals": deferrals}
-        _defer(fetch, exc, (url,), kwargs)
-        return
-    process.delay(page.to_msg())
+    page = ingest.fetch_page(
+        url,
+        fetcher=rt.fetcher,
+        politeness=rt.politeness,
+        store=rt.raw_store,
+        feed=feed,
+        site=site,
+        language=language,
+        published=published,
+    )
+    rt.state.incr("fetched")
+    return Handoff(add=[page.work()])
 
 
-@app.task(base=StageTask, name="process.page", bind=True)
-def process(self: StageTask, page_msg: dict) -> None:
+@app.task(base=StageTask, name=stages.PROCESS, bind=True)
+def process(self: StageTask, page: dict) -> Handoff:
     """Clean a stored page into an article, queue it for indexing, re-clean stale pages."""
     rt = self.rt
-    page = ingest.PageRef.from_msg(page_msg)
-    ingest.remember_page(rt.state, article_id(page.url), page)
-    built = ingest.build_article(
-        page, store=rt.raw_store, boilerplate=rt.boilerplate, neardup=rt.neardup, state=rt.state
-    )
-    art = built.article
+    ref = ingest.PageRef.from_msg(page)
+    outcome = ingest.process_page(ref, rt.process_deps)
+    art = outcome.article
     for reason, n in art.extraction.removed.items():
         if n:
             rt.state.incr(f"removed:{reason}", n)
-    if art.duplicate_of and page.reason == "new":
+    if art.duplicate_of and ref.reason == "new":
         rt.state.incr("near_duplicates")
-    ingest.queue_for_index(rt.state, art)
-    index.delay()
-    for page_id in built.reclean_pages:
-        old = ingest.recall_page(rt.state, page_id)
-        if old is not None:
-            old.reason = "reclean"
-            process.delay(old.to_msg())
-            rt.state.incr("recleaned")
+    if outcome.reclean:
+        rt.state.incr("recleaned", len(outcome.reclean))
+    return Handoff(add=outcome.reclean, index={art.id: outcome.document()})
 
 
-@app.task(base=IndexTask, name="index.batch", bind=True)
-def index(self: IndexTask) -> int:
-    """Bulk-index whatever articles are pending (up to one batch)."""
-    return _index_batch(self.rt, self.name)
+# -- index ------------------------------------------------------------------------------------------
+@app.task(base=StageTask, name=stages.INDEX, bind=True, ledgered=False)
+def index(self: StageTask) -> int:
+    """Bulk-index whatever articles are pending (up to one batch).
 
-
-@app.task(base=StageTask, name="index.sweep", bind=True)
-def sweep_pending(self: StageTask) -> int:
-    """Index what is still pending (run every minute by the scheduler).
-
-    Articles wait in the pending hash while the search backend is away; once their index
-    task has used its retries they would wait for the next article to come along. The sweep
-    tries once per run, without retries or dead letters: it runs again a minute later.
+    The documents wait in Redis until the backend has them, so a failure needs no retry of
+    this trigger: the next trigger, or the sweep a minute later, takes them again.
     """
     rt = self.rt
-    if not ingest.pending_count(rt.state):
+    try:
+        return _index_batch(rt)
+    except TransientError as exc:
+        log.warning("%s: %s; %d article(s) left to the sweep", self.name, exc, rt.state.pending.count())
+        rt.state.incr("index_deferred")
+        return 0
+
+
+@app.task(base=StageTask, name="index.sweep", bind=True, ledgered=False)
+def sweep_pending(self: StageTask) -> int:
+    """Index what is still pending (run every minute by the scheduler), once per run."""
+    rt = self.rt
+    if not rt.state.pending.count():
         return 0
     try:
-        return _index_batch(rt, self.name)
+        return _index_batch(rt)
     except TransientError as exc:
-        log.info("index sweep: %s; %d article(s) wait for the next sweep", exc, ingest.pending_count(rt.state))
+        log.info("index sweep: %s; %d article(s) wait for the next sweep", exc, rt.state.pending.count())
         return 0
 
 
-def _index_batch(rt: Runtime, task_name: str) -> int:
-    outcome, rejected = ingest.index_pending(rt.state, rt.search, rt.settings.index_batch_size)
+@app.task(base=StageTask, name=stages.INDEX_REJECTED, bind=True)
+def index_rejected(self: StageTask, doc_id: str) -> Handoff:
+    """Offer a document the search backend refused to it again (a dead letter replayed)."""
+    if not self.rt.state.pending.requeue_rejected([doc_id]):
+        raise PermanentError(f"index {doc_id}: the refused document is no longer kept; reprocess its page")
+    publish_index()
+    return Handoff()
+
+
+def _index_batch(rt: Runtime) -> int:
+    outcome = ingest.index_pending(rt.state, rt.search, rt.settings.index_batch_size)
     if outcome.indexed:
         rt.state.incr("indexed", len(outcome.indexed))
     for doc_id, reason in outcome.rejected.items():
-        rt.state.dead_letter(task_name, [doc_id], f"index {doc_id}: rejected by the search backend: {reason}")
-        rt.state.r.hset(ingest.PREFIX + "index:rejected", doc_id, rejected.get(doc_id, ""))
-    if ingest.pending_count(rt.state) and outcome.indexed:
-        index.delay()  # more than one batch was waiting
+        letter = DeadLetter(
+            task=stages.INDEX_REJECTED,
+            error=f"index {doc_id}: rejected by the search backend: {reason}",
+            work=stages.index_rejected_work(doc_id),
+            args=[doc_id],
+        )
+        rt.state.commit(dead=letter)
+    if rt.state.pending.count() and outcome.indexed:
+        publish_index()  # more than one batch was waiting
     return len(outcome.indexed)
+
+
+# -- hand-offs --------------------------------------------------------------------------------------
+@app.task(base=StageTask, name="handoff.reconcile", bind=True, ledgered=False)
+def reconcile_work(self: StageTask) -> int:
+    """Publish deferred work that is due and whatever the broker lost (run by beat)."""
+    rt = self.rt
+    done = reconcile(rt.state, grace=rt.settings.work_grace, lease=rt.settings.work_lease)
+    return done.due + done.restored + done.republished

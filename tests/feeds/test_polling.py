@@ -134,7 +134,7 @@ def test_feed_health_shows_failing_since_and_recovers(
     assert health["consecutive_errors"] == 2
     assert health["failing_since"] == "1970-01-01T00:16:40+00:00"
     assert "HTTP 500" in health["last_error"]
-    assert scheduling.next_polls(state)[feed.id] > 2000.0  # still scheduled
+    assert state.feeds.next_polls()[feed.id] > 2000.0  # still scheduled
     route.status = 200
     route.body = rss(server.base, [("a.html", "a")])
     scheduling.poll_and_plan(feed, fetcher=fetcher, state=state, policy=POLICY, max_bytes=10**6, now=3000.0)
@@ -155,7 +155,7 @@ def test_retry_after_on_a_feed_pushes_its_next_poll(
     route.status, route.extra_headers = 429, {"Retry-After": "7200"}
     with pytest.raises(TransientError):
         scheduling.poll_and_plan(feed, fetcher=fetcher, state=state, policy=POLICY, max_bytes=10**6, now=0.0)
-    assert scheduling.next_polls(state)[feed.id] >= 7200.0
+    assert state.feeds.next_polls()[feed.id] >= 7200.0
 
 
 def test_paused_feed_is_not_due_until_resumed(state: StateStore) -> None:
@@ -179,7 +179,7 @@ def test_robots_disallowed_feed_is_not_fetched_and_shows_why(
     route = FeedRoute(body=b"<rss version='2.0'><channel><title>t</title></channel></rss>")
     with SiteServer(tmp_path, routes={"/private/feed.xml": route}) as srv:
         feed = FeedConfig(url=f"{srv.base}/private/feed.xml")
-        polite = Politeness(state.r, PolitenessConfig(delay=0))
+        polite = Politeness(state.hosts, PolitenessConfig(delay=0))
         with pytest.raises(Exception, match="robots"):
             poll_feed(feed, fetcher, state, 10**6, politeness=polite)
         assert route.hits == []

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from demo.server import SiteServer
 from pipeline.errors import TransientError
 from pipeline.fetching import Fetcher
 from pipeline.politeness import HostBusy, Politeness, PolitenessConfig, RobotsDisallowed, host_key, parse_robots
+from pipeline.state import StateStore
 from tests.feeds.helpers import FeedRoute, local_fetcher, redirect
 from workers.runtime import Runtime
 
@@ -71,11 +71,11 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def two_workers(runtime: Runtime, embedded_redis: str) -> Iterator[tuple[Politeness, Politeness]]:
     """Two independent Politeness instances on separate Redis connections, like two worker processes."""
-    clients = [redis.Redis.from_url(embedded_redis) for _ in range(2)]
+    stores = [StateStore.from_url(embedded_redis) for _ in range(2)]
     config = PolitenessConfig(delay=0.0, max_concurrency=2, max_wait=5.0, max_retry_after=3600)
-    yield Politeness(clients[0], config), Politeness(clients[1], config)
-    for c in clients:
-        c.close()
+    yield Politeness(stores[0].hosts, config), Politeness(stores[1].hosts, config)
+    for store in stores:
+        store.close()
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_crawl_delay_slows_the_host(tmp_path: Path, runtime: Runtime, fetcher: F
     """With `Crawl-delay: 2`, the second request to the host waits about two seconds for its slot."""
     (tmp_path / "robots.txt").write_text("User-agent: *\nCrawl-delay: 2\n")
     (tmp_path / "a.html").write_text("<p>a</p>")
-    polite = Politeness(runtime.redis, PolitenessConfig(delay=0.0, max_wait=0.5))
+    polite = Politeness(runtime.state.hosts, PolitenessConfig(delay=0.0, max_wait=0.5))
     with SiteServer(tmp_path) as srv:
         polite.fetch(f"{srv.base}/a.html", fetcher)
         with pytest.raises(HostBusy) as busy:
@@ -148,25 +148,25 @@ def test_concurrency_cap_holds_across_workers(runtime: Runtime, two_workers: tup
 
 def test_rate_limit_spaces_requests_of_many_threads(runtime: Runtime, embedded_redis: str) -> None:
     """Eight threads on two connections asking for one host get slots at least `delay` apart."""
-    clients = [redis.Redis.from_url(embedded_redis) for _ in range(2)]
+    stores = [StateStore.from_url(embedded_redis) for _ in range(2)]
     config = PolitenessConfig(delay=0.2, max_concurrency=0, max_wait=10.0)
-    workers = [Politeness(c, config) for c in clients]
+    workers = [Politeness(store.hosts, config) for store in stores]
     times: list[float] = []
     lock = threading.Lock()
 
     def go(i: int) -> None:
         with workers[i % 2].slot("http://rate.example/x"):
-            sec, usec = clients[i % 2].time()
+            at = stores[i % 2].hosts.now()
             with lock:
-                times.append(sec + usec / 1e6)
+                times.append(at)
 
     threads = [threading.Thread(target=go, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for c in clients:
-        c.close()
+    for store in stores:
+        store.close()
     times.sort()
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 8
@@ -200,7 +200,7 @@ def test_a_redirect_to_another_host_waits_for_that_hosts_rate(
     origin_dir.mkdir()
     (target_dir / "robots.txt").write_text("User-agent: *\nCrawl-delay: 2\n")
     (target_dir / "a.html").write_text("<p>a</p>")
-    polite = Politeness(runtime.redis, PolitenessConfig(delay=0.0, max_wait=0.5))
+    polite = Politeness(runtime.state.hosts, PolitenessConfig(delay=0.0, max_wait=0.5))
     with SiteServer(target_dir) as target:
         routes = {"/one": redirect(f"{target.base}/a.html"), "/two": redirect(f"{target.base}/a.html")}
         with SiteServer(origin_dir, routes=routes) as origin:

@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from demo.server import SiteServer
+from pipeline.stages import fetch_work
 from tests.conftest import start_workers
-from workers import tasks
+from workers.handoff import submit
 from workers.runtime import Runtime
-from workers.supervisor import WorkerGroup, wait_until_idle
+from workers.service import wait_until_idle
+from workers.supervisor import WorkerGroup
 
 pytestmark = pytest.mark.integration
 DELAY = 0.5  # seconds between two requests to one host, the limit under test
@@ -60,7 +62,7 @@ class LoggingSite:
 
 
 def _wait(group: list[WorkerGroup], rt: Runtime, timeout: float) -> None:
-    assert wait_until_idle(rt.redis, group[0], timeout), "work still queued"
+    assert wait_until_idle(rt, group[0], timeout), "work still queued"
 
 
 def test_two_workers_never_exceed_a_hosts_rate(runtime: Runtime, two_groups: list[WorkerGroup], tmp_path: Path) -> None:
@@ -68,7 +70,7 @@ def test_two_workers_never_exceed_a_hosts_rate(runtime: Runtime, two_groups: lis
     site = LoggingSite(12)
     with SiteServer(tmp_path, routes=site.routes) as srv:
         for i in range(12):
-            tasks.fetch.delay(f"{srv.base}/news/{i}.html")
+            submit(runtime.state, [fetch_work(f"{srv.base}/news/{i}.html")])
         _wait(two_groups, runtime, 120)
     times = sorted(t for t, _ in site.log)
     assert {p for _, p in site.log} >= {f"/news/{i}.html" for i in range(12)}
@@ -82,7 +84,7 @@ def test_retry_after_respected_by_every_worker(runtime: Runtime, two_groups: lis
     site = LoggingSite(6, status=503, headers={"Retry-After": "3"})
     with SiteServer(tmp_path, routes=site.routes) as srv:
         for i in range(6):
-            tasks.fetch.delay(f"{srv.base}/news/{i}.html")
+            submit(runtime.state, [fetch_work(f"{srv.base}/news/{i}.html")])
         deadline = time.monotonic() + 20
         while not [p for _, p in site.log if p.startswith("/news/")] and time.monotonic() < deadline:
             time.sleep(0.05)

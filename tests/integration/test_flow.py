@@ -12,11 +12,13 @@ from demo.server import SiteServer
 from pipeline.feeds import FeedConfig
 from pipeline.models import article_id
 from pipeline.search.base import SearchQuery
+from pipeline.stages import fetch_work, poll_work
 from pipeline.urls import canonicalize_url
 from tests.conftest import SITES
-from workers import tasks
+from workers.handoff import submit
 from workers.runtime import Runtime
-from workers.supervisor import WorkerGroup, wait_until_idle
+from workers.service import wait_until_idle
+from workers.supervisor import WorkerGroup
 
 pytestmark = pytest.mark.integration
 
@@ -26,9 +28,8 @@ def expected_articles(site_name: str) -> list[dict]:
 
 
 def ingest(rt: Runtime, group: WorkerGroup, feeds: list[FeedConfig], timeout: float = 90) -> None:
-    for feed in feeds:
-        tasks.poll.delay(feed.model_dump(), reschedule=False)
-    assert wait_until_idle(rt.redis, group, timeout), "work still queued after the timeout"
+    submit(rt.state, [poll_work(feed.model_dump(), feed.id, scheduled=False) for feed in feeds])
+    assert wait_until_idle(rt, group, timeout), "work still queued after the timeout"
 
 
 def docs_under(rt: Runtime, base: str) -> list:
@@ -99,12 +100,12 @@ def test_same_article_under_two_urls_is_indexed_once(runtime: Runtime, workers: 
 def test_private_address_refused_before_any_request(runtime: Runtime, workers: WorkerGroup) -> None:
     """A page on 127.0.0.2 when only 127.0.0.1 is allowed: dead-lettered, never contacted."""
     with SiteServer(SITES / "courier", host="127.0.0.2") as forbidden:
-        tasks.fetch.delay(f"{forbidden.base}/news/2025/03/new-cycle-bridge-opens-to-the-public.html")
-        assert wait_until_idle(runtime.redis, workers, 30)
+        submit(runtime.state, [fetch_work(f"{forbidden.base}/news/2025/03/new-cycle-bridge-opens-to-the-public.html")])
+        assert wait_until_idle(runtime, workers, 30)
         assert forbidden.requests == []
-    dead = runtime.state.dead_letters()
+    dead = runtime.state.dead.entries()
     assert len(dead) == 1
-    assert "127.0.0.2" in dead[0]["error"] and "NEWSFLOW_ALLOW_PRIVATE_NETWORKS" in dead[0]["error"]
+    assert "127.0.0.2" in dead[0].error and "NEWSFLOW_ALLOW_PRIVATE_NETWORKS" in dead[0].error
 
 
 def _pdf(h: BaseHTTPRequestHandler) -> None:
@@ -144,15 +145,16 @@ def test_bad_inputs_end_as_clear_errors_and_the_worker_goes_on(runtime: Runtime,
     """Non-HTML, an oversized page and a malformed feed are dead-lettered; good work still lands."""
     routes = {"/doc.pdf": _pdf, "/huge.html": _huge, "/broken-feed.xml": _broken_feed}
     with SiteServer(SITES / "courier", routes=routes) as server:
-        tasks.fetch.delay(f"{server.base}/doc.pdf")
-        tasks.fetch.delay(f"{server.base}/huge.html")
+        submit(runtime.state, [fetch_work(f"{server.base}/doc.pdf")])
+        submit(runtime.state, [fetch_work(f"{server.base}/huge.html")])
         for path in ("broken-feed.xml", "news/2025/03/new-cycle-bridge-opens-to-the-public.html"):
-            tasks.poll.delay(FeedConfig(url=f"{server.base}/{path}").model_dump(), reschedule=False)
-        assert wait_until_idle(runtime.redis, workers, 60)
+            feed = FeedConfig(url=f"{server.base}/{path}")
+            submit(runtime.state, [poll_work(feed.model_dump(), feed.id, scheduled=False)])
+        assert wait_until_idle(runtime, workers, 60)
         errors = {}
-        for letter in runtime.state.dead_letters():
-            arg = letter["args"][0]
-            errors[arg if isinstance(arg, str) else arg["url"]] = letter["error"]
+        for letter in runtime.state.dead.entries():
+            arg = letter.args[0]
+            errors[arg if isinstance(arg, str) else arg["url"]] = letter.error
         assert "is not HTML" in errors[f"{server.base}/doc.pdf"]
         assert "byte limit" in errors[f"{server.base}/huge.html"]
         assert "not a feed" in errors[f"{server.base}/broken-feed.xml"]

@@ -8,10 +8,12 @@ import pytest
 
 from demo.server import SiteServer
 from pipeline.feeds import FeedConfig
+from pipeline.stages import fetch_work
 from tests.integration.test_flow import docs_under, ingest
-from workers import tasks
+from workers.handoff import submit
 from workers.runtime import Runtime
-from workers.supervisor import WorkerGroup, wait_until_idle
+from workers.service import wait_until_idle
+from workers.supervisor import WorkerGroup
 
 pytestmark = pytest.mark.integration
 
@@ -59,8 +61,8 @@ def test_block_on_k_pages_leaves_every_page_even_those_cleaned_before(
         slugs = list(STORIES)
         # One page at a time, so the first two are indexed before the block is known.
         for slug in slugs:
-            tasks.fetch.delay(f"{server.base}/{slug}.html", site="ledger")
-            assert wait_until_idle(runtime.redis, workers, 60)
+            submit(runtime.state, [fetch_work(f"{server.base}/{slug}.html", site="ledger")])
+            assert wait_until_idle(runtime, workers, 60)
         fetches = len([p for p in server.requests if p.endswith(".html")])
     docs = docs_under(runtime, server.base)
     assert len(docs) == len(STORIES)

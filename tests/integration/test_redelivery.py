@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from demo.server import SiteServer
+from pipeline.stages import fetch_work
 from tests.conftest import SITES, start_workers
 from tests.integration.test_flow import docs_under
-from workers import tasks
+from workers.handoff import submit
 from workers.runtime import Runtime
-from workers.supervisor import wait_until_idle
+from workers.service import wait_until_idle
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def test_worker_killed_mid_task_loses_nothing(runtime: Runtime, data_dir: Path, 
     with SiteServer(SITES / "courier", routes={"/slow.html": _slow_once(release, hits)}) as server:
         group = start_workers(data_dir, embedded_redis, "doomed", NEWSFLOW_VISIBILITY_TIMEOUT="3")
         try:
-            tasks.fetch.delay(f"{server.base}/slow.html")
+            submit(runtime.state, [fetch_work(f"{server.base}/slow.html")])
             deadline = time.monotonic() + 30
             while not hits and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -55,7 +56,7 @@ def test_worker_killed_mid_task_loses_nothing(runtime: Runtime, data_dir: Path, 
         release.set()
         survivor = start_workers(data_dir, embedded_redis, "survivor", NEWSFLOW_VISIBILITY_TIMEOUT="3")
         try:
-            assert wait_until_idle(runtime.redis, survivor, 90)
+            assert wait_until_idle(runtime, survivor, 90)
         finally:
             survivor.stop()
         docs = docs_under(runtime, server.base)

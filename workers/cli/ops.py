@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from workers.cli.common import fail, open_runtime, open_search, print_feeds, timestamp
@@ -38,20 +39,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline import ingest, scheduling
+    from pipeline import scheduling
     from workers.service import index_size
-    from workers.supervisor import in_flight, queue_depths
 
     with open_runtime(settings) as rt:
         stats = rt.state.stats()
+        ledger = rt.state.work.counts()
         report: dict[str, Any] = {
             "redis": "embedded" if settings.embedded else "external",
             "search": "elasticsearch" if settings.elasticsearch_url else "sqlite",
-            "queues": queue_depths(rt.redis),
-            "in_flight": in_flight(rt.redis),
-            "dead_letters": rt.state.dead_count(),
+            "queues": rt.state.broker.depths(),
+            "in_flight": rt.state.broker.in_flight(),
+            "work": {"open": ledger.total, "waiting": ledger.waiting, "running": ledger.running},
+            "dead_letters": rt.state.dead.count(),
             "articles_indexed": index_size(rt),
-            "waiting_to_index": ingest.pending_count(rt.state),
+            "waiting_to_index": rt.state.pending.count(),
+            "worker_restarts": stats.get("worker_restarts", 0),
+            "redis_outages": stats.get("redis_outages", 0),
+            "events": rt.state.counters.events(10),
             "stats": stats,
             "feeds": scheduling.feed_health(rt.state),
         }
@@ -67,6 +72,11 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         f"articles indexed: {'unknown (search backend does not answer)' if indexed is None else indexed}"
         f"   waiting to index: {report['waiting_to_index']}   dead letters: {report['dead_letters']}"
     )
+    work = report["work"]
+    print(f"work: {work['open']} open ({work['running']} running, {work['waiting']} waiting to retry)")
+    print(f"worker restarts: {report['worker_restarts']}   Redis outages: {report['redis_outages']}")
+    for event in report["events"][:5]:
+        print(f"  {timestamp(event['at'])} {event['message']}")
     print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())))
     print_feeds(report["feeds"])
     return 0
@@ -75,14 +85,23 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     with open_runtime(settings) as rt:
         if args.replay:
-            from workers.celery_app import app
+            from workers.handoff import publish
 
-            items = rt.state.pop_dead_letters()
-            for item in items:
-                app.send_task(item["task"], args=item["args"])
-            print(f"queued {len(items)} dead letter(s) again")
+            total = 0
+            while letters := rt.state.dead.take_for_replay(time.time()):
+                # Taken out and back in the ledger in one step; published now, or by the
+                # reconciler of the next `run` if this process stops first.
+                publish(rt.state, [letter.work for letter in letters if letter.work is not None])
+                total += len(letters)
+                stale = sum(1 for letter in letters if letter.work is None)
+                if stale:
+                    print(
+                        f"newsflow: {stale} dead letter(s) from an older version carry no work; dropped",
+                        file=sys.stderr,
+                    )
+            print(f"queued {total} dead letter(s) again; workers of a `newsflow run` take them")
             return 0
-        items = rt.state.dead_letters()
+        items = [letter.to_dict() for letter in rt.state.dead.entries()]
         if args.json:
             print(json.dumps(items, indent=2, ensure_ascii=False))
         else:
@@ -97,24 +116,18 @@ def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
     """Queue every indexed article's stored raw page for cleaning again (workers do the work)."""
     from pipeline.ingest import PageRef
-    from workers import tasks
+    from workers.handoff import submit
 
     with open_runtime(settings) as rt:
         n = 0
         for art in rt.search.iter_all():
             if not art.raw_ref:
                 continue
-            page = PageRef(
-                url=art.url,
-                final_url=art.canonical_url,
-                ref=art.raw_ref,
-                fetched_at=art.fetched_at.isoformat() if art.fetched_at else "",
-                feed=art.feed,
-                site=art.site,
-                language=art.language,
-                reason="reclean",
-            )
-            tasks.process.delay(page.to_msg())
+            page = PageRef.for_article(art, rt.state)
+            if page is None:
+                continue
+            page.reason = "reclean"
+            submit(rt.state, [page.work()])
             n += 1
     print(
         f"queued {n} stored page(s) for cleaning again. They wait in the `process` queue until workers"

@@ -68,7 +68,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.cleaning import clean_page
+    from pipeline.ingest import PageRef, ProcessDeps, process_page
     from pipeline.models import article_id
     from pipeline.urls import canonicalize_url
 
@@ -79,14 +79,12 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
             art = next((a for a in rt.search.iter_all() if url in (a.url, a.canonical_url)), None)
         if art is None or not art.raw_ref:
             return fail(f"{url} is not in the index")
-        bp = rt.boilerplate
-        body = rt.raw_store.get(art.raw_ref)
+        page = PageRef.for_article(art, rt.state)
+        if page is None:
+            return fail(f"{url} has no stored raw page to explain")
+        deps = ProcessDeps(store=rt.raw_store, boilerplate=rt.boilerplate, state=rt.state, learn=False)
+        cleaned = process_page(page, deps).cleaned
         site = art.site
-
-        def known(fps: list[str]) -> set[str]:
-            return {fp for fp in fps if bp.count(site, fp) >= bp.k}
-
-        cleaned = clean_page(body, art.url, boilerplate=known)
         print(f"{art.title}\n{art.canonical_url}  site={site}  cluster={art.cluster_id}")
         if art.duplicate_of:
             print(f"near-duplicate of {art.duplicate_of}")

@@ -6,26 +6,24 @@ memory stays bounded however long the service runs. One Lua script records a pag
 answers in the same atomic step, so no two workers disagree on when a block crossed the
 threshold. When a block crosses it, the recent pages that printed it are returned, so the
 caller can clean them again from their stored raw pages: the outcome does not depend on
-which page was seen first.
+which page was seen first. A site's keys share its hash tag; the scripts declare them all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis
+from pipeline.state import keys
+from pipeline.state.client import Client
 
-from pipeline.state import text
-
-# KEYS: counts hash, lru zset, recent-pages list, this page's fingerprint set
+# KEYS: counts hash, lru zset, recent-pages list, pages hash (page id -> its fingerprints).
 # ARGV: page id, now, window seconds, threshold, max blocks, max recent pages, fp...
 # Returns {known boilerplate fps..., "|", crossed fps...}.
 _OBSERVE = """
-local counts, lru, recent, pagefps = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local counts, lru, recent, pages = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local page, now, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local k, maxb, maxr = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local prefix = string.sub(pagefps, 1, string.len(pagefps) - string.len(page))
-local first_time = redis.call('EXISTS', pagefps) == 0
+local first_time = redis.call('HEXISTS', pages, page) == 0
 local known, crossed = {}, {}
 for i = 7, #ARGV do
   local fp = ARGV[i]
@@ -40,12 +38,13 @@ for i = 7, #ARGV do
   if n >= k then table.insert(known, fp) end
 end
 if first_time and #ARGV >= 7 then
-  redis.call('SADD', pagefps, unpack(ARGV, 7))
-  redis.call('EXPIRE', pagefps, math.ceil(window))
+  redis.call('HSET', pages, page, table.concat(ARGV, ' ', 7))
+  redis.call('EXPIRE', pages, math.ceil(window))
   redis.call('LPUSH', recent, page)
   local old = redis.call('LRANGE', recent, maxr, -1)
-  for _, p in ipairs(old) do redis.call('DEL', prefix .. p) end
+  for _, p in ipairs(old) do redis.call('HDEL', pages, p) end
   redis.call('LTRIM', recent, 0, maxr - 1)
+  redis.call('EXPIRE', recent, math.ceil(window))
 end
 -- Sliding window and memory bound: forget fingerprints not seen lately, then the oldest.
 local stale = redis.call('ZRANGEBYSCORE', lru, '-inf', now - window, 'LIMIT', 0, 500)
@@ -57,16 +56,21 @@ for _, fp in ipairs(stale) do
   redis.call('ZREM', lru, fp)
   redis.call('HDEL', counts, fp)
 end
+redis.call('EXPIRE', counts, math.ceil(window))
+redis.call('EXPIRE', lru, math.ceil(window))
 local out = known
 table.insert(out, '|')
 for _, fp in ipairs(crossed) do table.insert(out, fp) end
 return out
 """
 
+# KEYS: recent-pages list, pages hash. ARGV: fingerprint. The recent pages that printed it.
 _PAGES_WITH = """
 local out = {}
+local needle = ' ' .. ARGV[1] .. ' '
 for _, page in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  if redis.call('SISMEMBER', ARGV[1] .. page, ARGV[2]) == 1 then table.insert(out, page) end
+  local fps = redis.call('HGET', KEYS[2], page)
+  if fps and string.find(' ' .. fps .. ' ', needle, 1, true) then table.insert(out, page) end
 end
 return out
 """
@@ -83,7 +87,7 @@ class BoilerplateStats:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         min_pages: int = 3,
         window_days: float = 14.0,
         max_blocks: int = 20000,
@@ -97,22 +101,39 @@ class BoilerplateStats:
         self._observe = client.register_script(_OBSERVE)
         self._pages_with = client.register_script(_PAGES_WITH)
 
-    def _keys(self, site: str, page_id: str) -> list[str]:
-        base = f"nf:bp:{site}"
-        return [f"{base}:counts", f"{base}:lru", f"{base}:recent", f"{base}:page:{page_id}"]
+    @staticmethod
+    def _keys(site: str) -> list[str]:
+        return [keys.boilerplate(site, what) for what in ("counts", "lru", "recent", "pages")]
 
     def observe(self, site: str, page_id: str, fingerprints: list[str], now: float) -> Observation:
         """Record the page's blocks (once per page) and say which are boilerplate."""
-        fps = list(dict.fromkeys(fingerprints))
+        fps = [fp for fp in dict.fromkeys(fingerprints) if fp and " " not in fp]
         args: list[str | int] = [page_id, repr(now), repr(self.window), self.k, self.max_blocks, self.max_recent, *fps]
-        raw = [text(x) for x in self._observe(keys=self._keys(site, page_id), args=args)]
+        raw = [_text(x) for x in self._observe(keys=self._keys(site), args=args)]
         cut = raw.index("|")
         return Observation(set(raw[:cut]), set(raw[cut + 1 :]))
 
+    def known(self, site: str, fingerprints: list[str]) -> set[str]:
+        """Which of these fingerprints the site prints on at least K pages (nothing recorded)."""
+        fps = list(dict.fromkeys(fingerprints))
+        if not fps:
+            return set()
+        counts = self.r.hmget(keys.boilerplate(site, "counts"), fps)
+        return {fp for fp, n in zip(fps, counts, strict=True) if n is not None and int(n) >= self.k}
+
     def pages_with(self, site: str, fingerprint: str) -> list[str]:
         """Recent pages of the site that printed this block."""
-        prefix = f"nf:bp:{site}:page:"
-        return [text(x) for x in self._pages_with(keys=[f"nf:bp:{site}:recent"], args=[prefix, fingerprint])]
+        site_keys = [keys.boilerplate(site, "recent"), keys.boilerplate(site, "pages")]
+        raw = self._pages_with(keys=site_keys, args=[fingerprint])
+        return [_text(x) for x in raw]
 
     def count(self, site: str, fingerprint: str) -> int:
-        return int(self.r.hget(f"nf:bp:{site}:counts", fingerprint) or 0)
+        return int(self.r.hget(keys.boilerplate(site, "counts"), fingerprint) or 0)
+
+    def sizes(self, site: str) -> tuple[int, int]:
+        """(fingerprints counted, fingerprints in the LRU) for one site: the memory bound."""
+        return int(self.r.hlen(keys.boilerplate(site, "counts"))), int(self.r.zcard(keys.boilerplate(site, "lru")))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,105 @@
+"""Fault soak: `newsflow run --once` on synthetic sites, fault-free and under each fault.
+
+    .venv/bin/python bench/faults.py [--articles 2000] [--sites 20] [--only NAME ...]
+
+Serves `--articles` distinct articles on `--sites` loopback sites, then runs the real
+command once without faults and once per fault, each against a fresh redis-server of its
+own (append-only, fsync every second) and a fresh data directory (SQLite index; the search
+backend faults start noida-db, an Elasticsearch stand-in). Prints, per run: exit code,
+articles lost and duplicated, messages left unacknowledged, work left open, wall time, and
+articles/s against the fault-free run of the same invocation.
+
+Faults: worker mains SIGKILLed every few hundred pages (I/O and cleaning, alternately),
+every cleaning pool child SIGKILLed repeatedly, Redis SIGKILLed and restarted 5 s later
+(twice), the search backend frozen 60 s, and the search backend stopped 20 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.contract.noida import NoidaServer, free_port  # noqa: E402 - after the path is set
+from tests.faults import harness  # noqa: E402
+
+
+def run_one(name: str, sites: list[harness.Site], articles: int) -> harness.Outcome:
+    with tempfile.TemporaryDirectory(prefix=f"newsflow-faults-{name}-") as tmp:
+        work = Path(tmp)
+        redis = harness.RedisServer(work / "redis", free_port()).start()
+        noida = None
+        try:
+            env = harness.base_env(work / "data", REDIS_URL=redis.url)
+            step = max(50, articles // 8)
+            fault: harness.Fault | None = None
+            if name == "worker-mains":
+                fault = harness.kill_worker_mains(times=6, every=step)
+            elif name == "pool-children":
+                fault = harness.kill_pool_children(times=6, every=step)
+            elif name == "redis":
+
+                def fault(proc, env, log):  # type: ignore[no-untyped-def]
+                    harness.kill_redis(redis, at=articles // 4, down=5.0)(proc, env, log)
+                    harness.kill_redis(redis, at=articles // 2, down=5.0)(proc, env, log)
+
+            elif name in ("search-frozen", "search-stopped"):
+                noida = NoidaServer(work / "noida").start()
+                env.update(ELASTICSEARCH_URL=noida.url, NEWSFLOW_ELASTICSEARCH_INDEX="faults")
+                live = noida
+                if name == "search-frozen":
+                    fault = harness.freeze(lambda: live.proc.pid if live.proc else 0, at=articles // 4, seconds=60)
+                else:
+                    fault = harness.stop_and_start(live.stop, live.start, at=articles // 4, down=20)
+            elif name == "none-es":
+                noida = NoidaServer(work / "noida").start()
+                env.update(ELASTICSEARCH_URL=noida.url, NEWSFLOW_ELASTICSEARCH_INDEX="faults")
+            return harness.run_with_faults(sites, work, env, fault, timeout=1800)
+        finally:
+            if noida is not None:
+                noida.stop()
+            redis.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--sites", type=int, default=20)
+    names = ["none", "worker-mains", "pool-children", "redis", "none-es", "search-frozen", "search-stopped"]
+    parser.add_argument("--only", nargs="*", choices=names, help="runs to do (default: all)")
+    args = parser.parse_args()
+    chosen = args.only or names
+    print(f"{args.articles} articles on {args.sites} sites; one fresh redis-server per run")
+    print(
+        f"{'run':<16}{'exit':>5}{'lost':>6}{'dup':>5}{'unacked':>9}{'open':>6}{'seconds':>9}{'art/s':>8}{'vs free':>9}"
+    )
+    baseline: dict[bool, float] = {}
+    failed = False
+    with harness.serve(harness.make_sites(args.sites, args.articles)) as sites:
+        for name in chosen:
+            outcome = run_one(name, sites, args.articles)
+            rate = args.articles / outcome.seconds if outcome.seconds else 0.0
+            es = name.startswith("search") or name == "none-es"
+            if name in ("none", "none-es"):
+                baseline[es] = rate
+            ratio = f"{rate / baseline[es]:.2f}x" if baseline.get(es) else "-"
+            print(
+                f"{name:<16}{outcome.returncode:>5}{outcome.lost:>6}{outcome.duplicated:>5}"
+                f"{outcome.unacked if outcome.unacked is not None else '-':>9}"
+                f"{outcome.ledger_open if outcome.ledger_open is not None else '-':>6}"
+                f"{outcome.seconds:>9.1f}{rate:>8.1f}{ratio:>9}",
+                flush=True,
+            )
+            if outcome.returncode or outcome.lost or outcome.duplicated or outcome.unacked or outcome.ledger_open:
+                failed = True
+                print(f"  faults: {outcome.faults}\n  stderr tail: {outcome.stderr[-1500:]}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""The state layer: every Redis command newsflow sends is written under this package.
+
+    keys        every key name, with the hash tags that keep a script's keys in one slot
+    client      connecting, and telling an outage (wait it out) from a bug
+    store       StateStore: the stores below, and `commit`, the transaction a stage ends with
+    work        the work ledger (what was queued and not finished; the reconciler's source)
+    feeds       feed registry, schedule, per-feed state, entry claims
+    seen        windowed seen-URL sets
+    docs        documents pending for the index, page records for re-cleaning
+    dead        dead letters
+    hosts       per-host politeness (rate, concurrency, back-off, robots.txt cache)
+    boilerplate per-site block statistics
+    neardup     MinHash signatures and LSH bands
+    broker      kombu's queues and unacknowledged messages, read (and restored)
+    counters    counters and operator events
+
+Nothing outside this package imports `redis`.
+"""
+
+from pipeline.state.client import OUTAGE_ERRORS, connect, describe, is_outage, wait_until_available
+from pipeline.state.dead import DeadLetter
+from pipeline.state.seen import url_digest
+from pipeline.state.store import StateStore
+from pipeline.state.work import WorkItem
+
+__all__ = [
+    "OUTAGE_ERRORS",
+    "DeadLetter",
+    "StateStore",
+    "WorkItem",
+    "connect",
+    "describe",
+    "is_outage",
+    "url_digest",
+    "wait_until_available",
+]

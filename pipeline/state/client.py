@@ -1,0 +1,94 @@
+"""Connecting to Redis, and telling an outage from a bug.
+
+Losing Redis for a while is an outage to wait out: `OUTAGE_ERRORS` names the exceptions that
+mean "Redis is not answering right now" (connection refused or reset, a timeout, a server
+still loading its append-only file after a restart, a replica during a fail-over), so
+callers outside this package can catch them without importing `redis`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from redis import exceptions as rexc
+
+log = logging.getLogger("newsflow.state")
+
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    rexc.ConnectionError,  # includes BusyLoadingError (a restarted server reading its AOF)
+    rexc.TimeoutError,
+    rexc.ReadOnlyError,
+    rexc.TryAgainError,
+    rexc.ClusterDownError,
+    rexc.MasterDownError,
+)
+
+Client = redis.Redis
+
+
+def connect(url: str) -> Client:
+    """A client for `url` (redis://, rediss:// or unix://) that notices dead sockets quickly."""
+    options: dict[str, Any] = {"health_check_interval": 15, "socket_connect_timeout": 5, "socket_timeout": 30}
+    if not url.startswith("unix://"):
+        options["socket_keepalive"] = True  # TCP only
+    return redis.Redis.from_url(url, **options)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when `exc`, or what caused it, says Redis is unreachable for now."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, OUTAGE_ERRORS):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def describe(url: str) -> str:
+    """The server part of a Redis URL, without credentials, for messages."""
+    if url.startswith("unix://"):
+        return url
+    rest = url.split("://", 1)[-1]
+    return rest.rsplit("@", 1)[-1]
+
+
+def wait_until_available(
+    client: Client,
+    patience: float,
+    *,
+    what: str = "Redis",
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[float, BaseException], Any] | None = None,
+) -> bool:
+    """Ping until Redis answers (True) or `patience` seconds pass (False).
+
+    Waits back off from 0.2 s to 5 s; every wait is reported to `on_wait` (seconds waited so
+    far, last error) and logged about every 10 s, so an operator sees why nothing moves.
+    """
+    start = clock()
+    delay = 0.2
+    last_log = -10.0
+    while True:
+        try:
+            client.ping()
+            return True
+        except OUTAGE_ERRORS as exc:
+            waited = clock() - start
+            if on_wait is not None:
+                on_wait(waited, exc)
+            if waited - last_log >= 10.0:
+                log.warning(
+                    "%s is unavailable (%s); waiting (%.0f s so far, up to %.0f s)", what, exc, waited, patience
+                )
+                last_log = waited
+            if waited >= patience:
+                return False
+            sleep(min(delay, max(0.05, patience - waited)))
+            delay = min(5.0, delay * 2)

@@ -1,0 +1,173 @@
+"""Feeds in Redis: the registry, the next-poll schedule, each feed's state, and entry claims.
+
+Claiming a feed's entries and recording the fetch work of the new ones is one script: a URL
+is never marked seen without its work being in the ledger (see `work.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pipeline.state import keys
+from pipeline.state.client import Client
+from pipeline.state.seen import SeenUrls
+from pipeline.state.work import WorkItem
+
+# Take the due feeds and push their next time forward by the lease in one step, so two
+# schedulers (or a scheduler restarted mid-tick) never queue the same poll twice.
+_CLAIM_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), id) end
+return due
+"""
+
+# For each entry (url digest, guid, work id, work JSON): claim the URL in the shared seen-set,
+# remember the feed's guid -> url digest, and for a new entry record its fetch work in the
+# ledger. KEYS = the feed's guid-map generations, then the seen-set generations (the current
+# one first in each), then the ledger's work hash and sent zset. ARGV = ttl, now, then the
+# quadruples. Verdict per entry:
+#   new    neither the URL nor the GUID was known: fetch it
+#   moved  the GUID is known under another URL: the site changed the URL, not the article
+#   seen   the URL was known (GUID new or not): the site changed the GUID, or nothing changed
+#   guid_changed  like seen, but the GUID was new: counted to notice feeds with unstable GUIDs
+_CLAIM_ENTRIES = """
+local n = (#KEYS - 2) / 2
+local work, sent = KEYS[#KEYS - 1], KEYS[#KEYS]
+local out = {}
+for i = 3, #ARGV, 4 do
+  local u, g, wid, wjson = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local url_new = true
+  for k = n + 1, 2 * n do
+    if redis.call('SISMEMBER', KEYS[k], u) == 1 then url_new = false break end
+  end
+  if url_new then redis.call('SADD', KEYS[n + 1], u) end
+  local verdict = 'new'
+  if g ~= '' then
+    local prev = false
+    for k = 1, n do
+      prev = redis.call('HGET', KEYS[k], g)
+      if prev then break end
+    end
+    redis.call('HSET', KEYS[1], g, u)
+    if prev and prev ~= u then verdict = 'moved'
+    elseif prev then verdict = 'seen'
+    elseif not url_new then verdict = 'guid_changed' end
+  elseif not url_new then verdict = 'seen' end
+  if verdict == 'new' then
+    redis.call('HSET', work, wid, wjson)
+    redis.call('ZADD', sent, ARGV[2], wid)
+  end
+  out[#out + 1] = verdict
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[n + 1], ARGV[1])
+return out
+"""
+
+
+class FeedStore:
+    def __init__(self, client: Client, seen: SeenUrls) -> None:
+        self.r = client
+        self.seen = seen
+        self._claim_due = client.register_script(_CLAIM_DUE)
+        self._claim_entries = client.register_script(_CLAIM_ENTRIES)
+
+    # -- registry and schedule -----------------------------------------------------------------
+    def register(self, configs: dict[str, str], now: float) -> None:
+        """Add or update feeds (id -> config JSON); a new one is due at once, a paused one stays paused."""
+        if not configs:
+            return
+        ids = list(configs)
+        pipe = self.r.pipeline(transaction=False)
+        for feed_id in ids:
+            pipe.hget(keys.feed_state(feed_id), "paused")
+        paused = [bool(p) for p in pipe.execute()]
+        pipe = self.r.pipeline(transaction=True)
+        for feed_id, is_paused in zip(ids, paused, strict=True):
+            pipe.hset(keys.FEEDS, feed_id, configs[feed_id])
+            if not is_paused:
+                pipe.zadd(keys.FEEDS_NEXT, {feed_id: now}, nx=True)
+        pipe.execute()
+
+    def remove(self, feed_id: str) -> bool:
+        """Forget a feed: config, schedule, state and GUID memory (its seen URLs stay seen)."""
+        guid_keys = list(self.r.scan_iter(match=keys.feed_guids(feed_id) + "*", count=100))
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hdel(keys.FEEDS, feed_id)
+        pipe.zrem(keys.FEEDS_NEXT, feed_id)
+        pipe.delete(keys.feed_state(feed_id), *guid_keys)
+        removed, *_ = pipe.execute()
+        return bool(removed)
+
+    def exists(self, feed_id: str) -> bool:
+        return bool(self.r.hexists(keys.FEEDS, feed_id))
+
+    def config(self, feed_id: str) -> dict[str, Any] | None:
+        raw = self.r.hget(keys.FEEDS, feed_id)
+        return json.loads(raw) if raw else None
+
+    def configs(self) -> list[dict[str, Any]]:
+        return [json.loads(v) for v in self.r.hvals(keys.FEEDS)]
+
+    def unschedule(self, feed_id: str) -> None:
+        self.r.zrem(keys.FEEDS_NEXT, feed_id)
+
+    def schedule(self, feed_id: str, when: float, *, only_known: bool = True) -> None:
+        """Set the feed's next poll (only for a feed still scheduled, unless `only_known` is off)."""
+        pipe = self.r.pipeline(transaction=True)
+        if only_known:
+            pipe.zadd(keys.FEEDS_NEXT, {feed_id: when}, xx=True)
+        else:
+            pipe.zadd(keys.FEEDS_NEXT, {feed_id: when})
+        pipe.hset(keys.feed_state(feed_id), "next_poll", repr(when))
+        pipe.execute()
+
+    def claim_due(self, now: float, lease: float, limit: int = 500) -> list[str]:
+        """Ids of the feeds due by `now`, their next time pushed `lease` ahead."""
+        ids = self._claim_due(keys=[keys.FEEDS_NEXT], args=[repr(now), repr(lease), limit])
+        return [_text(i) for i in ids]
+
+    def next_polls(self) -> dict[str, float]:
+        pairs: list[tuple[bytes, float]] = self.r.zrange(keys.FEEDS_NEXT, 0, -1, withscores=True)  # type: ignore[assignment]
+        return {_text(k): float(v) for k, v in pairs}
+
+    # -- per-feed state ------------------------------------------------------------------------
+    def state(self, feed_id: str) -> dict[str, str]:
+        return {_text(k): _text(v) for k, v in self.r.hgetall(keys.feed_state(feed_id)).items()}
+
+    def update(self, feed_id: str, **fields: Any) -> None:
+        if fields:
+            mapping: dict[Any, Any] = {name: "" if value is None else str(value) for name, value in fields.items()}
+            self.r.hset(keys.feed_state(feed_id), mapping=mapping)
+
+    def bump(self, feed_id: str, name: str, amount: int = 1) -> int:
+        return int(self.r.hincrby(keys.feed_state(feed_id), name, amount))
+
+    # -- entries ---------------------------------------------------------------------------------
+    def claim_entries(
+        self,
+        feed_id: str,
+        entries: Sequence[tuple[str, str]],
+        work: Sequence[WorkItem],
+        now: float | None = None,
+    ) -> list[str]:
+        """The verdict for each (url digest, guid) entry, claimed atomically; the work of each new
+        entry (`work`, one item per entry) enters the ledger in the same step."""
+        if not entries:
+            return []
+        now = time.time() if now is None else now
+        args: list[str | int] = [self.seen.ttl, repr(now)]
+        for (digest, guid), item in zip(entries, work, strict=True):
+            args += [digest, guid, item.id, item.to_json()]
+        claim_keys = [*self.seen.window(keys.feed_guids(feed_id)), *self.seen.keys(), keys.WORK, keys.WORK_SENT]
+        return [_text(v) for v in self._claim_entries(keys=claim_keys, args=args)]
+
+    def guid_ttls(self, feed_id: str) -> list[int]:
+        return [t for t in (self.r.ttl(k) for k in self.seen.window(keys.feed_guids(feed_id))) if t and t > 0]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

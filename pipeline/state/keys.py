@@ -1,0 +1,96 @@
+"""Every Redis key newsflow writes, in one place.
+
+All keys start with `nf:`. Keys that one Lua script or one transaction touches together
+share a hash tag (the part in braces), so a Redis Cluster keeps them in one slot:
+
+- `{core}`: the hand-off keys. Seen URLs, feed GUID maps, the work ledger, documents
+  pending for the index, dead letters and page records change together when a stage hands
+  work to the next, so they live in one slot.
+- `{<site>}`: one site's boilerplate statistics.
+- `{<host>}`: one host's politeness state.
+
+Everything else is touched one key at a time and spreads freely. The broker's own keys
+(queues, `unacked`) belong to kombu and are only read here (see `broker.py`).
+"""
+
+from __future__ import annotations
+
+PREFIX = "nf:"
+CORE = PREFIX + "{core}:"
+
+# -- counters and registry ---------------------------------------------------------------------
+STATS = PREFIX + "stats"  # hash: counter name -> value
+EVENTS = PREFIX + "events"  # list: recent operator events (worker restarts, Redis outages), newest first
+FEEDS = PREFIX + "feeds"  # hash: feed id -> feed config JSON
+FEEDS_NEXT = PREFIX + "feeds:next"  # zset: feed id -> next poll (unix time)
+
+
+def feed_state(feed_id: str) -> str:
+    """Hash of one feed's health and validators."""
+    return f"{PREFIX}feed:{feed_id}"
+
+
+# -- the hand-off slot ----------------------------------------------------------------------------
+SEEN = CORE + "seen:"  # + generation number: one set of URL digests per period
+WORK = CORE + "work"  # hash: work id -> work item JSON (the ledger)
+WORK_SENT = CORE + "work:sent"  # zset: work id -> when it was last handed to the broker
+WORK_DUE = CORE + "work:due"  # zset: work id -> when deferred work is due again
+WORK_RUN = CORE + "work:run"  # hash: work id -> JSON of the worker running it
+WORK_SCAN = CORE + "work:scan"  # a token: one reconciler compares the ledger with the queues at a time
+PENDING = CORE + "index:pending"  # hash: doc id -> document JSON waiting for the search backend
+REJECTED = CORE + "index:rejected"  # hash: doc id -> document JSON the backend refused
+DEAD = CORE + "dead"  # list of dead letters, oldest first
+
+
+def feed_guids(feed_id: str) -> str:
+    """Prefix of a feed's windowed GUID -> URL-digest maps (+ generation)."""
+    return f"{CORE}feed:{feed_id}:guids:"
+
+
+def page_record(page_id: str) -> str:
+    """The process message of a page, kept so it can be cleaned again without fetching."""
+    return f"{PREFIX}page:{page_id}"
+
+
+# -- per site, per host ------------------------------------------------------------------------
+def boilerplate(site: str, what: str) -> str:
+    """One of a site's boilerplate keys: counts, lru, recent, pages."""
+    return f"{PREFIX}bp:{{{site}}}:{what}"
+
+
+def host(host_key: str, what: str) -> str:
+    """One of a host's politeness keys: tat, blocked, inflight, sent, robots."""
+    return f"{PREFIX}host:{{{host_key}}}:{what}"
+
+
+# -- near-duplicates ----------------------------------------------------------------------------
+def lsh_band(version: str, band: int, digest: str) -> str:
+    return f"{PREFIX}lsh:{version}:{band}:{digest}"
+
+
+def minhash(version: str, doc_id: str) -> str:
+    return f"{PREFIX}mh:{version}:{doc_id}"
+
+
+def first_seen(doc_id: str) -> str:
+    return f"{PREFIX}first:{doc_id}"
+
+
+def cluster(doc_id: str) -> str:
+    return f"{PREFIX}cluster:{doc_id}"
+
+
+# -- kombu's keys (read, restored; never written otherwise) --------------------------------------
+UNACKED = "unacked"
+UNACKED_INDEX = "unacked_index"
+PRIORITY_SEP = "\x06\x16"
+PRIORITY_STEPS = (0, 3, 6, 9)
+
+
+def queue(name: str, priority: int = 0) -> str:
+    """A kombu queue list; non-zero priorities live in sibling lists."""
+    return name if not priority else f"{name}{PRIORITY_SEP}{priority}"
+
+
+def binding(exchange: str) -> str:
+    return f"_kombu.binding.{exchange}"

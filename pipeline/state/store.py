@@ -1,0 +1,130 @@
+"""`StateStore`: the one object through which newsflow reads and writes Redis.
+
+It holds the small stores (feeds, seen URLs, the work ledger, pending documents, page
+records, dead letters, hosts, counters, the broker's queues) and `commit`, the one
+transaction a stage ends with: its work item leaves the ledger, its output enters it, and
+its marks (a pending document, a dead letter, a deferral) are written, all or nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from pipeline.state import keys
+from pipeline.state.boilerplate import BoilerplateStats
+from pipeline.state.broker import BrokerView
+from pipeline.state.client import Client, connect, wait_until_available
+from pipeline.state.counters import Counters
+from pipeline.state.dead import DEFAULT_MAX as DEFAULT_DEAD_LETTERS_MAX
+from pipeline.state.dead import DeadLetter, DeadLetters
+from pipeline.state.docs import PageRecords, PendingDocs
+from pipeline.state.feeds import FeedStore
+from pipeline.state.hosts import HostStore
+from pipeline.state.neardup import NearDupStore
+from pipeline.state.seen import DEFAULT_RETENTION, SeenUrls
+from pipeline.state.work import WorkItem, WorkLedger
+
+
+class StateStore:
+    """Shared state in Redis; everything a worker learns that another worker needs lives here."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        seen_retention: float = DEFAULT_RETENTION,
+        dead_letters_max: int = DEFAULT_DEAD_LETTERS_MAX,
+        queues: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._r = client
+        self.clock = clock
+        self.counters = Counters(client)
+        self.seen = SeenUrls(client, seen_retention, clock)
+        self.feeds = FeedStore(client, self.seen)
+        self.work = WorkLedger(client)
+        self.pending = PendingDocs(client)
+        self.pages = PageRecords(client)
+        self.dead = DeadLetters(client, dead_letters_max)
+        self.hosts = HostStore(client)
+        self.broker = BrokerView(client, queues)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: object) -> StateStore:
+        return cls(connect(url), **kwargs)  # type: ignore[arg-type]
+
+    # -- stores that take their own parameters ---------------------------------------------------
+    def boilerplate(self, min_pages: int = 3, **kwargs: float | int) -> BoilerplateStats:
+        return BoilerplateStats(self._r, min_pages=min_pages, **kwargs)  # type: ignore[arg-type]
+
+    def neardup(self, version: str) -> NearDupStore:
+        return NearDupStore(self._r, version)
+
+    # -- the hand-off ------------------------------------------------------------------------------
+    def commit(
+        self,
+        *,
+        done: str | None = None,
+        add: Sequence[WorkItem] = (),
+        index: Mapping[str, str] | None = None,
+        dead: DeadLetter | None = None,
+        defer: tuple[WorkItem, float] | None = None,
+    ) -> None:
+        """End a stage in one transaction: `done` leaves the ledger, `add` enters it, documents in
+        `index` (id -> JSON) wait for the search backend, `dead` is kept, `defer` waits until its time.
+        """
+        now = self.clock()
+        pipe = self._r.pipeline(transaction=True)
+        if done is not None:
+            self.work.forget(done, pipe)
+        if index:
+            docs: dict[Any, Any] = dict(index)
+            pipe.hset(keys.PENDING, mapping=docs)
+        if defer is not None:
+            self.work.defer(defer[0], defer[1], pipe)
+        self.work.record(add, now, pipe)
+        dead_at = None
+        if dead is not None:
+            dead_at = len(pipe.command_stack)
+            self.dead.add(dead, pipe)
+        results = pipe.execute()
+        if dead_at is not None:
+            self.counters.incr("failed")
+            over = int(results[dead_at]) - self.dead.limit
+            if over > 0:
+                self.counters.incr("dead_letters_trimmed", over)
+
+    # -- shortcuts used everywhere -------------------------------------------------------------------
+    def incr(self, name: str, amount: int = 1) -> None:
+        self.counters.incr(name, amount)
+
+    def stats(self) -> dict[str, int]:
+        return self.counters.all()
+
+    def feed_state(self, feed_id: str) -> dict[str, str]:
+        return self.feeds.state(feed_id)
+
+    def update_feed_state(self, feed_id: str, **fields: object) -> None:
+        self.feeds.update(feed_id, **fields)
+
+    def bump_feed_counter(self, feed_id: str, name: str, amount: int = 1) -> int:
+        return self.feeds.bump(feed_id, name, amount)
+
+    def wait_available(self, patience: float, **kwargs: object) -> bool:
+        """Block until Redis answers (True) or `patience` seconds pass (False); see `client`."""
+        return wait_until_available(self._r, patience, **kwargs)  # type: ignore[arg-type]
+
+    def clear(self) -> int:
+        """Delete every newsflow key (not the broker's): a clean slate for tests and resets."""
+        doomed = list(self._r.scan_iter(match=keys.PREFIX + "*", count=1000))
+        for i in range(0, len(doomed), 500):
+            self._r.delete(*doomed[i : i + 500])
+        return len(doomed)
+
+    def ping(self) -> bool:
+        return bool(self._r.ping())
+
+    def close(self) -> None:
+        self._r.close()
