@@ -54,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(settings, args) or 0)
     except Interrupted as exc:
         return 128 + exc.signum
+    except KeyboardInterrupt:  # before our handler was installed, or off the main thread
+        return 128 + signal.SIGINT
     except BrokenPipeError:
         # The reader (`newsflow export | head`) has all it wanted: end quietly, as `cat` would.
         _silence_stdout()
@@ -117,7 +119,7 @@ def _explain(exc: Exception, settings: Settings) -> tuple[str, int] | None:
     """One line and an exit code for the errors an operator can act on; None for a bug."""
     from pipeline.errors import NewsflowError, TransientError
 
-    if _redis_unreachable(exc, chained=False):
+    if _redis_unreachable(exc):
         from pipeline.state import describe
 
         if settings.redis_url:
@@ -131,18 +133,14 @@ def _explain(exc: Exception, settings: Settings) -> tuple[str, int] | None:
     if isinstance(exc, RecursionError | NotImplementedError):
         return None  # RuntimeErrors that are bugs
     if isinstance(exc, NewsflowError | ValueError | OSError | RuntimeError):
-        # Its own message; a command that gave up because Redis stayed away may be run again.
-        return str(exc), EX_TEMPFAIL if _redis_unreachable(exc, chained=True) else 1
+        return str(exc), 1  # its own message (`run` giving up after its Redis patience says why)
     return None
 
 
-def _redis_unreachable(exc: Exception, chained: bool) -> bool:
+def _redis_unreachable(exc: Exception) -> bool:
     # Only a command that loaded Redis can have met it: no import here for the others.
-    if "pipeline.state" in sys.modules:
-        from pipeline.state import OUTAGE_ERRORS, is_outage
-
-        if is_outage(exc) if chained else isinstance(exc, OUTAGE_ERRORS):
-            return True
+    if (state := sys.modules.get("pipeline.state")) and isinstance(exc, state.OUTAGE_ERRORS):
+        return True
     kombu = sys.modules.get("kombu.exceptions")
     return kombu is not None and isinstance(exc, kombu.OperationalError)
 
