@@ -47,7 +47,7 @@ def assert_one_line(done: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.mark.parametrize(
     "command",
-    [["status"], ["feeds", "list"], ["dead-letters"], ["run", "--once", "--feeds", "FEEDS"], ["reprocess"]],
+    [["status"], ["feeds", "list"], ["dead-letters"], ["reprocess"]],
 )
 def test_unreachable_redis_is_one_line_naming_it(tmp_path: Path, command: list[str]) -> None:
     """Each command that needs Redis says in one line which Redis does not answer, exit 75."""
@@ -58,14 +58,26 @@ def test_unreachable_redis_is_one_line_naming_it(tmp_path: Path, command: list[s
     done = newsflow(command, tmp_path, REDIS_URL=UNREACHABLE_REDIS)
     line = assert_one_line(done)
     assert done.returncode == EX_TEMPFAIL
-    assert line.startswith("newsflow: Redis at redis://127.0.0.1:1/0 does not answer") and "REDIS_URL" in line
+    assert line.startswith("newsflow: Redis at 127.0.0.1:1/0 does not answer") and "REDIS_URL" in line
+
+
+def test_run_once_without_redis_stops_after_its_patience_without_a_traceback(tmp_path: Path) -> None:
+    """`run --once` waits out a Redis outage up to NEWSFLOW_REDIS_PATIENCE, then stops, saying why."""
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds: []\n")
+    done = newsflow(
+        ["run", "--once", "--feeds", str(feeds)], tmp_path, REDIS_URL=UNREACHABLE_REDIS, NEWSFLOW_REDIS_PATIENCE="1"
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1
+    assert "Redis at 127.0.0.1:1/0" in done.stderr.strip().splitlines()[-1]
 
 
 def test_a_password_in_redis_url_is_not_printed(tmp_path: Path) -> None:
     """The error names the Redis URL with its password masked."""
     done = newsflow(["status"], tmp_path, REDIS_URL="redis://operator:s3cret-word@127.0.0.1:1/0")
     line = assert_one_line(done)
-    assert "s3cret-word" not in line and "operator:***@127.0.0.1:1" in line
+    assert "s3cret-word" not in line and "operator" not in line and "Redis at 127.0.0.1:1/0" in line
 
 
 def test_status_with_elasticsearch_down_says_so_once(tmp_path: Path) -> None:

@@ -23,7 +23,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 from workers.cli import feeds, ops, run, search, serve
 
@@ -55,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(settings, args) or 0)
     except Interrupted as exc:
         return 128 + exc.signum
+    except KeyboardInterrupt:  # before our handler was installed, or off the main thread
+        return 128 + signal.SIGINT
     except BrokenPipeError:
         # The reader (`newsflow export | head`) has all it wanted: end quietly, as `cat` would.
         _silence_stdout()
@@ -118,33 +119,30 @@ def _explain(exc: Exception, settings: Settings) -> tuple[str, int] | None:
     """One line and an exit code for the errors an operator can act on; None for a bug."""
     from pipeline.errors import NewsflowError, TransientError
 
-    if isinstance(exc, _unreachable_errors()):
-        where = f"Redis at {_redact(settings.redis_url)}" if settings.redis_url else "the embedded Redis"
-        hint = "check REDIS_URL, or unset it to use the embedded Redis" if settings.redis_url else "see its log"
+    if _redis_unreachable(exc):
+        from pipeline.state import describe
+
+        if settings.redis_url:
+            where = f"Redis at {describe(settings.redis_url)}"
+            hint = "check REDIS_URL, or unset it for the embedded one"
+        else:
+            where, hint = "the embedded Redis", f"see {settings.data_dir / 'redis' / 'redis.log'}"
         return f"{where} does not answer ({exc}); {hint}", EX_TEMPFAIL
     if isinstance(exc, TransientError):
         return str(exc), EX_TEMPFAIL
+    if isinstance(exc, RecursionError | NotImplementedError):
+        return None  # RuntimeErrors that are bugs
     if isinstance(exc, NewsflowError | ValueError | OSError | RuntimeError):
         return str(exc), int(getattr(exc, "exit_code", 1))
     return None
 
 
-def _unreachable_errors() -> tuple[type[BaseException], ...]:
-    # Looked up, not imported: a command that never loaded these libraries cannot have met them.
-    kinds: list[type[BaseException]] = []
-    if module := sys.modules.get("redis.exceptions"):
-        kinds += [module.ConnectionError, module.TimeoutError]
-    if module := sys.modules.get("kombu.exceptions"):
-        kinds.append(module.OperationalError)
-    return tuple(kinds)
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+def _redis_unreachable(exc: Exception) -> bool:
+    # Only a command that loaded Redis can have met it: no import here for the others.
+    if (state := sys.modules.get("pipeline.state")) and isinstance(exc, state.OUTAGE_ERRORS):
+        return True
+    kombu = sys.modules.get("kombu.exceptions")
+    return kombu is not None and isinstance(exc, kombu.OperationalError)
 
 
 class _OneLine(logging.Formatter):

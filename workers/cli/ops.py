@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from workers.cli.common import fail, open_runtime, open_search, print_feeds, timestamp
@@ -100,7 +101,6 @@ def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
 def _replay(rt: Any) -> int:
     """Move every dead letter back into the work ledger (one script per batch, so none is lost
     however this process ends), then publish them."""
-    import time
 
     from workers.handoff import publish
 
