@@ -14,6 +14,7 @@ from demo.server import SiteServer
 from pipeline.stages import fetch_work
 from tests.conftest import SITES
 from tests.faults import harness
+from workers import tasks
 from workers.handoff import submit
 from workers.runtime import Runtime
 from workers.service import wait_until_idle
@@ -55,3 +56,20 @@ def test_dead_letters_replay_through_the_command_and_land(runtime: Runtime, work
         while time.monotonic() < deadline and not [a for a in runtime.search.iter_all() if a.url == url]:
             wait_until_idle(runtime, workers, 10)
         assert [a.title for a in runtime.search.iter_all() if a.url == url] == ["Orchard growers count frost damage"]
+
+
+def test_an_index_rejection_is_a_dead_letter_that_replays(runtime: Runtime, workers: WorkerGroup) -> None:
+    """A document the backend refuses is dead-lettered as `index.rejected` work; replaying it offers the
+    same document to the backend again (refused again here, so it is a dead letter once more)."""
+    runtime.state.commit(index={"not-an-article": '{"title": "no id, no url"}'})
+    tasks.index.delay()
+    assert wait_until_idle(runtime, workers, 30)
+    [letter] = runtime.state.dead.entries()
+    assert letter.task == "index.rejected" and letter.work is not None
+    assert letter.work.kwargs == {"doc_id": "not-an-article"}
+    assert runtime.state.pending.count() == 0
+    replayed = runtime.state.dead.take_for_replay(time.time())
+    submit(runtime.state, [r.work for r in replayed if r.work is not None])
+    assert wait_until_idle(runtime, workers, 30)
+    [again] = runtime.state.dead.entries()
+    assert again.task == "index.rejected" and "invalid document" in again.error
