@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "newsflow.yaml"
 
@@ -158,7 +158,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlSource(settings_cls))
+        return (init_settings, env_settings, _yaml_source(settings_cls))
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -192,22 +192,20 @@ def default_of(name: str) -> Any:
     return field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
 
 
-class _YamlSource(PydanticBaseSettingsSource):
-    """Reads the YAML settings file: a mapping of setting names to values."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        path = os.environ.get("NEWSFLOW_CONFIG")
-        if not path:
-            if not DEFAULT_CONFIG_FILE.is_file():
-                return {}
-            path = str(DEFAULT_CONFIG_FILE)
+def _yaml_source(settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
+    """pydantic-settings' YAML source on the file `NEWSFLOW_CONFIG` names (default: the source
+    tree's `config/newsflow.yaml`, when present), checked first so that a wrong path or a file
+    that is not a mapping is one clear error."""
+    path = os.environ.get("NEWSFLOW_CONFIG")
+    if not path:
+        path = str(DEFAULT_CONFIG_FILE) if DEFAULT_CONFIG_FILE.is_file() else None
+    if path is not None:
         try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
             raise ValueError(f"NEWSFLOW_CONFIG={path}: cannot read ({exc.strerror})") from None
-        if not isinstance(data, dict):
+        except yaml.YAMLError as exc:
+            raise ValueError(f"NEWSFLOW_CONFIG={path}: not valid YAML ({exc})") from None
+        if data is not None and not isinstance(data, dict):
             raise ValueError(f"NEWSFLOW_CONFIG={path}: expected a mapping of setting names")
-        return data
+    return YamlConfigSettingsSource(settings_cls, yaml_file=path, yaml_file_encoding="utf-8")
