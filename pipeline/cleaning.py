@@ -1,7 +1,7 @@
 """Cleaning: HTML bytes in, article text and metadata out. Pure: no network, no Redis.
 
 The steps, in order:
-1. decode (header charset, then meta charset, then detection);
+1. decode (`pipeline.charset`: header charset, then the page's own declaration, then detection);
 2. metadata: title (site suffix split off), site name, canonical URL, date, authors, language;
 3. teaser blocks cut from the tree by structure (`pipeline.teasers`), their links kept;
 4. image captions taken apart (each once, for the `captions` field);
@@ -23,19 +23,18 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import charset_normalizer
 import trafilatura
 from dateutil import parser as date_parser
 from lxml import etree
 from lxml import html as lxml_html
 
+from pipeline.charset import decode_html
 from pipeline.chunks import missing_chunks
 from pipeline.errors import Dropped, PermanentError
 from pipeline.models import RelatedLink
 from pipeline.teasers import find_teaser_blocks, remove_teasers, text_of
 from pipeline.urls import canonicalize_url, site_of
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _TITLE_SEPARATORS = (" – ", " — ", " - ", " | ", " :: ", " · ", " » ")
 _SOURCE_LINE = re.compile(r"^\s*(nguồn|source|quelle|fuente|sumber)\s*:\s*(\S+)\s*$", re.IGNORECASE)
@@ -158,40 +157,6 @@ def _squash(text: str) -> str:
 
 def block_fingerprint(text: str) -> str:
     return hashlib.sha1(normalize_block(text).encode("utf-8")).hexdigest()[:16]
-
-
-def decode_html(body: bytes, header_charset: str | None = None) -> str:
-    """Bytes to NFC text, trusting the HTTP header, then the meta tag, then detection.
-
-    NFC matters: legacy Vietnamese encodings store tone marks as separate characters.
-    """
-    candidates: list[str] = []
-    if header_charset:
-        candidates.append(header_charset)
-    m = _META_CHARSET.search(body[:4096])
-    if m:
-        candidates.append(m.group(1).decode("ascii", "replace"))
-    return unicodedata.normalize("NFC", _decode(body, candidates))
-
-
-def _decode(body: bytes, candidates: list[str]) -> str:
-    for enc in candidates:
-        try:
-            return body.decode(_python_codec(enc))
-        except (LookupError, UnicodeDecodeError):
-            continue
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(body).best()
-    return str(best) if best is not None else body.decode("utf-8", "replace")
-
-
-def _python_codec(name: str) -> str:
-    name = name.strip().lower()
-    # Browsers read these labels as the wider Windows code page; so do we.
-    return {"iso-8859-1": "cp1252", "latin1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252"}.get(name, name)
 
 
 def clean_page(
