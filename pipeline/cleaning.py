@@ -1,7 +1,7 @@
 """Cleaning: HTML bytes in, article text and metadata out. Pure: no network, no Redis.
 
 The steps, in order:
-1. decode (header charset, then meta charset, then detection);
+1. decode (`pipeline.charset`: header charset, then the page's own declaration, then detection);
 2. metadata: title (site suffix split off), site name, canonical URL, date, authors, language;
 3. teaser blocks cut from the tree by structure (`pipeline.teasers`), their links kept;
 4. image captions taken apart (each once, for the `captions` field);
@@ -23,19 +23,19 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import charset_normalizer
 import trafilatura
 from dateutil import parser as date_parser
 from lxml import etree
 from lxml import html as lxml_html
 
+from pipeline.charset import decode_html
 from pipeline.chunks import missing_chunks
 from pipeline.errors import Dropped, PermanentError
+from pipeline.limits import DEFAULT_LIMITS, PageLimits, T, cut_list, cut_text, cut_tree
 from pipeline.models import RelatedLink
-from pipeline.teasers import find_teaser_blocks, remove_teasers, text_of
+from pipeline.teasers import MAX_PAGE_LINKS, find_teaser_blocks, remove_teasers, text_of
 from pipeline.urls import canonicalize_url, site_of
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 _TITLE_SEPARATORS = (" – ", " — ", " - ", " | ", " :: ", " · ", " » ")
 _SOURCE_LINE = re.compile(r"^\s*(nguồn|source|quelle|fuente|sumber)\s*:\s*(\S+)\s*$", re.IGNORECASE)
@@ -131,16 +131,21 @@ class CleanedPage:
     related: list[RelatedLink] = field(default_factory=list)
     captions: list[str] = field(default_factory=list)
     teaser_texts: list[str] = field(default_factory=list)
+    # What the bounds of `pipeline.limits` cut: "title_chars" -> characters cut, "related" ->
+    # links left out, "page_elements" -> elements of a huge page never read, and so on.
+    truncated: dict[str, int] = field(default_factory=dict)
 
     @property
     def kept(self) -> list[Block]:
         return [b for b in self.blocks if b.reason is None]
 
     def removed_counts(self) -> dict[str, int]:
+        """Removed blocks by reason, and what the bounds cut as "cut:<what>" (see `truncated`)."""
         counts: dict[str, int] = {}
         for b in self.blocks:
             if b.reason:
                 counts[b.reason] = counts.get(b.reason, 0) + 1
+        counts.update({f"cut:{what}": n for what, n in self.truncated.items()})
         return counts
 
 
@@ -160,57 +165,27 @@ def block_fingerprint(text: str) -> str:
     return hashlib.sha1(normalize_block(text).encode("utf-8")).hexdigest()[:16]
 
 
-def decode_html(body: bytes, header_charset: str | None = None) -> str:
-    """Bytes to NFC text, trusting the HTTP header, then the meta tag, then detection.
-
-    NFC matters: legacy Vietnamese encodings store tone marks as separate characters.
-    """
-    candidates: list[str] = []
-    if header_charset:
-        candidates.append(header_charset)
-    m = _META_CHARSET.search(body[:4096])
-    if m:
-        candidates.append(m.group(1).decode("ascii", "replace"))
-    return unicodedata.normalize("NFC", _decode(body, candidates))
-
-
-def _decode(body: bytes, candidates: list[str]) -> str:
-    for enc in candidates:
-        try:
-            return body.decode(_python_codec(enc))
-        except (LookupError, UnicodeDecodeError):
-            continue
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(body).best()
-    return str(best) if best is not None else body.decode("utf-8", "replace")
-
-
-def _python_codec(name: str) -> str:
-    name = name.strip().lower()
-    # Browsers read these labels as the wider Windows code page; so do we.
-    return {"iso-8859-1": "cp1252", "latin1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252"}.get(name, name)
-
-
 def clean_page(
     body: bytes,
     url: str,
     *,
     charset: str | None = None,
     boilerplate: Callable[[list[str]], Collection[str]] | None = None,
+    limits: PageLimits = DEFAULT_LIMITS,
 ) -> CleanedPage:
     """Extract the article of one page. Raises Dropped when there is no article text.
 
     `boilerplate(fingerprints)` answers which of the page's block fingerprints the site
-    prints on many pages; it is asked once, with every candidate block.
+    prints on many pages; it is asked once, with every candidate block. Every field is
+    held within `limits`; what they cut is in `CleanedPage.truncated`.
     """
     text = decode_html(body, charset)
     try:
         root = lxml_html.document_fromstring(text, parser=_PARSER)
     except (etree.ParserError, ValueError) as exc:
         raise PermanentError(f"clean {url}: HTML cannot be parsed ({exc})") from None
+    truncated = {"page_elements": cut_tree(root, limits.page_elements)}
+    truncated["links_unread"] = max(0, sum(1 for _ in root.iter("a")) - MAX_PAGE_LINKS)
     meta = _metadata(root, url)
     canonical = meta["canonical_url"] or url
     teasers = find_teaser_blocks(root, canonical)
@@ -240,7 +215,8 @@ def clean_page(
     teaser_text = _squash(" ".join(t.text for t in teasers))
     page_body = root.find("body")
     outside_text = _squash(text_of(page_body if page_body is not None else root))
-    captions = take_captions(root)
+    captions, truncated["captions"] = take_captions(root, limits.captions)
+    caption_norms = [normalize_block(c) for c in captions]
     raw_text = getattr(extracted, "text", None) if extracted is not None else None
     # Table cells come back as "| cell |"; a caption table is still a caption.
     lines = [t.strip().strip("|").strip() for t in (raw_text or "").split("\n")]
@@ -262,7 +238,7 @@ def clean_page(
             b.reason = "markup"
     for b in blocks:
         # A caption printed once more as plain text under its picture.
-        if b.reason is None and captions and _is_caption_copy(b.text, captions):
+        if b.reason is None and captions and _is_caption_copy(b.text, caption_norms):
             b.reason = "caption"
     _mark_repeats(blocks)
     if boilerplate is not None:
@@ -278,7 +254,7 @@ def clean_page(
         if guess is not None and (guess.month, guess.day) != (1, 1):
             date = guess
     authors = meta["authors"] or _split_authors(getattr(extracted, "author", None))
-    return CleanedPage(
+    cleaned = CleanedPage(
         title=title,
         body="\n\n".join(kept),
         blocks=blocks,
@@ -296,10 +272,72 @@ def clean_page(
         captions=captions,
         teaser_texts=[t.text for t in teasers],
     )
+    _bound(cleaned, limits, {k: n for k, n in truncated.items() if n})
+    return cleaned
 
 
-def take_captions(root: lxml_html.HtmlElement) -> list[str]:
-    """Cut image captions out of the tree and return them, each once, in page order.
+def _bound(page: CleanedPage, limits: PageLimits, truncated: dict[str, int]) -> None:
+    """Hold every field of `page` within `limits`, noting in `page.truncated` what was cut."""
+
+    def text(value: str, limit: int, what: str) -> str:
+        value, n = cut_text(value, limit)
+        if n:
+            truncated[what] = truncated.get(what, 0) + n
+        return value
+
+    def items(values: list[T], limit: int, what: str) -> list[T]:
+        values, n = cut_list(values, limit)
+        if n:
+            truncated[what] = n
+        return values
+
+    def url(value: str | None, what: str) -> str | None:
+        if value is not None and len(value) > limits.url_chars:
+            truncated[what] = 1  # a cut address leads nowhere: left out whole
+            return None
+        return value
+
+    page.blocks = items(page.blocks, limits.blocks, "blocks")
+    room = limits.body_chars
+    for b in page.blocks:
+        if b.reason is not None:
+            continue
+        if room <= 0:
+            b.reason = "over_limit"
+            continue
+        if len(b.text) > room:
+            b.text = text(b.text, room, "body_chars")
+            b.fingerprint = block_fingerprint(b.text)
+        room -= len(b.text) + 2  # the blank line between blocks
+    page.body = "\n\n".join(b.text for b in page.blocks if b.reason is None)
+    page.title = text(page.title, limits.title_chars, "title_chars")
+    page.summary = text(page.summary, limits.summary_chars, "summary_chars")
+    page.authors = [
+        text(a, limits.author_chars, "author_chars") for a in items(page.authors, limits.authors, "authors")
+    ]
+    page.tags = [text(t, limits.tag_chars, "tag_chars") for t in items(page.tags, limits.tags, "tags")]
+    page.captions = [
+        text(c, limits.caption_chars, "caption_chars") for c in items(page.captions, limits.captions, "captions")
+    ]
+    page.related = [
+        link.model_copy(update={"title": text(link.title, limits.related_title_chars, "related_title_chars")})
+        for link in items(page.related, limits.related, "related")
+        if url(link.url, "related_url") is not None
+    ]
+    page.teaser_texts = items(page.teaser_texts, limits.teaser_blocks, "teaser_blocks")
+    for name in ("site_name", "section"):
+        value = getattr(page, name)
+        if value is not None:
+            setattr(page, name, text(value, limits.label_chars, f"{name}_chars"))
+    page.canonical_url = url(page.canonical_url, "canonical_url")
+    page.image = url(page.image, "image")
+    page.source_url = url(page.source_url, "source_url")
+    page.truncated = truncated
+
+
+def take_captions(root: lxml_html.HtmlElement, limit: int = DEFAULT_LIMITS.captions) -> tuple[list[str], int]:
+    """Cut image captions out of the tree; return them, each once, in page order (at most
+    `limit`), and how many more the page held.
 
     Captions are kept apart from the body (the `captions` field): a figure's caption, an
     element whose class says caption, or the one short text of a box that holds a picture.
@@ -325,7 +363,7 @@ def take_captions(root: lxml_html.HtmlElement) -> list[str]:
             text = text_of(el)
             if 0 < len(text) <= MAX_CAPTION_CHARS:
                 take(el, text)
-    return _dedupe_captions(found)
+    return _dedupe_captions(found, limit)
 
 
 def _caption_table(el: lxml_html.HtmlElement) -> bool:
@@ -335,25 +373,29 @@ def _caption_table(el: lxml_html.HtmlElement) -> bool:
     return 0 < len(text_of(el)) <= MAX_CAPTION_CHARS and len(el.findall(".//tr")) <= 3
 
 
-def _dedupe_captions(captions: list[str]) -> list[str]:
+def _dedupe_captions(captions: list[str], limit: int) -> tuple[list[str], int]:
+    """Each caption once (the full form of a cut copy), at most `limit`; and how many more there were."""
     out: list[str] = []
-    for text in captions:
+    norms: list[str] = []
+    for n, text in enumerate(captions):
+        if len(out) >= limit:
+            return out, len(captions) - n
         norm = normalize_block(text)
-        for i, kept in enumerate(out):
-            old = normalize_block(kept)
+        for i, old in enumerate(norms):
             if norm == old or old.startswith(norm):
                 break
             if norm.startswith(old):  # the earlier copy was cut short
-                out[i] = text
+                out[i], norms[i] = text, norm
                 break
         else:
             out.append(text)
-    return out
+            norms.append(norm)
+    return out, 0
 
 
 def _is_caption_copy(text: str, captions: list[str]) -> bool:
     norm = normalize_block(text)
-    return any(normalize_block(c) == norm or normalize_block(c).startswith(norm) for c in captions)
+    return any(c.startswith(norm) for c in captions)
 
 
 def _beside_image(el: lxml_html.HtmlElement, parent: lxml_html.HtmlElement) -> bool:

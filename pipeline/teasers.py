@@ -15,6 +15,7 @@ that is linked only in part.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +37,10 @@ HEADLINE_HOLDERS = {"p", "h3", "h4", "h5"}
 MIN_HEADLINE_RUN = 3
 HEADLINE_SHARE = 0.9  # of its paragraph that a headline link covers
 INLINE_MAX_CHARS = 220  # "Read more: <title>" standing alone between paragraphs
+# Links read per page. Real pages hold up to about 2,200 (the most in both development sets);
+# a hostile one holds 100,000, and reading each would take a minute. Past this many, the
+# page's further links are taken as plain links (their text stays for the extractor to weigh).
+MAX_PAGE_LINKS = 5000
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "header", "strong", "b", "span", "div", "p"}
 _ARTICLE_SEGMENT = re.compile(r"(\d{4,}|[^/]*-[^/]*-[^/]*|\.s?html?$|\.php$|\.aspx?$)")
 _SPACE = re.compile(r"\s+")
@@ -144,17 +149,21 @@ class _PageScan:
         self.origin = f"{parts.scheme}://{parts.netloc}/"
         self._texts: dict[lxml_html.HtmlElement, str] = {}
         self._linked: set[lxml_html.HtmlElement] = set()
+        self._verdicts: dict[str, str | None] = {}  # href -> article URL or None, for this page
+        self.links_unread = 0  # links past MAX_PAGE_LINKS
 
     def mark_links(self, top: lxml_html.HtmlElement) -> None:
         """Note every element that holds a link to another article: only those can be or
         hold a teaser, so the search skips the rest of the page without reading its text."""
-        for a in top.iter("a"):
+        anchors = top.iter("a")
+        for a in itertools.islice(anchors, MAX_PAGE_LINKS):
             if not self.link(a.get("href", "")):
                 continue
             el: lxml_html.HtmlElement | None = a
             while el is not None and el not in self._linked:
                 self._linked.add(el)
                 el = el.getparent()
+        self.links_unread = sum(1 for _ in anchors)
 
     def holds_link(self, el: lxml_html.HtmlElement) -> bool:
         return el in self._linked
@@ -180,10 +189,18 @@ class _PageScan:
         return got if len(got) <= limit else None
 
     def link(self, href: str) -> str | None:
+        """The article URL an href of this page leads to, or None (see `is_article_link`)."""
+        try:
+            return self._verdicts[href]
+        except KeyError:
+            pass
+        if self.links_unread:
+            return None  # a page past the cap: only the links read by mark_links count
         # An absolute or root-relative href means the same on every page of the site: keyed
         # by the site's origin, the cache serves the menus and rails of its next pages too.
         base = self.origin if href.startswith(("http://", "https://", "/")) else self.page_url
-        return is_article_link(href, base, self.page_site)
+        verdict = self._verdicts[href] = is_article_link(href, base, self.page_site)
+        return verdict
 
     def article_anchor(self, el: lxml_html.HtmlElement) -> tuple[str, str, lxml_html.HtmlElement] | None:
         """The first link in `el` to another article: its URL, anchor text and element."""
@@ -207,7 +224,7 @@ class _PageScan:
         before the first item (a heading, if short); None when some child is too long to
         belong to a teaser block at all (it would make an item too long, or a heading).
         """
-        items: list[tuple[str, str, str]] = []
+        pieces: list[tuple[str, str, list[str]]] = []  # (url, title, texts) of each item
         lead_chars = covered = followers = 0
         for child in children:
             text = self.bounded_text(child, MAX_ITEM_CHARS)
@@ -215,11 +232,10 @@ class _PageScan:
                 return None
             led_by = self.item_title(child, text)
             if led_by is not None:
-                items.append((*led_by, text))
+                pieces.append((*led_by, [text]))
                 covered += len(text)
-            elif items:
-                url, title, prev = items[-1]
-                items[-1] = (url, title, f"{prev} {text}".strip())
+            elif pieces:
+                pieces[-1][2].append(text)
                 covered += len(text)
                 followers += bool(text)
             else:
@@ -228,8 +244,9 @@ class _PageScan:
                     return None
         # An item is a title with an excerpt, a date, a label: a few pieces at most. A list
         # whose pieces mostly lead with no link (bullet points of prose) is not teasers.
-        if followers > MAX_FOLLOWERS_PER_ITEM * len(items):
+        if followers > MAX_FOLLOWERS_PER_ITEM * len(pieces):
             return None
+        items = [(url, title, " ".join(t for t in texts if t)) for url, title, texts in pieces]
         return items, covered, lead_chars
 
     def teaser_list(self, el: lxml_html.HtmlElement) -> TeaserBlock | None:
@@ -282,7 +299,7 @@ class _PageScan:
         row of bare headlines, whichever site they point to.
         """
         holders: dict[lxml_html.HtmlElement, RelatedLink] = {}
-        for a in top.iter("a"):
+        for a in itertools.islice(top.iter("a"), MAX_PAGE_LINKS):
             holder = a.getparent()
             if holder is None or holder.tag not in HEADLINE_HOLDERS or holder in holders:
                 continue

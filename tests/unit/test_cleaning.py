@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.cleaning import CleanedPage, _split_title, clean_page, decode_html
+from pipeline.charset import decode_html
+from pipeline.cleaning import CleanedPage, _split_title, clean_page
 from pipeline.errors import Dropped, PermanentError
 from pipeline.teasers import is_article_link
 

@@ -1,0 +1,110 @@
+"""Bytes to text, once, for every kind of document newsflow reads (pages and feeds).
+
+The order of evidence is the one browsers and feed readers use: a byte-order mark, then the
+HTTP header's charset, then what the document says of itself (an HTML `<meta charset>`, an
+XML declaration's `encoding`), then UTF-8, then statistical detection. Labels are read as
+browsers read them (`iso-8859-1` is Windows-1252, `gb2312` is GB18030, ...). The result is
+NFC: legacy Vietnamese encodings store tone marks as separate characters.
+
+The text comes back without what only mattered for decoding: the byte-order mark, and for
+HTML the XML declaration (lxml refuses a decoded string that still declares an encoding)
+and NUL characters (a parser turns them into U+FFFD, which would then reach the body).
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+import charset_normalizer
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']\s*([A-Za-z0-9._:-]+)\s*["'][^>]*\?>""")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: its mark starts the same way
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_WIDE = ("utf-16", "utf-32")
+PRESCAN_BYTES = 4096  # where a page's own charset declaration is looked for
+# Labels that browsers read as a wider code page than the one Python names so.
+_BROWSER_LABELS = {
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "l1": "cp1252",
+    "ascii": "cp1252",
+    "us-ascii": "cp1252",
+    "windows-1252": "cp1252",
+    "iso-8859-9": "cp1254",
+    "latin5": "cp1254",
+    "iso-8859-11": "cp874",
+    "tis-620": "cp874",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "big5": "big5hkscs",
+}
+
+
+def codec_for(label: str) -> str | None:
+    """Python's codec for a charset label as a browser reads it; None for an unknown label."""
+    label = label.strip().strip("\"'").strip().lower()
+    try:
+        return codecs.lookup(_BROWSER_LABELS.get(label, label)).name
+    except LookupError:
+        return None
+
+
+def decode_html(body: bytes, header_charset: str | None = None) -> str:
+    """An HTML page's bytes as NFC text: BOM, header, `<meta charset>`, XML declaration, UTF-8, detection.
+
+    The XML declaration and NUL characters are left out of the text.
+    """
+    head = body[:PRESCAN_BYTES]
+    declared = [m.group(1) for m in (_META_CHARSET.search(head), _XML_ENCODING.match(head)) if m]
+    # A declaration readable as ASCII cannot be right about UTF-16 or UTF-32 (browsers agree).
+    own = ["utf-8" if (codec_for(d.decode("ascii")) or "").startswith(_WIDE) else d.decode("ascii") for d in declared]
+    text = _decode(body, header_charset, own)
+    text = _XML_DECLARATION.sub("", text.lstrip("\ufeff"), count=1)
+    return text.replace("\x00", "")
+
+
+def decode_xml(body: bytes, header_charset: str | None = None) -> str:
+    """An XML document's bytes (a feed, a sitemap) as NFC text: BOM, header, XML declaration, UTF-8, detection."""
+    m = _XML_ENCODING.match(body[:1024])
+    return _decode(body, header_charset, [m.group(1).decode("ascii")] if m else [])
+
+
+def _decode(body: bytes, header_charset: str | None, declared: list[str]) -> str:
+    candidates: list[str] = []
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            body = body[len(bom) :]
+            candidates.append(name)  # a byte-order mark outranks every label
+            break
+    if header_charset:
+        candidates.append(header_charset)
+    candidates += [*declared, "utf-8"]
+    for label in candidates:
+        codec = codec_for(label)
+        if codec is None:
+            continue
+        try:
+            return unicodedata.normalize("NFC", body.decode(codec))
+        except UnicodeDecodeError:
+            continue
+    best = charset_normalizer.from_bytes(body).best()
+    text = str(best) if best is not None else body.decode("utf-8", "replace")
+    return unicodedata.normalize("NFC", text)
