@@ -8,14 +8,12 @@ such as windows-1258 write tone marks as combining characters).
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import hashlib
 import io
 import json
 import re
 import time
-import unicodedata
 import xml.sax
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,13 +22,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import charset_normalizer
 import feedparser
 import yaml
 from lxml import etree
 from lxml import html as lxml_html
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from pipeline.charset import decode_xml
 from pipeline.errors import HostBusy, NewsflowError, PermanentError
 from pipeline.fetching import FetchResult, PageFetcher
 from pipeline.stages import fetch_work
@@ -129,49 +127,7 @@ class ParsedFeed:
 
 
 # -- decoding -------------------------------------------------------------------------------------
-_XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["'][^>]*\?>""")
 _XML_DECL_ANY = re.compile(r"""^\s*<\?xml[^>]*\?>""")
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
-
-
-def _codec(label: str) -> str | None:
-    label = label.strip().strip("\"'").lower()
-    # Browsers read these labels as the wider Windows code page; so do we.
-    label = {"iso-8859-1": "cp1252", "latin1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252"}.get(label, label)
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
-        return None
-
-
-def decode_feed(body: bytes, header_charset: str | None = None) -> str:
-    """Feed bytes to NFC text: BOM, then HTTP header charset, then XML declaration, then detection."""
-    candidates: list[str] = []
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            body = body[len(bom) :]
-            candidates.append(name)
-            break
-    if header_charset:
-        candidates.append(header_charset)
-    m = _XML_DECL.match(body[:1024])
-    if m:
-        candidates.append(m.group(1).decode("ascii"))
-    candidates.append("utf-8")
-    text: str | None = None
-    for label in candidates:
-        codec = _codec(label)
-        if codec is None:
-            continue
-        try:
-            text = body.decode(codec)
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None:
-        best = charset_normalizer.from_bytes(body).best()
-        text = str(best) if best is not None else body.decode("utf-8", "replace")
-    return unicodedata.normalize("NFC", text)
 
 
 # -- parsing --------------------------------------------------------------------------------------
@@ -188,7 +144,7 @@ def parse_feed(body: bytes, feed_url: str, charset: str | None = None) -> Parsed
     """
     if _ENTITY_DECL.search(body):
         raise PermanentError(f"feed {feed_url}: declares XML entities; refused (entity expansion attack?)")
-    text = decode_feed(body, charset)
+    text = decode_xml(body, charset)
     stripped = text.lstrip()
     if stripped.startswith("{"):
         return _parse_json_feed(stripped, feed_url)

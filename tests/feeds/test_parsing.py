@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.charset import decode_xml
 from pipeline.errors import PermanentError
-from pipeline.feeds import FeedConfig, decode_feed, discover_feeds, parse_feed
+from pipeline.feeds import FeedConfig, discover_feeds, parse_feed
 from pipeline.opml import read_opml, write_opml
 from pipeline.urls import canonicalize_url
 from tests.fetching.vietnamese import encode_cp1258
@@ -114,7 +115,7 @@ def test_windows_1258_feed_comes_out_as_nfc_text(where: str) -> None:
 def test_header_charset_beats_the_xml_declaration() -> None:
     """The HTTP header is trusted over the document's own declaration."""
     body = b'<?xml version="1.0" encoding="iso-8859-1"?><x>' + encode_cp1258("Việt") + b"</x>"
-    assert "Việt" in decode_feed(body, "windows-1258")
+    assert "Việt" in decode_xml(body, "windows-1258")
 
 
 def test_home_page_announces_its_feeds() -> None:
