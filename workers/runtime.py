@@ -23,18 +23,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline.dedup import SIG_VERSION, NearDupIndex
-from pipeline.fetching import Fetcher
-from pipeline.ingest import ProcessDeps
-from pipeline.politeness import PoliteFetcher, Politeness, PolitenessConfig
-from pipeline.search.base import SearchBackend
+from pipeline.errors import TransientError
 from pipeline.settings import Settings
+from pipeline.stages import QUEUES
 from pipeline.state import StateStore, connect
-from pipeline.state.boilerplate import BoilerplateStats
-from pipeline.storage import RawStore
-from workers.celery_app import QUEUES
+
+if TYPE_CHECKING:  # the heavy parts are imported by the properties that build them
+    from pipeline.dedup import NearDupIndex
+    from pipeline.fetching import Fetcher
+    from pipeline.ingest import ProcessDeps
+    from pipeline.politeness import PoliteFetcher, Politeness
+    from pipeline.search.base import SearchBackend
+    from pipeline.state.boilerplate import BoilerplateStats
+    from pipeline.storage import RawStore
 
 log = logging.getLogger("newsflow")
 
@@ -298,19 +301,27 @@ class Runtime:
 
     @cached_property
     def fetcher(self) -> Fetcher:
+        from pipeline.fetching import Fetcher
+
         return Fetcher.from_settings(self.settings)
 
     @cached_property
     def polite_fetcher(self) -> PoliteFetcher:
         """The fetcher of the workers: every request asks the shared politeness first."""
+        from pipeline.politeness import PoliteFetcher
+
         return PoliteFetcher(self.fetcher, self.politeness)
 
     @cached_property
     def politeness(self) -> Politeness:
+        from pipeline.politeness import Politeness, PolitenessConfig
+
         return Politeness(self.state.hosts, PolitenessConfig.from_settings(self.settings))
 
     @cached_property
     def raw_store(self) -> RawStore:
+        from pipeline.storage import RawStore
+
         return RawStore(self.settings.raw_dir)
 
     @cached_property
@@ -319,10 +330,14 @@ class Runtime:
 
     @cached_property
     def neardup(self) -> NearDupIndex:
+        from pipeline.dedup import SIG_VERSION, NearDupIndex
+
         return NearDupIndex(self.state.neardup(SIG_VERSION))
 
     @cached_property
     def process_deps(self) -> ProcessDeps:
+        from pipeline.ingest import ProcessDeps
+
         return ProcessDeps(store=self.raw_store, boilerplate=self.boilerplate, neardup=self.neardup, state=self.state)
 
     @cached_property
@@ -344,6 +359,15 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def index_size(self) -> int | None:
+        """Articles in the search index; None while the backend does not answer (a run goes
+        on: articles wait in Redis until it is back)."""
+        try:
+            return self.search.count()
+        except TransientError as exc:
+            log.warning("%s", exc)
+            return None
 
     def close(self) -> None:
         for name in ("fetcher", "search"):

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import scheduling, stages
-from pipeline.errors import TransientError
 from pipeline.feeds import FeedConfig
 from pipeline.state import describe, is_outage
 from workers.handoff import flush_held, reconcile, recover_node, submit
@@ -67,7 +66,7 @@ def run_pipeline(
     # exits 75); only once the run is going is an outage waited out.
     rt.state.ping()
     before = rt.state.stats()
-    size_before = index_size(rt)
+    size_before = rt.index_size()
     scheduling.register_feeds(rt.state, feeds, time.time())
     to_poll = [f for f in scheduling.all_feeds(rt.state) if not rt.state.feed_state(f.id).get("paused")]
     workers = list(specs or default_workers())
@@ -104,7 +103,7 @@ def run_pipeline(
         "feeds_polled": len(polled),
         "seconds": round(time.monotonic() - started, 2),
         "stats": {k: v for k, v in sorted(delta.items()) if v},
-        "index_size": (size := index_size(rt)),
+        "index_size": (size := rt.index_size()),
         "new_articles": size - size_before if size is not None and size_before is not None else None,
         "pending": rt.state.pending.count(),
         "dead_letters": rt.state.dead.count(),
@@ -240,16 +239,6 @@ def _serve_forever(rt: Runtime, group: WorkerGroup, watch: Watch) -> None:
     while not stop:
         _guard(rt, watch, tick)
         time.sleep(0.5)
-
-
-def index_size(rt: Runtime) -> int | None:
-    """Articles in the search index; None while the backend does not answer (the run goes
-    on: articles wait in Redis until it is back)."""
-    try:
-        return rt.search.count()
-    except TransientError as exc:
-        log.warning("%s", exc)
-        return None
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -40,7 +40,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline import scheduling
-    from workers.service import index_size
 
     with open_runtime(settings) as rt:
         stats = rt.state.stats()
@@ -52,7 +51,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
             "in_flight": rt.state.broker.in_flight(),
             "work": {"open": ledger.total, "waiting": ledger.waiting, "running": ledger.running},
             "dead_letters": rt.state.dead.count(),
-            "articles_indexed": index_size(rt),
+            "articles_indexed": rt.index_size(),
             "waiting_to_index": rt.state.pending.count(),
             "worker_restarts": stats.get("worker_restarts", 0),
             "redis_outages": stats.get("redis_outages", 0),
