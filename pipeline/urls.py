@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that only track the visitor and never change the page.
@@ -41,7 +40,6 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "itm_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_UNRESERVED_ESCAPES = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
