@@ -299,15 +299,13 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
 
 # -- serve, reindex, reprocess ---------------------------------------------------------------
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from workers.api import make_server
+    from workers.api import serve
 
     rt = _runtime(settings)
-    server = make_server(rt, args.host, args.port)
-    print(f"newsflow: serving search on http://{args.host}:{server.server_address[1]}/", file=sys.stderr)
+    print(f"newsflow: serving search on http://{args.host}:{args.port}/", file=sys.stderr)
     try:
-        server.serve_forever()
+        serve(rt, args.host, args.port)
     finally:
-        server.server_close()
         rt.close()
     return 0
 
