@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     # Dead letters kept (the newest); older ones are dropped and counted.
     dead_letters_max: int = Field(default=100_000, gt=0)
 
+    # Worker metrics: each worker writes prometheus_client's multiprocess files under this
+    # directory (unset: <data_dir>/metrics), which the API's /metrics merges on one host.
+    metrics_dir: Path | None = None
+    # Also serve each worker's own metrics on this port, for hosts the API cannot see on disk. 0: off.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+
     @field_validator("allow_private_networks")
     @classmethod
     def _check_cidrs(cls, value: str) -> str:

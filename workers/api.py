@@ -33,12 +33,10 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline.errors import TransientError
-from pipeline.ingest import pending_count
 from pipeline.models import Article, as_utc
 from pipeline.search.base import SearchHit, SearchQuery
+from workers import metrics
 from workers.runtime import Runtime
-from workers.supervisor import in_flight, queue_depths
 
 log = logging.getLogger("newsflow.api")
 MAX_LIMIT = 100
@@ -93,47 +91,8 @@ def parse_cursor(value: str | None) -> list[Any] | None:
 
 
 def metrics_text(rt: Runtime) -> str:
-    lines = [
-        "# HELP newsflow_queue_depth Messages waiting in a stage queue.",
-        "# TYPE newsflow_queue_depth gauge",
-    ]
-    for queue, depth in queue_depths(rt.redis).items():
-        lines.append(f'newsflow_queue_depth{{queue="{queue}"}} {depth}')
-    lines += [
-        "# HELP newsflow_in_flight Messages reserved by workers and not yet acknowledged.",
-        "# TYPE newsflow_in_flight gauge",
-        f"newsflow_in_flight {in_flight(rt.redis)}",
-        "# HELP newsflow_dead_letters Tasks that failed for good and wait for an operator.",
-        "# TYPE newsflow_dead_letters gauge",
-        f"newsflow_dead_letters {rt.state.dead_count()}",
-        "# HELP newsflow_index_pending Cleaned articles waiting for the search backend to take them.",
-        "# TYPE newsflow_index_pending gauge",
-        f"newsflow_index_pending {pending_count(rt.state)}",
-    ]
-    # The metrics that matter most while the search backend is down must still be served.
-    try:
-        articles: int | None = rt.search.count()
-    except TransientError as exc:
-        log.warning("metrics: %s", exc)
-        articles = None
-    lines += [
-        "# HELP newsflow_search_up 1 when the search backend answers, else 0.",
-        "# TYPE newsflow_search_up gauge",
-        f"newsflow_search_up {0 if articles is None else 1}",
-    ]
-    if articles is not None:
-        lines += [
-            "# HELP newsflow_articles Articles in the search index.",
-            "# TYPE newsflow_articles gauge",
-            f"newsflow_articles {articles}",
-        ]
-    lines += [
-        "# HELP newsflow_events_total Pipeline events by kind (fetched, indexed, dropped:<reason>, ...).",
-        "# TYPE newsflow_events_total counter",
-    ]
-    for name, value in sorted(rt.state.stats().items()):
-        lines.append(f'newsflow_events_total{{event="{name}"}} {value}')
-    return "\n".join(lines) + "\n"
+    """What /metrics answers, for `rt`: Redis' numbers, the workers' files, this process."""
+    return metrics.exposition(metrics.api_registry(rt))[0].decode()
 
 
 class _GuardedRoute(APIRoute):
@@ -226,9 +185,12 @@ def create_app(rt: Runtime) -> FastAPI:
         rt.redis.ping()
         return Health(ok=True, articles=rt.search.count())
 
+    registry = metrics.api_registry(rt)
+
     @route("/metrics", response_class=Response, summary="Prometheus metrics")
-    def metrics() -> Response:
-        return Response(metrics_text(rt), media_type="text/plain; version=0.0.4; charset=utf-8")
+    def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition(registry)
+        return Response(body, headers={"Content-Type": content_type})
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
