@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # Dead letters kept (the newest); older ones are dropped and counted.
     dead_letters_max: int = Field(default=100_000, gt=0)
 
+    # Log lines: "text" for people, "json" (one object a line: time, level, message, stage,
+    # task id, URL, outcome) for a log stack.
+    log_format: Literal["text", "json"] = "text"
     # Worker metrics: each worker writes prometheus_client's multiprocess files under this
     # directory (unset: <data_dir>/metrics), which the API's /metrics merges on one host.
     metrics_dir: Path | None = None

@@ -15,6 +15,7 @@ NEEDED_ENV = {
     "REDIS_URL": "redis://redis:6379/0",
     "ELASTICSEARCH_URL": "http://elasticsearch:9200",
     "NEWSFLOW_DATA_DIR": "/data",
+    "NEWSFLOW_LOG_FORMAT": "json",
 }
 
 

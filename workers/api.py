@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline.models import Article, as_utc
 from pipeline.search.base import SearchHit, SearchQuery
 from workers import metrics
+from workers.logs import configure_logging
 from workers.runtime import Runtime
 
 log = logging.getLogger("newsflow.api")
@@ -226,6 +227,9 @@ def serve(rt: Runtime, host: str, port: int, sock: socket.socket | None = None) 
 
     `sock`: an already bound listening socket to serve on (tests pass one on a free port).
     """
+    root = logging.getLogger()
+    # A service logs its requests: INFO at least, DEBUG when the caller asked for it.
+    configure_logging(rt.settings.log_format, min(root.level or logging.INFO, logging.INFO))
     server = make_server(rt, host, port)
     in_main = threading.current_thread() is threading.main_thread()
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler

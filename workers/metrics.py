@@ -46,6 +46,7 @@ from pipeline.errors import TransientError
 from workers.supervisor import in_flight, queue_depths
 
 log = logging.getLogger("newsflow.metrics")
+task_log = logging.getLogger("newsflow.tasks")
 
 # Message headers that travel with a task (kept through retries, which copy custom headers).
 ENQUEUED_AT = "nf_enqueued_at"  # when this message was published: queue wait, oldest age
@@ -236,10 +237,10 @@ class WorkerMetrics:
             "From a feed entry seen to the index batch that made its article searchable.",
             buckets=LATENCY_BUCKETS,
         )
-        self.started: dict[str, float] = {}
 
 
 _worker: WorkerMetrics | None = None
+_started: dict[str, float] = {}  # task id -> start time, for the tasks running in this process
 _lock_file: IO[bytes] | None = None
 
 
@@ -315,14 +316,13 @@ def _is_reclean(task_name: str, body: Any) -> bool:
 
 @task_prerun.connect
 def _task_started(task_id: str | None = None, task: Any = None, **_: Any) -> None:
-    if _worker is None or task is None or task_id is None:
+    if task is None or task_id is None:
         return
     now = time.time()
-    _worker.started[task_id] = now
+    _started[task_id] = now
     enqueued = _header(task.request, ENQUEUED_AT)
-    if isinstance(enqueued, (int, float)):
-        eta = getattr(task.request, "eta", None)
-        ready = max(float(enqueued), _timestamp(eta) or 0.0)
+    if _worker is not None and isinstance(enqueued, (int, float)):
+        ready = max(float(enqueued), _timestamp(getattr(task.request, "eta", None)) or 0.0)
         _worker.queue_wait.labels(stage_of(task.name)).observe(max(0.0, now - ready))
 
 
@@ -330,14 +330,19 @@ def _task_started(task_id: str | None = None, task: Any = None, **_: Any) -> Non
 def _task_done(
     task_id: str | None = None, task: Any = None, retval: Any = None, state: str | None = None, **_: Any
 ) -> None:
-    if _worker is None or task is None or task_id is None:
+    """One log line per task with its outcome, and the task's metrics."""
+    if task is None or task_id is None:
         return
     now = time.time()
     stage = stage_of(task.name)
-    started = _worker.started.pop(task_id, None)
-    if started is not None:
-        _worker.duration.labels(stage).observe(now - started)
+    started = _started.pop(task_id, None)
+    took = now - started if started is not None else None
     outcome = {"SUCCESS": "completed", "RETRY": "retried", "FAILURE": "error"}.get(state or "", (state or "").lower())
+    task_log.info("%s %s in %.3f s", task.name, outcome, took or 0.0, extra={"outcome": outcome, "duration": took})
+    if _worker is None:
+        return
+    if took is not None:
+        _worker.duration.labels(stage).observe(took)
     _worker.tasks.labels(stage, outcome).inc()
     seen = _header(task.request, SEEN_AT)
     took_articles = task.name == "index.batch" and state == "SUCCESS" and isinstance(retval, int) and retval > 0

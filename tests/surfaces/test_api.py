@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.articles import sample_articles
-from tests.api.server import ApiServer
 from tests.conftest import make_settings
 from tests.contract.noida import free_port
+from tests.surfaces.articles import sample_articles
+from tests.surfaces.server import ApiServer
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration

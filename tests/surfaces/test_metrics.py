@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.feeds import FeedConfig
-from tests.api.server import ApiServer
+from tests.surfaces.server import ApiServer
 from workers import tasks
 from workers.demo import SiteServer
 from workers.runtime import Runtime

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.articles import sample_articles
-from tests.api.server import ApiServer
 from tests.conftest import make_settings
+from tests.surfaces.articles import sample_articles
+from tests.surfaces.server import ApiServer
 from workers.runtime import Runtime
 
 
