@@ -1,8 +1,9 @@
 """The HTTP search API, the search page, health and Prometheus metrics (FastAPI on uvicorn).
 
 Routes (each answers GET and HEAD; the schema is at /openapi.json, the browsable docs at /docs):
-  GET /                     the search page (workers/static/)
-  GET /api/search?q=...     JSON results: q, site, language, since, until, limit, cursor, all=1
+  GET /                     the search page; its script and style under /static/
+  GET /api/search?q=...     JSON results: q, site, language, since, until, limit, cursor, all=1,
+                            cluster (the copies of one story); facets count sites, languages and days
   GET /api/articles/{id}    one article document
   GET /healthz              200 when Redis and the search backend answer, else 503
   GET /metrics              Prometheus text format: queues, counters, index size, articles waiting
@@ -30,6 +31,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -130,7 +132,9 @@ def create_app(rt: Runtime) -> FastAPI:
         version="0.1.0",
     )
     app.router.route_class = _GuardedRoute
-    page = resources.files("workers").joinpath("static/search.html").read_text(encoding="utf-8")
+    static = resources.files("workers").joinpath("static")
+    page = static.joinpath("search.html").read_text(encoding="utf-8")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
     errors: dict[int | str, dict[str, Any]] = {
         400: {"model": ErrorAnswer, "description": "A parameter is not valid; the message says which."},
         503: {"model": ErrorAnswer, "description": "Redis or the search backend did not answer."},
@@ -160,6 +164,7 @@ def create_app(rt: Runtime) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Hits per page.")] = 10,
         cursor: Annotated[str | None, Query(description="The next_cursor of the previous page, as JSON.")] = None,
         all: Annotated[bool, Query(description="Every member of a duplicate cluster, not one per cluster.")] = False,
+        cluster: Annotated[str | None, Query(description="Only the copies of one story (a hit's cluster_id).")] = None,
     ) -> dict[str, Any]:
         query = SearchQuery(
             text=q,
@@ -171,6 +176,7 @@ def create_app(rt: Runtime) -> FastAPI:
             collapse=not all,
             search_after=parse_cursor(cursor),
             facets=True,
+            cluster=cluster or None,
         )
         return rt.search.search(query).to_json()
 

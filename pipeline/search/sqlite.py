@@ -210,17 +210,26 @@ class SqliteBackend:
         if query.until:
             where.append("a.published_at < ?")
             params.append(_iso(query.until))
+        if query.cluster:
+            where.append("COALESCE(a.cluster_id, a.id) = ?")
+            params.append(query.cluster)
         return where, params
 
     def _facets(self, base: str, params: list[Any], collapse: bool) -> dict[str, dict[str, int]]:
+        """Counts of the matching documents by site, language and day. Collapsed, a story (a
+        cluster) counts once under each value its matching copies have, as Elasticsearch's
+        per-bucket cardinality does: a story two sites carried counts for both."""
         conn = self._conn()
-        sub = f"SELECT a_doc.* FROM ({base}) m JOIN articles a_doc ON a_doc.id = m.id"
-        if collapse:
-            sub += " GROUP BY COALESCE(a_doc.cluster_id, a_doc.id)"
+        counted = "count(DISTINCT COALESCE(d.cluster_id, d.id))" if collapse else "count(*)"
         facets: dict[str, dict[str, int]] = {}
-        for name, expr in (("site", "site"), ("language", "language"), ("published", "substr(published_at, 1, 10)")):
+        for name, expr in (
+            ("site", "d.site"),
+            ("language", "d.language"),
+            ("published", "substr(d.published_at, 1, 10)"),
+        ):
             rows = conn.execute(
-                f"SELECT {expr} AS k, count(*) FROM ({sub}) WHERE {expr} IS NOT NULL GROUP BY k ORDER BY 2 DESC, 1",
+                f"SELECT {expr} AS k, {counted} FROM ({base}) m JOIN articles d ON d.rowid = m.rowid "
+                f"WHERE {expr} IS NOT NULL GROUP BY k ORDER BY 2 DESC, 1",
                 params,
             ).fetchall()
             facets[name] = {str(k): int(n) for k, n in rows}

@@ -192,6 +192,24 @@ def test_collapse_keeps_one_hit_per_cluster(backend: SearchBackend) -> None:
     assert len(texted.hits) == 1 and texted.hits[0].cluster_size == 3
 
 
+def test_a_cluster_filter_lists_the_copies_of_one_story(backend: SearchBackend) -> None:
+    """cluster=<a hit's cluster_id> with collapse off gives every copy that matches, newest first."""
+    copies = [
+        art(f"flood-{i}", title=f"Flood copy {i}", site=f"s{i}.example", cluster_id="flood", days=i) for i in range(3)
+    ]
+    alone = art("alone", title="Flood elsewhere", days=1.5)
+    backend.index([*copies, alone])
+    page = backend.search(SearchQuery(text="flood"))
+    assert sorted(h.cluster_size for h in page.hits) == [1, 3]
+    hit = next(h for h in page.hits if h.cluster_size == 3)
+    members = backend.search(SearchQuery(text="flood", cluster=hit.cluster_id, collapse=False))
+    assert ids(members) == [copies[2].id, copies[1].id, copies[0].id]
+    assert members.total == 3
+    assert ids(backend.search(SearchQuery(cluster=alone.id, collapse=False))) == [alone.id]  # alone: its own cluster
+    narrowed = backend.search(SearchQuery(cluster="flood", site="s1.example", collapse=False))
+    assert ids(narrowed) == [copies[1].id]
+
+
 def test_facets_count_sites_languages_and_days(backend: SearchBackend) -> None:
     backend.index(
         [
@@ -210,6 +228,18 @@ def test_facets_count_sites_languages_and_days(backend: SearchBackend) -> None:
     collapsed = backend.search(SearchQuery(facets=True)).facets
     assert collapsed["site"] == {"a.example": 2, "b.example": 2}
     assert collapsed["published"] == {"2024-05-01": 2, "2024-05-02": 2}
+
+    # One story carried by two sites on two days counts once under each site and each day.
+    backend.index(
+        [
+            art("c1", site="c.example", language="vi", days=3, cluster_id="shared"),
+            art("d1", site="d.example", language="vi", days=4, cluster_id="shared"),
+        ]
+    )
+    spread = backend.search(SearchQuery(facets=True, since=T0 + timedelta(days=3))).facets
+    assert spread["site"] == {"c.example": 1, "d.example": 1}
+    assert spread["published"] == {"2024-05-04": 1, "2024-05-05": 1}
+    assert spread["language"] == {"vi": 1}
 
     filtered = backend.search(SearchQuery(facets=True, collapse=False, language="en")).facets
     assert filtered["site"] == {"a.example": 1}

@@ -39,11 +39,15 @@ def test_search_filters_and_collapses_and_counts_facets(api: httpx.Client) -> No
     assert collapsed["total"] == 1 and collapsed["hits"][0]["cluster_size"] == 3
     every = api.get("/api/search", params={"q": "song da", "all": "1"}).json()
     assert every["total"] == 3 and all(h["cluster_size"] == 1 for h in every["hits"])
-    english = api.get("/api/search", params={"language": "en"}).json()
-    assert english["total"] == 3 and {h["site"] for h in english["hits"]} == {"riverdaily.example"}
+    story = collapsed["hits"][0]["cluster_id"]
+    copies = api.get("/api/search", params={"cluster": story, "all": "1"}).json()
+    assert sorted(h["id"] for h in copies["hits"]) == sorted(h["id"] for h in every["hits"])
+    english = api.get("/api/search", params={"language": "en", "limit": "20"}).json()
+    assert english["total"] == 11  # twelve articles, two of them copies of one story
+    assert {h["site"] for h in english["hits"]} == {"riverdaily.example", "valleytimes.example"}
     facets = api.get("/api/search", params={"all": "1"}).json()["facets"]
-    assert facets["language"] == {"vi": 4, "en": 3, "fr": 2}
-    assert facets["site"]["riverdaily.example"] == 3
+    assert facets["language"] == {"en": 12, "vi": 5, "fr": 4, "es": 3}
+    assert facets["site"]["riverdaily.example"] == 7
     assert sum(facets["published"].values()) == len(ARTICLES)
 
 
@@ -51,7 +55,7 @@ def test_a_cursor_pages_through_every_hit_once(api: httpx.Client) -> None:
     """next_cursor, sent back as JSON, continues the list until every article was seen once."""
     seen: list[str] = []
     params: dict[str, str] = {"all": "1", "limit": "4"}
-    for _ in range(5):
+    for _ in range(len(ARTICLES)):
         answer = api.get("/api/search", params=params).json()
         seen += [h["id"] for h in answer["hits"]]
         if answer["next_cursor"] is None:
