@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,3 +30,14 @@ def api(api_runtime: Runtime) -> Iterator[httpx.Client]:
     """An HTTP client on the running API server."""
     with ApiServer(api_runtime) as server, httpx.Client(base_url=server.base, timeout=10) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium, installed by this fixture when missing (skips only if it cannot be)."""
+    from tests.surfaces.browser import install_chromium
+
+    try:
+        return install_chromium()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"no headless Chromium for the page tests: {exc}")
