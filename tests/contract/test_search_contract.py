@@ -266,6 +266,27 @@ def test_cursor_pages_visit_every_document_once(backend: SearchBackend, collapse
     assert seen[:10] == ids(backend.search(SearchQuery(text=text, limit=10, collapse=collapse)))
 
 
+def test_collapsed_pages_show_each_story_once_across_pages(backend: SearchBackend) -> None:
+    """Paging a collapsed search, each cluster appears once, by its best member, in the one-query order."""
+    docs = [
+        art(f"s{i:02d}", title=f"Story {i}", days=i % 7, cluster_id=f"k{i % 5}" if i % 3 else None) for i in range(20)
+    ]
+    backend.index(docs)
+    whole = backend.search(SearchQuery(text="story", limit=50))
+    seen: list[str] = []
+    cursor = None
+    for _ in range(20):
+        page = backend.search(SearchQuery(text="story", limit=3, search_after=cursor))
+        assert page.total == whole.total
+        seen += ids(page)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ids(whole)
+    clusters = [backend.get(i).cluster_id or i for i in seen]  # type: ignore[union-attr]
+    assert len(clusters) == len(set(clusters)) == whole.total
+
+
 def test_iter_all_yields_every_document_in_id_order(backend: SearchBackend) -> None:
     docs = [art(f"it{i}") for i in range(7)]
     backend.index(docs)
