@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -121,6 +121,15 @@ class Settings(BaseSettings):
     seen_retention_days: float = Field(default=180.0, gt=0)
     # Dead letters kept (the newest); older ones are dropped and counted.
     dead_letters_max: int = Field(default=100_000, gt=0)
+
+    # Log lines: "text" for people, "json" (one object a line: time, level, message, stage,
+    # task id, URL, outcome) for a log stack.
+    log_format: Literal["text", "json"] = "text"
+    # Worker metrics: each worker writes prometheus_client's multiprocess files under this
+    # directory (unset: <data_dir>/metrics), which the API's /metrics merges on one host.
+    metrics_dir: Path | None = None
+    # Also serve each worker's own metrics on this port, for hosts the API cannot see on disk. 0: off.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     @field_validator("allow_private_networks")
     @classmethod

@@ -15,6 +15,7 @@ NEEDED_ENV = {
     "REDIS_URL": "redis://redis:6379/0",
     "ELASTICSEARCH_URL": "http://elasticsearch:9200",
     "NEWSFLOW_DATA_DIR": "/data",
+    "NEWSFLOW_LOG_FORMAT": "json",
 }
 
 
@@ -96,3 +97,14 @@ def test_redis_persists_and_data_lives_in_named_volumes(compose: dict[str, Any],
     assert "redis-data:/data" in services["redis"]["volumes"]
     assert "es-data:/usr/share/elasticsearch/data" in services["elasticsearch"]["volumes"]
     assert {"redis-data", "es-data", "newsflow-data"} <= volumes
+
+
+def test_the_api_has_a_healthcheck_on_its_health_route(services: dict[str, Any]) -> None:
+    """Compose marks the API healthy only once its /healthz answers (port of its own command)."""
+    check = services["api"]["healthcheck"]
+    probe = " ".join(check["test"])
+    port = re.search(r"--port (\d+)", command(services["api"]))
+    assert port, "the api command names its port"
+    assert f"127.0.0.1:{port.group(1)}/healthz" in probe
+    assert check["test"][0] in {"CMD", "CMD-SHELL"} and "curl" not in probe  # python:slim has no curl
+    assert check["retries"] >= 1 and check["interval"]

@@ -1,31 +1,49 @@
-"""The HTTP search API, a one-page search UI, health and Prometheus metrics.
+"""The HTTP search API, the search page, health and Prometheus metrics (FastAPI on uvicorn).
 
-Routes:
-  GET /                     the search page
-  GET /api/search?q=...     JSON results: q, site, language, since, until, limit, cursor, all=1
-  GET /api/articles/<id>    one article document
-  GET /healthz              200 when Redis and the search backend answer
+Routes (each answers GET and HEAD; the schema is at /openapi.json, the browsable docs at /docs):
+  GET /                     the search page; its script and style under /static/
+  GET /api/search?q=...     JSON results: q, site, language, since, until, limit, cursor, all=1,
+                            cluster (the copies of one story); facets count sites, languages and days
+  GET /api/articles/{id}    one article document
+  GET /healthz              200 when Redis and the search backend answer, else 503
   GET /metrics              Prometheus text format: queues, counters, index size, articles waiting
                             to be indexed, and whether the search backend answers (served while it is down)
+
+Every error answers `{"error": "<what failed and what to do>"}` with its status: 400 for a bad
+parameter, 404 for an unknown article or route, 503 when Redis or the search backend does not
+answer. `serve()` is the one blocking entry; `make_server()` gives tests a server to run in a thread.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import signal
+import socket
+import threading
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import Annotated, Any
 
-from pipeline.errors import TransientError
-from pipeline.models import as_utc
-from pipeline.search.base import SearchQuery
+import uvicorn
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline.models import Article, as_utc
+from pipeline.search.base import SearchHit, SearchQuery
+from workers import metrics
+from workers.logs import configure_logging
 from workers.runtime import Runtime
 
 log = logging.getLogger("newsflow.api")
 MAX_LIMIT = 100
+UNAVAILABLE = "the search backend or Redis did not answer; try again"
 
 
 class ApiError(Exception):
@@ -34,139 +52,202 @@ class ApiError(Exception):
         self.status = status
 
 
-def parse_search(params: dict[str, list[str]]) -> SearchQuery:
-    """A SearchQuery from query-string parameters; ApiError(400) on bad values."""
+class ErrorAnswer(BaseModel):
+    error: str
 
-    def one(name: str) -> str | None:
-        values = params.get(name)
-        return values[0] if values and values[0] != "" else None
 
-    def date(name: str) -> datetime | None:
-        value = one(name)
-        if value is None:
-            return None
-        try:
-            return as_utc(datetime.fromisoformat(value))
-        except ValueError:
-            raise ApiError(400, f"{name}={value!r} is not a date (YYYY-MM-DD or ISO 8601)") from None
+class SearchAnswer(BaseModel):
+    """One page of results, as `SearchPage.to_json()` writes it."""
 
-    limit_raw = one("limit") or "10"
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_LIMIT:
-        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    cursor = None
-    if one("cursor"):
-        try:
-            cursor = json.loads(one("cursor") or "")
-        except ValueError:
-            raise ApiError(400, "cursor must be the next_cursor value of a previous answer") from None
-        if not isinstance(cursor, list):
-            raise ApiError(400, "cursor must be the next_cursor value of a previous answer")
-    return SearchQuery(
-        text=one("q") or "",
-        site=one("site"),
-        language=one("language"),
-        since=date("since"),
-        until=date("until"),
-        limit=int(limit_raw),
-        collapse=one("all") not in ("1", "true"),
-        search_after=cursor,
-        facets=True,
-    )
+    total: int
+    hits: list[SearchHit]
+    next_cursor: list[Any] | None = None
+    facets: dict[str, dict[str, int]] = {}
+
+
+class Health(BaseModel):
+    ok: bool
+    articles: int
+
+
+def parse_date(name: str, value: str | None) -> datetime | None:
+    """An ISO 8601 date or datetime parameter as UTC; ApiError(400) when it is not one."""
+    if not value:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise ApiError(400, f"{name}={value!r} is not a date (YYYY-MM-DD or ISO 8601)") from None
+
+
+def parse_cursor(value: str | None) -> list[Any] | None:
+    """The `next_cursor` of a previous answer, sent back as JSON; ApiError(400) otherwise."""
+    if not value:
+        return None
+    try:
+        cursor = json.loads(value)
+    except ValueError:
+        cursor = None
+    if not isinstance(cursor, list):
+        raise ApiError(400, "cursor must be the next_cursor value of a previous answer")
+    return cursor
 
 
 def metrics_text(rt: Runtime) -> str:
-    lines = [
-        "# HELP newsflow_queue_depth Messages waiting in a stage queue.",
-        "# TYPE newsflow_queue_depth gauge",
-    ]
-    for queue, depth in rt.state.broker.depths().items():
-        lines.append(f'newsflow_queue_depth{{queue="{queue}"}} {depth}')
-    lines += [
-        "# HELP newsflow_in_flight Messages reserved by workers and not yet acknowledged.",
-        "# TYPE newsflow_in_flight gauge",
-        f"newsflow_in_flight {rt.state.broker.in_flight()}",
-        "# HELP newsflow_dead_letters Tasks that failed for good and wait for an operator.",
-        "# TYPE newsflow_dead_letters gauge",
-        f"newsflow_dead_letters {rt.state.dead.count()}",
-        "# HELP newsflow_index_pending Cleaned articles waiting for the search backend to take them.",
-        "# TYPE newsflow_index_pending gauge",
-        f"newsflow_index_pending {rt.state.pending.count()}",
-    ]
-    # The metrics that matter most while the search backend is down must still be served.
-    try:
-        articles: int | None = rt.search.count()
-    except TransientError as exc:
-        log.warning("metrics: %s", exc)
-        articles = None
-    lines += [
-        "# HELP newsflow_search_up 1 when the search backend answers, else 0.",
-        "# TYPE newsflow_search_up gauge",
-        f"newsflow_search_up {0 if articles is None else 1}",
-    ]
-    if articles is not None:
-        lines += [
-            "# HELP newsflow_articles Articles in the search index.",
-            "# TYPE newsflow_articles gauge",
-            f"newsflow_articles {articles}",
-        ]
-    lines += [
-        "# HELP newsflow_events_total Pipeline events by kind (fetched, indexed, dropped:<reason>, ...).",
-        "# TYPE newsflow_events_total counter",
-    ]
-    for name, value in sorted(rt.state.stats().items()):
-        lines.append(f'newsflow_events_total{{event="{name}"}} {value}')
-    return "\n".join(lines) + "\n"
+    """What /metrics answers, for `rt`: Redis' numbers, the workers' files, this process."""
+    return metrics.exposition(metrics.api_registry(rt))[0].decode()
 
 
-def make_handler(rt: Runtime) -> type[BaseHTTPRequestHandler]:
-    page = resources.files("workers").joinpath("static/search.html").read_bytes()
+class _GuardedRoute(APIRoute):
+    """A route whose failures answer JSON: ApiError with its status, anything else 503.
 
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "newsflow"
+    Redis or the search backend being away is the expected failure of every route; it must
+    answer a clear 503, never a bare 500, and never take the server down.
+    """
 
-        def do_GET(self) -> None:
-            url = urlsplit(self.path)
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
             try:
-                if url.path == "/":
-                    self._send(200, page, "text/html; charset=utf-8")
-                elif url.path == "/api/search":
-                    result = rt.search.search(parse_search(parse_qs(url.query)))
-                    self._json(200, result.to_json())
-                elif url.path.startswith("/api/articles/"):
-                    art = rt.search.get(url.path.rsplit("/", 1)[1])
-                    if art is None:
-                        raise ApiError(404, "no article with that id")
-                    self._json(200, art.to_doc())
-                elif url.path == "/healthz":
-                    rt.state.ping()
-                    self._json(200, {"ok": True, "articles": rt.search.count()})
-                elif url.path == "/metrics":
-                    self._send(200, metrics_text(rt).encode(), "text/plain; version=0.0.4")
-                else:
-                    raise ApiError(404, f"no route {url.path}")
+                return await handler(request)
+            except (StarletteHTTPException, RequestValidationError):
+                raise
             except ApiError as exc:
-                self._json(exc.status, {"error": str(exc)})
+                return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            except ValueError as exc:  # a backend refusing a query it cannot answer (a foreign cursor)
+                return JSONResponse({"error": str(exc)}, status_code=400)
             except Exception:
-                log.exception("GET %s failed", self.path)
-                self._json(503, {"error": "the search backend or Redis did not answer; try again"})
+                log.exception("%s %s failed", request.method, request.url.path)
+                return JSONResponse({"error": UNAVAILABLE}, status_code=503)
 
-        def _json(self, status: int, payload: Any) -> None:
-            self._send(status, json.dumps(payload, ensure_ascii=False).encode(), "application/json")
-
-        def _send(self, status: int, body: bytes, ctype: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, fmt: str, *args: Any) -> None:
-            log.info("%s %s", self.address_string(), fmt % args)
-
-    return Handler
+        return guarded
 
 
-def make_server(rt: Runtime, host: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), make_handler(rt))
-    server.daemon_threads = True
-    return server
+def create_app(rt: Runtime) -> FastAPI:
+    """The ASGI application serving `rt`'s search backend and Redis."""
+    app = FastAPI(
+        title="newsflow",
+        summary="Search clean, deduplicated news articles; health and Prometheus metrics.",
+        version="0.1.0",
+    )
+    app.router.route_class = _GuardedRoute
+    static = resources.files("workers").joinpath("static")
+    page = static.joinpath("search.html").read_text(encoding="utf-8")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    errors: dict[int | str, dict[str, Any]] = {
+        400: {"model": ErrorAnswer, "description": "A parameter is not valid; the message says which."},
+        503: {"model": ErrorAnswer, "description": "Redis or the search backend did not answer."},
+    }
+
+    def route(path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register GET in the schema and HEAD beside it (uvicorn sends HEAD answers without a body)."""
+
+        def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+            app.add_api_route(path, endpoint, methods=["GET"], **kwargs)
+            app.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False, **kwargs)
+            return endpoint
+
+        return register
+
+    @route("/", response_class=HTMLResponse, summary="The search page")
+    def search_page() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @route("/api/search", response_model=SearchAnswer, responses=errors, summary="Full-text search")
+    def search(
+        q: Annotated[str, Query(description="Words to find; accents optional. Empty: every article.")] = "",
+        site: Annotated[str | None, Query(description="Only this site.")] = None,
+        language: Annotated[str | None, Query(description="Only this language code (en, vi, ...).")] = None,
+        since: Annotated[str | None, Query(description="Published on or after (YYYY-MM-DD or ISO 8601).")] = None,
+        until: Annotated[str | None, Query(description="Published before (YYYY-MM-DD or ISO 8601).")] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Hits per page.")] = 10,
+        cursor: Annotated[str | None, Query(description="The next_cursor of the previous page, as JSON.")] = None,
+        all: Annotated[bool, Query(description="Every member of a duplicate cluster, not one per cluster.")] = False,
+        cluster: Annotated[str | None, Query(description="Only the copies of one story (a hit's cluster_id).")] = None,
+    ) -> dict[str, Any]:
+        query = SearchQuery(
+            text=q,
+            site=site or None,
+            language=language or None,
+            since=parse_date("since", since),
+            until=parse_date("until", until),
+            limit=limit,
+            collapse=not all,
+            search_after=parse_cursor(cursor),
+            facets=True,
+            cluster=cluster or None,
+        )
+        return rt.search.search(query).to_json()
+
+    @route("/api/articles/{doc_id}", response_model=Article, responses=errors, summary="One article")
+    def article(doc_id: str) -> Article:
+        found = rt.search.get(doc_id)
+        if found is None:
+            raise ApiError(404, f"no article with id {doc_id!r}")
+        return found
+
+    @route("/healthz", response_model=Health, responses=errors, summary="Redis and the search backend answer")
+    def healthz() -> Health:
+        rt.state.ping()
+        return Health(ok=True, articles=rt.search.count())
+
+    registry = metrics.api_registry(rt)
+
+    @route("/metrics", response_class=Response, summary="Prometheus metrics")
+    def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition(registry)
+        return Response(body, headers={"Content-Type": content_type})
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{err['loc'][-1]}={err.get('input')!r}: {err['msg']}" if err.get("input") is not None else err["msg"]
+            for err in exc.errors()
+        )
+        return JSONResponse({"error": f"{request.url.path}: {problems}"}, status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+    return app
+
+
+def make_server(rt: Runtime, host: str = "127.0.0.1", port: int = 8000) -> uvicorn.Server:
+    """A uvicorn server for `rt`; `.run()` blocks, `.should_exit = True` stops it."""
+    config = uvicorn.Config(
+        create_app(rt),
+        host=host,
+        port=port,
+        log_config=None,  # logging is the entrypoint's to configure; uvicorn logs through it
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return uvicorn.Server(config)
+
+
+def serve(rt: Runtime, host: str, port: int, sock: socket.socket | None = None) -> None:
+    """Serve the API until SIGINT or SIGTERM (uvicorn finishes the requests in progress).
+
+    `sock`: an already bound listening socket to serve on (tests pass one on a free port).
+    """
+    root = logging.getLogger()
+    # A service logs its requests: INFO at least, DEBUG when the caller asked for it.
+    configure_logging(rt.settings.log_format, min(root.level or logging.INFO, logging.INFO))
+    server = make_server(rt, host, port)
+    in_main = threading.current_thread() is threading.main_thread()
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler
+    # it found. Python's default would kill the process before the caller closes its Runtime
+    # (an embedded Redis left running); SystemExit unwinds through the caller's `finally`.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if in_main else None
+    try:
+        server.run(sockets=[sock] if sock is not None else None)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)

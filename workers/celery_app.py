@@ -63,3 +63,7 @@ def configuration() -> dict[str, Any]:
 
 
 app = NewsflowCelery("newsflow", include=["workers.tasks"])
+
+# Their Celery signal receivers (task metrics, the log format) connect when the app is loaded.
+from workers import logs as _logs  # noqa: E402, F401
+from workers import metrics as _metrics  # noqa: E402, F401

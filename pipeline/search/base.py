@@ -27,7 +27,8 @@ class SearchQuery:
     limit: int = 10
     collapse: bool = True  # one hit per near-duplicate cluster
     search_after: list[Any] | None = None  # opaque cursor from SearchPage.next_cursor
-    facets: bool = False
+    facets: bool = False  # counts by site, language and day ("published", YYYY-MM-DD) of what matches
+    cluster: str | None = None  # only the members of this near-duplicate cluster (a hit's cluster_id)
 
 
 @dataclass

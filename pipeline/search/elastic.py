@@ -481,6 +481,8 @@ class ElasticsearchBackend:
             filters.append({"term": {"site": query.site}})
         if query.language:
             filters.append({"term": {"language": query.language}})
+        if query.cluster:
+            filters.append({"term": {"collapse_key": query.cluster}})
         if query.since or query.until:
             bounds: dict[str, str] = {}
             if query.since:

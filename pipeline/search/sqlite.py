@@ -33,13 +33,19 @@ CREATE TABLE IF NOT EXISTS articles (
     cluster_id TEXT,
     doc TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS articles_published ON articles (published_at);
+-- Covers every column a search reads before the page's documents, so matching and counting
+-- read this narrow index, not the table's rows with their documents.
+CREATE INDEX IF NOT EXISTS articles_cover ON articles (published_at, site, language, cluster_id, id);
+DROP INDEX IF EXISTS articles_published;
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
     title, body, tokenize = "unicode61 remove_diacritics 2"
 );
 """
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# The order of hits, and of the cursor's fields: score desc, published desc, id asc.
+_ORDER = "ORDER BY score DESC, pub DESC, id"
+_FACETS = (("site", "site"), ("language", "language"), ("published", "substr(pub, 1, 10)"))
 
 
 def fts_query(text: str) -> str:
@@ -66,6 +72,7 @@ class SqliteBackend:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA temp_store=MEMORY")  # each search's matches: see search()
             conn.executescript(_SCHEMA)
             self._local.conn = conn
         return conn
@@ -138,43 +145,58 @@ class SqliteBackend:
     def search(self, query: SearchQuery) -> SearchPage:
         where, params = self._filters(query)
         match = fts_query(query.text)
+        # The matching documents, narrow (no document text), become a temporary table once;
+        # the total, the page and the facets all read it, so the full-text match runs once.
+        columns = (
+            "a.rowid AS rid, a.id AS id, COALESCE(a.cluster_id, a.id) AS ckey, "
+            "COALESCE(a.published_at, '') AS pub, a.site AS site, a.language AS language"
+        )
         if match:
             # bm25 is lower-is-better; negate so every backend sorts score descending.
             base = (
-                "SELECT a.rowid, a.id, a.cluster_id, a.published_at, -bm25(articles_fts, 3.0, 1.0) AS score, a.doc "
-                "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid "
-                "WHERE articles_fts MATCH ?"
+                f"SELECT {columns}, -bm25(articles_fts, 3.0, 1.0) AS score "
+                "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid WHERE articles_fts MATCH ?"
             )
             params = [match, *params]
         else:
-            base = "SELECT a.rowid, a.id, a.cluster_id, a.published_at, 0.0 AS score, a.doc FROM articles a WHERE 1=1"
+            base = f"SELECT {columns}, 0.0 AS score FROM articles a WHERE 1=1"
         base += "".join(f" AND {w}" for w in where)
-        # Sort key shared with the cursor: score desc, published desc, id asc.
-        ranked = (
-            f"SELECT *, ROW_NUMBER() OVER (PARTITION BY COALESCE(cluster_id, id) "
-            f"ORDER BY score DESC, COALESCE(published_at, '') DESC, id) AS pos, "
-            f"COUNT(*) OVER (PARTITION BY COALESCE(cluster_id, id)) AS csize FROM ({base})"
-        )
-        outer = f"SELECT id, score, published_at, doc, csize FROM ({ranked})"
-        outer_where = ["pos = 1"] if query.collapse else []
-        outer_params: list[Any] = []
-        if query.search_after:
-            s_score, s_pub, s_id = query.search_after
-            outer_where.append(
-                "(score < ? OR (score = ? AND (COALESCE(published_at,'') < ? "
-                "OR (COALESCE(published_at,'') = ? AND id > ?))))"
-            )
-            outer_params += [s_score, s_score, s_pub, s_pub, s_id]
-        if outer_where:
-            outer += " WHERE " + " AND ".join(outer_where)
         conn = self._conn()
-        total_sql = f"SELECT count(*) FROM ({ranked})" + (" WHERE pos = 1" if query.collapse else "")
-        total = int(conn.execute(total_sql, params).fetchone()[0])
-        outer += " ORDER BY score DESC, COALESCE(published_at,'') DESC, id LIMIT ?"
-        rows = conn.execute(outer, [*params, *outer_params, query.limit]).fetchall()
+        conn.execute("DROP TABLE IF EXISTS temp.matched")
+        conn.execute(f"CREATE TEMP TABLE matched AS {base}", params)
+        try:
+            return self._page(conn, query)
+        finally:
+            conn.execute("DROP TABLE IF EXISTS temp.matched")
+
+    def _page(self, conn: sqlite3.Connection, query: SearchQuery) -> SearchPage:
+        """One page of hits, the total and the facets, from `temp.matched`."""
+        facets: dict[str, dict[str, int]] = {}
+        if query.collapse:
+            rows = self._representatives(conn, query)
+            sizes = self._cluster_sizes(conn, [r[4] for r in rows])
+            if query.facets:
+                total, facets = self._collapsed_facets(conn)
+            else:
+                total = int(conn.execute("SELECT count(DISTINCT ckey) FROM temp.matched").fetchone()[0])
+        else:
+            where, params = "", []
+            if query.search_after:
+                s_score, s_pub, s_id = query.search_after
+                where = "WHERE score < ? OR (score = ? AND (pub < ? OR (pub = ? AND id > ?)))"
+                params = [s_score, s_score, s_pub, s_pub, s_id]
+            rows = conn.execute(
+                f"SELECT rid, id, score, pub, ckey FROM temp.matched {where} {_ORDER} LIMIT ?", [*params, query.limit]
+            ).fetchall()
+            sizes = {}
+            total = int(conn.execute("SELECT count(*) FROM temp.matched").fetchone()[0])
+            if query.facets:
+                facets = self._flat_facets(conn)
+        marks = ",".join("?" * len(rows))
+        docs = dict(conn.execute(f"SELECT rowid, doc FROM articles WHERE rowid IN ({marks})", [r[0] for r in rows]))
         hits = []
-        for doc_id, score, _published, doc, csize in rows:
-            art = Article.from_doc(json.loads(doc))
+        for rid, doc_id, score, _pub, ckey in rows:
+            art = Article.from_doc(json.loads(docs[rid]))
             hits.append(
                 SearchHit(
                     id=doc_id,
@@ -186,17 +208,50 @@ class SqliteBackend:
                     snippet=make_snippet(art.body, query.text),
                     score=float(score),
                     cluster_id=art.cluster_id,
-                    cluster_size=int(csize) if query.collapse else 1,
+                    cluster_size=sizes.get(ckey, 1),
                 )
             )
         cursor = None
         if len(rows) == query.limit:
-            last = rows[-1]
-            cursor = [last[1], last[2] or "", last[0]]
+            _rid, last_id, last_score, last_pub, _ckey = rows[-1]
+            cursor = [last_score, last_pub, last_id]
         page = SearchPage(total=total, hits=hits, next_cursor=cursor)
         if query.facets:
-            page.facets = self._facets(base, params, query.collapse)
+            page.facets = facets
         return page
+
+    def _representatives(self, conn: sqlite3.Connection, query: SearchQuery) -> list[tuple[Any, ...]]:
+        """The next `limit` clusters after the cursor, each by its best member.
+
+        In the sort order (score desc, published desc, id asc) a cluster's best member is its
+        first: walk the order, keep first sightings, skip clusters already seen. The walk
+        reads only as far as the page ends (plus the pages before it), never all matches.
+        """
+        after = query.search_after
+        seen: set[str] = set()
+        picked: list[tuple[Any, ...]] = []
+        cur = conn.execute(f"SELECT rid, id, score, pub, ckey FROM temp.matched {_ORDER}")
+        try:
+            for row in cur:
+                ckey = row[4]
+                if ckey in seen:
+                    continue
+                seen.add(ckey)
+                if after is not None and not _follows(row, after):
+                    continue
+                picked.append(row)
+                if len(picked) == query.limit:
+                    break
+        finally:
+            cur.close()
+        return picked
+
+    def _cluster_sizes(self, conn: sqlite3.Connection, ckeys: list[str]) -> dict[str, int]:
+        if not ckeys:
+            return {}
+        marks = ",".join("?" * len(ckeys))
+        sql = f"SELECT ckey, count(*) FROM temp.matched WHERE ckey IN ({marks}) GROUP BY ckey"
+        return {str(k): int(n) for k, n in conn.execute(sql, ckeys)}
 
     def _filters(self, query: SearchQuery) -> tuple[list[str], list[Any]]:
         where: list[str] = []
@@ -213,27 +268,56 @@ class SqliteBackend:
         if query.until:
             where.append("a.published_at < ?")
             params.append(_iso(query.until))
+        if query.cluster:
+            where.append("COALESCE(a.cluster_id, a.id) = ?")
+            params.append(query.cluster)
         return where, params
 
-    def _facets(self, base: str, params: list[Any], collapse: bool) -> dict[str, dict[str, int]]:
-        conn = self._conn()
-        sub = f"SELECT a_doc.* FROM ({base}) m JOIN articles a_doc ON a_doc.id = m.id"
-        if collapse:
-            sub += " GROUP BY COALESCE(a_doc.cluster_id, a_doc.id)"
+    def _flat_facets(self, conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
+        """Matching documents by site, language and day (YYYY-MM-DD)."""
         facets: dict[str, dict[str, int]] = {}
-        for name, expr in (("site", "site"), ("language", "language"), ("published", "substr(published_at, 1, 10)")):
+        for name, expr in _FACETS:
             rows = conn.execute(
-                f"SELECT {expr} AS k, count(*) FROM ({sub}) WHERE {expr} IS NOT NULL GROUP BY k ORDER BY 2 DESC, 1",
-                params,
+                f"SELECT {expr} AS k, count(*) FROM temp.matched WHERE k IS NOT NULL AND k != '' GROUP BY k"
             ).fetchall()
-            facets[name] = {str(k): int(n) for k, n in rows}
+            facets[name] = _ranked({str(k): int(n) for k, n in rows})
         return facets
+
+    def _collapsed_facets(self, conn: sqlite3.Connection) -> tuple[int, dict[str, dict[str, int]]]:
+        """The number of matching stories, and stories by site, language and day: a story (a
+        cluster) counts once under each value its matching copies have, as Elasticsearch's
+        per-bucket cardinality does (a story two sites carried counts for both).
+
+        One pass over the matches in Python: measured at 100,000 articles, it takes half the
+        time of three GROUP BYs counting distinct clusters in SQLite."""
+        stories: set[str] = set()
+        by: dict[str, dict[str, set[str]]] = {name: {} for name, _ in _FACETS}
+        exprs = ", ".join(expr for _, expr in _FACETS)
+        for ckey, *values in conn.execute(f"SELECT ckey, {exprs} FROM temp.matched"):
+            stories.add(ckey)
+            for (name, _), value in zip(_FACETS, values, strict=True):
+                if value:
+                    by[name].setdefault(value, set()).add(ckey)
+        facets = {name: _ranked({k: len(v) for k, v in counts.items()}) for name, counts in by.items()}
+        return len(stories), facets
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _follows(row: tuple[Any, ...], cursor: list[Any]) -> bool:
+    """Whether a (rid, id, score, pub, ...) row comes after the cursor [score, pub, id] in _ORDER."""
+    _rid, doc_id, score, pub = row[:4]
+    s_score, s_pub, s_id = cursor
+    return bool(score < s_score or (score == s_score and (pub < s_pub or (pub == s_pub and doc_id > s_id))))
+
+
+def _ranked(counts: dict[str, int]) -> dict[str, int]:
+    """Most first, then by key: the order every backend's facets share."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _iso(value: datetime) -> str:

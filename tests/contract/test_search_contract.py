@@ -192,6 +192,24 @@ def test_collapse_keeps_one_hit_per_cluster(backend: SearchBackend) -> None:
     assert len(texted.hits) == 1 and texted.hits[0].cluster_size == 3
 
 
+def test_a_cluster_filter_lists_the_copies_of_one_story(backend: SearchBackend) -> None:
+    """cluster=<a hit's cluster_id> with collapse off gives every copy that matches, newest first."""
+    copies = [
+        art(f"flood-{i}", title=f"Flood copy {i}", site=f"s{i}.example", cluster_id="flood", days=i) for i in range(3)
+    ]
+    alone = art("alone", title="Flood elsewhere", days=1.5)
+    backend.index([*copies, alone])
+    page = backend.search(SearchQuery(text="flood"))
+    assert sorted(h.cluster_size for h in page.hits) == [1, 3]
+    hit = next(h for h in page.hits if h.cluster_size == 3)
+    members = backend.search(SearchQuery(text="flood", cluster=hit.cluster_id, collapse=False))
+    assert ids(members) == [copies[2].id, copies[1].id, copies[0].id]
+    assert members.total == 3
+    assert ids(backend.search(SearchQuery(cluster=alone.id, collapse=False))) == [alone.id]  # alone: its own cluster
+    narrowed = backend.search(SearchQuery(cluster="flood", site="s1.example", collapse=False))
+    assert ids(narrowed) == [copies[1].id]
+
+
 def test_facets_count_sites_languages_and_days(backend: SearchBackend) -> None:
     backend.index(
         [
@@ -210,6 +228,18 @@ def test_facets_count_sites_languages_and_days(backend: SearchBackend) -> None:
     collapsed = backend.search(SearchQuery(facets=True)).facets
     assert collapsed["site"] == {"a.example": 2, "b.example": 2}
     assert collapsed["published"] == {"2024-05-01": 2, "2024-05-02": 2}
+
+    # One story carried by two sites on two days counts once under each site and each day.
+    backend.index(
+        [
+            art("c1", site="c.example", language="vi", days=3, cluster_id="shared"),
+            art("d1", site="d.example", language="vi", days=4, cluster_id="shared"),
+        ]
+    )
+    spread = backend.search(SearchQuery(facets=True, since=T0 + timedelta(days=3))).facets
+    assert spread["site"] == {"c.example": 1, "d.example": 1}
+    assert spread["published"] == {"2024-05-04": 1, "2024-05-05": 1}
+    assert spread["language"] == {"vi": 1}
 
     filtered = backend.search(SearchQuery(facets=True, collapse=False, language="en")).facets
     assert filtered["site"] == {"a.example": 1}
@@ -234,6 +264,27 @@ def test_cursor_pages_visit_every_document_once(backend: SearchBackend, collapse
     assert set(seen) == {d.id for d in docs}
     # Pages continue one order: the first 10 of a single query are the first 10 paged.
     assert seen[:10] == ids(backend.search(SearchQuery(text=text, limit=10, collapse=collapse)))
+
+
+def test_collapsed_pages_show_each_story_once_across_pages(backend: SearchBackend) -> None:
+    """Paging a collapsed search, each cluster appears once, by its best member, in the one-query order."""
+    docs = [
+        art(f"s{i:02d}", title=f"Story {i}", days=i % 7, cluster_id=f"k{i % 5}" if i % 3 else None) for i in range(20)
+    ]
+    backend.index(docs)
+    whole = backend.search(SearchQuery(text="story", limit=50))
+    seen: list[str] = []
+    cursor = None
+    for _ in range(20):
+        page = backend.search(SearchQuery(text="story", limit=3, search_after=cursor))
+        assert page.total == whole.total
+        seen += ids(page)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ids(whole)
+    clusters = [backend.get(i).cluster_id or i for i in seen]  # type: ignore[union-attr]
+    assert len(clusters) == len(set(clusters)) == whole.total
 
 
 def test_iter_all_yields_every_document_in_id_order(backend: SearchBackend) -> None:

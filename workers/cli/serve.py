@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import TYPE_CHECKING
 
@@ -20,15 +21,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from workers.api import make_server
+    from workers.api import serve
 
     with open_runtime(settings) as rt:
-        server = make_server(rt, args.host, args.port)
-        print(f"newsflow: serving search on http://{args.host}:{server.server_address[1]}/", file=sys.stderr)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass  # SIGINT or SIGTERM: the way a server is asked to stop
-        finally:
-            server.server_close()
+        print(f"newsflow: serving search on http://{args.host}:{args.port}/", file=sys.stderr)
+        with contextlib.suppress(KeyboardInterrupt):  # SIGINT or SIGTERM: the way a server is asked to stop
+            serve(rt, args.host, args.port)
     return 0

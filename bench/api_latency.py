@@ -1,0 +1,251 @@
+"""Search latency through the HTTP API, p50/p95 by kind of query, on SQLite and Elasticsearch.
+
+    .venv/bin/python bench/api_latency.py [--articles 100000] [--requests 300] [--backend sqlite|elasticsearch|both]
+
+Indexes synthetic articles (Zipf-distributed words, 40 sites, four languages, a year of days,
+one in ten a copy of an earlier story), starts the real API (uvicorn) on 127.0.0.1 and sends
+its searches one at a time over one keep-alive connection, as the search page does (facets
+included). Elasticsearch is ELASTICSEARCH_URL when set (a throwaway index, deleted after),
+else a private noida-db. Prints one line per kind of query and one overall; a kind stops
+after --budget seconds, or at its first failed or timed-out search (noida-db, a stand-in,
+answers a text query by reading every document: minutes at this size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402 - after the path is set
+
+from pipeline.models import Article, article_id  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
+from workers.api import make_server  # noqa: E402
+from workers.runtime import Runtime  # noqa: E402
+
+SITES = [f"site{i:02d}.example" for i in range(40)]
+LANGUAGES = ["vi", "en", "fr", "es"]
+DAY0 = datetime(2025, 1, 1, tzinfo=UTC)
+SYLLABLES = [c + v for c in "bcdghlmnprstv" for v in "aeiou"]
+
+
+def vocabulary(rng: random.Random, size: int = 20_000) -> list[str]:
+    words: set[str] = set()
+    while len(words) < size:
+        words.add("".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))))
+    ordered = sorted(words)  # a set's order changes between runs (string hashing is salted)
+    rng.shuffle(ordered)
+    return ordered
+
+
+def synthetic_articles(n: int, words: list[str], rng: random.Random, body_words: int) -> Iterator[list[Article]]:
+    """Batches of 1000 articles; word ranks follow Zipf's law, as in real text."""
+    weights = [1.0 / (rank + 1) for rank in range(len(words))]
+    cumulative = list(_accumulate(weights))
+    stories: list[tuple[str, str, str]] = []  # (id, title, body) of earlier originals
+    batch: list[Article] = []
+    for i in range(n):
+        site = SITES[int(rng.paretovariate(1.2)) % len(SITES)]
+        url = f"https://{site}/news/{i}.html"
+        doc_id = article_id(url)
+        if stories and rng.random() < 0.1:  # another site republishes an earlier story
+            cluster, title, body = rng.choice(stories[-500:])
+        else:
+            title = " ".join(rng.choices(words, cum_weights=cumulative, k=8)).capitalize()
+            body = " ".join(rng.choices(words, cum_weights=cumulative, k=body_words)) + "."
+            cluster = doc_id
+            stories.append((doc_id, title, body))
+        batch.append(
+            Article(
+                id=doc_id,
+                url=url,
+                canonical_url=url,
+                site=site,
+                title=title,
+                body=body,
+                language=rng.choice(LANGUAGES),
+                published_at=DAY0 + timedelta(seconds=rng.randrange(365 * 86400)),
+                cluster_id=cluster,
+                duplicate_of=None if cluster == doc_id else cluster,
+            )
+        )
+        if len(batch) == 1000:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _accumulate(values: list[float]) -> Iterator[float]:
+    total = 0.0
+    for v in values:
+        total += v
+        yield total
+
+
+def queries(words: list[str], rng: random.Random, count: int) -> list[tuple[str, dict[str, str]]]:
+    """(kind, parameters) of the searches to time, the kinds in turn."""
+
+    def word(lo: int, hi: int) -> str:
+        return words[rng.randrange(lo, hi)]
+
+    kinds = [
+        ("common word", lambda: {"q": word(5, 50)}),
+        ("mid word", lambda: {"q": word(200, 2000)}),
+        ("rare word", lambda: {"q": word(5000, 20000)}),
+        ("two words", lambda: {"q": f"{word(20, 300)} {word(20, 300)}"}),
+        ("word + site", lambda: {"q": word(20, 500), "site": rng.choice(SITES[:10])}),
+        ("word + lang + since", lambda: {"q": word(20, 500), "language": rng.choice(LANGUAGES), "since": "2025-07-01"}),
+        ("browse (no words)", lambda: {}),
+        ("browse one day", lambda: {"since": "2025-03-10", "until": "2025-03-11"}),
+    ]  # fmt: skip
+    return [(kinds[i % len(kinds)][0], kinds[i % len(kinds)][1]()) for i in range(count)]
+
+
+class Api:
+    """The real API (uvicorn) over `rt`, in a thread, on a free port of 127.0.0.1."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = make_server(rt, "127.0.0.1", self.sock.getsockname()[1])
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> Api:
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        self.sock.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(name: str, rt: Runtime, args: argparse.Namespace) -> None:
+    n_articles, requests, seed = args.articles, args.requests, args.seed
+    timeout, budget = args.timeout, args.budget
+    rng = random.Random(seed)
+    words = vocabulary(rng)
+    started = time.perf_counter()
+    for batch in synthetic_articles(n_articles, words, rng, args.body_words):
+        outcome = rt.search.index(batch)
+        if outcome.rejected:
+            raise SystemExit(
+                f"{name}: {len(outcome.rejected)} articles refused: {next(iter(outcome.rejected.values()))}"
+            )
+    refresh = getattr(rt.search, "refresh_now", None)
+    if refresh:
+        refresh()
+    took = time.perf_counter() - started
+    print(f"{name}: indexed {rt.search.count():,} articles in {took:.0f} s ({n_articles / took:,.0f}/s)", flush=True)
+    plan = queries(words, random.Random(seed + 1), requests)
+    timings: dict[str, list[float]] = {kind: [] for kind, _ in plan}
+    failed: dict[str, str] = {}
+    spent: dict[str, float] = dict.fromkeys(timings, 0.0)
+    with Api(rt) as api, httpx.Client(base_url=api.base, timeout=timeout) as client:
+        for _, params in plan[:8]:  # warm-up (browsing only: it is cheap on every backend)
+            if not params.get("q"):
+                client.get("/api/search", params=params)
+        for kind, params in plan:
+            if kind in failed or spent[kind] > budget:
+                continue
+            t = time.perf_counter()
+            try:
+                resp = client.get("/api/search", params=params)
+                problem = None if resp.status_code == 200 else f"HTTP {resp.status_code}: {resp.json().get('error')}"
+            except httpx.TimeoutException:
+                problem = f"no answer within {timeout:.0f} s"
+            elapsed = time.perf_counter() - t
+            spent[kind] += elapsed
+            if problem:
+                failed[kind] = problem
+            else:
+                timings[kind].append(elapsed)
+    print(f"{name}: {'query':<26} {'n':>4} {'p50 ms':>8} {'p95 ms':>8}")
+    every = [v for values in timings.values() for v in values]
+    for kind, values in [*timings.items(), ("all", every)]:
+        if values:
+            p50, p95 = 1000 * statistics.median(values), 1000 * percentile(values, 0.95)
+            print(f"{name}:   {kind:<24} {len(values):>4} {p50:8.1f} {p95:8.1f}", flush=True)
+        if kind in failed:
+            print(f"{name}:   {kind:<24} stopped: {failed[kind]}", flush=True)
+
+
+def run_sqlite(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        rt = Runtime(Settings(data_dir=Path(tmp), elasticsearch_url=None))
+        try:
+            measure("sqlite", rt, args)
+        finally:
+            rt.close()
+
+
+def run_elasticsearch(args: argparse.Namespace) -> None:
+    def on(url: str, tmp: str) -> None:
+        index = f"newsflow-bench-{uuid.uuid4().hex[:8]}"
+        rt = Runtime(
+            Settings(data_dir=Path(tmp), elasticsearch_url=url, elasticsearch_index=index, index_batch_size=1000)
+        )
+        try:
+            measure("elasticsearch", rt, args)
+        finally:
+            rt.search.drop()  # type: ignore[attr-defined]
+            rt.close()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if os.environ.get("ELASTICSEARCH_URL"):
+            on(os.environ["ELASTICSEARCH_URL"], tmp)
+            return
+        spec = importlib.util.spec_from_file_location("newsflow_tests_noida", ROOT / "tests" / "contract" / "noida.py")
+        assert spec and spec.loader
+        noida: Any = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(noida)
+        with noida.NoidaServer(Path(tmp) / "noida") as server:
+            print(f"elasticsearch: noida-db at {server.url}", flush=True)
+            on(server.url, tmp)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=400, help="timed searches per backend")
+    parser.add_argument("--body-words", type=int, default=250, help="words per article body")
+    parser.add_argument("--backend", choices=["sqlite", "elasticsearch", "both"], default="both")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds one search may take before its kind stops"
+    )
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds of searching per kind of query at most")
+    args = parser.parse_args()
+    if args.backend in ("sqlite", "both"):
+        run_sqlite(args)
+    if args.backend in ("elasticsearch", "both"):
+        run_elasticsearch(args)
+
+
+if __name__ == "__main__":
+    main()

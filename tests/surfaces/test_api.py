@@ -1,0 +1,140 @@
+"""The HTTP API over a real uvicorn server: routes, JSON shapes, errors, HEAD and the OpenAPI schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import make_settings
+from tests.contract.noida import free_port
+from tests.surfaces.articles import sample_articles
+from tests.surfaces.server import ApiServer
+from workers.runtime import Runtime
+
+pytestmark = pytest.mark.integration
+
+ARTICLES = sample_articles()
+
+
+def test_search_finds_accented_text_typed_without_accents_and_marks_it(api: httpx.Client) -> None:
+    """/api/search?q=chinh+quyen answers the article with its words wrapped in <mark>."""
+    resp = api.get("/api/search", params={"q": "chinh quyen than thien"})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("application/json")
+    answer = resp.json()
+    assert set(answer) == {"total", "hits", "next_cursor", "facets"}
+    assert answer["total"] == 1
+    hit = answer["hits"][0]
+    assert hit["title"] == "Xã Tân Lập ra mắt mô hình chính quyền thân thiện"
+    assert "<mark>chính</mark>" in hit["snippet"] and "<mark>thân</mark>" in hit["snippet"]
+    assert {"id", "url", "site", "language", "published_at", "score", "cluster_id", "cluster_size"} <= hit.keys()
+
+
+def test_search_filters_and_collapses_and_counts_facets(api: httpx.Client) -> None:
+    """A cluster of three copies is one hit of cluster_size 3 unless all=1; facets count the matches."""
+    collapsed = api.get("/api/search", params={"q": "song da"}).json()
+    assert collapsed["total"] == 1 and collapsed["hits"][0]["cluster_size"] == 3
+    every = api.get("/api/search", params={"q": "song da", "all": "1"}).json()
+    assert every["total"] == 3 and all(h["cluster_size"] == 1 for h in every["hits"])
+    story = collapsed["hits"][0]["cluster_id"]
+    copies = api.get("/api/search", params={"cluster": story, "all": "1"}).json()
+    assert sorted(h["id"] for h in copies["hits"]) == sorted(h["id"] for h in every["hits"])
+    english = api.get("/api/search", params={"language": "en", "limit": "20"}).json()
+    assert english["total"] == 11  # twelve articles, two of them copies of one story
+    assert {h["site"] for h in english["hits"]} == {"riverdaily.example", "valleytimes.example"}
+    facets = api.get("/api/search", params={"all": "1"}).json()["facets"]
+    assert facets["language"] == {"en": 12, "vi": 5, "fr": 4, "es": 3}
+    assert facets["site"]["riverdaily.example"] == 7
+    assert sum(facets["published"].values()) == len(ARTICLES)
+
+
+def test_a_cursor_pages_through_every_hit_once(api: httpx.Client) -> None:
+    """next_cursor, sent back as JSON, continues the list until every article was seen once."""
+    seen: list[str] = []
+    params: dict[str, str] = {"all": "1", "limit": "4"}
+    for _ in range(len(ARTICLES)):
+        answer = api.get("/api/search", params=params).json()
+        seen += [h["id"] for h in answer["hits"]]
+        if answer["next_cursor"] is None:
+            break
+        params["cursor"] = json.dumps(answer["next_cursor"])
+    assert sorted(seen) == sorted(a.id for a in ARTICLES)
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        ({"q": "x", "limit": "0"}, "limit"),
+        ({"q": "x", "limit": "many"}, "limit"),
+        ({"since": "last tuesday"}, "since"),
+        ({"cursor": "{not json"}, "cursor"),
+        ({"all": "perhaps"}, "all"),
+    ],
+)
+def test_a_bad_parameter_is_a_400_naming_it(api: httpx.Client, params: dict[str, str], names: str) -> None:
+    """Bad values answer 400 with one message that names the parameter."""
+    resp = api.get("/api/search", params=params)
+    assert resp.status_code == 400
+    assert names in resp.json()["error"]
+
+
+def test_one_article_by_id_and_404s_as_json(api: httpx.Client) -> None:
+    """/api/articles/<id> is the stored document; unknown ids and routes are JSON 404s."""
+    art = ARTICLES[4]
+    doc = api.get(f"/api/articles/{art.id}").json()
+    assert doc == art.to_doc()
+    missing = api.get("/api/articles/no-such-id")
+    assert missing.status_code == 404 and "no-such-id" in missing.json()["error"]
+    nowhere = api.get("/api/nowhere")
+    assert nowhere.status_code == 404 and "/api/nowhere" in nowhere.json()["error"]
+
+
+def test_health_page_and_metrics(api: httpx.Client) -> None:
+    """/healthz says ok with the index size; / is the search page; /metrics is Prometheus text."""
+    assert api.get("/healthz").json() == {"ok": True, "articles": len(ARTICLES)}
+    page = api.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'id="results"' in page.text
+    metrics = api.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert f"newsflow_articles {len(ARTICLES)}" in metrics.text
+
+
+@pytest.mark.parametrize("path", ["/", "/api/search?q=lu", "/healthz", "/metrics", "/openapi.json"])
+def test_head_answers_like_get_without_a_body(api: httpx.Client, path: str) -> None:
+    """HEAD gets GET's status and content type, and no body."""
+    got, head = api.get(path), api.head(path)
+    assert head.status_code == got.status_code == 200
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.content == b""
+
+
+def test_openapi_schema_and_docs_describe_the_search_route(api: httpx.Client) -> None:
+    """/openapi.json documents /api/search with its parameters and answer; /docs renders it."""
+    schema = api.get("/openapi.json").json()
+    search = schema["paths"]["/api/search"]["get"]
+    assert {p["name"] for p in search["parameters"]} >= {"q", "site", "language", "since", "until", "limit", "cursor"}
+    answer_ref = search["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    answer = schema["components"]["schemas"][answer_ref.rsplit("/", 1)[1]]
+    assert {"total", "hits", "next_cursor", "facets"} <= answer["properties"].keys()
+    assert {"/api/articles/{doc_id}", "/healthz", "/metrics", "/"} <= schema["paths"].keys()
+    docs = api.get("/docs")
+    assert docs.status_code == 200 and "/openapi.json" in docs.text
+
+
+def test_search_backend_down_is_a_503_and_metrics_still_answer(tmp_path: Path, embedded_redis: str) -> None:
+    """With Elasticsearch unreachable, search and health say 503 in JSON; /metrics says search is down."""
+    closed = free_port()  # nothing listens there
+    rt = Runtime(make_settings(tmp_path, embedded_redis, elasticsearch_url=f"http://127.0.0.1:{closed}"))
+    try:
+        with ApiServer(rt) as server, httpx.Client(base_url=server.base, timeout=30) as client:
+            search = client.get("/api/search", params={"q": "lu"})
+            assert search.status_code == 503 and "try again" in search.json()["error"]
+            assert client.get("/healthz").status_code == 503
+            metrics = client.get("/metrics")
+            assert metrics.status_code == 200 and "newsflow_search_up 0" in metrics.text
+    finally:
+        rt.close()

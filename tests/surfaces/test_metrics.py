@@ -1,0 +1,74 @@
+"""Prometheus metrics after a real run: worker histograms through Celery signals, Redis counters, process metrics."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from workers.demo import SiteServer
+
+from pipeline.feeds import FeedConfig
+from tests.surfaces.server import ApiServer
+from workers import tasks
+from workers.runtime import Runtime
+from workers.supervisor import WorkerGroup, wait_until_idle
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a Prometheus text answer, keyed by name and sorted labels."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(found: dict, name: str, **labels: str) -> float:
+    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_a_run_shows_stage_histograms_latency_and_outcome_counters(
+    runtime: Runtime, workers: WorkerGroup, site: SiteServer
+) -> None:
+    """After one feed is ingested by real workers, /metrics has every stage's durations, the
+    item-to-searchable latency, queue waits, outcome counters and the process collectors."""
+    articles = 4  # the courier fixture site
+    tasks.poll.delay(FeedConfig(url=f"{site.base}/feed.xml", site="courier-metrics").model_dump(), reschedule=False)
+    assert wait_until_idle(runtime.redis, workers, 90)
+    with ApiServer(runtime) as server:
+        text = httpx.get(f"{server.base}/metrics", timeout=30).text
+    found = samples(text)
+
+    for stage, at_least in (("poll", 1), ("fetch", articles), ("clean", articles), ("index", 1)):
+        assert value(found, "newsflow_stage_duration_seconds_count", stage=stage) >= at_least, stage
+        assert value(found, "newsflow_stage_duration_seconds_bucket", stage=stage, le="+Inf") >= at_least, stage
+        assert value(found, "newsflow_tasks_total", stage=stage, outcome="completed") >= at_least, stage
+        assert value(found, "newsflow_queue_wait_seconds_count", stage=stage) >= at_least, stage
+    # Every article was seen in the feed and made searchable by some index batch.
+    latency = value(found, "newsflow_item_to_searchable_seconds_count")
+    assert 1 <= latency <= articles
+    assert 0 < value(found, "newsflow_item_to_searchable_seconds_sum") < 90 * latency
+    # Counters held in Redis, and the gauges read from it.
+    assert value(found, "newsflow_indexed_total") >= articles  # re-cleaned pages are indexed again
+    assert value(found, "newsflow_dead_lettered_total") == 0
+    assert value(found, "newsflow_queue_depth", queue="fetch") == 0
+    assert value(found, "newsflow_index_pending") == 0
+    assert value(found, "newsflow_search_up") == 1
+    # prometheus_client's own collectors describe the API process.
+    assert value(found, "process_resident_memory_bytes") > 0
+    assert any(name == "python_info" for name, _ in found)
+    # The shipped Grafana dashboard asks only for metrics that exist.
+    exported = {name for name, _ in found}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()
+            exported |= {name, *(name + s for s in ("_bucket", "_sum", "_count") if kind == "histogram")}
+    dashboard = (ROOT / "config/grafana/newsflow.json").read_text(encoding="utf-8")
+    asked = set(re.findall(r"\b(newsflow_\w+|process_\w+)", dashboard))
+    assert asked and asked <= exported, asked - exported
