@@ -34,7 +34,7 @@ class TaskContext(logging.Filter):
             request = task.request
             _default(record, "stage", stage_of(task.name))
             _default(record, "task_id", request.id)
-            _default(record, "url", url_of(request.args))
+            _default(record, "url", url_of(request.args, request.kwargs))
         for field in TASK_FIELDS:
             _default(record, field, None)
         return True
@@ -45,15 +45,14 @@ def _default(record: logging.LogRecord, name: str, value: Any) -> None:
         setattr(record, name, value)
 
 
-def url_of(args: Any) -> str | None:
-    """The URL a task works on: its first argument, or that argument's `url` (a feed, a page)."""
-    if not args:
-        return None
-    first = args[0]
-    if isinstance(first, str) and first.startswith(("http://", "https://")):
-        return first
-    if isinstance(first, dict) and isinstance(first.get("url"), str):
-        return str(first["url"])
+def url_of(args: Any, kwargs: Any = None) -> str | None:
+    """The URL a task works on: its `url`, or the `url` of its feed or page (keyword or first argument)."""
+    named = dict(kwargs or {})
+    for value in (named.get("url"), named.get("page"), named.get("feed"), *(args or ())[:1]):
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            return value
+        if isinstance(value, dict) and isinstance(value.get("url"), str):
+            return str(value["url"])
     return None
 
 

@@ -33,6 +33,7 @@ from pipeline.feeds import FeedConfig
 from pipeline.state import DeadLetter, WorkItem, is_outage
 from workers.celery_app import app
 from workers.handoff import publish, reconcile, submit
+from workers.logs import url_of
 from workers.runtime import Runtime, get_runtime
 
 log = logging.getLogger("newsflow.tasks")
@@ -82,9 +83,7 @@ class StageTask(Task):
                     raise Reject(f"Redis unavailable for {patience:.0f} s", requeue=True) from None
 
     def _what(self, kwargs: dict[str, Any]) -> str:
-        return str(
-            kwargs.get("url") or (kwargs.get("page") or {}).get("url") or (kwargs.get("feed") or {}).get("url") or ""
-        )
+        return url_of((), kwargs) or ""
 
     def _item(self, rt: Runtime, kwargs: dict[str, Any]) -> WorkItem:
         """This task's ledger item (or one rebuilt from the message, when the ledger has none:

@@ -8,13 +8,15 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from workers.demo import SiteServer
 
+from demo.server import SiteServer
 from pipeline.feeds import FeedConfig
+from pipeline.stages import poll_work
 from tests.surfaces.server import ApiServer
-from workers import tasks
+from workers.handoff import submit
 from workers.runtime import Runtime
-from workers.supervisor import WorkerGroup, wait_until_idle
+from workers.service import wait_until_idle
+from workers.supervisor import WorkerGroup
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,8 +41,9 @@ def test_a_run_shows_stage_histograms_latency_and_outcome_counters(
     """After one feed is ingested by real workers, /metrics has every stage's durations, the
     item-to-searchable latency, queue waits, outcome counters and the process collectors."""
     articles = 4  # the courier fixture site
-    tasks.poll.delay(FeedConfig(url=f"{site.base}/feed.xml", site="courier-metrics").model_dump(), reschedule=False)
-    assert wait_until_idle(runtime.redis, workers, 90)
+    feed = FeedConfig(url=f"{site.base}/feed.xml", site="courier-metrics")
+    submit(runtime.state, [poll_work(feed.model_dump(), feed.id, scheduled=False)])
+    assert wait_until_idle(runtime, workers, 90)
     with ApiServer(runtime) as server:
         text = httpx.get(f"{server.base}/metrics", timeout=30).text
     found = samples(text)

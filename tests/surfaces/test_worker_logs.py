@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from workers.demo import SiteServer
 
+from demo.server import SiteServer
 from pipeline.feeds import FeedConfig
+from pipeline.stages import poll_work
 from tests.conftest import start_workers
-from workers import tasks
+from workers.handoff import submit
 from workers.runtime import Runtime
-from workers.supervisor import wait_until_idle
+from workers.service import wait_until_idle
 
 pytestmark = pytest.mark.integration
 
@@ -23,8 +24,9 @@ def test_json_worker_logs_name_stage_task_url_and_outcome(
     """Every log line a JSON worker writes parses; each task ends with a line naming its outcome."""
     group = start_workers(data_dir, embedded_redis, "jsonlog", NEWSFLOW_LOG_FORMAT="json")
     try:
-        tasks.poll.delay(FeedConfig(url=f"{site.base}/feed.xml", site="courier-logs").model_dump(), reschedule=False)
-        assert wait_until_idle(runtime.redis, group, 90)
+        feed = FeedConfig(url=f"{site.base}/feed.xml", site="courier-logs")
+        submit(runtime.state, [poll_work(feed.model_dump(), feed.id, scheduled=False)])
+        assert wait_until_idle(runtime, group, 90)
     finally:
         group.stop()
     records = []
