@@ -96,6 +96,12 @@ class NearDupIndex:
         self.threshold = threshold
         self.ttl = int(ttl_days * 86400)
 
+    def differs(self, doc_id: str, body: str) -> bool:
+        """True when `doc_id` is known with a text that is not a near-duplicate of `body`: two
+        pages claiming one canonical URL with different stories are two articles."""
+        [(blob, _first)] = self.store.signatures([doc_id])
+        return blob is not None and similarity(minhash(body), np.frombuffer(blob, dtype=np.uint64)) < self.threshold
+
     def assign(self, doc_id: str, body: str) -> DupVerdict:
         """Register `doc_id` and return its cluster: the earliest-seen near-duplicate's."""
         sig = minhash(body)

@@ -177,6 +177,9 @@ def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
     cleaned = clean_page(body, final, charset=page.charset, boilerplate=known_boilerplate)
     canonical = trusted_canonical(cleaned.canonical_url, final)
     doc_id = article_id(canonical)
+    if canonical not in (final, page.url) and deps.neardup is not None and deps.neardup.differs(doc_id, cleaned.body):
+        # Another page already stands under that canonical with a different story.
+        canonical, doc_id = final, article_id(final)
     if deps.learn and deps.state is not None and canonical != page.url:
         # Another URL of this article will not be fetched again.
         deps.state.seen.claim(canonical)

@@ -118,6 +118,13 @@ class RuntimeCollector:
         for queue, n in state.broker.depths().items():
             depth.add_metric([queue], n)
         yield depth
+        oldest = GaugeMetricFamily(
+            "newsflow_queue_oldest_seconds", "Age of the oldest message waiting in a stage queue.", labels=["queue"]
+        )
+        for queue, age in state.broker.oldest_ages(ENQUEUED_AT).items():
+            if age is not None:
+                oldest.add_metric([queue], age)
+        yield oldest
         yield GaugeMetricFamily(
             "newsflow_in_flight",
             "Messages reserved by workers and not yet acknowledged.",

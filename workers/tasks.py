@@ -103,7 +103,7 @@ class StageTask(Task):
         except Dropped as exc:
             state.commit(done=done)
             state.incr(f"dropped:{exc.reason}")
-            log.info("%s dropped: %s", self.name, exc)
+            log.info("%s dropped: %s", self.name, exc, extra={"outcome": f"dropped:{exc.reason}"})
             return None
         except HostBusy as exc:
             if item is None:
@@ -117,13 +117,13 @@ class StageTask(Task):
             return None
         except PermanentError as exc:
             self._dead(rt, item, args, kwargs, str(exc))
-            log.error("%s: %s; dead-lettered", self.name, exc)
+            log.error("%s: %s; dead-lettered", self.name, exc, extra={"outcome": "dead-lettered"})
             return None
         except Exception as exc:
             if is_outage(exc):
                 raise
             self._dead(rt, item, args, kwargs, "".join(traceback.format_exception(exc)))
-            log.exception("%s failed unexpectedly; dead-lettered", self.name)
+            log.exception("%s failed unexpectedly; dead-lettered", self.name, extra={"outcome": "dead-lettered"})
             return None
         if not isinstance(handoff, Handoff):
             return handoff
@@ -149,19 +149,33 @@ class StageTask(Task):
         delay = wait + random.uniform(0, max(1.0, wait * 0.2))
         rt.state.commit(defer=(item.put_off(str(exc)), time.time() + delay))
         rt.state.incr(f"deferred:{exc.reason}")
-        log.info("%s: %s; put off %.0f s", self.name, exc, delay)
+        log.info("%s: %s; put off %.0f s", self.name, exc, delay, extra={"outcome": "deferred"})
 
     def _retry_later(self, rt: Runtime, item: WorkItem, exc: TransientError) -> None:
         limit = rt.settings.max_retries
         attempt = item.attempts + 1
         if attempt > limit:
             self._dead(rt, item, (), item.kwargs, f"{exc} (gave up after {limit} retries)")
-            log.error("%s: %s (gave up after %d retries), dead-lettered", self.name, exc, limit)
+            log.error(
+                "%s: %s (gave up after %d retries), dead-lettered",
+                self.name,
+                exc,
+                limit,
+                extra={"outcome": "dead-lettered"},
+            )
             return
         delay = _backoff(attempt, rt.settings.retry_backoff_max, exc.retry_after)
         rt.state.commit(defer=(item.failed(str(exc)), time.time() + delay))
         rt.state.incr("retried")
-        log.warning("%s: %s (attempt %d/%d), retrying in %.0f s", self.name, exc, attempt, limit, delay)
+        log.warning(
+            "%s: %s (attempt %d/%d), retrying in %.0f s",
+            self.name,
+            exc,
+            attempt,
+            limit,
+            delay,
+            extra={"outcome": "retried"},
+        )
 
 
 def _backoff(attempt: int, cap: float, hint: float | None) -> float:

@@ -88,6 +88,25 @@ class BrokerView:
             out.append(Taken(tag, str(headers.get("id") or ""), str(headers.get("task") or ""), since.get(tag, 0.0)))
         return out
 
+    def oldest_ages(self, header: str, now: float | None = None) -> dict[str, float | None]:
+        """Per queue, seconds since the next message to be taken was published (None when the
+        queue is empty, or the message carries no `header` with its publish time)."""
+        now = time.time() if now is None else now
+        pipe = self.r.pipeline(transaction=False)
+        for q in self.queues:
+            pipe.lindex(keys.queue(q), -1)  # workers take from the right: the oldest message
+        ages: dict[str, float | None] = {}
+        for q, raw in zip(self.queues, pipe.execute(), strict=True):
+            ages[q] = None
+            if raw is None:
+                continue
+            try:
+                sent = float((json.loads(raw).get("headers") or {})[header])
+            except (ValueError, TypeError, AttributeError, KeyError):
+                continue
+            ages[q] = max(0.0, now - sent)
+        return ages
+
     def live_ids(self) -> set[str]:
         """Task ids the broker still carries: queued, or held by a worker."""
         return self.queued_ids() | {t.task_id for t in self.taken()}

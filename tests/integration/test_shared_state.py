@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from pipeline.dedup import SIG_VERSION, NearDupIndex
 from pipeline.feeds import FeedConfig, FeedEntry, claim_entries
+from pipeline.ingest import PageRef, ProcessDeps, process_page
 from pipeline.state import DeadLetter, StateStore
+from pipeline.storage import RawStore
 from tests.conftest import make_settings
 from tests.contract.noida import free_port
+from tests.faults import harness
 from workers.api import metrics_text
 from workers.runtime import Runtime
 
@@ -151,3 +155,51 @@ def test_documents_taken_just_before_an_outage_are_sent_again(runtime: Runtime) 
     assert pending.resend_recent() == 1
     assert pending.batch(10) == {"a": '{"v": 1}', "b": '{"v": 2}'}
     assert pending.resend_recent() == 0  # once per outage
+
+
+def test_the_oldest_waiting_message_of_each_queue_has_an_age(tmp_path: Path) -> None:
+    """The broker view reads the publish time of the next message to be taken from each queue."""
+    from kombu import Connection
+
+    server = harness.RedisServer(tmp_path / "redis", free_port()).start()
+    try:
+        with Connection(server.url) as conn:
+            queue = conn.SimpleQueue("fetch")
+            queue.put({"first": True}, headers={"nf_enqueued_at": time.time() - 30})
+            queue.put({"second": True}, headers={"nf_enqueued_at": time.time() - 5})
+            queue.close()
+        state = StateStore.from_url(server.url, queues=("fetch", "process"))
+        try:
+            ages = state.broker.oldest_ages("nf_enqueued_at")
+            assert state.broker.depths() == {"fetch": 2, "process": 0}
+        finally:
+            state.close()
+    finally:
+        server.stop()
+    assert ages["process"] is None
+    assert ages["fetch"] is not None and 29 <= ages["fetch"] < 60
+
+
+def _page(store: RawStore, slug: str, text: str, canonical: str) -> PageRef:
+    paragraphs = "".join(f"<p>{text} Đoạn {i}: người dân kể lại chuyện của bản mình năm nay.</p>" for i in range(6))
+    html = (
+        f'<html lang="vi"><head><meta charset="utf-8"><title>{text[:40]}</title>'
+        f'<link rel="canonical" href="{canonical}"></head><body><article><h1>{text[:40]}</h1>{paragraphs}'
+        "</article></body></html>"
+    )
+    url = f"https://tin.example/tin-tuc/{slug}.html"
+    return PageRef(url=url, final_url=url, ref=store.put(html.encode()), fetched_at="2025-03-01T00:00:00+00:00")
+
+
+def test_pages_claiming_one_canonical_with_different_stories_stay_apart(runtime: Runtime, tmp_path: Path) -> None:
+    """Same canonical, same story: one article (one story, several URLs). Same canonical, another story: two."""
+    store = RawStore(tmp_path / "raw")
+    deps = ProcessDeps(store=store, neardup=NearDupIndex(runtime.state.neardup(SIG_VERSION)), state=runtime.state)
+    canonical = "https://tin.example/tin-tuc/bai-goc.html"
+    flood = "Mưa lớn kéo dài làm nước sông dâng cao, nhiều hộ dân vùng trũng phải di dời đồ đạc lên chỗ cao."
+    tea = "Hợp tác xã chè Shan tuyết ký hợp đồng bán toàn bộ sản lượng vụ xuân cho một công ty xuất khẩu."
+    first = process_page(_page(store, "mua-lon", flood, canonical), deps).article
+    again = process_page(_page(store, "mua-lon-2", flood, canonical), deps).article
+    other = process_page(_page(store, "che-shan", tea, canonical), deps).article
+    assert first.id == again.id and first.canonical_url == canonical
+    assert other.id != first.id and other.canonical_url == "https://tin.example/tin-tuc/che-shan.html"
