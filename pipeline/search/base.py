@@ -44,6 +44,24 @@ class SearchHit:
     cluster_id: str | None = None
     cluster_size: int = 1  # members of the cluster, this hit included
 
+    @classmethod
+    def of(cls, art: Article, query_text: str, score: float, cluster_size: int = 1) -> SearchHit:
+        """A hit for one stored article (every backend builds its hits here)."""
+        from pipeline.search.highlight import make_snippet  # it reads this module's folding
+
+        return cls(
+            id=art.id,
+            url=art.url,
+            title=art.title,
+            site=art.site,
+            language=art.language,
+            published_at=art.published_at.isoformat() if art.published_at else None,
+            snippet=make_snippet(art.body, query_text),
+            score=score,
+            cluster_id=art.cluster_id,
+            cluster_size=max(1, cluster_size),
+        )
+
 
 @dataclass
 class SearchPage:

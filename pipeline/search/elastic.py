@@ -43,7 +43,6 @@ from pydantic import SecretStr, ValidationError
 from pipeline.errors import PermanentError, TransientError
 from pipeline.models import Article, as_utc
 from pipeline.search.base import IndexOutcome, SearchHit, SearchPage, SearchQuery
-from pipeline.search.highlight import make_snippet
 
 log = logging.getLogger(__name__)
 
@@ -446,20 +445,7 @@ class ElasticsearchBackend:
             size = 1
             if query.collapse:
                 size = int(h.get("inner_hits", {}).get("members", {}).get("hits", {}).get("total", {}).get("value", 1))
-            hits.append(
-                SearchHit(
-                    id=art.id,
-                    url=art.url,
-                    title=art.title,
-                    site=art.site,
-                    language=art.language,
-                    published_at=art.published_at.isoformat() if art.published_at else None,
-                    snippet=make_snippet(art.body, query.text),
-                    score=float(h.get("_score") or 0.0),
-                    cluster_id=art.cluster_id,
-                    cluster_size=max(1, size),
-                )
-            )
+            hits.append(SearchHit.of(art, query.text, float(h.get("_score") or 0.0), size))
         aggs = resp.get("aggregations", {})
         # Collapsed: clusters (cardinality is exact well below its 40000 precision threshold).
         total = int(aggs["clusters"]["value"]) if query.collapse else int(resp["hits"]["total"]["value"])

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 from pipeline.models import Article, as_utc
 from pipeline.search.base import IndexOutcome, SearchHit, SearchPage, SearchQuery, fold_text
-from pipeline.search.highlight import make_snippet
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -195,22 +194,9 @@ class SqliteBackend:
         marks = ",".join("?" * len(rows))
         docs = dict(conn.execute(f"SELECT rowid, doc FROM articles WHERE rowid IN ({marks})", [r[0] for r in rows]))
         hits = []
-        for rid, doc_id, score, _pub, ckey in rows:
+        for rid, _doc_id, score, _pub, ckey in rows:
             art = Article.from_doc(json.loads(docs[rid]))
-            hits.append(
-                SearchHit(
-                    id=doc_id,
-                    url=art.url,
-                    title=art.title,
-                    site=art.site,
-                    language=art.language,
-                    published_at=art.published_at.isoformat() if art.published_at else None,
-                    snippet=make_snippet(art.body, query.text),
-                    score=float(score),
-                    cluster_id=art.cluster_id,
-                    cluster_size=sizes.get(ckey, 1),
-                )
-            )
+            hits.append(SearchHit.of(art, query.text, float(score), sizes.get(ckey, 1)))
         cursor = None
         if len(rows) == query.limit:
             _rid, last_id, last_score, last_pub, _ckey = rows[-1]
