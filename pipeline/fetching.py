@@ -35,7 +35,7 @@ from pipeline.errors import (
     TooLarge,
     TransientError,
 )
-from pipeline.settings import Settings, default_of
+from pipeline.settings import Settings, SettingsView, setting
 from pipeline.urls import IPAddress, ascii_host, canonicalize_url, ip_literal
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -247,15 +247,15 @@ class FetchResult:
 
 
 @dataclass
-class FetchLimits:
+class FetchLimits(SettingsView):
     """The operator's limits on one fetch (see `pipeline.settings` for each)."""
 
-    connect_timeout: float = default_of("connect_timeout")
-    read_timeout: float = default_of("read_timeout")
-    total_timeout: float = default_of("total_timeout")
-    max_bytes: int = default_of("max_page_bytes")
-    max_redirects: int = default_of("max_redirects")
-    user_agent: str = default_of("user_agent")
+    connect_timeout: float = setting("connect_timeout")
+    read_timeout: float = setting("read_timeout")
+    total_timeout: float = setting("total_timeout")
+    max_bytes: int = setting("max_page_bytes")
+    max_redirects: int = setting("max_redirects")
+    user_agent: str = setting("user_agent")
 
 
 class PageFetcher(Protocol):
@@ -289,15 +289,7 @@ class Fetcher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Fetcher:
-        limits = FetchLimits(
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            total_timeout=settings.total_timeout,
-            max_bytes=settings.max_page_bytes,
-            max_redirects=settings.max_redirects,
-            user_agent=settings.user_agent,
-        )
-        return cls(limits, AddressGuard(settings.allowed_networks))
+        return cls(FetchLimits.from_settings(settings), AddressGuard(settings.allowed_networks))
 
     def fetch(
         self,

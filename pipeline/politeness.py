@@ -39,7 +39,7 @@ from pipeline.errors import (
     TransientError,
 )
 from pipeline.fetching import Fetcher, FetchResult
-from pipeline.settings import Settings, default_of
+from pipeline.settings import Settings, SettingsView, setting
 from pipeline.state.hosts import HostStore
 
 ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
@@ -134,38 +134,27 @@ def _only_exact_groups(text: str, agent: str) -> str:
 
 # -- the shared limiter -------------------------------------------------------------------------
 @dataclass
-class PolitenessConfig:
+class PolitenessConfig(SettingsView):
     """Operator settings of the shared politeness (see `pipeline.settings` for each)."""
 
-    delay: float = default_of("host_delay")  # seconds between requests to one host (the bucket's refill)
-    burst: int = default_of("host_burst")  # requests a rested host may get back to back
-    max_concurrency: int = default_of("host_max_concurrency")  # requests in flight per host, all workers
-    max_wait: float = default_of("host_max_wait")  # longer waits raise HostBusy instead of sleeping
-    obey_robots: bool = default_of("obey_robots")
-    robots_ttl: float = default_of("robots_ttl")  # how long a fetched robots.txt is trusted
-    robots_error_ttl: float = default_of("robots_error_ttl")  # an unreachable robots.txt blocks the host this long
-    busy_backoff: float = default_of("host_busy_backoff")  # back-off after a 429/503 without Retry-After
-    max_retry_after: float = default_of("max_retry_after")  # a Retry-After longer than this is cut to it
-    max_crawl_delay: float = default_of("max_crawl_delay")  # a Crawl-delay longer than this is cut to it
-    user_agent: str = default_of("user_agent")
+    delay: float = setting("host_delay")  # seconds between requests to one host (the bucket's refill)
+    burst: int = setting("host_burst")  # requests a rested host may get back to back
+    max_concurrency: int = setting("host_max_concurrency")  # requests in flight per host, all workers
+    max_wait: float = setting("host_max_wait")  # longer waits raise HostBusy instead of sleeping
+    obey_robots: bool = setting("obey_robots")
+    robots_ttl: float = setting("robots_ttl")  # how long a fetched robots.txt is trusted
+    robots_error_ttl: float = setting("robots_error_ttl")  # an unreachable robots.txt blocks the host this long
+    busy_backoff: float = setting("host_busy_backoff")  # back-off after a 429/503 without Retry-After
+    max_retry_after: float = setting("max_retry_after")  # a Retry-After longer than this is cut to it
+    max_crawl_delay: float = setting("max_crawl_delay")  # a Crawl-delay longer than this is cut to it
+    user_agent: str = setting("user_agent")
     lease: float = 120.0  # a concurrency slot of a vanished worker frees itself after this
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PolitenessConfig:
-        return cls(
-            delay=settings.host_delay,
-            burst=settings.host_burst,
-            max_concurrency=settings.host_max_concurrency,
-            max_wait=settings.host_max_wait,
-            obey_robots=settings.obey_robots,
-            robots_ttl=settings.robots_ttl,
-            robots_error_ttl=settings.robots_error_ttl,
-            busy_backoff=settings.host_busy_backoff,
-            max_retry_after=settings.max_retry_after,
-            max_crawl_delay=settings.max_crawl_delay,
-            user_agent=settings.user_agent,
-            lease=settings.total_timeout + settings.host_max_wait + 30.0,
-        )
+    def from_settings(cls, settings: Settings, **extra: Any) -> PolitenessConfig:
+        # A slot outlives the longest request it can cover.
+        lease = settings.total_timeout + settings.host_max_wait + 30.0
+        return super().from_settings(settings, **{"lease": lease, **extra})
 
 
 class Politeness:

@@ -20,7 +20,7 @@ from typing import Any
 from pipeline.errors import HostBusy
 from pipeline.feeds import FeedConfig, PollResult, poll_feed
 from pipeline.fetching import Fetcher
-from pipeline.settings import Settings, default_of
+from pipeline.settings import SettingsView, setting
 from pipeline.state import StateStore
 
 LEASE = 300.0  # a claimed feed is not handed out again for this long unless rescheduled
@@ -86,22 +86,13 @@ def claim_due(state: StateStore, now: float, limit: int = 500) -> list[FeedConfi
 
 
 @dataclass
-class PollPolicy:
+class PollPolicy(SettingsView):
     """The operator's bounds on polling (see `pipeline.settings`)."""
 
-    default_interval: float = default_of("feed_interval")
-    min_interval: float = default_of("feed_min_interval")
-    max_interval: float = default_of("feed_max_interval")
-    error_backoff_max: float = default_of("feed_error_backoff_max")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PollPolicy:
-        return cls(
-            default_interval=settings.feed_interval,
-            min_interval=settings.feed_min_interval,
-            max_interval=settings.feed_max_interval,
-            error_backoff_max=settings.feed_error_backoff_max,
-        )
+    default_interval: float = setting("feed_interval")
+    min_interval: float = setting("feed_min_interval")
+    max_interval: float = setting("feed_max_interval")
+    error_backoff_max: float = setting("feed_error_backoff_max")
 
     def clamp(self, seconds: float) -> float:
         return min(self.max_interval, max(self.min_interval, seconds))

@@ -8,10 +8,11 @@ import time: entrypoints call `Settings.load()` once and pass the object down.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -72,8 +73,8 @@ class Settings(BaseSettings):
     host_burst: int = 1
     # Requests in flight at once to one host, across all workers. 0 disables the cap.
     host_max_concurrency: int = 2
-    # A worker sleeps for a host's next slot up to this many seconds; longer, the task is
-    # retried later with a countdown instead of holding the worker.
+    # A worker sleeps for a host's next slot up to this many seconds; longer, the work waits in
+    # the ledger until the host may be asked, instead of holding the worker.
     host_max_wait: float = 10.0
     # Back-off for a host answering 429 or 503 without Retry-After, seconds.
     host_busy_backoff: float = 60.0
@@ -192,6 +193,22 @@ class Settings(BaseSettings):
     def public_dict(self) -> dict[str, Any]:
         """Settings safe to print: secrets masked."""
         return self.model_dump(mode="json")
+
+
+def setting(name: str) -> Any:
+    """A field of a small config object that mirrors the setting `name`: its default is the
+    setting's, and `SettingsView.from_settings` reads it from the settings."""
+    return dataclasses.field(default=default_of(name), metadata={"setting": name})
+
+
+class SettingsView:
+    """For dataclasses whose fields are `setting(...)`: built from `Settings` in one call."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **extra: Any) -> Self:
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # subclasses are dataclasses
+        mirrored = {f.name: getattr(settings, f.metadata["setting"]) for f in fields if "setting" in f.metadata}
+        return cls(**{**mirrored, **extra})
 
 
 def default_of(name: str) -> Any:
