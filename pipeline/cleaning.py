@@ -5,7 +5,8 @@ The steps, in order:
 2. metadata: title (site suffix split off), site name, canonical URL, date, authors, language;
 3. teaser blocks cut from the tree by structure (`pipeline.teasers`), their links kept;
 4. image captions taken apart (each once, for the `captions` field);
-5. main text extracted by trafilatura, as blocks (paragraphs);
+5. main text extracted by trafilatura, as blocks (paragraphs); when it finds next to
+   nothing, the page's densest block of prose (`pipeline.fallback`);
 6. repeats within the page dropped (a caption printed again as text, a paragraph twice);
 7. a "Source: <url>" line moved to `source_url`;
 8. blocks the caller knows to be site boilerplate dropped (`boilerplate` argument).
@@ -29,6 +30,7 @@ from lxml import html as lxml_html
 from pipeline.charset import decode_html
 from pipeline.chunks import missing_chunks
 from pipeline.errors import Dropped, PermanentError
+from pipeline.fallback import fallback_paragraphs
 from pipeline.limits import DEFAULT_LIMITS, PageLimits, T, count_nodes, cut_list, cut_text, cut_tree
 from pipeline.metadata import read_metadata
 from pipeline.models import RelatedLink
@@ -112,6 +114,7 @@ _DATELINE = re.compile(r"^[(\w][\w.()\s]{0,30}\s?[-–—]\s")
 # A wire service's credits under the story: "(Reporting by ...; Editing by ...)".
 _NEWSROOM_CREDITS = re.compile(r"^\(?(additional )?(reporting|writing|editing) by \S", re.IGNORECASE)
 MIN_ARTICLE_CHARS = 60  # shorter than a one-sentence brief: a menu or an empty page
+FALLBACK_WHEN_CHARS = 200  # the extractor kept less than this: see pipeline/fallback.py
 # When the extractor's fast path kept less than this, or less than this share of the page's
 # text, its full cascade is tried (measured on both development sets: about one page in
 # eighteen; it recovers most of the recall the fast path loses).
@@ -148,6 +151,8 @@ class CleanedPage:
     # What the bounds of `pipeline.limits` cut: "title_chars" -> characters cut, "related" ->
     # links left out, "page_elements" -> elements of a huge page never read, and so on.
     truncated: dict[str, int] = field(default_factory=dict)
+    # "trafilatura", or "fallback" when it found nothing and the page's densest prose was read.
+    extractor: str = "trafilatura"
 
     @property
     def kept(self) -> list[Block]:
@@ -222,7 +227,11 @@ def clean_page(
     caption_norms = [normalize_block(c) for c in captions]
     # The chunks of a story split by adverts, when the extractor kept only one of them.
     before, after = missing_chunks(root, lines)
-    blocks = [Block(t, block_fingerprint(t)) for t in [*before, *lines, *after] if t]
+    texts = [t for t in [*before, *lines, *after] if t]
+    extractor = "trafilatura"
+    if sum(len(t) for t in texts) < FALLBACK_WHEN_CHARS and (found := fallback_paragraphs(root)):
+        texts, extractor = found, "fallback"  # the extractor gave up on a page that holds an article
+    blocks = [Block(t, block_fingerprint(t)) for t in texts]
     title = _split_title(meta.title, meta.site_name)
     blocks = [b for b in blocks if not _is_title_line(b.text, title)]
     _mark_headline(blocks, headings, meta.description)
@@ -262,6 +271,7 @@ def clean_page(
         related=list(related.values()),
         captions=captions,
         teaser_texts=[t.text for t in teasers],
+        extractor=extractor,
     )
     _bound(cleaned, limits, {k: n for k, n in truncated.items() if n})
     return cleaned
