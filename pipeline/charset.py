@@ -34,7 +34,7 @@ _WIDE = ("utf-16", "utf-32")
 PRESCAN_BYTES = 4096  # where a page's own charset declaration is looked for
 # C0 control characters other than tab and line ends: no text holds them, and lxml either
 # turns them into U+FFFD (NUL) or refuses them in new text, so the extractor gives up.
-_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\r")
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]+")  # (str.translate would read the page char by char)
 # Labels that browsers read as a wider code page than the one Python names so.
 _BROWSER_LABELS = {
     "iso-8859-1": "cp1252",
@@ -82,7 +82,7 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
     own = ["utf-8" if (codec_for(d.decode("ascii")) or "").startswith(_WIDE) else d.decode("ascii") for d in declared]
     text = _decode(body, header_charset, own)
     text = _XML_DECLARATION.sub("", text.lstrip("\ufeff"), count=1)
-    return text.translate(_CONTROLS)
+    return _CONTROLS.sub("", text)
 
 
 def decode_xml(body: bytes, header_charset: str | None = None) -> str:
