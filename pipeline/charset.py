@@ -8,7 +8,8 @@ NFC: legacy Vietnamese encodings store tone marks as separate characters.
 
 The text comes back without what only mattered for decoding: the byte-order mark, and for
 HTML the XML declaration (lxml refuses a decoded string that still declares an encoding)
-and NUL characters (a parser turns them into U+FFFD, which would then reach the body).
+and control characters (the parser turns a NUL into U+FFFD, which would reach the body, and
+lxml refuses the others in any text the extractor builds: one BEL lost a whole article).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ _BOMS = (
 )
 _WIDE = ("utf-16", "utf-32")
 PRESCAN_BYTES = 4096  # where a page's own charset declaration is looked for
+# C0 control characters other than tab and line ends: no text holds them, and lxml either
+# turns them into U+FFFD (NUL) or refuses them in new text, so the extractor gives up.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]+")  # (str.translate would read the page char by char)
 # Labels that browsers read as a wider code page than the one Python names so.
 _BROWSER_LABELS = {
     "iso-8859-1": "cp1252",
@@ -70,7 +74,7 @@ def codec_for(label: str) -> str | None:
 def decode_html(body: bytes, header_charset: str | None = None) -> str:
     """An HTML page's bytes as NFC text: BOM, header, `<meta charset>`, XML declaration, UTF-8, detection.
 
-    The XML declaration and NUL characters are left out of the text.
+    The XML declaration and control characters (but tab and line ends) are left out of the text.
     """
     head = body[:PRESCAN_BYTES]
     declared = [m.group(1) for m in (_META_CHARSET.search(head), _XML_ENCODING.match(head)) if m]
@@ -78,7 +82,7 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
     own = ["utf-8" if (codec_for(d.decode("ascii")) or "").startswith(_WIDE) else d.decode("ascii") for d in declared]
     text = _decode(body, header_charset, own)
     text = _XML_DECLARATION.sub("", text.lstrip("\ufeff"), count=1)
-    return text.replace("\x00", "")
+    return _CONTROLS.sub("", text)
 
 
 def decode_xml(body: bytes, header_charset: str | None = None) -> str:

@@ -10,7 +10,6 @@ holding paragraphs, with nothing but short filler between them.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import Counter
 
@@ -27,11 +26,10 @@ MAX_LINK_SHARE = 0.3
 _TEXT_TAGS = ("p", "h2", "h3", "h4", "li", "blockquote")
 _NOT_BODY = {"figure", "figcaption", "aside", "nav", "footer", "form", "header", "script", "style"}
 _STORY_MARKS = ("h1", "header", "time", "article")
-_SPACE = re.compile(r"\s+")
 
 
 def _norm(text: str) -> str:
-    return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip().casefold()
+    return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
 
 
 def missing_chunks(root: lxml_html.HtmlElement, extracted: list[str]) -> tuple[list[str], list[str]]:

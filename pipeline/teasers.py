@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
 
+from lxml import etree
 from lxml import html as lxml_html
 
 from pipeline.models import RelatedLink
@@ -43,7 +44,7 @@ INLINE_MAX_CHARS = 220  # "Read more: <title>" standing alone between paragraphs
 MAX_PAGE_LINKS = 5000
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "header", "strong", "b", "span", "div", "p"}
 _ARTICLE_SEGMENT = re.compile(r"(\d{4,}|[^/]*-[^/]*-[^/]*|\.s?html?$|\.php$|\.aspx?$)")
-_SPACE = re.compile(r"\s+")
+_UNREAD = {"script", "style", "noscript", "template"}  # text no reader sees
 _NOT_PAGES = ("#", "javascript:", "mailto:", "tel:")  # hrefs that lead to no page
 _WORD_END = re.compile(r"([^\W\d_]|[,;'’”\"])$")  # text that ends mid-sentence (not a date, not "Label:")
 # Pages about people, tags and sections: their links are bylines and menus, not teasers.
@@ -67,8 +68,13 @@ def text_of(el: lxml_html.HtmlElement) -> str:
     return _joined(el.itertext())
 
 
+def _solid(text: str | None) -> int:
+    """Characters of `text` other than white space."""
+    return 0 if not text or text.isspace() else len("".join(text.split()))
+
+
 def _joined(pieces: Iterable[str]) -> str:
-    return _SPACE.sub(" ", " ".join(pieces)).strip()
+    return " ".join(" ".join(pieces).split())  # str.split() and \\s agree on what is white space
 
 
 def bounded_text(el: lxml_html.HtmlElement, limit: int) -> str | None:
@@ -150,6 +156,7 @@ class _PageScan:
         self._texts: dict[lxml_html.HtmlElement, str] = {}
         self._linked: set[lxml_html.HtmlElement] = set()
         self._verdicts: dict[str, str | None] = {}  # href -> article URL or None, for this page
+        self._sizes: dict[lxml_html.HtmlElement, int] = {}  # characters other than whitespace, see measure
         self.links_unread = 0  # links past MAX_PAGE_LINKS
 
     def mark_links(self, top: lxml_html.HtmlElement) -> None:
@@ -164,6 +171,23 @@ class _PageScan:
                 self._linked.add(el)
                 el = el.getparent()
         self.links_unread = sum(1 for _ in anchors)
+
+    def measure(self, top: lxml_html.HtmlElement) -> None:
+        """Count the characters other than whitespace under every element, in one pass from
+        the leaves up, so `bounded_text` rules out a long element without reading it. (Script
+        and style text is left out: the counts stay lower bounds of each element's text.)"""
+        sizes = self._sizes
+        open_counts = [0]  # characters so far of each element open on the way down
+        for event, el in etree.iterwalk(top, events=("start", "end")):
+            if event == "start":
+                open_counts.append(0 if el.tag in _UNREAD else _solid(el.text))
+            else:
+                n = sizes[el] = open_counts.pop()
+                open_counts[-1] += n + _solid(el.tail)  # a tail is its parent's text
+
+    def size(self, el: lxml_html.HtmlElement) -> int:
+        """Characters other than white space under `el` (scripts and styles not counted)."""
+        return self._sizes.get(el, 0)
 
     def holds_link(self, el: lxml_html.HtmlElement) -> bool:
         return el in self._linked
@@ -182,9 +206,15 @@ class _PageScan:
         """
         got = self._texts.get(el)
         if got is None:
-            got = bounded_text(el, limit)
-            if got is None:
+            size = self._sizes.get(el)
+            if size is None:  # not measured (added to the tree after `measure`)
+                got = bounded_text(el, limit)
+                if got is None:
+                    return None
+            elif size > limit:
                 return None
+            else:
+                got = text_of(el)
             self._texts[el] = got
         return got if len(got) <= limit else None
 
@@ -439,13 +469,25 @@ def _leads(title: str, text: str) -> bool:
     return 0 <= at <= 40 or len(title) >= 0.5 * len(text)
 
 
+@dataclass
+class TeaserSearch:
+    blocks: list[TeaserBlock]  # outermost first; nested matches are not reported twice
+    page_chars: int  # characters other than white space of the page's text, teasers included
+
+
 def find_teaser_blocks(root: lxml_html.HtmlElement, page_url: str) -> list[TeaserBlock]:
     """Teaser blocks of a page, outermost first; nested matches are not reported twice."""
+    return search_teasers(root, page_url).blocks
+
+
+def search_teasers(root: lxml_html.HtmlElement, page_url: str) -> TeaserSearch:
+    """The teaser blocks of a page, and the size of its text (measured on the way)."""
     scan = _PageScan(page_url)
     found: list[TeaserBlock] = []
     body = root.find("body")
     top = body if body is not None else root
     scan.mark_links(top)
+    scan.measure(top)
     stack = [top]
     while stack:
         el = stack.pop()
@@ -462,7 +504,7 @@ def find_teaser_blocks(root: lxml_html.HtmlElement, page_url: str) -> list[Tease
         stack.extend(reversed([c for c in el if scan.holds_link(c)]))
     inside = {b.element for b in found}
     found.extend(b for b in scan.headline_runs(top) if not inside.intersection(b.element.iterancestors()))
-    return found
+    return TeaserSearch(found, scan.size(top))
 
 
 def remove_teasers(

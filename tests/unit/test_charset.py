@@ -57,6 +57,15 @@ def test_nul_bytes_are_dropped_not_turned_into_replacement_characters() -> None:
     assert "La fête du village revient" in cleaned.body
 
 
+def test_a_control_character_in_the_text_does_not_lose_the_story() -> None:
+    """A BEL in a footnote made the extractor give up on the whole page (lxml refuses it in new text)."""
+    paras = "".join(f"<p>{p}</p>" for p in PARAS) + "<p>Source : rapport annuel\x07 (2020),\x07 page 12.</p>"
+    raw = f"<html><body><article>{paras}</article></body></html>"
+    cleaned = clean_page(raw.encode(), URL)
+    for para in PARAS:
+        assert para in cleaned.body
+
+
 def test_a_byte_order_mark_outranks_every_label() -> None:
     """UTF-16 with its mark decodes as UTF-16 even when the header says otherwise."""
     raw = codecs.BOM_UTF16_LE + "<p>Grüße aus Köln</p>".encode("utf-16-le")

@@ -1,0 +1,46 @@
+"""The last resort when the extractor finds nothing: the page's densest block of prose. Pure code."""
+
+from __future__ import annotations
+
+from lxml import html as lxml_html
+
+from pipeline.cleaning import clean_page
+from pipeline.fallback import fallback_paragraphs
+
+URL = "https://journal-des-vallees.example/region/la-passerelle-sera-construite-2025-312.html"
+STORY = [
+    "Le conseil municipal a voté mardi soir le budget de la nouvelle passerelle sur la rivière.",
+    "Les travaux commenceront au printemps et dureront dix-huit mois, selon les services techniques.",
+    "Les habitants des deux rives réclamaient un passage depuis la fin du bac en 2019, rappelle le maire.",
+    "Le coût total est estimé à deux millions d'euros, financés pour moitié par la région.",
+    "Une réunion publique présentera le chantier aux riverains le premier lundi du mois prochain.",
+    "Les commerçants du quai espèrent que la passerelle ramènera des clients sur la rive gauche.",
+]
+MENU = '<nav><ul><li><a href="/">Accueil</a></li><li><a href="/region/">Région</a></li></ul></nav>'
+
+
+def test_a_story_set_inside_an_aside_is_not_dropped_as_empty() -> None:
+    """Some sites put the whole story in an <aside>: the extractor skips it, the fallback reads it."""
+    paras = "".join(f"<p>{p}</p>" for p in STORY)
+    story = f"<div class='sidebar-sticky'><aside><article><div class='article-content'>{paras}</div></article></aside></div>"
+    raw = f"<html><body>{MENU}{story}</body></html>".encode()
+    cleaned = clean_page(raw, URL)
+    assert cleaned.extractor == "fallback"
+    for para in STORY:
+        assert para in cleaned.body
+
+
+def test_the_densest_prose_wins_and_br_runs_are_paragraphs() -> None:
+    """Text runs between <br>s count as paragraphs; navigation and link lists do not."""
+    links = "".join(f'<p><a href="/a{i}">Un autre article du jour, numéro {i}</a></p>' for i in range(20))
+    root = lxml_html.document_fromstring(
+        f"<html><body>{MENU}<div id='liens'>{links}</div>"
+        f"<table><tr><td>{'<br><br>'.join(STORY)}</td></tr></table></body></html>"
+    )
+    assert fallback_paragraphs(root) == STORY
+
+
+def test_a_page_without_enough_prose_gives_nothing() -> None:
+    """A menu and a line are not an article: the page stays dropped."""
+    root = lxml_html.document_fromstring(f"<html><body>{MENU}<div><p>{STORY[0]}</p></div></body></html>")
+    assert fallback_paragraphs(root) == []
