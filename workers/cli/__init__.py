@@ -2,6 +2,7 @@
 
     run.py     run, demo                                  (orchestration: workers.service)
     search.py  search, export, explain
+    clean.py   clean (one page, no Redis)
     ops.py     status, dead-letters, reprocess, reindex, prune-raw
     feeds.py   feeds list|load|add|remove|pause|resume|import|export
     serve.py   serve                                      (the HTTP side: workers.api)
@@ -24,12 +25,12 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from workers.cli import feeds, ops, run, search, serve
+from workers.cli import clean, feeds, ops, run, search, serve
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
 
-COMMAND_GROUPS = (run, search, ops, feeds, serve)
+COMMAND_GROUPS = (run, search, clean, ops, feeds, serve)
 EX_USAGE = 2
 EX_TEMPFAIL = 75
 EX_BROKEN_PIPE = 128 + signal.SIGPIPE

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.settings import Settings
-from workers.clean_command import add_parser, cmd_clean
+from workers.cli.clean import cmd_clean, register
 
 STORY = [
     "Sáng 20/3, Hội Nông dân tỉnh tổ chức hội nghị tổng kết đề án hỗ trợ nông dân chuyển đổi giống cây trồng.",
@@ -68,7 +68,7 @@ def server() -> Iterator[str]:
 
 def args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="newsflow")
-    add_parser(parser.add_subparsers())
+    register(parser.add_subparsers())
     return parser.parse_args(["clean", *argv])
 
 

@@ -13,28 +13,29 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pipeline.cleaning import CleanedPage, block_fingerprint, clean_page
-from pipeline.errors import Dropped, NewsflowError
-from pipeline.fetching import Fetcher
-from pipeline.settings import Settings
+if TYPE_CHECKING:  # the cleaner is imported when the command runs: other commands stay fast
+    from pipeline.cleaning import CleanedPage
+    from pipeline.settings import Settings
 
 PREVIEW_CHARS = 160
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register `clean` on the CLI's subparsers (argparse)."""
-    p = subparsers.add_parser("clean", help="clean one page (a file or a URL), show what is kept and removed")
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `clean` on the CLI's subparsers."""
+    p = sub.add_parser("clean", help="clean one page (a file or a URL), show what is kept and removed")
     p.add_argument("source", help="an HTML file, or an http(s):// URL to fetch")
     p.add_argument("--url", help="with a file: the address the page was published at (links are read against it)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=cmd_clean)
-    return p
 
 
 def cmd_clean(settings: Settings, args: argparse.Namespace) -> int:
     """Clean one page and print the result; 0 when it holds an article, 1 otherwise."""
+    from pipeline.cleaning import clean_page
+    from pipeline.errors import Dropped, NewsflowError
+
     source: str = args.source
     try:
         body, url, charset = _read(settings, source, args.url)
@@ -58,6 +59,8 @@ def cmd_clean(settings: Settings, args: argparse.Namespace) -> int:
 def _read(settings: Settings, source: str, url: str | None) -> tuple[bytes, str, str | None]:
     """(page bytes, the URL to read it against, the charset the server named)."""
     if source.startswith(("http://", "https://")):
+        from pipeline.fetching import Fetcher
+
         fetcher = Fetcher.from_settings(settings)
         try:
             result = fetcher.fetch(source)
@@ -69,6 +72,8 @@ def _read(settings: Settings, source: str, url: str | None) -> tuple[bytes, str,
 
 
 def as_json(cleaned: CleanedPage, url: str) -> dict[str, Any]:
+    from pipeline.cleaning import block_fingerprint
+
     return {
         "url": url,
         "title": cleaned.title,
@@ -88,6 +93,8 @@ def as_json(cleaned: CleanedPage, url: str) -> dict[str, Any]:
 
 
 def print_page(cleaned: CleanedPage, url: str) -> None:
+    from pipeline.cleaning import block_fingerprint
+
     print(cleaned.title or "(no title)")
     when = cleaned.published_at.isoformat() if cleaned.published_at else "-"
     print(f"{cleaned.canonical_url or url}  published={when}  authors={', '.join(cleaned.authors) or '-'}")
