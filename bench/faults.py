@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.contract.noida import NoidaServer, free_port  # noqa: E402 - after the path is set
 from tests.faults import harness  # noqa: E402
+from tests.search.noida import NoidaServer, free_port  # noqa: E402 - after the path is set
 
 
 def run_one(name: str, sites: list[harness.Site], articles: int) -> harness.Outcome:

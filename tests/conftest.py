@@ -6,31 +6,24 @@ Services are started by the test session itself, on 127.0.0.1 and unix sockets o
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from demo.server import SiteServer
-from pipeline.settings import Settings
+from tests.support import SITES, WORKER_ENV, make_settings, start_workers
 from workers.runtime import EmbeddedRedis, Runtime, set_runtime
-from workers.supervisor import WorkerGroup, WorkerSpec
+from workers.supervisor import WorkerGroup
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SITES = FIXTURES / "sites"
 
-# Settings every worker of the session runs with: local servers allowed, no politeness
-# delay (each test uses its own port, so its own host), small caps to test them.
-WORKER_ENV = {
-    "NEWSFLOW_ALLOW_PRIVATE_NETWORKS": "127.0.0.1/32",
-    "NEWSFLOW_HOST_DELAY": "0",
-    "NEWSFLOW_MAX_PAGE_BYTES": "300000",
-    "NEWSFLOW_MAX_RETRIES": "2",
-    "NEWSFLOW_RETRY_BACKOFF_MAX": "2",
-    "NEWSFLOW_READ_TIMEOUT": "5",
-    "NEWSFLOW_TOTAL_TIMEOUT": "10",
-}
+@pytest.fixture(autouse=True)
+def _environment_kept_per_test() -> Iterator[None]:
+    """What a test sets in the environment (NEWSFLOW_*, REDIS_URL...) ends with it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")
@@ -54,11 +47,6 @@ def embedded_redis(data_dir: Path) -> Iterator[str]:
     server.close()
 
 
-def make_settings(data_dir: Path, redis_url: str, **extra: object) -> Settings:
-    env = {k.removeprefix("NEWSFLOW_").lower(): v for k, v in WORKER_ENV.items()}
-    return Settings(data_dir=data_dir, redis_url=redis_url, **{**env, **extra})
-
-
 @pytest.fixture
 def runtime(data_dir: Path, embedded_redis: str) -> Iterator[Runtime]:
     """A Runtime on the session's Redis and data directory, with newsflow's keys cleared."""
@@ -80,30 +68,6 @@ def workers(data_dir: Path, embedded_redis: str) -> Iterator[WorkerGroup]:
     group = start_workers(data_dir, embedded_redis, "shared")
     yield group
     group.stop()
-
-
-def start_workers(data_dir: Path, redis_url: str, name: str, **env: str) -> WorkerGroup:
-    specs = [
-        WorkerSpec(f"{name}-io", "feeds,fetch,index", "threads", 8),
-        WorkerSpec(f"{name}-process", "process", "prefork", 2),
-    ]
-    group = WorkerGroup(redis_url, data_dir, specs, data_dir / "logs")
-    group.start({**WORKER_ENV, **env})
-    wait_for_workers(redis_url, len(specs))
-    return group
-
-
-def wait_for_workers(redis_url: str, count: int, timeout: float = 60.0) -> None:
-    """Block until `count` workers answer a ping over the broker."""
-    from workers.celery_app import app
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        replies = app.control.ping(timeout=1.0) or []
-        if len(replies) >= count:
-            return
-        time.sleep(0.3)
-    raise RuntimeError(f"only {len(replies)} of {count} workers answered within {timeout:.0f} s")
 
 
 @pytest.fixture

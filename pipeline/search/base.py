@@ -1,7 +1,7 @@
 """The search backend interface that SQLite FTS5 and Elasticsearch both implement.
 
 Backends take `Article` documents and answer `SearchQuery` objects with a `SearchPage`.
-The contract tests in `tests/contract/` hold every backend to the same behaviour.
+The contract tests in `tests/search/` hold every backend to the same behaviour.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.noida import NoidaServer, free_port
 from tests.faults import harness
+from tests.search.noida import NoidaServer, free_port
 from workers.supervisor import WorkerCrashLoop, WorkerGroup, WorkerSpec
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ import pytest
 
 from demo.server import SiteServer
 from pipeline.stages import fetch_work
-from tests.conftest import start_workers
 from tests.feeds.helpers import redirect
 from tests.hostile.servers import Listener, drip_body, drip_headers, send
+from tests.support import start_workers
 from workers.handoff import submit
 from workers.runtime import Runtime
 from workers.service import wait_until_idle

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import make_settings
+from tests.support import make_settings
 from tests.surfaces.articles import sample_articles
 from tests.surfaces.server import ApiServer
 from workers.runtime import Runtime

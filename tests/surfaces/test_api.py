@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import make_settings
-from tests.contract.noida import free_port
+from tests.search.noida import free_port
+from tests.support import make_settings
 from tests.surfaces.articles import sample_articles
 from tests.surfaces.server import ApiServer
 from workers.runtime import Runtime

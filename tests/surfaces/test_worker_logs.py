@@ -10,7 +10,7 @@ import pytest
 from demo.server import SiteServer
 from pipeline.feeds import FeedConfig
 from pipeline.stages import poll_work
-from tests.conftest import start_workers
+from tests.support import start_workers
 from workers.handoff import submit
 from workers.runtime import Runtime
 from workers.service import wait_until_idle

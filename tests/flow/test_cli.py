@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from demo.server import SiteServer
-from tests.conftest import SITES
+from tests.support import SITES
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import pytest
 from demo.server import SiteServer
 from pipeline.feeds import FeedConfig
 from pipeline.stages import fetch_work
-from tests.integration.test_flow import docs_under, ingest
+from tests.support import docs_under, ingest
 from workers.handoff import submit
 from workers.runtime import Runtime
 from workers.service import wait_until_idle

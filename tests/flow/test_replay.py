@@ -12,8 +12,8 @@ import pytest
 
 from demo.server import SiteServer
 from pipeline.stages import fetch_work
-from tests.conftest import SITES
 from tests.faults import harness
+from tests.support import SITES
 from workers import tasks
 from workers.handoff import submit
 from workers.runtime import Runtime

@@ -12,8 +12,7 @@ import pytest
 
 from demo.server import SiteServer
 from pipeline.stages import fetch_work
-from tests.conftest import SITES, start_workers
-from tests.integration.test_flow import docs_under
+from tests.support import SITES, docs_under, start_workers
 from workers.handoff import submit
 from workers.runtime import Runtime
 from workers.service import wait_until_idle

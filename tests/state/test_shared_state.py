@@ -12,9 +12,9 @@ from pipeline.feeds import FeedConfig, FeedEntry, claim_entries
 from pipeline.ingest import PageRef, ProcessDeps, process_page
 from pipeline.state import DeadLetter, StateStore
 from pipeline.storage import RawStore
-from tests.conftest import make_settings
-from tests.contract.noida import free_port
 from tests.faults import harness
+from tests.search.noida import free_port
+from tests.support import make_settings
 from workers.api import metrics_text
 from workers.runtime import Runtime
 

@@ -8,32 +8,17 @@ deleted afterwards. Otherwise the session starts one noida-db on 127.0.0.1 and a
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import itertools
 import os
-import sys
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipeline.search.elastic import ElasticsearchBackend
+from tests.search import noida
 
-
-def _load_noida() -> Any:
-    name = "newsflow_tests_noida"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("noida.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-noida = _load_noida()
 _names = itertools.count(1)
 
 

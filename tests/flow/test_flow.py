@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -14,26 +13,13 @@ from pipeline.models import article_id
 from pipeline.search.base import SearchQuery
 from pipeline.stages import fetch_work, poll_work
 from pipeline.urls import canonicalize_url
-from tests.conftest import SITES
+from tests.support import SITES, docs_under, expected_articles, ingest
 from workers.handoff import submit
 from workers.runtime import Runtime
 from workers.service import wait_until_idle
 from workers.supervisor import WorkerGroup
 
 pytestmark = pytest.mark.integration
-
-
-def expected_articles(site_name: str) -> list[dict]:
-    return json.loads((SITES / site_name / "expected.json").read_text(encoding="utf-8"))["articles"]
-
-
-def ingest(rt: Runtime, group: WorkerGroup, feeds: list[FeedConfig], timeout: float = 90) -> None:
-    submit(rt.state, [poll_work(feed.model_dump(), feed.id, scheduled=False) for feed in feeds])
-    assert wait_until_idle(rt, group, timeout), "work still queued after the timeout"
-
-
-def docs_under(rt: Runtime, base: str) -> list:
-    return [a for a in rt.search.iter_all() if a.url.startswith(base)]
 
 
 def feed_for(server: SiteServer, name: str, path: str = "feed.xml") -> FeedConfig:

@@ -14,8 +14,8 @@ import pytest
 from demo.server import SiteServer
 from pipeline.search.elastic import ElasticsearchBackend
 from pipeline.settings import Settings
-from tests.conftest import SITES
-from tests.contract.noida import NoidaServer
+from tests.search.noida import NoidaServer
+from tests.support import SITES
 
 pytestmark = pytest.mark.integration
 
