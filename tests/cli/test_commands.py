@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import NEWSFLOW, newsflow, newsflow_env
-from tests.cli.test_errors import UNREACHABLE_REDIS, index_one_article
+from tests.cli.helpers import NEWSFLOW, UNREACHABLE_REDIS, index_one_article, newsflow, newsflow_env
 
 COMMANDS = ["run", "demo", "search", "export", "explain", "status", "dead-letters", "reprocess", "reindex"]
 

@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from pipeline.feeds import load_feeds
-from tests.cli.conftest import newsflow, newsflow_env, redis_servers_of
-from tests.cli.test_errors import index_one_article
+from tests.cli.helpers import index_one_article, newsflow, newsflow_env, redis_servers_of
 from workers.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]

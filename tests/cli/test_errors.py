@@ -9,33 +9,9 @@ import pytest
 
 from pipeline.models import Article, article_id
 from pipeline.search.sqlite import SqliteBackend
-from tests.cli.conftest import NEWSFLOW, newsflow, newsflow_env
+from tests.cli.helpers import EX_TEMPFAIL, NEWSFLOW, UNREACHABLE_REDIS, index_one_article, newsflow, newsflow_env
 
 pytestmark = pytest.mark.integration
-
-UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
-EX_TEMPFAIL = 75
-
-
-def index_one_article(data_dir: Path) -> None:
-    """An index holding one article with a stored page reference (what `reprocess` queues)."""
-    url = "https://example.org/tin/le-hoi-mua-xuan.html"
-    backend = SqliteBackend(data_dir / "index.sqlite3")
-    backend.index(
-        [
-            Article(
-                id=article_id(url),
-                url=url,
-                canonical_url=url,
-                site="example.org",
-                title="Lễ hội mùa xuân",
-                body="Người dân nô nức trẩy hội mùa xuân.",
-                language="vi",
-                raw_ref="ab" * 32,
-            )
-        ]
-    )
-    backend.close()
 
 
 def assert_one_line(done: subprocess.CompletedProcess[str]) -> str:

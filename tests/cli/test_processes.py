@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import NEWSFLOW, newsflow, newsflow_env, redis_servers_of
+from tests.cli.helpers import NEWSFLOW, newsflow, newsflow_env, redis_servers_of
 
 pytestmark = pytest.mark.integration
 

@@ -23,8 +23,7 @@ from pipeline.errors import TransientError
 from pipeline.models import Article, article_id
 from pipeline.search.base import SearchQuery
 from pipeline.search.elastic import ElasticsearchBackend, to_es_doc
-
-from .conftest import noida
+from tests.search import noida
 
 Make = Callable[..., ElasticsearchBackend]
 T0 = datetime(2024, 6, 1, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The `newsflow` command as an operator runs it: the installed console script, in a subprocess."""
+"""Helpers of the command-line tests: the installed console script run in a subprocess, as an operator runs it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from pipeline.models import Article, article_id
+from pipeline.search.sqlite import SqliteBackend
 
 NEWSFLOW = str(Path(sys.executable).with_name("newsflow"))
 
@@ -45,3 +48,28 @@ def redis_servers_of(data_dir: Path) -> list[int]:
         if name.startswith("redis-server") and (cwd == root or cwd.startswith(root + os.sep)):
             found.append(int(entry.name))
     return found
+
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+EX_TEMPFAIL = 75
+
+
+def index_one_article(data_dir: Path) -> None:
+    """An index holding one article with a stored page reference (what `reprocess` queues)."""
+    url = "https://example.org/tin/le-hoi-mua-xuan.html"
+    backend = SqliteBackend(data_dir / "index.sqlite3")
+    backend.index(
+        [
+            Article(
+                id=article_id(url),
+                url=url,
+                canonical_url=url,
+                site="example.org",
+                title="Lễ hội mùa xuân",
+                body="Người dân nô nức trẩy hội mùa xuân.",
+                language="vi",
+                raw_ref="ab" * 32,
+            )
+        ]
+    )
+    backend.close()
