@@ -24,6 +24,7 @@ from pipeline.models import Article
 from pipeline.stages import poll_work
 from pipeline.storage import S3RawStore, key_of, s3_client
 from tests.conftest import SITES, make_settings, start_workers
+from tests.storage.conftest import aws_test_env, set_aws_env
 from workers.cli import main
 from workers.handoff import submit
 from workers.runtime import Runtime
@@ -48,18 +49,9 @@ class S3Pipeline:
 def pipeline(s3_endpoint: str, embedded_redis: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Pipeline]:
     data_dir = tmp_path_factory.mktemp("s3-host")
     bucket = f"newsflow-flow-{uuid.uuid4().hex[:10]}"
-    env = {
-        "AWS_ACCESS_KEY_ID": "newsflow-test",
-        "AWS_SECRET_ACCESS_KEY": "newsflow-test-secret",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": s3_endpoint,
-        "AWS_CONFIG_FILE": str(data_dir / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(data_dir / "no-aws-credentials"),
-        "NEWSFLOW_RAW_STORE": f"s3://{bucket}/raw",
-    }
+    env = {**aws_test_env(s3_endpoint, data_dir), "NEWSFLOW_RAW_STORE": f"s3://{bucket}/raw"}
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(name, value)
+        set_aws_env(mp, env)
         mp.setenv("NEWSFLOW_DATA_DIR", str(data_dir))  # for the commands this test runs in-process
         s3_client().create_bucket(Bucket=bucket)
         rt = Runtime(make_settings(data_dir, embedded_redis, raw_store=env["NEWSFLOW_RAW_STORE"]))
