@@ -7,6 +7,9 @@ moto's server (127.0.0.1) and the session's Redis: no raw page may land on disk.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -174,3 +177,19 @@ def test_run_stops_at_once_on_a_missing_bucket(
     assert len(err) == 1
     assert "raw store bucket 'newsflow-missing-bucket' does not exist at http://127.0.0.1" in err[0]
     assert "create it" in err[0]
+
+
+def test_a_worker_stops_at_start_on_a_missing_bucket(pipeline: S3Pipeline, embedded_redis: str) -> None:
+    """`celery -A workers worker` with a bucket that does not exist exits at once, saying so."""
+    env = {
+        **os.environ,
+        **pipeline.env,
+        "REDIS_URL": embedded_redis,
+        "NEWSFLOW_DATA_DIR": str(pipeline.data_dir),
+        "NEWSFLOW_RAW_STORE": "s3://newsflow-missing-bucket",
+    }
+    cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "fetch", "-P", "threads", "-c", "1"]
+    cmd += ["-n", f"s3-check-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "raw store bucket 'newsflow-missing-bucket' does not exist" in done.stdout + done.stderr
