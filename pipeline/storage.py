@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import NewsflowError, PermanentError, TransientError
+from pipeline.errors import PermanentError, RawStoreMisconfigured, TransientError
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -30,12 +30,6 @@ _KEY = re.compile(r"(?:^|/)([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})\.gz$")
 S3_CONNECT_TIMEOUT = 10.0
 S3_READ_TIMEOUT = 30.0
 S3_MAX_ATTEMPTS = 5
-
-
-class RawStoreMisconfigured(NewsflowError):
-    """The raw store cannot be used as configured (no such bucket, access refused): fix the settings."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
