@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import os
 import re
 import tempfile
@@ -30,6 +31,7 @@ _KEY = re.compile(r"(?:^|/)([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})\.gz$")
 S3_CONNECT_TIMEOUT = 10.0
 S3_READ_TIMEOUT = 30.0
 S3_MAX_ATTEMPTS = 5
+PRUNE_BATCH = 1000  # pages deleted at once: the most one S3 DeleteObjects request takes
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,14 @@ class RawStore:
         `reprocess` dead-letter it, saying so); the index keeps its article.
         """
         cutoff = (time.time() if now is None else now) - older_than
-        old = [page for page in self._list() if page.stored_at < cutoff]
-        deleted = set(self._delete([page.ref for page in old]))
-        return len(deleted), sum(page.size for page in old if page.ref in deleted)
+        old = (page for page in self._list() if page.stored_at < cutoff)
+        pages = freed = 0
+        # In batches as the listing goes: a store of millions of pages is never held in memory.
+        while batch := list(itertools.islice(old, PRUNE_BATCH)):
+            deleted = set(self._delete([page.ref for page in batch]))
+            pages += len(deleted)
+            freed += sum(page.size for page in batch if page.ref in deleted)
+        return pages, freed
 
     def check(self) -> None:
         """Raise RawStoreMisconfigured (or TransientError) now, at start-up, rather than on every page."""
@@ -256,19 +263,16 @@ class S3RawStore(RawStore):
                 return
             token = {"ContinuationToken": answer["NextContinuationToken"]}
 
-    def _delete(self, refs: list[str]) -> Iterator[str]:
-        for start in range(0, len(refs), 1000):  # the most one DeleteObjects request takes
-            batch = refs[start : start + 1000]
-            objects = [{"Key": self._object(key_of(ref))} for ref in batch]
-            answer = self._call("deleting pages", "delete_objects", Delete={"Objects": objects, "Quiet": True})
-            failed = {item["Key"] for item in answer.get("Errors", [])}
-            if failed:
-                first = answer["Errors"][0]
-                raise TransientError(
-                    f"raw store {self.location}: {len(failed)} page(s) not deleted"
-                    f" ({first.get('Key')}: {first.get('Code')}); run prune-raw again"
-                )
-            yield from batch
+    def _delete(self, refs: list[str]) -> list[str]:
+        objects = [{"Key": self._object(key_of(ref))} for ref in refs]
+        answer = self._call("deleting pages", "delete_objects", Delete={"Objects": objects, "Quiet": True})
+        if errors := answer.get("Errors", []):
+            first = errors[0]
+            raise TransientError(
+                f"raw store {self.location}: {len(errors)} page(s) not deleted"
+                f" ({first.get('Key')}: {first.get('Code')}); run prune-raw again"
+            )
+        return refs
 
     def check(self) -> None:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -314,7 +318,7 @@ def s3_client() -> Any:
         connect_timeout=S3_CONNECT_TIMEOUT,
         read_timeout=S3_READ_TIMEOUT,
         retries={
-            "mode": os.environ.get("AWS_RETRY_MODE") or "standard",  # type: ignore[typeddict-item]
+            "mode": os.environ.get("AWS_RETRY_MODE") or "standard",
             "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or S3_MAX_ATTEMPTS),
         },
         # MinIO, Ceph and most S3 look-alikes serve buckets by path, not by subdomain.

@@ -158,3 +158,14 @@ def test_keys_and_digests_round_trip() -> None:
     assert ref_of("prefix/" + key_of(ref)) == ref
     wrong: list[Callable[[], object]] = [lambda: ref_of(f"ff/ff/{ref}.gz"), lambda: ref_of(f"{ref}.gz")]
     assert [check() for check in wrong] == [None, None]
+
+
+def test_prune_goes_past_one_delete_request(s3: Any, bucket: str) -> None:
+    """More pages than one DeleteObjects request takes (1,000) are all pruned."""
+    store = S3RawStore(bucket, "raw")
+    for n in range(1003):
+        body = f"<p>page {n}</p>".encode()
+        s3.put_object(Bucket=bucket, Key=f"raw/{key_of(hashlib.sha256(body).hexdigest())}", Body=gzip.compress(body))
+    pages, freed = store.prune(DAY, now=time.time() + 2 * DAY)
+    assert pages == 1003 and freed > 0
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
