@@ -234,9 +234,13 @@ class S3RawStore(RawStore):
             answer = self._call(f"reading {key}", "get_object", Key=self._object(key))
         except ClientError:
             return None
+        from botocore.exceptions import BotoCoreError
+
         body = answer["Body"]
         try:
             return bytes(body.read())
+        except BotoCoreError as exc:  # the connection broke or stalled mid-body
+            raise TransientError(f"raw store {self.location}: reading {key} failed ({exc}); retrying later") from exc
         finally:
             body.close()
 
@@ -319,10 +323,16 @@ def s3_client() -> Any:
         read_timeout=S3_READ_TIMEOUT,
         retries={
             "mode": os.environ.get("AWS_RETRY_MODE") or "standard",
-            "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or S3_MAX_ATTEMPTS),
+            "total_max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or S3_MAX_ATTEMPTS),  # the first included
         },
         # MinIO, Ceph and most S3 look-alikes serve buckets by path, not by subdomain.
         s3={"addressing_style": "path" if custom_endpoint else "auto"},
+        # Not every look-alike takes the CRC checksums boto3 sends by default since 1.36;
+        # Content-MD5 (sent with every page) guards the body on any of them.
+        request_checksum_calculation=os.environ.get("AWS_REQUEST_CHECKSUM_CALCULATION")
+        or ("when_required" if custom_endpoint else "when_supported"),
+        response_checksum_validation=os.environ.get("AWS_RESPONSE_CHECKSUM_VALIDATION")
+        or ("when_required" if custom_endpoint else "when_supported"),
     )
     return boto3.session.Session().client("s3", config=config)
 
