@@ -73,7 +73,7 @@ from pipeline.ingest import PageRef, ProcessDeps, process_page  # noqa: E402
 from pipeline.models import article_id  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.state import StateStore  # noqa: E402
-from pipeline.storage import RawStore  # noqa: E402
+from pipeline.storage import DirectoryRawStore  # noqa: E402
 from pipeline.urls import canonicalize_url, site_of  # noqa: E402
 from workers.runtime import EmbeddedRedis  # noqa: E402
 
@@ -367,7 +367,7 @@ def run_pipeline(pages: list[PageInput], workdir: Path, final_pass: bool = True)
     server = EmbeddedRedis(workdir)
     state = StateStore.from_url(server.url)
     try:
-        store = RawStore(workdir / "raw")
+        store = DirectoryRawStore(workdir / "raw")
         boilerplate = state.boilerplate(min_pages=Settings.model_fields["boilerplate_min_pages"].default)
         deps = ProcessDeps(store, boilerplate, NearDupIndex(state.neardup(SIG_VERSION)), state)
         readonly = ProcessDeps(store, boilerplate, None, state, learn=False)

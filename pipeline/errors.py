@@ -9,8 +9,9 @@
     │   ├── TooLarge            the answer is over the byte limit (declared, or once decoded)
     │   ├── AddressRefused      the address guard refused the target before any request
     │   └── DeadlineExceeded    no complete answer within the whole-request deadline
-    └── Dropped                 not an error: ack, count under `dropped{reason}`, move on
-        └── RobotsDisallowed    robots.txt disallows the URL for our user agent
+    ├── Dropped                 not an error: ack, count under `dropped{reason}`, move on
+    │   └── RobotsDisallowed    robots.txt disallows the URL for our user agent
+    └── RawStoreMisconfigured   the raw store cannot be used as set (no such bucket): stop at start-up
 
 Every message says what failed, for which input, and what happens next. Callers tell outcomes
 apart by class (and attributes such as `status`), never by the text of a message.
@@ -109,3 +110,10 @@ class RobotsDisallowed(Dropped):
     def __init__(self, url: str) -> None:
         super().__init__("robots", f"{url} is disallowed by robots.txt; not fetched")
         self.url = url
+
+
+class RawStoreMisconfigured(NewsflowError):
+    """The raw store cannot be used as configured (no such bucket, credentials refused): fix the
+    settings. Raised at start-up; the CLI exits 2 with the message."""
+
+    exit_code = 2

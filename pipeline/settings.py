@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     elasticsearch_ca_certs: Path | None = None
     # Index name prefix; the live index is reached through the alias of this name.
     elasticsearch_index: str = "newsflow-articles"
+    # Where raw pages are kept: a directory, or s3://bucket/prefix on S3-compatible storage
+    # (credentials, region and AWS_ENDPOINT_URL from the standard AWS_* variables). Unset:
+    # <data_dir>/raw.
+    raw_store: str | None = None
 
     # Feeds file used when `newsflow run` gets no --feeds.
     feeds_file: Path | None = None
@@ -132,6 +136,15 @@ class Settings(BaseSettings):
     # Also serve each worker's own metrics on this port, for hosts the API cannot see on disk. 0: off.
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
 
+    @field_validator("raw_store")
+    @classmethod
+    def _check_raw_store(cls, value: str | None) -> str | None:
+        from pipeline.storage import parse_location
+
+        if value:
+            parse_location(value)
+        return value or None
+
     @field_validator("allow_private_networks")
     @classmethod
     def _check_cidrs(cls, value: str) -> str:
@@ -146,10 +159,6 @@ class Settings(BaseSettings):
     def allowed_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         parts = filter(None, (p.strip() for p in self.allow_private_networks.split(",")))
         return [ipaddress.ip_network(p, strict=False) for p in parts]
-
-    @property
-    def raw_dir(self) -> Path:
-        return self.data_dir / "raw"
 
     @property
     def sqlite_path(self) -> Path:

@@ -16,7 +16,10 @@ NEEDED_ENV = {
     "ELASTICSEARCH_URL": "http://elasticsearch:9200",
     "NEWSFLOW_DATA_DIR": "/data",
     "NEWSFLOW_LOG_FORMAT": "json",
+    "AWS_ENDPOINT_URL": "http://minio:9000",
 }
+# MinIO pins by release timestamp, not x.y.z: an exact version too.
+MINIO_RELEASE = r"RELEASE\.\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def env(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_every_expected_service_is_there(services: dict[str, Any]) -> None:
-    assert set(services) >= {"redis", "elasticsearch", "flower", *NEWSFLOW_SERVICES}
+    assert set(services) >= {"redis", "elasticsearch", "minio", "minio-init", "flower", *NEWSFLOW_SERVICES}
 
 
 def test_every_image_is_pinned_to_an_exact_version(services: dict[str, Any]) -> None:
@@ -55,7 +58,9 @@ def test_every_image_is_pinned_to_an_exact_version(services: dict[str, Any]) -> 
         repo, _, tag = image.rpartition(":")
         assert repo and "/" not in tag, f"{name}: {image} has no tag"
         assert tag != "latest", f"{name}: {image} floats on :latest"
-        assert re.fullmatch(r"\d+\.\d+\.\d+(-[\w.]+)?", tag), f"{name}: {image} is not pinned to x.y.z"
+        semver = r"\d+\.\d+\.\d+(-[\w.]+)?"
+        pinned = f"{semver}|{MINIO_RELEASE}" if repo.startswith("minio/") else semver
+        assert re.fullmatch(pinned, tag), f"{name}: {image} is not pinned to an exact version"
 
 
 def test_elasticsearch_is_version_8_like_the_client_pin(services: dict[str, Any]) -> None:
@@ -68,7 +73,6 @@ def test_newsflow_services_build_from_the_repo_and_get_their_environment(service
         service = services[name]
         assert service.get("build") == ".", name
         assert env(service).items() >= NEEDED_ENV.items(), name
-        assert any(str(v).split(":")[-1] == "/data" for v in service.get("volumes", [])), f"{name}: no /data volume"
 
 
 def test_newsflow_services_start_after_healthy_redis_and_elasticsearch(services: dict[str, Any]) -> None:
@@ -76,6 +80,7 @@ def test_newsflow_services_start_after_healthy_redis_and_elasticsearch(services:
         deps = services[name]["depends_on"]
         assert deps["redis"]["condition"] == "service_healthy", name
         assert deps["elasticsearch"]["condition"] == "service_healthy", name
+        assert deps["minio-init"]["condition"] == "service_completed_successfully", name
     assert services["flower"]["depends_on"]["redis"]["condition"] == "service_healthy"
     assert "healthcheck" in services["redis"] and "healthcheck" in services["elasticsearch"]
 
@@ -96,7 +101,46 @@ def test_redis_persists_and_data_lives_in_named_volumes(compose: dict[str, Any],
     volumes = set(compose["volumes"])
     assert "redis-data:/data" in services["redis"]["volumes"]
     assert "es-data:/usr/share/elasticsearch/data" in services["elasticsearch"]["volumes"]
-    assert {"redis-data", "es-data", "newsflow-data"} <= volumes
+    assert "minio-data:/data" in services["minio"]["volumes"]
+    assert {"redis-data", "es-data", "minio-data"} <= volumes
+
+
+def volume_sources(service: dict[str, Any]) -> set[str]:
+    """What a service mounts: named volumes and host paths (short or long syntax)."""
+    sources = set()
+    for item in service.get("volumes", []):
+        source = item.get("source") if isinstance(item, dict) else str(item).split(":")[0]
+        if source:
+            sources.add(str(source))
+    return sources
+
+
+def test_no_volume_is_shared_between_newsflow_services(services: dict[str, Any]) -> None:
+    """Raw pages live in the object store: any newsflow service can run on any host."""
+    seen: dict[str, str] = {}
+    for name in NEWSFLOW_SERVICES:
+        for source in volume_sources(services[name]):
+            assert source not in seen, f"{source} is mounted by both {seen[source]} and {name}"
+            seen[source] = name
+
+
+def test_every_newsflow_service_keeps_raw_pages_in_the_minio_bucket(services: dict[str, Any]) -> None:
+    from pipeline.storage import parse_location
+
+    minio_env = env(services["minio"])
+    buckets = set()
+    for name in NEWSFLOW_SERVICES:
+        service_env = env(services[name])
+        location = parse_location(service_env.get("NEWSFLOW_RAW_STORE", ""))
+        assert location is not None, f"{name}: NEWSFLOW_RAW_STORE is not an s3:// location"
+        buckets.add(location[0])
+        assert service_env["AWS_ACCESS_KEY_ID"] == minio_env["MINIO_ROOT_USER"], name
+        assert service_env["AWS_SECRET_ACCESS_KEY"] == minio_env["MINIO_ROOT_PASSWORD"], name
+    (bucket,) = buckets
+    assert f"mc mb --ignore-existing local/{bucket}" in command(services["minio-init"])
+    assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["minio-init"]["restart"] == "no"
+    assert "healthcheck" in services["minio"]
 
 
 def test_the_api_has_a_healthcheck_on_its_health_route(services: dict[str, Any]) -> None:

@@ -6,9 +6,11 @@ from the same `Settings` object as everything else.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_init
 from kombu import Exchange, Queue
 
 from pipeline.stages import QUEUES
@@ -67,3 +69,18 @@ app = NewsflowCelery("newsflow", include=["workers.tasks"])
 # Their Celery signal receivers (task metrics, the log format) connect when the app is loaded.
 from workers import logs as _logs  # noqa: E402, F401
 from workers import metrics as _metrics  # noqa: E402, F401
+
+
+@worker_init.connect
+def check_raw_store(**_: Any) -> None:
+    """A worker whose raw store cannot be used as configured (no such bucket, credentials
+    refused) stops at start, saying why, instead of failing every page it takes."""
+    from pipeline.storage import RawStoreMisconfigured, open_raw_store
+    from workers.runtime import get_runtime
+
+    try:
+        # A store of its own, dropped after: pool children must not inherit its connections.
+        open_raw_store(get_runtime().settings).check()
+    except RawStoreMisconfigured as exc:
+        logging.getLogger("newsflow").critical("newsflow: %s", exc)
+        raise SystemExit(2) from None

@@ -320,9 +320,9 @@ class Runtime:
 
     @cached_property
     def raw_store(self) -> RawStore:
-        from pipeline.storage import RawStore
+        from pipeline.storage import open_raw_store
 
-        return RawStore(self.settings.raw_dir)
+        return open_raw_store(self.settings)
 
     @cached_property
     def boilerplate(self) -> BoilerplateStats:

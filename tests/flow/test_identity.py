@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.ingest import PageRef, ProcessDeps, process_page, trusted_canonical
-from pipeline.storage import RawStore
+from pipeline.storage import DirectoryRawStore
 
 PAGE = "https://tin.example/xa-hoi/2025/03/khoi-cong-cau-moi.html"
 
@@ -40,7 +40,7 @@ def test_the_home_page_itself_may_be_canonical_of_itself() -> None:
 
 def test_two_articles_declaring_the_home_page_as_canonical_stay_two(tmp_path: Path) -> None:
     """Through the process step: pages of a misconfigured site keep their own ids and URLs."""
-    store = RawStore(tmp_path)
+    store = DirectoryRawStore(tmp_path)
     ids = set()
     for slug, words in (("ba-be", "Hồ Ba Bể đón khách"), ("na-hang", "Thủy điện Na Hang xả lũ")):
         paragraphs = "".join(

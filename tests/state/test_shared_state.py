@@ -11,7 +11,7 @@ from pipeline.dedup import SIG_VERSION, NearDupIndex
 from pipeline.feeds import FeedConfig, FeedEntry, claim_entries
 from pipeline.ingest import PageRef, ProcessDeps, process_page
 from pipeline.state import DeadLetter, StateStore
-from pipeline.storage import RawStore
+from pipeline.storage import DirectoryRawStore
 from tests.faults import harness
 from tests.search.noida import free_port
 from tests.support import make_settings
@@ -180,7 +180,7 @@ def test_the_oldest_waiting_message_of_each_queue_has_an_age(tmp_path: Path) -> 
     assert ages["fetch"] is not None and 29 <= ages["fetch"] < 60
 
 
-def _page(store: RawStore, slug: str, text: str, canonical: str) -> PageRef:
+def _page(store: DirectoryRawStore, slug: str, text: str, canonical: str) -> PageRef:
     paragraphs = "".join(f"<p>{text} Đoạn {i}: người dân kể lại chuyện của bản mình năm nay.</p>" for i in range(6))
     html = (
         f'<html lang="vi"><head><meta charset="utf-8"><title>{text[:40]}</title>'
@@ -193,7 +193,7 @@ def _page(store: RawStore, slug: str, text: str, canonical: str) -> PageRef:
 
 def test_pages_claiming_one_canonical_with_different_stories_stay_apart(runtime: Runtime, tmp_path: Path) -> None:
     """Same canonical, same story: one article (one story, several URLs). Same canonical, another story: two."""
-    store = RawStore(tmp_path / "raw")
+    store = DirectoryRawStore(tmp_path / "raw")
     deps = ProcessDeps(store=store, neardup=NearDupIndex(runtime.state.neardup(SIG_VERSION)), state=runtime.state)
     canonical = "https://tin.example/tin-tuc/bai-goc.html"
     flood = "Mưa lớn kéo dài làm nước sông dâng cao, nhiều hộ dân vùng trũng phải di dời đồ đạc lên chỗ cao."

@@ -159,10 +159,12 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_prune_raw(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.storage import RawStore
+    from pipeline.storage import open_raw_store
 
     if args.older_than < 1:
         return fail("--older-than must be at least 1 day: recent pages are re-cleaned as sites are learned")
-    files, freed = RawStore(settings.raw_dir).prune(args.older_than * 86400)
-    print(f"pruned {files} raw page(s), {freed / 1e6:.1f} MB, older than {args.older_than:g} day(s)")
+    store = open_raw_store(settings)
+    files, freed = store.prune(args.older_than * 86400)
+    days = args.older_than
+    print(f"pruned {files} raw page(s), {freed / 1e6:.1f} MB, older than {days:g} day(s), from {store.location}")
     return 0

@@ -32,6 +32,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     feeds = load_feeds(args.feeds or settings.feeds_file or DEFAULT_FEEDS)
     with open_runtime(settings) as rt:
+        rt.raw_store.check()  # a missing bucket stops the run here, not every page later
         summary = run_pipeline(rt, feeds, once=args.once, timeout=args.timeout)
     if args.once:
         print_summary(summary)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workers.cli.common import date, fail, open_runtime, open_search, print_page, whole_number
@@ -31,6 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.set_defaults(func=cmd_search)
 
     e = sub.add_parser("export", help="every indexed article as JSON lines on stdout")
+    e.add_argument("--warc", type=Path, metavar="FILE", help="the stored raw pages as WARC (FILE.warc.gz: compressed)")
     e.set_defaults(func=cmd_export)
 
     ex = sub.add_parser("explain", help="the kept and removed blocks of one article, with reasons")
@@ -61,6 +63,10 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    if args.warc:
+        from workers.cli.archive import export_warc
+
+        return export_warc(settings, args.warc)
     with open_search(settings) as backend:
         for art in backend.iter_all():
             sys.stdout.write(json.dumps(art.to_doc(), ensure_ascii=False) + "\n")

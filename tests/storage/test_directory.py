@@ -1,4 +1,4 @@
-"""The raw page store on disk: content addressing, atomic writes, pruning by age."""
+"""The raw page store on disk: its files, and `prune-raw` on it."""
 
 from __future__ import annotations
 
@@ -9,20 +9,20 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import PermanentError
-from pipeline.storage import RawStore
+from pipeline.storage import DirectoryRawStore
 from workers.cli import main
 
 DAY = 86400.0
 
 
-def age(store: RawStore, ref: str, days: float) -> None:
+def age(store: DirectoryRawStore, ref: str, days: float) -> None:
     path = store.root / ref[:2] / ref[2:4] / f"{ref}.gz"
     then = time.time() - days * DAY
     os.utime(path, (then, then))
 
 
 def test_a_page_is_stored_once_under_its_digest(tmp_path: Path) -> None:
-    store = RawStore(tmp_path)
+    store = DirectoryRawStore(tmp_path)
     body = "<p>Trang báo mẫu</p>".encode()
     assert store.put(body) == store.put(body)
     assert store.get(store.put(body)) == body
@@ -30,7 +30,7 @@ def test_a_page_is_stored_once_under_its_digest(tmp_path: Path) -> None:
 
 
 def test_prune_removes_old_pages_and_keeps_recent_ones(tmp_path: Path) -> None:
-    store = RawStore(tmp_path)
+    store = DirectoryRawStore(tmp_path)
     old, older, fresh = (store.put(f"<p>page {n}</p>".encode()) for n in range(3))
     age(store, old, 40)
     age(store, older, 400)
@@ -44,7 +44,7 @@ def test_prune_removes_old_pages_and_keeps_recent_ones(tmp_path: Path) -> None:
 def test_prune_raw_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """`newsflow prune-raw --older-than DAYS` prunes the data directory's store and says how much."""
     monkeypatch.setenv("NEWSFLOW_DATA_DIR", str(tmp_path))
-    store = RawStore(tmp_path / "raw")
+    store = DirectoryRawStore(tmp_path / "raw")
     ref = store.put(b"<p>old page</p>")
     age(store, ref, 90)
     store.put(b"<p>new page</p>")
