@@ -119,7 +119,7 @@ FALLBACK_WHEN_CHARS = 200  # the extractor kept less than this: see pipeline/fal
 # text, its full cascade is tried (measured on both development sets: about one page in
 # eighteen; it recovers most of the recall the fast path loses).
 FULL_CASCADE_MIN_CHARS = 300
-FULL_CASCADE_SHARE = 0.1
+FULL_CASCADE_SHARE = 0.2
 FULL_CASCADE_MAX_NODES = 12_000  # largest real pages: about 7,000 nodes (99th centile), 27,745 (most)
 
 
