@@ -31,6 +31,9 @@ CONTAINER_TAGS = {"ul", "ol", "div", "section", "aside", "nav", "table", "tbody"
 INLINE_TAGS = {"span"}  # containers that sit inside a line of text
 MAX_ITEM_CHARS = 900  # a teaser item is a title and an excerpt, never a whole story
 MIN_TITLE_CHARS = 12
+# A lone item longer than this is a headline over a story (a blog's short post), not a
+# teaser: single teasers ("Read more: <title>", a featured story) carry a line of excerpt.
+SINGLE_ITEM_MAX_CHARS = 400
 MAX_FOLLOWERS_PER_ITEM = 3  # pieces after an item's title (excerpt, date, label, "more")
 RUN_IN_TITLE_SHARE = 0.4  # of a headline linked in part: see _linked_in_part
 HEADING_MAX_CHARS = 80
@@ -304,6 +307,10 @@ class _PageScan:
             return None
         if len(items) > 1 and len({url for url, _, _ in items}) < 2:
             return None
+        if all(url == self.page_url for url, _, _ in items):
+            return None  # the story's own headline, linked to itself (blogs do): the article, not a teaser
+        if len(items) == 1 and len(items[0][2]) > SINGLE_ITEM_MAX_CHARS:
+            return None  # one headline over paragraphs of prose: a short story, not a teaser
         if any(len(text) > MAX_ITEM_CHARS for _, _, text in items):
             return None
         total = len(self.text(el))

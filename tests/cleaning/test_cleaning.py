@@ -425,3 +425,15 @@ def test_cleaning_never_raises_anything_but_its_own_outcomes(raw: bytes) -> None
 def test_article_links_of_the_same_site(href: str, expected: str | None) -> None:
     """Which hrefs count as links to another article of the page's site, in canonical form."""
     assert is_article_link(href, URL, "baotinhxa.vn") == expected
+
+
+def test_a_short_post_under_its_own_linked_headline_is_the_article() -> None:
+    """Blogs link a post's headline to the post itself: one such item is the story, not a teaser."""
+    post = (
+        f'<div class="post"><h2><a href="{URL}">Hội nghị tổng kết đề án hỗ trợ nông dân</a></h2>'
+        f"<p>{BODY[0]}</p><p>{BODY[1]}</p></div>"
+    )
+    raw = f"<html><head><title>Blog</title></head><body><nav><a href='/'>Trang chủ</a></nav>{post}</body></html>"
+    cleaned = clean_page(raw.encode(), URL)
+    assert BODY[0] in cleaned.body and BODY[1] in cleaned.body
+    assert cleaned.teaser_texts == []
