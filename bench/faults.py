@@ -55,7 +55,9 @@ def run_one(name: str, sites: list[harness.Site], articles: int) -> harness.Outc
                 if name == "search-frozen":
                     fault = harness.freeze(lambda: live.proc.pid if live.proc else 0, at=articles // 4, seconds=60)
                 else:
-                    fault = harness.stop_and_start(live.stop, live.start, at=articles // 4, down=20)
+                    fault = harness.stop_and_start(
+                        lambda: live.stop(timeout=120), live.start, at=articles // 4, down=20
+                    )
             elif name == "none-es":
                 noida = NoidaServer(work / "noida").start()
                 env.update(ELASTICSEARCH_URL=noida.url, NEWSFLOW_ELASTICSEARCH_INDEX="faults")

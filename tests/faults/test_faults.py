@@ -102,7 +102,7 @@ def test_search_backend_frozen_then_stopped_loses_nothing(
 
         def both(proc, env, log) -> None:  # type: ignore[no-untyped-def]
             harness.freeze(lambda: noida.proc.pid if noida.proc else 0, at=40, seconds=10.0)(proc, env, log)
-            harness.stop_and_start(noida.stop, noida.start, at=150, down=5.0)(proc, env, log)
+            harness.stop_and_start(lambda: noida.stop(timeout=120), noida.start, at=150, down=5.0)(proc, env, log)
 
         outcome = harness.run_with_faults(sites, tmp_path, env, both)
         assert len(outcome.faults) >= 2, outcome.faults
