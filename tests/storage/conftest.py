@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.contract.noida import free_port
+from tests.search.noida import free_port
 
 
 @pytest.fixture(scope="session")

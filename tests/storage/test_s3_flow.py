@@ -26,8 +26,8 @@ from pipeline.feeds import FeedConfig
 from pipeline.models import Article
 from pipeline.stages import poll_work
 from pipeline.storage import S3RawStore, key_of, s3_client
-from tests.conftest import SITES, make_settings, start_workers
 from tests.storage.conftest import aws_test_env, set_aws_env
+from tests.support import SITES, make_settings, start_workers
 from workers.cli import main
 from workers.handoff import submit
 from workers.runtime import Runtime

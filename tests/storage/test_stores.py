@@ -111,7 +111,7 @@ def test_a_missing_bucket_is_one_clear_error_at_start_up(aws_env: dict[str, str]
 def test_an_endpoint_that_does_not_answer_is_transient(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.contract.noida import free_port
+    from tests.search.noida import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
