@@ -26,7 +26,7 @@ from pipeline.feeds import FeedConfig
 from pipeline.models import Article
 from pipeline.stages import poll_work
 from pipeline.storage import S3RawStore, key_of, s3_client
-from tests.storage.conftest import aws_test_env, set_aws_env
+from tests.storage.helpers import aws_test_env, set_aws_env
 from tests.support import SITES, make_settings, start_workers
 from workers.cli import main
 from workers.handoff import submit
