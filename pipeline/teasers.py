@@ -98,7 +98,7 @@ def bounded_text(el: lxml_html.HtmlElement, limit: int) -> str | None:
 
 
 @functools.lru_cache(maxsize=32768)  # per worker process: a few MB
-def is_article_link(href: str, page_url: str, page_site: str) -> str | None:
+def article_url_of(href: str, page_url: str, page_site: str) -> str | None:
     """Canonical URL of `href` when it points to an article of the page's site.
 
     The page itself counts: rails often list the story being read among the others. It
@@ -222,7 +222,7 @@ class _PageScan:
         return got if len(got) <= limit else None
 
     def link(self, href: str) -> str | None:
-        """The article URL an href of this page leads to, or None (see `is_article_link`)."""
+        """The article URL an href of this page leads to, or None (see `article_url_of`)."""
         try:
             return self._verdicts[href]
         except KeyError:
@@ -232,7 +232,7 @@ class _PageScan:
         # An absolute or root-relative href means the same on every page of the site: keyed
         # by the site's origin, the cache serves the menus and rails of its next pages too.
         base = self.origin if href.startswith(("http://", "https://", "/")) else self.page_url
-        verdict = self._verdicts[href] = is_article_link(href, base, self.page_site)
+        verdict = self._verdicts[href] = article_url_of(href, base, self.page_site)
         return verdict
 
     def article_anchor(self, el: lxml_html.HtmlElement) -> tuple[str, str, lxml_html.HtmlElement] | None:

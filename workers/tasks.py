@@ -264,7 +264,9 @@ def process(self: StageTask, page: dict) -> Handoff:
     outcome = ingest.process_page(ref, rt.process_deps)
     art = outcome.article
     for reason, n in art.extraction.removed.items():
-        if n:
+        if n and reason.startswith("cut:"):
+            rt.state.incr(reason)  # pages whose field the bounds cut (n is a size, not a count of blocks)
+        elif n:
             rt.state.incr(f"removed:{reason}", n)
     if art.duplicate_of and ref.reason == "new":
         rt.state.incr("near_duplicates")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pipeline.charset import decode_html
 from pipeline.cleaning import CleanedPage, _split_title, clean_page
 from pipeline.errors import Dropped, PermanentError
-from pipeline.teasers import is_article_link
+from pipeline.teasers import article_url_of
 
 URL = "https://baotinhxa.vn/thoi-su/hoi-nghi-tong-ket-de-an-ho-tro-nong-dan-2025-10234.html"
 
@@ -424,7 +424,7 @@ def test_cleaning_never_raises_anything_but_its_own_outcomes(raw: bytes) -> None
 )
 def test_article_links_of_the_same_site(href: str, expected: str | None) -> None:
     """Which hrefs count as links to another article of the page's site, in canonical form."""
-    assert is_article_link(href, URL, "baotinhxa.vn") == expected
+    assert article_url_of(href, URL, "baotinhxa.vn") == expected
 
 
 def test_a_short_post_under_its_own_linked_headline_is_the_article() -> None:

@@ -77,6 +77,7 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.ingest import PageRef, ProcessDeps, process_page
     from pipeline.models import article_id
     from pipeline.urls import canonicalize_url
+    from workers.cli.clean import print_page as print_cleaned
 
     with open_runtime(settings) as rt:
         url = canonicalize_url(args.url)
@@ -91,17 +92,8 @@ def cmd_explain(settings: Settings, args: argparse.Namespace) -> int:
         # The same process step the workers ran, reading the site's statistics without learning.
         deps = ProcessDeps(store=rt.raw_store, boilerplate=rt.boilerplate, state=rt.state, learn=False)
         cleaned = process_page(page, deps).cleaned
-        site = art.site
-        print(f"{art.title}\n{art.canonical_url}  site={site}  cluster={art.cluster_id}")
+        print(f"site={art.site}  cluster={art.cluster_id}")
         if art.duplicate_of:
             print(f"near-duplicate of {art.duplicate_of}")
-        for b in cleaned.blocks:
-            mark = "KEEP" if b.reason is None else f"DROP {b.reason}"
-            print(f"[{mark:<17}] {b.fingerprint} {b.text[:160]}")
-        for text in cleaned.teaser_texts:
-            print(f"[{'DROP teaser':<17}] {text[:160]}")
-        if cleaned.related:
-            print("related links:")
-            for link in cleaned.related:
-                print(f"  {link.url}  {link.title[:80]}")
+        print_cleaned(cleaned, art.canonical_url)
     return 0
