@@ -1,0 +1,119 @@
+"""Redis bytes per article in the steady state, and the near-duplicate recall kept.
+
+    .venv/bin/python bench/redis_memory.py [--articles 10000 100000] [--sites 100]
+
+For each size: a fresh redis-server (append-only off: memory only), then synthetic articles
+go through what the pipeline keeps in Redis per article (the seen URL, the page record for
+re-cleaning, the near-duplicate index, the site's boilerplate statistics, the documents
+recently indexed). One article in fifty is a republished copy of an earlier one (a sentence
+changed, a credit line added): recall is the share of copies put in their original's cluster.
+Prints used_memory per article, and where it goes by key family (sampled with MEMORY USAGE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from pipeline.dedup import SIG_VERSION, NearDupIndex  # noqa: E402 - after the path is set
+from pipeline.models import article_id  # noqa: E402
+from pipeline.state import StateStore  # noqa: E402
+from tests.faults import harness  # noqa: E402
+from tests.search.noida import free_port  # noqa: E402
+
+WORDS = [w for words in harness.WORDS.values() for w in words]
+
+
+def body_of(rng: random.Random, n: int) -> str:
+    return " ".join(" ".join(rng.choice(WORDS) for _ in range(40)) + f" {n}-{p}." for p in range(6))
+
+
+def run(articles: int, sites: int, seed: int = 11) -> dict[str, float]:
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="newsflow-memory-") as tmp:
+        server = harness.RedisServer(Path(tmp), free_port())
+        server.start()
+        state = StateStore.from_url(server.url)
+        try:
+            client = state._r  # the bench measures the store from outside: INFO and MEMORY USAGE
+            client.config_set("appendonly", "no")
+            base = int(client.info("memory")["used_memory"])
+            neardup = NearDupIndex(state.neardup(SIG_VERSION))
+            boilerplate = state.boilerplate(min_pages=3)
+            recent: dict[int, str] = {}  # the last bodies, for copies of recent stories
+            copies = found = 0
+            started = time.perf_counter()
+            for n in range(articles):
+                site = f"site{n % sites:03d}.example"
+                url = f"https://{site}/news/{n}.html"
+                page_id = article_id(url)
+                if n > 100 and n % 50 == 0:
+                    original = rng.randrange(n - 100, n)
+                    body = recent[original].replace(f" {original}-2.", " a changed sentence.") + " By the wire desk."
+                else:
+                    original = -1
+                    body = body_of(rng, n)
+                recent[n] = body
+                recent.pop(n - 200, None)
+                state.seen.claim(url)
+                record = {"url": url, "final_url": url, "ref": "ab" * 32, "fetched_at": "2026-11-30T00:00:00+00:00",
+                          "charset": "utf-8", "feed": f"https://{site}/feed.xml", "site": site, "language": "en",
+                          "published": None, "reason": "new"}  # fmt: skip
+                state.pages.remember(page_id, json.dumps(record))
+                fps = [f"{site}-rail-{k}" for k in range(5)] + [f"{n}-block-{k}" for k in range(25)]
+                boilerplate.observe(site, page_id, fps, now=float(n))
+                verdict = neardup.assign(page_id, body)
+                if original >= 0:
+                    copies += 1
+                    first = f"https://site{original % sites:03d}.example/news/{original}.html"
+                    found += verdict.cluster_id == article_id(first)
+            seconds = time.perf_counter() - started
+            used = int(client.info("memory")["used_memory"]) - base
+            families: Counter[str] = Counter()
+            sampled: Counter[str] = Counter()
+            for key in client.scan_iter(count=1000):
+                name = key.decode()
+                family = (
+                    ":".join(name.split(":")[:2])
+                    if not name.startswith("nf:{core}")
+                    else "nf:core:" + name.split(":")[2]
+                )
+                sampled[family] += 1
+                if sampled[family] <= 200:
+                    families[family] += int(client.memory_usage(key) or 0)
+            shares = {f: families[f] / min(sampled[f], 200) * sampled[f] / articles for f in sampled}
+            return {
+                "articles": articles,
+                "bytes_per_article": round(used / articles),
+                "seconds": round(seconds, 1),
+                "copies": copies,
+                "near_duplicate_recall": round(found / max(1, copies), 4),
+                **{f"bytes_per_article[{f}]": round(v) for f, v in sorted(shares.items(), key=lambda kv: -kv[1])},
+            }
+        finally:
+            state.close()
+            server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--sites", type=int, default=100)
+    args = parser.parse_args()
+    for n in args.articles:
+        print(json.dumps(run(n, args.sites)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
