@@ -18,7 +18,6 @@ import random
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,9 +44,7 @@ def run(articles: int, sites: int, seed: int = 11) -> dict[str, float]:
         server.start()
         state = StateStore.from_url(server.url)
         try:
-            client = state._r  # the bench measures the store from outside: INFO and MEMORY USAGE
-            client.config_set("appendonly", "no")
-            base = int(client.info("memory")["used_memory"])
+            base, _ = state.memory()
             neardup = NearDupIndex(state.neardup(SIG_VERSION))
             boilerplate = state.boilerplate(min_pages=3)
             recent: dict[int, str] = {}  # the last bodies, for copies of recent stories
@@ -78,20 +75,9 @@ def run(articles: int, sites: int, seed: int = 11) -> dict[str, float]:
                     first = f"https://site{original % sites:03d}.example/news/{original}.html"
                     found += verdict.cluster_id == article_id(first)
             seconds = time.perf_counter() - started
-            used = int(client.info("memory")["used_memory"]) - base
-            families: Counter[str] = Counter()
-            sampled: Counter[str] = Counter()
-            for key in client.scan_iter(count=1000):
-                name = key.decode()
-                family = (
-                    ":".join(name.split(":")[:2])
-                    if not name.startswith("nf:{core}")
-                    else "nf:core:" + name.split(":")[2]
-                )
-                sampled[family] += 1
-                if sampled[family] <= 200:
-                    families[family] += int(client.memory_usage(key) or 0)
-            shares = {f: families[f] / min(sampled[f], 200) * sampled[f] / articles for f in sampled}
+            used_now, families = state.memory()
+            used = used_now - base
+            shares = {f: b / articles for f, b in families.items()}
             return {
                 "articles": articles,
                 "bytes_per_article": round(used / articles),

@@ -116,6 +116,21 @@ class StateStore:
         """Block until Redis answers (True) or `patience` seconds pass (False); see `client`."""
         return wait_until_available(self._r, patience, **kwargs)  # type: ignore[arg-type]
 
+    def memory(self, sample: int = 200) -> tuple[int, dict[str, int]]:
+        """Redis's used memory, and an estimate of it by key family (`nf:lsh`, `nf:core:seen`...),
+        from MEMORY USAGE of up to `sample` keys of each family (for benchmarks and operators)."""
+        used = int(self._r.info("memory")["used_memory"])
+        seen: dict[str, int] = {}
+        measured: dict[str, int] = {}
+        for raw in self._r.scan_iter(count=1000):
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            parts = name.split(":")
+            family = f"nf:core:{parts[2]}" if name.startswith(keys.CORE) and len(parts) > 2 else ":".join(parts[:2])
+            seen[family] = seen.get(family, 0) + 1
+            if seen[family] <= sample:
+                measured[family] = measured.get(family, 0) + int(self._r.memory_usage(raw) or 0)
+        return used, {f: measured.get(f, 0) * seen[f] // min(seen[f], sample) for f in seen}
+
     def clear(self) -> int:
         """Delete every newsflow key (not the broker's): a clean slate for tests and resets."""
         doomed = list(self._r.scan_iter(match=keys.PREFIX + "*", count=1000))
