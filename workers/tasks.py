@@ -262,6 +262,7 @@ def process(self: StageTask, page: dict) -> Handoff:
     rt = self.rt
     ref = ingest.PageRef.from_msg(page)
     outcome = ingest.process_page(ref, rt.process_deps)
+    rt.state.incr("cleaned")
     art = outcome.article
     for reason, n in art.extraction.removed.items():
         if n:
