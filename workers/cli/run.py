@@ -51,7 +51,7 @@ class RunProgress:
     Each stage's total is what the stage before it handed on (URLs queued, pages fetched,
     pages cleaned), so a bar's total grows while feeds reveal new articles."""
 
-    STEPS = (("feeds polled", "feeds_polled"), ("fetched", "fetched"), ("cleaned", "cleaned"), ("indexed", "indexed"))
+    STEPS = ("feeds polled", "fetched", "cleaned", "indexed")
 
     def __init__(self, rt: Runtime, every: float = 0.5) -> None:
         self.rt = rt
@@ -59,6 +59,7 @@ class RunProgress:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._before: dict[str, int] = {}
+        self._size_before = 0
 
     def __enter__(self) -> RunProgress:
         from workers.cli.display import progress_bars
@@ -73,8 +74,9 @@ class RunProgress:
 
         state = self.rt.state
         self._before = state.stats()
+        self._size_before = self.rt.index_size() or 0
         self.feeds = sum(1 for f in scheduling.all_feeds(state) if not state.feed_state(f.id).get("paused"))
-        self.ids = [self.bars.add_task(name, total=None) for name, _ in self.STEPS]
+        self.ids = [self.bars.add_task(name, total=None) for name in self.STEPS]
         self._thread = threading.Thread(target=self._loop, name="run-progress", daemon=True)
         self._thread.start()
 
@@ -87,10 +89,15 @@ class RunProgress:
 
     def update(self) -> None:
         now = self.rt.state.stats()
-        done = {key: now.get(key, 0) - self._before.get(key, 0) for key in ("urls_queued", *(k for _, k in self.STEPS))}
-        totals = [self.feeds, done["urls_queued"], done["fetched"], done["cleaned"]]
-        for task, (_, key), total in zip(self.ids, self.STEPS, totals, strict=True):
-            self.bars.update(task, completed=done[key], total=max(total, done[key]))
+        polled, queued, fetched, cleaned = (
+            now.get(key, 0) - self._before.get(key, 0) for key in ("feeds_polled", "urls_queued", "fetched", "cleaned")
+        )
+        size = self.rt.index_size()
+        # New articles in the index (re-cleaned pages rewrite theirs, and do not count).
+        indexed = 0 if size is None else size - self._size_before
+        steps = ((polled, self.feeds), (fetched, queued), (cleaned, fetched), (indexed, cleaned))
+        for task, (done, total) in zip(self.ids, steps, strict=True):
+            self.bars.update(task, completed=done, total=max(total, done))
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
