@@ -169,5 +169,7 @@ def test_run_once_shows_progress_bars_on_a_terminal(tmp_path: Path) -> None:
     assert fetched > 0
     assert re.search(r"feeds polled\s.*\b1/1\b", text), text
     assert re.search(rf"fetched\s.*\b{fetched}/{fetched}\b", text), text
-    assert re.search(rf"indexed\s.*\b{fetched}/{fetched}\b", text), text
+    assert re.search(rf"cleaned\s.*\b{fetched}/{fetched}\b", text), text
+    indexed = re.search(r"indexed\s.*\b(\d+)/(\d+)\b", text.rsplit("feeds polled ", 1)[-1])
+    assert indexed and int(indexed.group(1)) == int(indexed.group(2)) >= fetched, text
     assert "feeds polled:      1 of 1" in text  # the summary, as in a pipe

@@ -7,6 +7,7 @@ README read); a command asks `on_terminal()` which one to print. `--json` bypass
 from __future__ import annotations
 
 import json
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -183,7 +184,9 @@ def watch_status(read: Callable[[], dict[str, Any]], every: float = 2.0) -> int:
             while True:
                 stop.wait(every)
                 live.update(status_view(read()), refresh=True)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if getattr(exc, "signum", signal.SIGINT) != signal.SIGINT:
+            raise  # SIGTERM and SIGHUP end the command as they end every other
         return 0
 
 
@@ -205,3 +208,8 @@ def progress_bars() -> Iterator[Progress]:
     )
     with bars:
         yield bars
+
+
+def progress_on_stderr() -> bool:
+    """Whether progress bars would show (stderr is a terminal)."""
+    return console(stderr=True).is_terminal

@@ -49,7 +49,7 @@ class RunProgress:
     the totals known so far, read from the state layer's counters every half second.
 
     Each stage's total is what the stage before it handed on (URLs queued, pages fetched,
-    pages cleaned), so a bar's total grows while feeds reveal new articles."""
+    pages cleaned and re-cleaned), so a bar's total grows while feeds reveal new articles."""
 
     STEPS = ("feeds polled", "fetched", "cleaned", "indexed")
 
@@ -59,7 +59,6 @@ class RunProgress:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._before: dict[str, int] = {}
-        self._size_before = 0
 
     def __enter__(self) -> RunProgress:
         from workers.cli.display import progress_bars
@@ -69,12 +68,15 @@ class RunProgress:
         return self
 
     def start(self) -> None:
-        """Called once the feeds are registered, the workers started."""
+        """Called once the feeds are registered, the workers started; nothing off a terminal."""
         from pipeline import scheduling
+        from workers.cli.display import progress_on_stderr
+
+        if not progress_on_stderr():
+            return
 
         state = self.rt.state
         self._before = state.stats()
-        self._size_before = self.rt.index_size() or 0
         self.feeds = sum(1 for f in scheduling.all_feeds(state) if not state.feed_state(f.id).get("paused"))
         self.ids = [self.bars.add_task(name, total=None) for name in self.STEPS]
         self._thread = threading.Thread(target=self._loop, name="run-progress", daemon=True)
@@ -89,13 +91,12 @@ class RunProgress:
 
     def update(self) -> None:
         now = self.rt.state.stats()
-        polled, queued, fetched, cleaned = (
-            now.get(key, 0) - self._before.get(key, 0) for key in ("feeds_polled", "urls_queued", "fetched", "cleaned")
-        )
-        size = self.rt.index_size()
-        # New articles in the index (re-cleaned pages rewrite theirs, and do not count).
-        indexed = 0 if size is None else size - self._size_before
-        steps = ((polled, self.feeds), (fetched, queued), (cleaned, fetched), (indexed, cleaned))
+        keys = ("feeds_polled", "urls_queued", "fetched", "cleaned", "recleaned", "indexed")
+        polled, queued, fetched, cleaned, recleaned, indexed = (now.get(k, 0) - self._before.get(k, 0) for k in keys)
+        # Index writes of the articles handed on: fresh pages and the pages cleaned again as the
+        # site's boilerplate was learned. Only counters: the search backend is not asked (a
+        # backend that does not answer must not hold up, or mark, the run).
+        steps = ((polled, self.feeds), (fetched, queued), (cleaned, fetched), (indexed, cleaned + recleaned))
         for task, (done, total) in zip(self.ids, steps, strict=True):
             self.bars.update(task, completed=done, total=max(total, done))
 
