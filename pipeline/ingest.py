@@ -15,9 +15,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from pipeline import drift
 from pipeline.cleaning import CleanedPage, block_fingerprint, clean_page
 from pipeline.dedup import NearDupIndex, content_hash
-from pipeline.errors import TransientError
+from pipeline.drift import PageSample
+from pipeline.errors import Dropped, TransientError
 from pipeline.fetching import PageFetcher
 from pipeline.models import Article, Extraction, article_id
 from pipeline.search.base import IndexOutcome, SearchBackend
@@ -174,7 +176,12 @@ def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
 
     if deps.learn and deps.state is not None:
         deps.state.pages.remember(page_id, json.dumps(page.to_msg()))
-    cleaned = clean_page(body, final, charset=page.charset, boilerplate=known_boilerplate)
+    try:
+        cleaned = clean_page(body, final, charset=page.charset, boilerplate=known_boilerplate)
+    except Dropped as exc:
+        if exc.reason == "no_text":
+            _watch_drift(page, site, deps, PageSample(0, True, 0))
+        raise
     canonical = trusted_canonical(cleaned.canonical_url, final)
     doc_id = article_id(canonical)
     if canonical not in (final, page.url) and deps.neardup is not None and deps.neardup.differs(doc_id, cleaned.body):
@@ -184,6 +191,7 @@ def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
         # Another URL of this article will not be fetched again.
         deps.state.seen.claim(canonical)
     article = _article(page, cleaned, doc_id=doc_id, canonical=canonical, site=site)
+    _watch_drift(page, site, deps, PageSample(len(cleaned.body), False, article.extraction.removed.get("teaser", 0)))
     if deps.neardup is not None and deps.learn:
         verdict = deps.neardup.assign(doc_id, cleaned.body)
         article.cluster_id = verdict.cluster_id
@@ -202,6 +210,12 @@ def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
                     old.reason = "reclean"
                     reclean.append(old.work())
     return ProcessOutcome(article, cleaned, reclean)
+
+
+def _watch_drift(page: PageRef, site: str, deps: ProcessDeps, sample: PageSample) -> None:
+    """Feed the site's drift alarm with a freshly fetched page (a re-clean is no new evidence)."""
+    if deps.learn and deps.state is not None and page.reason == "new":
+        drift.observe(deps.state.drift, site, sample, time.time())
 
 
 def _article(page: PageRef, cleaned: CleanedPage, *, doc_id: str, canonical: str, site: str) -> Article:

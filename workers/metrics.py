@@ -157,11 +157,30 @@ class RuntimeCollector:
         )
         if articles is not None:
             yield GaugeMetricFamily("newsflow_articles", "Articles in the search index.", value=articles)
+        yield from drift_gauges(state.drift.alarms(), GaugeMetricFamily)
         stats = rt.state.stats()
         yield from event_counters(stats, CounterMetricFamily)
 
     def describe(self) -> Iterable[Any]:
         return []  # collected fresh on each scrape; nothing to check at registration
+
+
+def drift_gauges(alarms: list[dict[str, Any]], family: Callable[..., Any]) -> Iterator[Any]:
+    """Standing drift alarms: 1 per site and kind of change (a site's extraction changed)."""
+    drift = family(
+        "newsflow_extraction_drift",
+        "1 while a site's extraction departs from its baseline, by kind of change (a redesign?).",
+        labels=["site", "kind"],
+    )
+    since = family(
+        "newsflow_extraction_drift_since", "When a site's drift alarm was raised (unix time).", labels=["site"]
+    )
+    for alarm in alarms:
+        for kind in alarm["kinds"]:
+            drift.add_metric([alarm["site"], kind], 1)
+        since.add_metric([alarm["site"]], alarm["at"])
+    yield drift
+    yield since
 
 
 def event_counters(stats: dict[str, int], family: Callable[..., Any]) -> Iterator[Any]:

@@ -262,6 +262,8 @@ def process(self: StageTask, page: dict) -> Handoff:
     rt = self.rt
     ref = ingest.PageRef.from_msg(page)
     outcome = ingest.process_page(ref, rt.process_deps)
+    if ref.reason == "new":
+        rt.state.incr("cleaned")  # fresh pages only: what `run --once` shows against pages fetched
     art = outcome.article
     for reason, n in art.extraction.removed.items():
         if n and reason.startswith("cut:"):

@@ -6,7 +6,7 @@ share a hash tag (the part in braces), so a Redis Cluster keeps them in one slot
 - `{core}`: the hand-off keys. Seen URLs, feed GUID maps, the work ledger, documents
   pending for the index, dead letters and page records change together when a stage hands
   work to the next, so they live in one slot.
-- `{<site>}`: one site's boilerplate statistics.
+- `{<site>}`: one site's boilerplate statistics, and its drift windows.
 - `{<host>}`: one host's politeness state.
 
 Everything else is touched one key at a time and spreads freely. The broker's own keys
@@ -59,6 +59,14 @@ def page_record(page_id: str) -> str:
 def boilerplate(site: str, what: str) -> str:
     """One of a site's boilerplate keys: counts, lru, recent, pages."""
     return f"{PREFIX}bp:{{{site}}}:{what}"
+
+
+def drift(site: str, what: str) -> str:
+    """One of a site's drift windows: baseline, recent (lists of page samples)."""
+    return f"{PREFIX}drift:{{{site}}}:{what}"
+
+
+DRIFT_ALARMS = PREFIX + "drift:alarms"  # hash: site -> JSON of its standing drift alarm
 
 
 def host(host_key: str, what: str) -> str:

@@ -20,6 +20,7 @@ from pipeline.state.counters import Counters
 from pipeline.state.dead import DEFAULT_MAX as DEFAULT_DEAD_LETTERS_MAX
 from pipeline.state.dead import DeadLetter, DeadLetters
 from pipeline.state.docs import PageRecords, PendingDocs
+from pipeline.state.drift import DriftWindows
 from pipeline.state.feeds import FeedStore
 from pipeline.state.hosts import HostStore
 from pipeline.state.neardup import NearDupStore
@@ -50,6 +51,7 @@ class StateStore:
         self.dead = DeadLetters(client, dead_letters_max)
         self.hosts = HostStore(client)
         self.broker = BrokerView(client, queues)
+        self.drift = DriftWindows(client)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: object) -> StateStore:

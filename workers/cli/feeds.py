@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workers.cli.common import fail, open_runtime, print_feeds
+from workers.cli.common import fail, open_runtime
 
 if TYPE_CHECKING:
     from pipeline.feeds import FeedConfig
@@ -57,7 +57,9 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(feeds, indent=2))
     else:
-        print_feeds(feeds)
+        from workers.cli.display import show_feeds
+
+        show_feeds(feeds)
     return 0
 
 

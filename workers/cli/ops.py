@@ -8,15 +8,17 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from workers.cli.common import fail, open_runtime, open_search, print_feeds, timestamp
+from workers.cli.common import fail, open_runtime, open_search
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
+    from workers.runtime import Runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     st = sub.add_parser("status", help="queues, dead letters, feeds, index size")
     st.add_argument("--json", action="store_true")
+    st.add_argument("--watch", action="store_true", help="refresh in place every 2 s until Ctrl-C")
     st.set_defaults(func=cmd_status)
 
     dl = sub.add_parser("dead-letters", help="list dead letters, or replay them")
@@ -39,46 +41,42 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline import scheduling
+    from workers.cli.display import show_status, watch_status
 
     with open_runtime(settings) as rt:
-        stats = rt.state.stats()
-        ledger = rt.state.work.counts()
-        report: dict[str, Any] = {
-            "redis": "embedded" if settings.embedded else "external",
-            "search": "elasticsearch" if settings.elasticsearch_url else "sqlite",
-            "queues": rt.state.broker.depths(),
-            "in_flight": rt.state.broker.in_flight(),
-            "work": {"open": ledger.total, "waiting": ledger.waiting, "running": ledger.running},
-            "dead_letters": rt.state.dead.count(),
-            "articles_indexed": rt.index_size(),
-            "waiting_to_index": rt.state.pending.count(),
-            "worker_restarts": stats.get("worker_restarts", 0),
-            "redis_outages": stats.get("redis_outages", 0),
-            "events": rt.state.counters.events(10),
-            "stats": stats,
-            "feeds": scheduling.feed_health(rt.state),
-        }
+        if args.watch:
+            return watch_status(lambda: status_report(rt))
+        report = status_report(rt)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
-        return 0
-    print(f"redis: {report['redis']}   search: {report['search']}")
-    print(
-        "queues: " + "  ".join(f"{q}={n}" for q, n in report["queues"].items()) + f"  in flight={report['in_flight']}"
-    )
-    indexed = report["articles_indexed"]
-    print(
-        f"articles indexed: {'unknown (search backend does not answer)' if indexed is None else indexed}"
-        f"   waiting to index: {report['waiting_to_index']}   dead letters: {report['dead_letters']}"
-    )
-    work = report["work"]
-    print(f"work: {work['open']} open ({work['running']} running, {work['waiting']} waiting to retry)")
-    print(f"worker restarts: {report['worker_restarts']}   Redis outages: {report['redis_outages']}")
-    for event in report["events"][:5]:
-        print(f"  {timestamp(event['at'])} {event['message']}")
-    print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.items())))
-    print_feeds(report["feeds"])
+    else:
+        show_status(report)
     return 0
+
+
+def status_report(rt: Runtime) -> dict[str, Any]:
+    """Everything `status` shows (and `status --json` prints), read once."""
+    from pipeline import scheduling
+
+    settings = rt.settings
+    stats = rt.state.stats()
+    ledger = rt.state.work.counts()
+    return {
+        "redis": "embedded" if settings.embedded else "external",
+        "search": "elasticsearch" if settings.elasticsearch_url else "sqlite",
+        "queues": rt.state.broker.depths(),
+        "in_flight": rt.state.broker.in_flight(),
+        "work": {"open": ledger.total, "waiting": ledger.waiting, "running": ledger.running},
+        "dead_letters": rt.state.dead.count(),
+        "articles_indexed": rt.index_size(),
+        "waiting_to_index": rt.state.pending.count(),
+        "worker_restarts": stats.get("worker_restarts", 0),
+        "redis_outages": stats.get("redis_outages", 0),
+        "drift": rt.state.drift.alarms(),
+        "events": rt.state.counters.events(10),
+        "stats": stats,
+        "feeds": scheduling.feed_health(rt.state),
+    }
 
 
 def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
@@ -86,14 +84,12 @@ def cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
         if args.replay:
             return _replay(rt)
         items = [letter.to_dict() for letter in rt.state.dead.entries()]
-        if args.json:
-            print(json.dumps(items, indent=2, ensure_ascii=False))
-        else:
-            for item in items:
-                when = timestamp(item["at"])
-                print(f"{when} {item['task']} {json.dumps(item['args'], ensure_ascii=False)[:120]}")
-                print(f"    {item['error'].strip().splitlines()[-1][:300] if item['error'].strip() else ''}")
-            print(f"{len(items)} dead letter(s)")
+    if args.json:
+        print(json.dumps(items, indent=2, ensure_ascii=False))
+    else:
+        from workers.cli.display import show_dead_letters
+
+        show_dead_letters(items)
     return 0
 
 
@@ -120,11 +116,14 @@ def _replay(rt: Any) -> int:
 def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
     """Queue every indexed article's stored raw page for cleaning again (workers do the work)."""
     from pipeline.ingest import PageRef
+    from workers.cli.display import progress_bars
     from workers.handoff import submit
 
-    with open_runtime(settings) as rt:
+    with open_runtime(settings) as rt, progress_bars() as bars:
+        bar = bars.add_task("pages queued", total=rt.index_size())
         n = 0
         for art in rt.search.iter_all():
+            bars.advance(bar)
             page = PageRef.for_article(art, rt.state)
             if page is None:
                 continue
@@ -143,18 +142,17 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.elasticsearch_url:
         print("newsflow: reindex is for Elasticsearch (set ELASTICSEARCH_URL); SQLite needs none", file=sys.stderr)
         return 2
-    with open_search(settings) as search:
+    from workers.cli.display import progress_bars
+
+    with open_search(settings) as search, progress_bars() as bars:
         backend: Any = search
+        bar = bars.add_task("documents", total=None)
 
         def progress(done: int, total: int) -> None:
-            width = 40
-            filled = int(width * done / total) if total else width
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-            sys.stderr.flush()
+            bars.update(bar, completed=done, total=total)
 
         result = backend.reindex(progress=progress)
-        sys.stderr.write("\n")
-        print(f"reindexed into {result.target}: {result.copied} document(s); alias swapped")
+    print(f"reindexed into {result.target}: {result.copied} document(s); alias swapped")
     return 0
 
 

@@ -6,6 +6,8 @@ import argparse
 import shlex
 import shutil
 import sys
+import threading
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,7 @@ from workers.cli.common import DEFAULT_FEEDS, open_runtime, print_page
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
+    from workers.runtime import Runtime
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,10 +36,78 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     feeds = load_feeds(args.feeds or settings.feeds_file or DEFAULT_FEEDS)
     with open_runtime(settings) as rt:
         rt.raw_store.check()  # a missing bucket stops the run here, not every page later
-        summary = run_pipeline(rt, feeds, once=args.once, timeout=args.timeout)
-    if args.once:
-        print_summary(summary)
+        if not args.once:
+            run_pipeline(rt, feeds, once=False)
+            return 0
+        with RunProgress(rt) as progress:
+            summary = run_pipeline(rt, feeds, once=True, timeout=args.timeout, on_start=progress.start)
+    print_summary(summary)
     return 0
+
+
+class RunProgress:
+    """Bars for `run --once` on a terminal: feeds polled, pages fetched, cleaned and indexed of
+    the totals known so far, read from the state layer's counters every half second.
+
+    Each stage's total is what the stage before it handed on (URLs queued, pages fetched,
+    pages cleaned and re-cleaned), so a bar's total grows while feeds reveal new articles."""
+
+    STEPS = ("feeds polled", "fetched", "cleaned", "indexed")
+
+    def __init__(self, rt: Runtime, every: float = 0.5) -> None:
+        self.rt = rt
+        self.every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._before: dict[str, int] = {}
+
+    def __enter__(self) -> RunProgress:
+        from workers.cli.display import progress_bars
+
+        self._bars_cm = progress_bars()
+        self.bars = self._bars_cm.__enter__()
+        return self
+
+    def start(self) -> None:
+        """Called once the feeds are registered, the workers started; nothing off a terminal."""
+        from pipeline import scheduling
+        from workers.cli.display import progress_on_stderr
+
+        if not progress_on_stderr():
+            return
+
+        state = self.rt.state
+        self._before = state.stats()
+        self.feeds = sum(1 for f in scheduling.all_feeds(state) if not state.feed_state(f.id).get("paused"))
+        self.ids = [self.bars.add_task(name, total=None) for name in self.STEPS]
+        self._thread = threading.Thread(target=self._loop, name="run-progress", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.update()
+            except Exception:  # a bar that misses a beat (Redis away) must not stop the run
+                continue
+
+    def update(self) -> None:
+        now = self.rt.state.stats()
+        keys = ("feeds_polled", "urls_queued", "fetched", "cleaned", "recleaned", "indexed")
+        polled, queued, fetched, cleaned, recleaned, indexed = (now.get(k, 0) - self._before.get(k, 0) for k in keys)
+        # Index writes of the articles handed on: fresh pages and the pages cleaned again as the
+        # site's boilerplate was learned. Only counters: the search backend is not asked (a
+        # backend that does not answer must not hold up, or mark, the run).
+        steps = ((polled, self.feeds), (fetched, queued), (cleaned, fetched), (indexed, cleaned + recleaned))
+        for task, (done, total) in zip(self.ids, steps, strict=True):
+            self.bars.update(task, completed=done, total=max(total, done))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            with suppress(Exception):
+                self.update()
+        self._bars_cm.__exit__(None, None, None)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,0 +1,215 @@
+"""What the commands show on a terminal: rich tables, progress bars and the live status.
+
+Every view has a plain-text twin for pipes and files (the lines scripts, tests and the
+README read); a command asks `on_terminal()` which one to print. `--json` bypasses both.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from workers.cli.common import print_feeds, timestamp
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.progress import Progress
+
+HEALTH_STYLE = {"ok": "green", "new": "cyan", "paused": "yellow", "failing": "bold red"}
+
+
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def on_terminal() -> bool:
+    """Whether stdout is a terminal a person reads (rich's view, which honours FORCE_COLOR)."""
+    return console().is_terminal
+
+
+# -- feeds ------------------------------------------------------------------------------------------
+def feeds_table(feeds: list[dict[str, Any]]) -> RenderableType:
+    from rich.table import Table
+
+    counts: dict[str, int] = {}
+    for f in feeds:
+        counts[f["health"]] = counts.get(f["health"], 0) + 1
+    caption = f"{len(feeds)} feed(s)" + "".join(f"  {k}={v}" for k, v in sorted(counts.items()))
+    table = Table(title="Feeds", caption=caption, expand=False)
+    for name in ("health", "site", "url", "items", "every", "next poll", "last new item", "last error"):
+        table.add_column(name, overflow="fold", justify="right" if name == "items" else "left")
+    for f in feeds:
+        error = ""
+        if f["health"] == "failing":
+            error = (
+                f"{f['consecutive_errors']} in a row since {f.get('failing_since')}: {(f['last_error'] or '')[:160]}"
+            )
+        table.add_row(
+            f"[{HEALTH_STYLE.get(f['health'], '')}]{f['health']}[/]",
+            f.get("site") or "",
+            f["url"],
+            str(f["items_seen"]),
+            f"{f['interval']:.0f}s" if f.get("interval") else "adaptive",
+            f["next_poll"] or "-",
+            f.get("last_new_item") or "-",
+            error,
+        )
+    return table
+
+
+def show_feeds(feeds: list[dict[str, Any]]) -> None:
+    if on_terminal():
+        console().print(feeds_table(feeds))
+    else:
+        print_feeds(feeds)
+
+
+# -- dead letters -----------------------------------------------------------------------------------
+def _last_line(error: str) -> str:
+    return error.strip().splitlines()[-1][:300] if error.strip() else ""
+
+
+def dead_letters_table(items: list[dict[str, Any]]) -> RenderableType:
+    from rich.table import Table
+
+    table = Table(title="Dead letters", caption=f"{len(items)} dead letter(s)")
+    for name in ("when", "task", "arguments", "error"):
+        table.add_column(name, overflow="fold")
+    for item in items:
+        args = json.dumps(item["args"], ensure_ascii=False)[:120]
+        table.add_row(timestamp(item["at"]), item["task"], args, f"[red]{_last_line(item['error'])}[/]")
+    return table
+
+
+def show_dead_letters(items: list[dict[str, Any]]) -> None:
+    if on_terminal():
+        console().print(dead_letters_table(items))
+        return
+    for item in items:
+        print(f"{timestamp(item['at'])} {item['task']} {json.dumps(item['args'], ensure_ascii=False)[:120]}")
+        print(f"    {_last_line(item['error'])}")
+    print(f"{len(items)} dead letter(s)")
+
+
+# -- status -------------------------------------------------------------------------------------------
+def status_view(report: dict[str, Any]) -> RenderableType:
+    """The whole status on a terminal: a summary table, the drift alarms, events, feeds."""
+    from rich.console import Group
+    from rich.table import Table
+
+    indexed = report["articles_indexed"]
+    work = report["work"]
+    summary = Table(title="newsflow status", show_header=False, title_justify="left")
+    summary.add_column("what", style="bold")
+    summary.add_column("value")
+    summary.add_row("redis / search", f"{report['redis']} / {report['search']}")
+    summary.add_row(
+        "queues", "  ".join(f"{q}={n}" for q, n in report["queues"].items()) + f"  in flight={report['in_flight']}"
+    )
+    summary.add_row("articles indexed", "unknown (search backend does not answer)" if indexed is None else str(indexed))
+    summary.add_row("waiting to index", str(report["waiting_to_index"]))
+    dead = report["dead_letters"]
+    summary.add_row("dead letters", f"[red]{dead}[/]" if dead else "0")
+    summary.add_row("work", f"{work['open']} open ({work['running']} running, {work['waiting']} waiting to retry)")
+    summary.add_row("worker restarts", str(report["worker_restarts"]))
+    summary.add_row("Redis outages", str(report["redis_outages"]))
+    parts: list[Any] = [summary]
+    if report.get("drift"):
+        drift = Table(title="Extraction drift (a site may have changed its layout)", title_style="bold red")
+        for name in ("site", "since", "what changed"):
+            drift.add_column(name, overflow="fold")
+        for alarm in report["drift"]:
+            drift.add_row(alarm["site"], timestamp(alarm["at"]), "; ".join(alarm["changes"]))
+        parts.append(drift)
+    if report["events"]:
+        events = Table(title="Recent events", show_header=False, title_justify="left")
+        events.add_column("when")
+        events.add_column("event")
+        for event in report["events"][:5]:
+            events.add_row(timestamp(event["at"]), event["message"])
+        parts.append(events)
+    parts.append(feeds_table(report["feeds"]))
+    return Group(*parts)
+
+
+def print_status(report: dict[str, Any]) -> None:
+    """The plain-text status (pipes, files): one fact a line, as scripts read it."""
+    print(f"redis: {report['redis']}   search: {report['search']}")
+    print(
+        "queues: " + "  ".join(f"{q}={n}" for q, n in report["queues"].items()) + f"  in flight={report['in_flight']}"
+    )
+    indexed = report["articles_indexed"]
+    print(
+        f"articles indexed: {'unknown (search backend does not answer)' if indexed is None else indexed}"
+        f"   waiting to index: {report['waiting_to_index']}   dead letters: {report['dead_letters']}"
+    )
+    work = report["work"]
+    print(f"work: {work['open']} open ({work['running']} running, {work['waiting']} waiting to retry)")
+    print(f"worker restarts: {report['worker_restarts']}   Redis outages: {report['redis_outages']}")
+    for alarm in report.get("drift") or []:
+        print(f"drift: {alarm['site']} since {timestamp(alarm['at'])}: {'; '.join(alarm['changes'])}")
+    for event in report["events"][:5]:
+        print(f"  {timestamp(event['at'])} {event['message']}")
+    print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(report["stats"].items())))
+    print_feeds(report["feeds"])
+
+
+def show_status(report: dict[str, Any]) -> None:
+    if on_terminal():
+        console().print(status_view(report))
+    else:
+        print_status(report)
+
+
+def watch_status(read: Callable[[], dict[str, Any]], every: float = 2.0) -> int:
+    """Show the status, refreshed in place every `every` seconds until Ctrl-C (exit 0).
+
+    Off a terminal each refresh is printed in full, after a blank line."""
+    from rich.live import Live
+
+    stop = threading.Event()
+    try:
+        if not on_terminal():
+            while True:
+                print_status(read())
+                print(flush=True)
+                stop.wait(every)
+        with Live(status_view(read()), console=console(), auto_refresh=False, screen=False) as live:
+            while True:
+                stop.wait(every)
+                live.update(status_view(read()), refresh=True)
+    except KeyboardInterrupt as exc:
+        if getattr(exc, "signum", signal.SIGINT) != signal.SIGINT:
+            raise  # SIGTERM and SIGHUP end the command as they end every other
+        return 0
+
+
+# -- progress ---------------------------------------------------------------------------------------
+@contextmanager
+def progress_bars() -> Iterator[Progress]:
+    """Progress bars on stderr when it is a terminal; silent (but usable) elsewhere."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    err = console(stderr=True)
+    bars = Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=False,
+    )
+    with bars:
+        yield bars
+
+
+def progress_on_stderr() -> bool:
+    """Whether progress bars would show (stderr is a terminal)."""
+    return console(stderr=True).is_terminal
