@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # Seconds between two reconciliations (publish deferred work that is due, restore lost
     # messages) by the scheduler; `run` reconciles every second or two on its own.
     reconcile_interval: float = 10.0
+    # Seconds `run --once` keeps offering pending documents to a search backend that does not
+    # take them, once all other work is done; then it ends and says how many wait.
+    index_patience: float = 60.0
     # Seconds a task, the scheduler or `run` waits for an unreachable Redis before giving up
     # (a task then leaves its work to the ledger; `run` stops with a clear message).
     redis_patience: float = 300.0

@@ -26,6 +26,7 @@ from workers.supervisor import WorkerGroup, WorkerSpec, default_workers
 log = logging.getLogger("newsflow")
 RECONCILE_EVERY = 1.0  # seconds between two reconciliations while `run` waits
 TICK = 0.25
+SWEEP_EVERY = 2.0  # seconds between two sweeps while documents wait for the search backend
 
 
 class RunStopped(RuntimeError):
@@ -165,7 +166,8 @@ def wait_until_idle(rt: Runtime, group: WorkerGroup, timeout: float, watch: Watc
     Done: the ledger is empty, no queue holds a message and no worker holds one, on three
     checks in a row. Messages still held when everything else is done are acknowledgements
     lost in an outage: they are put back and run again (harmlessly). Documents still pending
-    get one sweep; what the sweep cannot index waits for the search backend.
+    are swept every couple of seconds for up to `index_patience` (a backend back from a short
+    outage takes them); what is still pending then waits for the search backend, and is said.
     """
     watch = watch or Watch()
     state = rt.state
@@ -173,11 +175,12 @@ def wait_until_idle(rt: Runtime, group: WorkerGroup, timeout: float, watch: Watc
     deadline = time.monotonic() + timeout
     next_reconcile = 0.0
     quiet = 0
-    swept = False
+    pending_since: float | None = None
+    swept_at = 0.0
     held_since: float | None = None
 
     def tick() -> bool:
-        nonlocal next_reconcile, quiet, swept, held_since
+        nonlocal next_reconcile, quiet, pending_since, swept_at, held_since
         supervise(rt, group, watch)
         now = time.monotonic()
         if now >= next_reconcile:
@@ -200,13 +203,17 @@ def wait_until_idle(rt: Runtime, group: WorkerGroup, timeout: float, watch: Watc
         quiet += 1
         if quiet < 3:
             return False
-        if state.pending.count() and not swept:
+        if not state.pending.count():
+            return True
+        pending_since = pending_since or now
+        if now - pending_since >= settings.index_patience:
+            return True  # the backend is away for longer: the summary says what waits
+        if now - swept_at >= SWEEP_EVERY:
             from workers import tasks
 
-            swept, quiet = True, 0
+            swept_at, quiet = now, 0
             tasks.sweep_pending.delay()
-            return False
-        return True
+        return False
 
     while time.monotonic() < deadline:
         if _guard(rt, watch, tick):

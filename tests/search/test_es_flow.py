@@ -66,6 +66,7 @@ def test_articles_wait_while_the_search_backend_is_down_and_arrive_once_it_is_ba
         NEWSFLOW_HOST_DELAY="0",
         NEWSFLOW_MAX_RETRIES="1",
         NEWSFLOW_RETRY_BACKOFF_MAX="1",
+        NEWSFLOW_INDEX_PATIENCE="3",  # the backend stays down for this whole run
     )
 
     def run_once(feeds: Path) -> subprocess.CompletedProcess[str]:
