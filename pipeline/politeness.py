@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from pipeline.errors import (
+    DeadlineExceeded,
     HostBusy,
     HTTPStatusError,
     RobotsDisallowed,
@@ -263,8 +264,8 @@ class Politeness:
             body = b""  # 4xx: no robots.txt, everything allowed (RFC 9309 2.3.1.3)
         except TooLarge:
             body = b""  # absurdly large: treat as absent rather than block the host
-        except TransientError as exc:
-            # 5xx or unreachable: assume complete disallow for a while (RFC 9309 2.3.1.4).
+        except (TransientError, DeadlineExceeded) as exc:
+            # 5xx, unreachable or too slow to answer: assume complete disallow for a while (RFC 9309 2.3.1.4).
             if isinstance(exc, ServerBusy) and exc.retry_after:
                 self.block_host(url, exc.retry_after)
             body = b"\x00unreachable"

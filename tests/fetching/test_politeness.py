@@ -22,6 +22,7 @@ from pipeline.politeness import Politeness, PolitenessConfig, host_key
 from pipeline.state import StateStore
 from tests.feeds.helpers import FeedRoute, local_fetcher, redirect
 from tests.fetching.samples import ROBOTS
+from tests.hostile.servers import drip_body
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -85,6 +86,23 @@ def test_oversized_robots_txt_counts_as_absent(
     polite = Politeness(runtime.state.hosts, PolitenessConfig(delay=0.0))
     with SiteServer(tmp_path, routes={"/robots.txt": robots}) as srv:
         assert polite.fetch(f"{srv.base}/a.html", fetcher).body == b"<p>a</p>"
+
+
+def test_robots_txt_dripping_past_the_deadline_blocks_the_host_for_a_while(tmp_path: Path, runtime: Runtime) -> None:
+    """A robots.txt that drips past the total deadline counts as unreachable: the host is left alone
+    (HostBusy, reason robots) and neither robots.txt nor the page is asked again meanwhile."""
+    (tmp_path / "a.html").write_text("<p>a</p>")
+    polite = Politeness(runtime.redis, PolitenessConfig(delay=0.0, robots_error_ttl=600))
+    quick = local_fetcher(total_timeout=1.0, read_timeout=1.0)
+    with (
+        SiteServer(tmp_path, routes={"/robots.txt": drip_body(every=0.1, seconds=30)}) as srv,
+        contextlib.closing(quick),
+    ):
+        for _ in range(2):
+            with pytest.raises(HostBusy) as busy:
+                polite.fetch(f"{srv.base}/a.html", quick)
+            assert busy.value.reason == "robots" and busy.value.retry_after > 500
+        assert srv.requests == ["/robots.txt"]
 
 
 def test_crawl_delay_slows_the_host(tmp_path: Path, runtime: Runtime, fetcher: Fetcher) -> None:
