@@ -10,11 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from demo.server import SiteServer
 from tests.support import SITES, WORKER_ENV, make_settings, start_workers
 from workers.runtime import EmbeddedRedis, Runtime, set_runtime
 from workers.supervisor import WorkerGroup
+
+# No test times anything (benchmarks do): Hypothesis's per-example deadline failed tests on a
+# machine whose two cores other test runs share.
+hypothesis_settings.register_profile("newsflow", deadline=None)
+hypothesis_settings.load_profile("newsflow")
 
 
 @pytest.fixture(autouse=True)
