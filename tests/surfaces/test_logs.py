@@ -27,9 +27,8 @@ def test_json_lines_carry_time_level_message_and_task_fields(restore_root: None)
     out = io.StringIO()
     configure_logging("json", logging.INFO, out)
     log = logging.getLogger("newsflow.test")
-    log.info(
-        "fetched %s", "https://báo.example/tin-1", extra={"outcome": "completed", "url": "https://báo.example/tin-1"}
-    )
+    extra = {"outcome": "completed", "url": "https://báo.example/tin-1", "color_message": "\x1b[36mfetched\x1b[0m"}
+    log.info("fetched %s", "https://báo.example/tin-1", extra=extra)
     log.debug("not shown at INFO")
     lines = out.getvalue().splitlines()
     assert len(lines) == 1
@@ -40,6 +39,7 @@ def test_json_lines_carry_time_level_message_and_task_fields(restore_root: None)
     assert record["outcome"] == "completed" and record["url"] == "https://báo.example/tin-1"
     assert record["stage"] is None and record["task_id"] is None  # outside a task
     assert record["time"].startswith("20") and "T" in record["time"]
+    assert "color_message" not in record  # uvicorn's coloured duplicate of the message
 
 
 def test_text_lines_stay_readable(restore_root: None) -> None:
