@@ -92,7 +92,7 @@ def test_robots_txt_dripping_past_the_deadline_blocks_the_host_for_a_while(tmp_p
     """A robots.txt that drips past the total deadline counts as unreachable: the host is left alone
     (HostBusy, reason robots) and neither robots.txt nor the page is asked again meanwhile."""
     (tmp_path / "a.html").write_text("<p>a</p>")
-    polite = Politeness(runtime.redis, PolitenessConfig(delay=0.0, robots_error_ttl=600))
+    polite = Politeness(runtime.state.hosts, PolitenessConfig(delay=0.0, robots_error_ttl=600))
     quick = local_fetcher(total_timeout=1.0, read_timeout=1.0)
     with (
         SiteServer(tmp_path, routes={"/robots.txt": drip_body(every=0.1, seconds=30)}) as srv,
