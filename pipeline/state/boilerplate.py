@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.state import keys
-from pipeline.state.client import Client
+from pipeline.state.client import Client, text
 
 # KEYS: counts hash, lru zset, recent-pages list, pages hash (page id -> its fingerprints).
 # ARGV: page id, now, window seconds, threshold, max blocks, max recent pages, fp...
@@ -109,7 +109,7 @@ class BoilerplateStats:
         """Record the page's blocks (once per page) and say which are boilerplate."""
         fps = [fp for fp in dict.fromkeys(fingerprints) if fp and " " not in fp]
         args: list[str | int] = [page_id, repr(now), repr(self.window), self.k, self.max_blocks, self.max_recent, *fps]
-        raw = [_text(x) for x in self._observe(keys=self._keys(site), args=args)]
+        raw = [text(x) for x in self._observe(keys=self._keys(site), args=args)]
         cut = raw.index("|")
         return Observation(set(raw[:cut]), set(raw[cut + 1 :]))
 
@@ -125,7 +125,7 @@ class BoilerplateStats:
         """Recent pages of the site that printed this block."""
         site_keys = [keys.boilerplate(site, "recent"), keys.boilerplate(site, "pages")]
         raw = self._pages_with(keys=site_keys, args=[fingerprint])
-        return [_text(x) for x in raw]
+        return [text(x) for x in raw]
 
     def count(self, site: str, fingerprint: str) -> int:
         return int(self.r.hget(keys.boilerplate(site, "counts"), fingerprint) or 0)
@@ -133,7 +133,3 @@ class BoilerplateStats:
     def sizes(self, site: str) -> tuple[int, int]:
         """(fingerprints counted, fingerprints in the LRU) for one site: the memory bound."""
         return int(self.r.hlen(keys.boilerplate(site, "counts"))), int(self.r.zcard(keys.boilerplate(site, "lru")))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

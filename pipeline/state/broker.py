@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.state import keys
-from pipeline.state.client import Client
+from pipeline.state.client import Client, text
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,10 @@ class BrokerView:
         pipe.hgetall(keys.UNACKED)
         pipe.zrange(keys.UNACKED_INDEX, 0, -1, withscores=True)
         held, index = pipe.execute()
-        since = {_text(tag): float(score) for tag, score in index}
+        since = {text(tag): float(score) for tag, score in index}
         out = []
         for raw_tag, raw in held.items():
-            tag = _text(raw_tag)
+            tag = text(raw_tag)
             try:
                 message = json.loads(raw)[0]
                 headers = message.get("headers") or {}
@@ -161,7 +161,7 @@ class BrokerView:
         """The queues bound to an exchange under a routing key (kombu's binding sets)."""
         found = []
         for raw in self.r.smembers(keys.binding(exchange)):
-            rk, _pattern, queue = _text(raw).split(keys.PRIORITY_SEP, 2)
+            rk, _pattern, queue = text(raw).split(keys.PRIORITY_SEP, 2)
             if rk == routing_key or not rk:
                 found.append(queue)
         return found or ([routing_key] if routing_key in self.queues else [])
@@ -174,7 +174,3 @@ def _priority(message: dict[str, Any]) -> int:
         return 0
     # kombu files a priority under the highest step not above it.
     return max(step for step in keys.PRIORITY_STEPS if step <= max(0, value))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

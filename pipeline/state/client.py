@@ -38,6 +38,11 @@ def connect(url: str) -> Client:
     return redis.Redis.from_url(url, **options)
 
 
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (the clients here return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def is_outage(exc: BaseException) -> bool:
     """True when `exc`, or what caused it, says Redis is unreachable for now."""
     seen: set[int] = set()

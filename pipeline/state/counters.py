@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from pipeline.state import keys
-from pipeline.state.client import Client
+from pipeline.state.client import Client, text
 
 MAX_EVENTS = 200
 
@@ -20,7 +20,7 @@ class Counters:
         self.r.hincrby(keys.STATS, name, amount)
 
     def all(self) -> dict[str, int]:
-        return {_text(k): int(v) for k, v in self.r.hgetall(keys.STATS).items()}
+        return {text(k): int(v) for k, v in self.r.hgetall(keys.STATS).items()}
 
     def event(self, kind: str, message: str, **fields: Any) -> None:
         """Keep an operator event (a worker restarted, Redis came back after an outage) and count it."""
@@ -34,7 +34,3 @@ class Counters:
     def events(self, limit: int = 20) -> list[dict[str, Any]]:
         """The newest events first."""
         return [json.loads(x) for x in self.r.lrange(keys.EVENTS, 0, max(0, limit - 1))]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

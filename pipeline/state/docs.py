@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from pipeline.state import keys
-from pipeline.state.client import Client
+from pipeline.state.client import Client, text
 
 PAGE_TTL = 14 * 86400
 
@@ -82,7 +82,7 @@ class PendingDocs:
         if not ids:
             return {}
         values = self.r.hmget(keys.PENDING, ids)
-        return {_text(k): _text(v) for k, v in zip(ids, values, strict=True) if v is not None}
+        return {text(k): text(v) for k, v in zip(ids, values, strict=True) if v is not None}
 
     def settle(self, indexed: dict[str, str], rejected: dict[str, str], now: float | None = None) -> None:
         """Drop documents the backend took or refused (unless replaced meanwhile); keep the
@@ -146,8 +146,4 @@ class PageRecords:
 
     def recall(self, page_id: str) -> str | None:
         raw = self.r.get(keys.page_record(page_id))
-        return _text(raw) if raw else None
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        return text(raw) if raw else None

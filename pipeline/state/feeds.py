@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.state import keys
-from pipeline.state.client import Client
+from pipeline.state.client import Client, text
 from pipeline.state.seen import SeenUrls
 from pipeline.state.work import WorkItem
 
@@ -128,15 +128,15 @@ class FeedStore:
     def claim_due(self, now: float, lease: float, limit: int = 500) -> list[str]:
         """Ids of the feeds due by `now`, their next time pushed `lease` ahead."""
         ids = self._claim_due(keys=[keys.FEEDS_NEXT], args=[repr(now), repr(lease), limit])
-        return [_text(i) for i in ids]
+        return [text(i) for i in ids]
 
     def next_polls(self) -> dict[str, float]:
         pairs: list[tuple[bytes, float]] = self.r.zrange(keys.FEEDS_NEXT, 0, -1, withscores=True)  # type: ignore[assignment]
-        return {_text(k): float(v) for k, v in pairs}
+        return {text(k): float(v) for k, v in pairs}
 
     # -- per-feed state ------------------------------------------------------------------------
     def state(self, feed_id: str) -> dict[str, str]:
-        return {_text(k): _text(v) for k, v in self.r.hgetall(keys.feed_state(feed_id)).items()}
+        return {text(k): text(v) for k, v in self.r.hgetall(keys.feed_state(feed_id)).items()}
 
     def update(self, feed_id: str, **fields: Any) -> None:
         if fields:
@@ -163,11 +163,7 @@ class FeedStore:
         for (digest, guid), item in zip(entries, work, strict=True):
             args += [digest, guid, item.id, item.to_json()]
         claim_keys = [*self.seen.window(keys.feed_guids(feed_id)), *self.seen.keys(), keys.WORK, keys.WORK_SENT]
-        return [_text(v) for v in self._claim_entries(keys=claim_keys, args=args)]
+        return [text(v) for v in self._claim_entries(keys=claim_keys, args=args)]
 
     def guid_ttls(self, feed_id: str) -> list[int]:
         return [t for t in (self.r.ttl(k) for k in self.seen.window(keys.feed_guids(feed_id))) if t and t > 0]
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -9,7 +9,7 @@ wait) are in `pipeline.politeness`.
 from __future__ import annotations
 
 from pipeline.state import keys
-from pipeline.state.client import Client
+from pipeline.state.client import Client, text
 
 # KEYS: tat, blocked, inflight. ARGV: interval, burst, max_wait, cap, lease, token.
 # Returns {verdict, seconds}: verdict "ok" (slot reserved; wait `seconds` then send),
@@ -102,7 +102,7 @@ class HostStore:
             keys=[keys.host(host, "tat"), keys.host(host, "blocked"), keys.host(host, "inflight")],
             args=[repr(float(interval)), max(1, burst), repr(float(max_wait)), max(0, cap), repr(float(lease)), token],
         )
-        return _text(verdict), max(0.0, float(seconds))
+        return text(verdict), max(0.0, float(seconds))
 
     def release(self, host: str, token: str) -> None:
         """Give back an in-flight lease."""
@@ -142,7 +142,3 @@ class HostStore:
 
     def set_robots(self, host: str, body: bytes, ttl: float) -> None:
         self.r.set(keys.host(host, "robots"), body, px=max(1, int(ttl * 1000)))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from pipeline.state import keys
-from pipeline.state.client import Client
+from pipeline.state.client import Client, text
 
 
 class NearDupStore:
@@ -30,7 +30,7 @@ class NearDupStore:
         pipe = self.r.pipeline(transaction=False)
         for key in band_keys:
             pipe.smembers(key)
-        found = {_text(m) for members in pipe.execute() for m in members}
+        found = {text(m) for members in pipe.execute() for m in members}
         found.discard(doc_id)
         return found
 
@@ -51,11 +51,7 @@ class NearDupStore:
 
     def cluster_of(self, doc_id: str) -> str | None:
         raw = self.r.get(keys.cluster(doc_id))
-        return _text(raw) if raw else None
+        return text(raw) if raw else None
 
     def set_cluster(self, doc_id: str, cluster_id: str, ttl: int) -> None:
         self.r.set(keys.cluster(doc_id), cluster_id, ex=ttl)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

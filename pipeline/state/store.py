@@ -15,7 +15,7 @@ from typing import Any
 from pipeline.state import keys
 from pipeline.state.boilerplate import BoilerplateStats
 from pipeline.state.broker import BrokerView
-from pipeline.state.client import Client, connect, wait_until_available
+from pipeline.state.client import Client, connect, text, wait_until_available
 from pipeline.state.counters import Counters
 from pipeline.state.dead import DEFAULT_MAX as DEFAULT_DEAD_LETTERS_MAX
 from pipeline.state.dead import DeadLetter, DeadLetters
@@ -125,7 +125,7 @@ class StateStore:
         seen: dict[str, int] = {}
         measured: dict[str, int] = {}
         for raw in self._r.scan_iter(count=1000):
-            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            name = text(raw)
             parts = name.split(":")
             family = f"nf:core:{parts[2]}" if name.startswith(keys.CORE) and len(parts) > 2 else ":".join(parts[:2])
             seen[family] = seen.get(family, 0) + 1

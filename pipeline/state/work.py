@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pipeline.state import keys
-from pipeline.state.client import Client
+from pipeline.state.client import Client, text
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class WorkLedger:
 
     def running(self) -> dict[str, dict[str, Any]]:
         """Items a worker took: work id -> {node, tag, at}."""
-        return {_text(k): json.loads(v) for k, v in self.r.hgetall(keys.WORK_RUN).items()}
+        return {text(k): json.loads(v) for k, v in self.r.hgetall(keys.WORK_RUN).items()}
 
     def release(self, ids: Iterable[str]) -> None:
         """Forget who ran these items (their worker is gone), so they count as sent again."""
@@ -183,14 +183,14 @@ class WorkLedger:
         pipe.zrangebyscore(keys.WORK_SENT, "-inf", now - grace)
         pipe.hgetall(keys.WORK_RUN)
         old_ids, runs = pipe.execute()
-        ids = [_text(i) for i in old_ids]
+        ids = [text(i) for i in old_ids]
         if not ids:
             return {}, set()
         values = self.r.hmget(keys.WORK, ids)
         items = {i: WorkItem.from_json(v) for i, v in zip(ids, values, strict=True) if v is not None}
         hung = set()
         for raw_id, raw in runs.items():
-            work_id = _text(raw_id)
+            work_id = text(raw_id)
             if work_id in items and float(json.loads(raw).get("at", now)) < now - run_lease:
                 hung.add(work_id)
         return items, hung
@@ -211,7 +211,3 @@ class WorkLedger:
     def oldest_sent(self) -> float | None:
         first = self.r.zrange(keys.WORK_SENT, 0, 0, withscores=True)
         return float(first[0][1]) if first else None
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
