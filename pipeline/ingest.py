@@ -58,8 +58,8 @@ class PageRef:
         and feed date included), else what the article itself says. None without a raw page."""
         if not article.raw_ref:
             return None
-        if state is not None:
-            raw = state.pages.recall(article_id(article.url))
+        if state is not None and article.site:
+            raw = state.pages.recall(article_id(article.url), article.site)
             if raw:
                 page = cls.from_msg(json.loads(raw))
                 if page.ref == article.raw_ref:
@@ -175,7 +175,7 @@ def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
         return obs.boilerplate
 
     if deps.learn and deps.state is not None:
-        deps.state.pages.remember(page_id, json.dumps(page.to_msg()))
+        deps.state.pages.remember(page_id, json.dumps(page.to_msg()), site)
     try:
         cleaned = clean_page(body, final, charset=page.charset, boilerplate=known_boilerplate)
     except Dropped as exc:
@@ -204,7 +204,7 @@ def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
                 if other in seen_ids:
                     continue
                 seen_ids.add(other)
-                raw = deps.state.pages.recall(other)
+                raw = deps.state.pages.recall(other, site)
                 if raw:
                     old = PageRef.from_msg(json.loads(raw))
                     old.reason = "reclean"

@@ -123,7 +123,15 @@ class Settings(BaseSettings):
     index_batch_size: int = 200
 
     # Cross-page boilerplate: a block printed on this many distinct pages of a site is dropped.
-    boilerplate_min_pages: int = 3
+    boilerplate_min_pages: int = Field(default=3, ge=1, le=255)
+    # Recent pages per site whose blocks (and process messages) are kept, so that when a block
+    # crosses the threshold the pages that printed it before are cleaned again.
+    boilerplate_recent_pages: int = Field(default=200, ge=1)
+    # A site's block counts are spread over this many small hashes, each holding up to
+    # `boilerplate_shard_size` blocks in each of two generations (the least recently seen are
+    # forgotten). Up to 128 a hash stays in Redis's compact encoding (hash-max-listpack-entries).
+    boilerplate_shards: int = Field(default=16, ge=1, le=256)
+    boilerplate_shard_size: int = Field(default=120, ge=1)
     # Days a URL (and a feed entry's GUID) is remembered as seen. Memory stays bounded; an
     # article linked again after longer is fetched again, and still indexed once.
     seen_retention_days: float = Field(default=180.0, gt=0)

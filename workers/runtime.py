@@ -297,6 +297,7 @@ class Runtime:
             seen_retention=self.settings.seen_retention_days * 86400,
             dead_letters_max=self.settings.dead_letters_max,
             queues=QUEUES,
+            recent_pages=self.settings.boilerplate_recent_pages,
         )
 
     @cached_property
@@ -326,7 +327,11 @@ class Runtime:
 
     @cached_property
     def boilerplate(self) -> BoilerplateStats:
-        return self.state.boilerplate(min_pages=self.settings.boilerplate_min_pages)
+        return self.state.boilerplate(
+            min_pages=self.settings.boilerplate_min_pages,
+            shards=self.settings.boilerplate_shards,
+            shard_size=self.settings.boilerplate_shard_size,
+        )
 
     @cached_property
     def neardup(self) -> NearDupIndex:

@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import json
 import time
+import zlib
 from typing import Any
 
 from pipeline.state import keys
 from pipeline.state.client import Client, text
+from pipeline.state.packing import pack_id
 
-PAGE_TTL = 14 * 86400
+PAGE_TTL = 14 * 86400  # seconds a site's page records outlive its last page
+DEFAULT_KEEP = 200  # page records kept per site
+
+# KEYS: a site's records (hash), their ids (list, newest first). ARGV: packed page id, record,
+# how many to keep, ttl. A page remembered again keeps its place; the oldest beyond `keep` go.
+_REMEMBER = """
+local docs, ids, page = KEYS[1], KEYS[2], ARGV[1]
+if redis.call('HSET', docs, page, ARGV[2]) == 1 then
+  redis.call('LPUSH', ids, page)
+  local keep = tonumber(ARGV[3])
+  for _, old in ipairs(redis.call('LRANGE', ids, keep, -1)) do redis.call('HDEL', docs, old) end
+  redis.call('LTRIM', ids, 0, keep - 1)
+end
+redis.call('EXPIRE', docs, ARGV[4])
+redis.call('EXPIRE', ids, ARGV[4])
+return 1
+"""
+
+# Records are deflated with a preset dictionary of what every process message repeats (its
+# field names, common values), which halves them; the first byte names this format.
+_RECORD_FORMAT = b"\x01"
+_RECORD_WORDS = (
+    b'"published": null, "reason": "reclean"}"reason": "new"}, "language": "en", "site": '
+    b'"charset": "utf-8", "feed": "https://", "fetched_at": "2026-01-01T00:00:00.000000+00:00", '
+    b'"ref": "", "final_url": "https://{"url": "https://www.'
+)
 
 # Delete a pending document only if nobody replaced it while we indexed the old value.
 _DEL_IF_SAME = """
@@ -136,14 +164,49 @@ class PendingDocs:
 
 
 class PageRecords:
-    """The process message of each page, kept `PAGE_TTL` seconds so it can be cleaned again."""
+    """The process message of each site's latest pages, kept so they can be cleaned again.
 
-    def __init__(self, client: Client) -> None:
+    Bounded per site, not per page: a site keeps the records of its last `keep` pages (the
+    window its boilerplate statistics may ask to clean again), in one hash (packed page id ->
+    record, deflated) and a list of those ids, newest first, under the site's hash tag. An
+    older page has no record: `explain` and `reprocess` then read what the article says.
+    """
+
+    def __init__(self, client: Client, keep: int = DEFAULT_KEEP, ttl: float = PAGE_TTL) -> None:
         self.r = client
+        self.keep = max(1, keep)
+        self.ttl = max(1, round(ttl))
+        self._remember = client.register_script(_REMEMBER)
 
-    def remember(self, page_id: str, message_json: str) -> None:
-        self.r.set(keys.page_record(page_id), message_json, ex=PAGE_TTL)
+    def remember(self, page_id: str, message_json: str, site: str | None = None) -> None:
+        """Keep a page's message under its site (by default the message's own `site`)."""
+        site = site or json.loads(message_json).get("site")
+        if not site:
+            raise ValueError(f"page record {page_id}: no site to keep it under")
+        record_keys = [keys.page_records(site, "docs"), keys.page_records(site, "ids")]
+        self._remember(keys=record_keys, args=[pack_id(page_id), _deflate(message_json), self.keep, self.ttl])
 
-    def recall(self, page_id: str) -> str | None:
-        raw = self.r.get(keys.page_record(page_id))
-        return text(raw) if raw else None
+    def recall(self, page_id: str, site: str) -> str | None:
+        """The page's message when its site still keeps it, else None."""
+        raw = self.r.hget(keys.page_records(site, "docs"), pack_id(page_id))
+        return _inflate(raw if isinstance(raw, bytes) else raw.encode()) if raw else None
+
+    def count(self, site: str) -> int:
+        """How many page records the site keeps."""
+        return int(self.r.hlen(keys.page_records(site, "docs")))
+
+
+def _deflate(message_json: str) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=_RECORD_WORDS)
+    return _RECORD_FORMAT + packer.compress(message_json.encode("utf-8")) + packer.flush()
+
+
+def _inflate(raw: bytes) -> str | None:
+    """A record's JSON; None for one this code cannot read (another format), as if not kept."""
+    if raw[:1] != _RECORD_FORMAT:
+        return None
+    try:
+        unpacker = zlib.decompressobj(-15, zdict=_RECORD_WORDS)
+        return (unpacker.decompress(raw[1:]) + unpacker.flush()).decode("utf-8")
+    except (zlib.error, UnicodeDecodeError):
+        return None

@@ -4,9 +4,9 @@ All keys start with `nf:`. Keys that one Lua script or one transaction touches t
 share a hash tag (the part in braces), so a Redis Cluster keeps them in one slot:
 
 - `{core}`: the hand-off keys. Seen URLs, feed GUID maps, the work ledger, documents
-  pending for the index, dead letters and page records change together when a stage hands
-  work to the next, so they live in one slot.
-- `{<site>}`: one site's boilerplate statistics, and its drift windows.
+  pending for the index and dead letters change together when a stage hands work to the
+  next, so they live in one slot.
+- `{<site>}`: one site's boilerplate statistics, its page records, and its drift windows.
 - `{<host>}`: one host's politeness state.
 
 Everything else is touched one key at a time and spreads freely. The broker's own keys
@@ -50,15 +50,17 @@ def feed_guids(feed_id: str) -> str:
     return f"{CORE}feed:{feed_id}:guids:"
 
 
-def page_record(page_id: str) -> str:
-    """The process message of a page, kept so it can be cleaned again without fetching."""
-    return f"{PREFIX}page:{page_id}"
-
-
 # -- per site, per host ------------------------------------------------------------------------
 def boilerplate(site: str, what: str) -> str:
-    """One of a site's boilerplate keys: counts, lru, recent, pages."""
+    """One of a site's boilerplate keys: `ids` and `fps` (its recent pages, two aligned lists),
+    `cur<i>` and `prev<i>` (the generations of count shard i, hashes)."""
     return f"{PREFIX}bp:{{{site}}}:{what}"
+
+
+def page_records(site: str, what: str) -> str:
+    """One of a site's page-record keys: `docs` (hash: page id -> the process message of a
+    recent page, kept so it can be cleaned again without fetching), `ids` (list, newest first)."""
+    return f"{PREFIX}page:{{{site}}}:{what}"
 
 
 def drift(site: str, what: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pipeline.state import keys
-from pipeline.state.boilerplate import BoilerplateStats
+from pipeline.state.boilerplate import DEFAULT_RECENT_PAGES, BoilerplateStats
 from pipeline.state.broker import BrokerView
 from pipeline.state.client import Client, connect, text, wait_until_available
 from pipeline.state.counters import Counters
@@ -39,6 +39,7 @@ class StateStore:
         dead_letters_max: int = DEFAULT_DEAD_LETTERS_MAX,
         queues: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
+        recent_pages: int = DEFAULT_RECENT_PAGES,
     ) -> None:
         self._r = client
         self.clock = clock
@@ -47,7 +48,9 @@ class StateStore:
         self.feeds = FeedStore(client, self.seen)
         self.work = WorkLedger(client)
         self.pending = PendingDocs(client)
-        self.pages = PageRecords(client)
+        # A site keeps the records of the pages its boilerplate statistics may clean again.
+        self.recent_pages = recent_pages
+        self.pages = PageRecords(client, keep=recent_pages)
         self.dead = DeadLetters(client, dead_letters_max)
         self.hosts = HostStore(client)
         self.broker = BrokerView(client, queues)
@@ -59,6 +62,7 @@ class StateStore:
 
     # -- stores that take their own parameters ---------------------------------------------------
     def boilerplate(self, min_pages: int = 3, **kwargs: float | int) -> BoilerplateStats:
+        kwargs.setdefault("recent_pages", self.recent_pages)
         return BoilerplateStats(self._r, min_pages=min_pages, **kwargs)  # type: ignore[arg-type]
 
     def neardup(self, version: str) -> NearDupStore:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 
+from pipeline.cleaning import block_fingerprint
 from pipeline.dedup import SIG_VERSION, NearDupIndex
 from pipeline.feeds import FeedConfig, FeedEntry, claim_entries
 from pipeline.ingest import PageRef, ProcessDeps, process_page
+from pipeline.models import article_id
 from pipeline.state import DeadLetter, StateStore
 from pipeline.storage import DirectoryRawStore
 from tests.faults import harness
@@ -19,6 +22,8 @@ from workers.api import metrics_text
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration
+
+COMPACT_HASH = {"listpack", "ziplist"}  # Redis 7 calls a small hash's flat encoding listpack, Redis 6 ziplist
 
 STORY = (
     "Heavy rain overnight pushed the river above its banks in three districts. Emergency crews moved more than "
@@ -43,18 +48,73 @@ def test_a_block_becomes_boilerplate_on_the_kth_distinct_page(runtime: Runtime) 
     assert stats.observe("other", "q1", ["rail"], now=105).boilerplate == set()
 
 
-def test_statistics_stay_bounded_and_forget_old_blocks(runtime: Runtime) -> None:
-    """At most max_blocks fingerprints per site; blocks unseen for the window are forgotten."""
-    stats = runtime.state.boilerplate(min_pages=2, window_days=1, max_blocks=50)
-    for i in range(200):
-        stats.observe("big", f"p{i}", [f"unique-{i}-{j}" for j in range(3)], now=1000 + i)
-    counted, recent = stats.sizes("big")
-    assert counted <= 50 and recent <= 50
+def test_a_sites_statistics_stay_small_and_compact_after_thousands_of_pages(runtime: Runtime) -> None:
+    """Thousands of pages of unique blocks leave every key of the site within its cap and in
+    Redis's compact encoding, and a block the site keeps printing is still found."""
+    stats = runtime.state.boilerplate(min_pages=3)
+    recurring = block_fingerprint("Subscribe to our newsletter for the morning briefing.")
+    seen_on = []
+    for i in range(3000):
+        fps = [block_fingerprint(f"story {i} paragraph {j}") for j in range(30)]
+        if i % 25 == 0:  # printed again and again, with many unique blocks in between
+            fps.append(recurring)
+            seen_on.append(i)
+        stats.observe("busy", f"page-{i}", fps, now=1_000_000 + i)
+    assert stats.known("busy", [recurring], now=1_003_000) == {recurring}
+    assert stats.count("busy", recurring, now=1_003_000) == len(seen_on)
+    # A block printed once, long ago, has been forgotten.
+    assert stats.count("busy", block_fingerprint("story 0 paragraph 0"), now=1_003_000) == 0
+    sizes = stats.sizes("busy")
+    hashes = [s for s in sizes if ":cur" in s.key or ":prev" in s.key]
+    lists = [s for s in sizes if s.key.endswith((":ids", ":fps"))]
+    assert len(hashes) == 2 * stats.shards and len(lists) == 2
+    assert all(s.entries <= stats.shard_size and s.encoding in COMPACT_HASH for s in hashes), hashes
+    assert all(s.entries == stats.recent_pages for s in lists), lists
+    # The recent pages that printed it are those of the last `recent_pages` pages.
+    expected = {f"page-{i}" for i in seen_on if i >= 3000 - stats.recent_pages}
+    assert set(stats.pages_with("busy", recurring)) == expected
+
+
+def test_any_fingerprint_string_is_counted_apart_from_the_others(runtime: Runtime) -> None:
+    """Fingerprints that are not 16 hex characters are digested, and still told apart."""
+    stats = runtime.state.boilerplate(min_pages=2)
+    stats.observe("s", "a", ["s-rail-0", "s-rail-1", "one"], now=10)
+    second = stats.observe("s", "b", ["s-rail-0", "two"], now=20)
+    assert second.boilerplate == {"s-rail-0"} and second.crossed == {"s-rail-0"}
+    assert stats.counts("s", ["s-rail-0", "s-rail-1", "two", "never"], now=20) == {
+        "s-rail-0": 2,
+        "s-rail-1": 1,
+        "two": 1,
+        "never": 0,
+    }
+    assert set(stats.pages_with("s", "s-rail-0")) == {"a", "b"}
+
+
+def test_blocks_unseen_for_the_window_are_forgotten(runtime: Runtime) -> None:
+    """A count not refreshed within the window starts again from zero."""
+    stats = runtime.state.boilerplate(min_pages=2, window_days=1)
     stats.observe("old", "p1", ["x"], now=0)
     stats.observe("old", "p2", ["x"], now=10)
-    assert stats.count("old", "x") == 2
-    stats.observe("old", "p3", ["y"], now=10 + 2 * 86400)  # two days later
-    assert stats.count("old", "x") == 0
+    assert stats.count("old", "x", now=10) == 2
+    assert stats.count("old", "x", now=10 + 2 * 86400) == 0  # two days later
+    third = stats.observe("old", "p3", ["x"], now=10 + 2 * 86400)
+    assert third.boilerplate == set() and stats.count("old", "x", now=10 + 2 * 86400) == 1
+
+
+def test_page_records_are_kept_for_a_sites_recent_pages_only(runtime: Runtime, embedded_redis: str) -> None:
+    """A site keeps the records of its last pages; older ones are gone, other sites unaffected."""
+    pages = StateStore.from_url(embedded_redis, recent_pages=5).pages
+    message = {"url": "https://s.example/0", "final_url": "https://s.example/0", "ref": "ab" * 32, "site": "s"}
+    for i in range(12):
+        pages.remember(article_id(f"https://s.example/{i}"), json.dumps({**message, "url": f"https://s.example/{i}"}))
+    pages.remember("t-1", json.dumps({**message, "site": "t"}))
+    pages.remember(article_id("https://s.example/11"), json.dumps({**message, "reason": "reclean"}))  # again
+    assert pages.count("s") == 5 and pages.count("t") == 1
+    assert pages.recall(article_id("https://s.example/6"), "s") is None
+    kept = pages.recall(article_id("https://s.example/7"), "s")
+    assert kept is not None and json.loads(kept) == {**message, "url": "https://s.example/7"}
+    assert json.loads(pages.recall(article_id("https://s.example/11"), "s") or "{}")["reason"] == "reclean"
+    assert pages.recall("t-1", "s") is None and pages.recall("t-1", "t") is not None
 
 
 def test_near_duplicates_share_the_first_articles_cluster(runtime: Runtime) -> None:
