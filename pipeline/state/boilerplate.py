@@ -10,8 +10,8 @@ fingerprint, each in two generations. A block seen moves to its shard's current
 generation; when that holds `shard_size` fingerprints it becomes the previous one and the
 previous one is dropped, forgetting the blocks least recently seen (an LRU in steps, with
 no sorted set). Fingerprints are stored as 8 raw bytes. A site's last `recent_pages` pages
-are kept in two aligned lists (page ids; their fingerprints packed), which tell a page
-already counted from a new one and which pages printed a block.
+are kept in two aligned lists (page ids; the heads of their fingerprints, packed), which
+tell a page already counted from a new one and which pages printed a block.
 
 One Lua script records a page and answers in the same atomic step, so no two workers
 disagree on when a block crossed the threshold. When a block crosses it, the recent pages
@@ -27,11 +27,14 @@ from dataclasses import dataclass
 
 from pipeline.state import keys
 from pipeline.state.client import Client, text
-from pipeline.state.packing import FP_BYTES, pack_fingerprint, pack_id, unpack_id
+from pipeline.state.packing import pack_fingerprint, pack_id, unpack_id
 
 DEFAULT_SHARDS = 16
 DEFAULT_SHARD_SIZE = 120  # under Redis's default hash-max-listpack-entries (128)
 DEFAULT_RECENT_PAGES = 200
+# A recent page keeps only the first bytes of its fingerprints: enough to find the pages that
+# printed a block (a false match, about one in 10^8 pages, only cleans a page again for nothing).
+HEAD_BYTES = 4
 
 # KEYS: the recent page ids (list), their packed fingerprints (list, aligned), then for each
 # shard its current and previous generation (hashes: fingerprint -> hour * 256 + count).
@@ -59,6 +62,7 @@ end
 # Returns {known boilerplate fps, crossed fps}.
 _OBSERVE = (
     _SHARED
+    + f"local HEAD = {HEAD_BYTES}\n"
     + """
 local ids, packed = KEYS[1], KEYS[2]
 local page, hour, window, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -84,8 +88,10 @@ for i = 8, #ARGV do
   end
 end
 if first_time and #ARGV >= 8 then
+  local heads = {}
+  for i = 8, #ARGV do heads[i - 7] = string.sub(ARGV[i], 1, HEAD) end
   redis.call('LPUSH', ids, page)
-  redis.call('LPUSH', packed, table.concat(ARGV, '', 8))
+  redis.call('LPUSH', packed, table.concat(heads))
   redis.call('LTRIM', ids, 0, maxr - 1)
   redis.call('LTRIM', packed, 0, maxr - 1)
 end
@@ -108,13 +114,14 @@ return out
 """
 )
 
-# KEYS: recent page ids, their packed fingerprints. ARGV: fp. The recent pages that printed it.
+# KEYS: recent page ids, their fingerprints' heads. ARGV: a fingerprint's head. The recent
+# pages that printed it.
 _PAGES_WITH = f"""
 local ids = redis.call('LRANGE', KEYS[1], 0, -1)
 local out = {{}}
 for i, packed in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
   local at = string.find(packed, ARGV[1], 1, true)
-  while at and (at - 1) % {FP_BYTES} ~= 0 do at = string.find(packed, ARGV[1], at + 1, true) end
+  while at and (at - 1) % {HEAD_BYTES} ~= 0 do at = string.find(packed, ARGV[1], at + 1, true) end
   if at and ids[i] then table.insert(out, ids[i]) end
 end
 return out
@@ -196,7 +203,7 @@ class BoilerplateStats:
     def pages_with(self, site: str, fingerprint: str) -> list[str]:
         """Recent pages of the site that printed this block."""
         site_keys = [keys.boilerplate(site, "ids"), keys.boilerplate(site, "fps")]
-        raw = self._pages_with(keys=site_keys, args=[pack_fingerprint(fingerprint)])
+        raw = self._pages_with(keys=site_keys, args=[pack_fingerprint(fingerprint)[:HEAD_BYTES]])
         return [unpack_id(x) for x in raw]
 
     def sizes(self, site: str) -> list[KeySize]:
