@@ -54,8 +54,9 @@ class PageRef:
 
     @classmethod
     def for_article(cls, article: Article, state: StateStore | None = None) -> PageRef | None:
-        """The page an indexed article came from: its page record when kept (charset, final URL
-        and feed date included), else what the article itself says. None without a raw page."""
+        """The page an indexed article came from: its page record when its site still keeps it (a
+        recent page: charset, final URL and feed date included), else what the article itself
+        says. None without a raw page."""
         if not article.raw_ref:
             return None
         if state is not None and article.site:

@@ -6,10 +6,11 @@
     work        the work ledger (what was queued and not finished; the reconciler's source)
     feeds       feed registry, schedule, per-feed state, entry claims
     seen        windowed seen-URL sets
-    docs        documents pending for the index, page records for re-cleaning
+    docs        documents pending for the index, page records (per site) for re-cleaning
     dead        dead letters
     hosts       per-host politeness (rate, concurrency, back-off, robots.txt cache)
     boilerplate per-site block statistics
+    packing     page ids and block fingerprints as short bytes
     neardup     MinHash signatures and LSH bands
     broker      kombu's queues and unacknowledged messages, read (and restored)
     counters    counters and operator events

@@ -14,6 +14,7 @@ from pipeline.feeds import FeedConfig, FeedEntry, claim_entries
 from pipeline.ingest import PageRef, ProcessDeps, process_page
 from pipeline.models import article_id
 from pipeline.state import DeadLetter, StateStore
+from pipeline.state.docs import PageRecords
 from pipeline.storage import DirectoryRawStore
 from tests.faults import harness
 from tests.search.noida import free_port
@@ -103,7 +104,14 @@ def test_blocks_unseen_for_the_window_are_forgotten(runtime: Runtime) -> None:
 
 def test_page_records_are_kept_for_a_sites_recent_pages_only(runtime: Runtime, embedded_redis: str) -> None:
     """A site keeps the records of its last pages; older ones are gone, other sites unaffected."""
-    pages = StateStore.from_url(embedded_redis, recent_pages=5).pages
+    state = StateStore.from_url(embedded_redis, recent_pages=5)
+    try:
+        _remember_twelve_pages_and_check(state.pages)
+    finally:
+        state.close()
+
+
+def _remember_twelve_pages_and_check(pages: PageRecords) -> None:
     message = {"url": "https://s.example/0", "final_url": "https://s.example/0", "ref": "ab" * 32, "site": "s"}
     for i in range(12):
         pages.remember(article_id(f"https://s.example/{i}"), json.dumps({**message, "url": f"https://s.example/{i}"}))
