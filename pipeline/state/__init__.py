@@ -10,7 +10,7 @@
     dead        dead letters
     hosts       per-host politeness (rate, concurrency, back-off, robots.txt cache)
     boilerplate per-site block statistics
-    neardup     MinHash signatures and LSH bands
+    neardup     the near-duplicate index: short MinHash signatures, LSH bands in small hashes
     broker      kombu's queues and unacknowledged messages, read (and restored)
     counters    counters and operator events
 

@@ -74,21 +74,25 @@ def host(host_key: str, what: str) -> str:
     return f"{PREFIX}host:{{{host_key}}}:{what}"
 
 
-# -- near-duplicates ----------------------------------------------------------------------------
-def lsh_band(version: str, band: int, digest: str) -> str:
-    return f"{PREFIX}lsh:{version}:{band}:{digest}"
+# -- near-duplicates (see neardup.py) ----------------------------------------------------------
+def neardup_next(version: str) -> str:
+    """The last slot number given to a document."""
+    return f"{PREFIX}ndn:{version}"
 
 
-def minhash(version: str, doc_id: str) -> str:
-    return f"{PREFIX}mh:{version}:{doc_id}"
+def neardup_records(version: str, block: int) -> str:
+    """A string of fixed-size document records, one block of slots."""
+    return f"{PREFIX}ndr:{version}:{block}"
 
 
-def first_seen(doc_id: str) -> str:
-    return f"{PREFIX}first:{doc_id}"
+def neardup_epochs(version: str) -> str:
+    """Hash: the index's epochs (current one, and each one's shards, start, entries, last write)."""
+    return f"{PREFIX}nde:{version}"
 
 
-def cluster(doc_id: str) -> str:
-    return f"{PREFIX}cluster:{doc_id}"
+def neardup_shard(version: str, epoch: int | str, shard: int | str) -> str:
+    """One small hash of the index: key bytes -> slots."""
+    return f"{PREFIX}ndx:{version}:{epoch}:{shard}"
 
 
 # -- kombu's keys (read, restored; never written otherwise) --------------------------------------
