@@ -3,7 +3,8 @@
     .venv/bin/python bench/redis_memory.py [--articles 10000 100000] [--sites 100] [--per-day 100000]
 
 For each size: a fresh redis-server (append-only off: memory only), then synthetic articles
-go through what the pipeline keeps in Redis per article (the seen URL, the page record for
+go through what the pipeline keeps in Redis per article (the seen URL and the feed's GUID
+map, with the URL as GUID as many feeds do; the page record for
 re-cleaning, the near-duplicate index, the site's boilerplate statistics, the documents
 recently indexed). One article in fifty is a republished copy of an earlier one (a sentence
 changed, a credit line added): recall is the share of copies put in their original's cluster.
@@ -27,6 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pipeline.dedup import SIG_VERSION, NearDupIndex  # noqa: E402 - after the path is set
+from pipeline.feeds import FeedConfig, FeedEntry, claim_entries  # noqa: E402
 from pipeline.models import article_id  # noqa: E402
 from pipeline.state import StateStore  # noqa: E402
 from tests.faults import harness  # noqa: E402
@@ -51,6 +53,7 @@ def run(articles: int, sites: int, per_day: int, seed: int = 11) -> dict[str, fl
             store = state.neardup(SIG_VERSION)
             neardup = NearDupIndex(store, clock=lambda: clock[0])
             boilerplate = state.boilerplate(min_pages=3)
+            feeds = [FeedConfig(url=f"https://site{k:03d}.example/feed.xml") for k in range(sites)]
             recent: dict[int, str] = {}  # the last bodies, for copies of recent stories
             copies = found = 0
             started = time.perf_counter()
@@ -67,7 +70,12 @@ def run(articles: int, sites: int, per_day: int, seed: int = 11) -> dict[str, fl
                     body = body_of(rng, n)
                 recent[n] = body
                 recent.pop(n - 200, None)
-                state.seen.claim(url)
+                feed = feeds[n % sites]
+                _verdicts, work = claim_entries(
+                    state, feed, [FeedEntry(url=url, guid=url, title="", published_at=None)]
+                )
+                for item in work:  # the fetch stage's hand-off ends the item
+                    state.commit(done=item.id)
                 record = {"url": url, "final_url": url, "ref": "ab" * 32, "fetched_at": "2026-11-30T00:00:00+00:00",
                           "charset": "utf-8", "feed": f"https://{site}/feed.xml", "site": site, "language": "en",
                           "published": None, "reason": "new"}  # fmt: skip

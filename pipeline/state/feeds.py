@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline.state import keys
 from pipeline.state.client import Client, text
-from pipeline.state.seen import SeenUrls
+from pipeline.state.seen import SeenUrls, guid_digest
 from pipeline.state.work import WorkItem
 
 # Take the due feeds and push their next time forward by the lease in one step, so two
@@ -161,7 +161,7 @@ class FeedStore:
         now = time.time() if now is None else now
         args: list[str | int] = [self.seen.ttl, repr(now)]
         for (digest, guid), item in zip(entries, work, strict=True):
-            args += [digest, guid, item.id, item.to_json()]
+            args += [digest, guid_digest(guid) if guid else "", item.id, item.to_json()]
         claim_keys = [*self.seen.window(keys.feed_guids(feed_id)), *self.seen.keys(), keys.WORK, keys.WORK_SENT]
         return [text(v) for v in self._claim_entries(keys=claim_keys, args=args)]
 

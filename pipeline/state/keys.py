@@ -46,8 +46,8 @@ SUSPECT = CORE + "index:suspect"  # when the search backend last stopped answeri
 
 
 def feed_guids(feed_id: str) -> str:
-    """Prefix of a feed's windowed GUID -> URL-digest maps (+ generation)."""
-    return f"{CORE}feed:{feed_id}:guids:"
+    """Prefix of a feed's windowed GUID-digest -> URL-digest maps (+ generation)."""
+    return f"{CORE}feed:{feed_id}:gids:"
 
 
 def page_record(page_id: str) -> str:

@@ -38,6 +38,12 @@ def url_digest(url: str) -> str:
     return hashlib.sha1(url.encode("utf-8")).hexdigest()[:20]
 
 
+def guid_digest(guid: str) -> str:
+    """What a feed's GUID map keeps of a GUID: GUIDs are often whole URLs, and a map holds
+    every entry of a feed for the seen retention."""
+    return hashlib.sha1(guid.encode("utf-8")).hexdigest()[:16]
+
+
 class SeenUrls:
     def __init__(
         self, client: Client, retention: float = DEFAULT_RETENTION, clock: Callable[[], float] = time.time
