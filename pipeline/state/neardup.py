@@ -7,15 +7,11 @@ in two structures sized so Redis keeps them in its compact encodings:
   its cluster's id and a short signature) is written at a fixed offset of a string that holds
   `BLOCK` records (`SETRANGE`/`GETRANGE`), so a record costs its own bytes and nothing more.
   Slot numbers also order documents by registration: the earliest of a cluster is its root.
-- **The index** maps 64-bit keys (one per LSH band, and one for the document's id) to slots.
-  It is spread over small hashes, each kept well under Redis's listpack limit (128 entries),
-  where an entry costs about 13 bytes instead of the ~70 of a hashtable entry. How many
-  hashes are needed grows with the traffic, which nobody configures: entries go to the
-  current *epoch*, whose shard count is fixed when it opens; when an epoch is full the next
-  one opens with more shards if the last filled quickly (fewer if slowly). Lookups read every
-  live epoch; an epoch dies `ttl` after its last write, as do record blocks.
+- **The index** maps 64-bit keys (one per LSH band, and one for the document's id) to slots,
+  in small hashes that Redis keeps compact however many articles there are (`shards.py`). A
+  false match there only costs a record read: the record says whose it is.
 
-Every key but the epoch table is touched one command at a time, so this runs on a cluster.
+Every key is touched by one command or script at a time, so this runs on a Redis Cluster.
 """
 
 from __future__ import annotations
@@ -25,17 +21,13 @@ from typing import Any
 
 from pipeline.state import keys
 from pipeline.state.client import Client, text
+from pipeline.state.shards import Epoch, ShardedKeys
 
 BLOCK = 1024  # records per string
 ID_BYTES = 17  # a tag byte, then 16 bytes: the raw form of a 32-hex id, or a short id as UTF-8
 SIG_BYTES = 128  # one byte of each MinHash value
 RECORD = 2 * ID_BYTES + SIG_BYTES  # document id, cluster id, signature
 HEX_TAG = 0xFF
-PER_SHARD = 48  # entries a shard is sized for: far enough under 128 for a skewed draw
-FIRST_SHARDS = 16
-MAX_SHARDS = 1 << 20
-FILL_SECONDS = 7 * 86400  # an epoch should take about this long to fill
-COMPACT = {"listpack", "ziplist"}  # a small hash's encoding since Redis 7, and before it
 MAX_SLOTS_PER_ENTRY = 8  # a band value shared by more documents keeps only the newest
 
 
@@ -68,48 +60,6 @@ class Record:
     cluster_id: str | None
     signature: bytes
 
-
-# KEYS: the epoch table. ARGV: now, entries to add, ttl.
-# Opens the first epoch, or the next when the current is full; counts the entries; forgets
-# epochs dead for a ttl. Returns {current epoch, its shards, then epoch, shards... of the live}.
-_CLAIM = f"""
-local t, now, add, ttl = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local cur = tonumber(redis.call('HGET', t, 'cur') or '-1')
-local shards
-if cur < 0 then
-  cur, shards = 0, {FIRST_SHARDS}
-  redis.call('HSET', t, 'cur', 0, '0:s', shards, '0:t', now, '0:n', 0)
-else
-  shards = tonumber(redis.call('HGET', t, cur .. ':s'))
-  local n = tonumber(redis.call('HGET', t, cur .. ':n'))
-  if tonumber(redis.call('HGET', t, cur .. ':w')) < now - ttl then
-    -- Idle for a whole ttl: its keys are gone; start small again.
-    cur, shards = cur + 1, {FIRST_SHARDS}
-    redis.call('HSET', t, 'cur', cur, cur .. ':s', shards, cur .. ':t', now, cur .. ':n', 0)
-  elseif n + add > shards * {PER_SHARD} then
-    local took = math.max(1, now - tonumber(redis.call('HGET', t, cur .. ':t')))
-    local steps = math.floor(math.log({FILL_SECONDS} / took) / math.log(2))
-    steps = math.max(-1, math.min(4, steps))
-    shards = math.max({FIRST_SHARDS}, math.min({MAX_SHARDS}, math.floor(shards * 2 ^ steps)))
-    cur = cur + 1
-    redis.call('HSET', t, 'cur', cur, cur .. ':s', shards, cur .. ':t', now, cur .. ':n', 0)
-  end
-end
-redis.call('HINCRBY', t, cur .. ':n', add)
-redis.call('HSET', t, cur .. ':w', now)
-local out = {{cur, shards}}
-for e = cur, 0, -1 do
-  local w = redis.call('HGET', t, e .. ':w')
-  if not w then break end
-  if tonumber(w) < now - ttl then
-    redis.call('HDEL', t, e .. ':s', e .. ':t', e .. ':n', e .. ':w')
-  else
-    table.insert(out, e)
-    table.insert(out, tonumber(redis.call('HGET', t, e .. ':s')))
-  end
-end
-return out
-"""
 
 # KEYS: a shard. ARGV: field, slot, ttl. Adds the slot to the field's list (newest last).
 _ADD = f"""
@@ -144,53 +94,32 @@ class NearDupStore:
     def __init__(self, client: Client, version: str) -> None:
         self.r = client
         self.version = version
-        self._claim = client.register_script(_CLAIM)
+        self.index = ShardedKeys(
+            client, keys.neardup_epochs(version), lambda epoch, shard: keys.neardup_shard(version, epoch, shard)
+        )
         self._add = client.register_script(_ADD)
         self._write = client.register_script(_WRITE)
 
     # -- the index ---------------------------------------------------------------------------------
-    def _epochs(self, now: float, ttl: int) -> list[tuple[int, int]]:
-        """(epoch, shards) of every live epoch, newest first, without opening one."""
-        table = {text(k): text(v) for k, v in self.r.hgetall(keys.neardup_epochs(self.version)).items()}
-        if "cur" not in table:
-            return []
-        live = []
-        for e in range(int(table["cur"]), -1, -1):
-            w = table.get(f"{e}:w")
-            if w is None:
-                break
-            if float(w) >= now - ttl:
-                live.append((e, int(table[f"{e}:s"])))
-        return live
-
-    def _place(self, epoch: int, shards: int, key: int) -> tuple[str, bytes]:
-        """The shard and field of a 64-bit key in an epoch: low bits pick the shard, and five
-        bytes of the high bits are the field (a false match only costs a record read)."""
-        return keys.neardup_shard(self.version, epoch, key & (shards - 1)), (key >> 24).to_bytes(5, "big")
-
     def lookup(self, hashed: list[int], now: float, ttl: int) -> list[set[int]]:
         """For each key, the slots filed under it in any live epoch."""
-        epochs = self._epochs(now, ttl)
+        epochs = self.index.live(now, ttl)
         pipe = self.r.pipeline(transaction=False)
         for key in hashed:
-            for epoch, shards in epochs:
-                pipe.hget(*self._place(epoch, shards, key))
+            for epoch in epochs:
+                pipe.hget(*self.index.place(epoch, key))
         raw: list[Any] = pipe.execute()
-        found: list[set[int]] = []
         per = len(epochs)
-        for i in range(len(hashed)):
-            slots = {int(s) for v in raw[i * per : (i + 1) * per] if v for s in text(v).split(",")}
-            found.append(slots)
-        return found
+        return [
+            {int(s) for v in raw[i * per : (i + 1) * per] if v for s in text(v).split(",")} for i in range(len(hashed))
+        ]
 
     def file(self, slot: int, hashed: list[int], now: float, ttl: int) -> None:
         """File a slot under each key, in the current epoch."""
-        cur, shards, *_live = [
-            int(x) for x in self._claim(keys=[keys.neardup_epochs(self.version)], args=[now, len(hashed), ttl])
-        ]
+        current = self.index.open(now, len(hashed), ttl)[0]
         pipe = self.r.pipeline(transaction=False)
         for key in hashed:
-            shard, field = self._place(cur, shards, key)
+            shard, field = self.index.place(current, key)
             self._add(keys=[shard], args=[field, slot, ttl], client=pipe)
         pipe.execute()
 
@@ -232,22 +161,9 @@ class NearDupStore:
             out.append(Record(slot, doc_id, cluster, bytes(raw[2 * ID_BYTES : RECORD])))
         return out
 
-    def epochs(self, now: float, ttl: int) -> list[tuple[int, int]]:
-        """(epoch, shards) of the live epochs, newest first."""
-        return self._epochs(now, ttl)
+    def epochs(self, now: float, ttl: int) -> list[Epoch]:
+        """The index's live epochs, newest first."""
+        return self.index.live(now, ttl)
 
     def layout(self) -> dict[str, int]:
-        """How the index sits in Redis: its shards, their largest entry count, how many left
-        the compact encoding, and the shortest and longest TTL (for benchmarks and tests)."""
-        sizes, loose, ttls = [], 0, []
-        for key in self.r.scan_iter(match=keys.neardup_shard(self.version, "*", "*"), count=1000):
-            sizes.append(int(self.r.hlen(key)))
-            loose += text(self.r.object("encoding", key)) not in COMPACT
-            ttls.append(int(self.r.ttl(key)))
-        return {
-            "shards": len(sizes),
-            "largest": max(sizes, default=0),
-            "not_compact": loose,
-            "ttl_min": min(ttls, default=0),
-            "ttl_max": max(ttls, default=0),
-        }
+        return self.index.layout()

@@ -8,7 +8,8 @@ import random
 import pytest
 
 from pipeline.dedup import SIG_VERSION, NearDupIndex
-from pipeline.state.neardup import FIRST_SHARDS, PER_SHARD, decode_id, encode_id
+from pipeline.state.neardup import decode_id, encode_id
+from pipeline.state.shards import FIRST_SHARDS, PER_SHARD
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -76,7 +77,7 @@ def test_the_index_stays_compact_and_finds_copies_across_epochs(runtime: Runtime
         index.assign(f"s{n}", story(rng, n))
     epochs = store.epochs(clock.now, index.ttl)
     assert len(epochs) >= 3, epochs
-    assert epochs[0][1] > FIRST_SHARDS  # the busy traffic widened the later epochs
+    assert epochs[0].shards > FIRST_SHARDS  # the busy traffic widened the later epochs
     layout = store.layout()
     assert layout["not_compact"] == 0 and layout["largest"] < 128, layout
     assert layout["largest"] <= 3 * PER_SHARD
