@@ -31,7 +31,14 @@ def feed_state(feed_id: str) -> str:
 
 
 # -- the hand-off slot ----------------------------------------------------------------------------
-SEEN = CORE + "seen:"  # + generation number: one set of URL digests per period
+SEEN_EPOCHS = CORE + "seen:epochs"  # hash: the seen-URL map's epochs (see shards.py)
+
+
+def seen_shard(epoch: int | str, shard: int | str) -> str:
+    """One small hash of seen URL digests (field -> 1)."""
+    return f"{CORE}seen:{epoch}:{shard}"
+
+
 WORK = CORE + "work"  # hash: work id -> work item JSON (the ledger)
 WORK_SENT = CORE + "work:sent"  # zset: work id -> when it was last handed to the broker
 WORK_DUE = CORE + "work:due"  # zset: work id -> when deferred work is due again
@@ -45,9 +52,9 @@ RECENT_DOCS = CORE + "index:recent:docs"  # hash: doc id -> the document it took
 SUSPECT = CORE + "index:suspect"  # when the search backend last stopped answering, until rechecked
 
 
-def feed_guids(feed_id: str) -> str:
-    """Prefix of a feed's windowed GUID-digest -> URL-digest maps (+ generation)."""
-    return f"{CORE}feed:{feed_id}:gids:"
+def feed_guids(feed_id: str, generation: str) -> str:
+    """A feed's GUID-digest -> URL-digest map: the "cur" and "prev" generations."""
+    return f"{CORE}feed:{feed_id}:gids:{generation}"
 
 
 def page_record(page_id: str) -> str:

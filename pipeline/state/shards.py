@@ -38,7 +38,8 @@ local shards = {FIRST_SHARDS}
 if cur >= 0 then
   shards = tonumber(redis.call('HGET', t, cur .. ':s'))
   local n = tonumber(redis.call('HGET', t, cur .. ':n'))
-  if tonumber(redis.call('HGET', t, cur .. ':w')) < now - ttl then
+  local written = tonumber(redis.call('HGET', t, cur .. ':w') or ARGV[1])
+  if written < now - ttl then
     -- Idle for a whole ttl: its keys are gone; start small again.
     cur, shards = cur + 1, {FIRST_SHARDS}
     redis.call('HSET', t, 'cur', cur, cur .. ':s', shards, cur .. ':t', now, cur .. ':n', 0)
@@ -54,10 +55,12 @@ else
   cur = 0
   redis.call('HSET', t, 'cur', 0, '0:s', shards, '0:t', now, '0:n', 0)
 end
-redis.call('HINCRBY', t, cur .. ':n', add)
-redis.call('HSET', t, cur .. ':w', now)
-local out = {{}}
-for e = cur, 0, -1 do
+if add > 0 then
+  redis.call('HINCRBY', t, cur .. ':n', add)
+  redis.call('HSET', t, cur .. ':w', now)
+end
+local out = {{cur, shards}}
+for e = cur - 1, 0, -1 do
   local w = redis.call('HGET', t, e .. ':w')
   if not w then break end
   if tonumber(w) < now - ttl then
@@ -91,21 +94,23 @@ class ShardedKeys:
 
     def open(self, now: float, entries: int, ttl: int) -> list[Epoch]:
         """Count `entries` about to be written into the current epoch (opening the next one when
-        this one is full) and return the live epochs, the current one first."""
+        this one is full) and return the live epochs, the current one first. A caller that
+        writes from its own script passes 0 and counts there (see `seen.py`)."""
         raw = [int(x) for x in self._open(keys=[self.table], args=[repr(now), entries, ttl])]
         return [Epoch(raw[i], raw[i + 1]) for i in range(0, len(raw), 2)]
 
     def live(self, now: float, ttl: int) -> list[Epoch]:
-        """The live epochs, newest first, read without opening or counting anything."""
+        """The live epochs (written to within a ttl), newest first, read without opening or
+        counting anything."""
         table = {text(k): text(v) for k, v in self.r.hgetall(self.table).items()}
         out: list[Epoch] = []
         if "cur" in table:
             for e in range(int(table["cur"]), -1, -1):
                 written = table.get(f"{e}:w")
-                if written is None:
-                    break
-                if float(written) >= now - ttl:
+                if written is not None and float(written) >= now - ttl:
                     out.append(Epoch(e, int(table[f"{e}:s"])))
+                elif e < int(table["cur"]):
+                    break
         return out
 
     def place(self, epoch: Epoch, key: int) -> tuple[str, bytes]:
