@@ -1,13 +1,16 @@
 """Redis bytes per article in the steady state, and the near-duplicate recall kept.
 
-    .venv/bin/python bench/redis_memory.py [--articles 10000 100000] [--sites 100]
+    .venv/bin/python bench/redis_memory.py [--articles 10000 100000] [--sites 100] [--per-day 100000]
 
 For each size: a fresh redis-server (append-only off: memory only), then synthetic articles
-go through what the pipeline keeps in Redis per article (the seen URL, the page record for
+go through what the pipeline keeps in Redis per article (the seen URL and the feed's GUID
+map, with the URL as GUID as many feeds do; the page record for
 re-cleaning, the near-duplicate index, the site's boilerplate statistics, the documents
 recently indexed). One article in fifty is a republished copy of an earlier one (a sentence
 changed, a credit line added): recall is the share of copies put in their original's cluster.
-Prints used_memory per article, and where it goes by key family (sampled with MEMORY USAGE).
+Articles arrive on a simulated clock at `--per-day` (the near-duplicate index sizes itself to
+the traffic it sees). Prints used_memory per article, where it goes by key family (sampled
+with MEMORY USAGE), the near-duplicate index's layout, and the time per article.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pipeline.dedup import SIG_VERSION, NearDupIndex  # noqa: E402 - after the path is set
+from pipeline.feeds import FeedConfig, FeedEntry, claim_entries  # noqa: E402
 from pipeline.models import article_id  # noqa: E402
 from pipeline.state import StateStore  # noqa: E402
 from tests.faults import harness  # noqa: E402
@@ -37,7 +41,7 @@ def body_of(rng: random.Random, n: int) -> str:
     return " ".join(" ".join(rng.choice(WORDS) for _ in range(40)) + f" {n}-{p}." for p in range(6))
 
 
-def run(articles: int, sites: int, seed: int = 11) -> dict[str, float]:
+def run(articles: int, sites: int, per_day: int, seed: int = 11) -> dict[str, float]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="newsflow-memory-") as tmp:
         server = harness.RedisServer(Path(tmp), free_port())
@@ -45,12 +49,16 @@ def run(articles: int, sites: int, seed: int = 11) -> dict[str, float]:
         state = StateStore.from_url(server.url)
         try:
             base, _ = state.memory()
-            neardup = NearDupIndex(state.neardup(SIG_VERSION))
+            clock = [1_800_000_000.0]
+            store = state.neardup(SIG_VERSION)
+            neardup = NearDupIndex(store, clock=lambda: clock[0])
             boilerplate = state.boilerplate(min_pages=3)
+            feeds = [FeedConfig(url=f"https://site{k:03d}.example/feed.xml") for k in range(sites)]
             recent: dict[int, str] = {}  # the last bodies, for copies of recent stories
             copies = found = 0
             started = time.perf_counter()
             for n in range(articles):
+                clock[0] += 86400 / per_day
                 site = f"site{n % sites:03d}.example"
                 url = f"https://{site}/news/{n}.html"
                 page_id = article_id(url)
@@ -62,13 +70,18 @@ def run(articles: int, sites: int, seed: int = 11) -> dict[str, float]:
                     body = body_of(rng, n)
                 recent[n] = body
                 recent.pop(n - 200, None)
-                state.seen.claim(url)
+                feed = feeds[n % sites]
+                _verdicts, work = claim_entries(
+                    state, feed, [FeedEntry(url=url, guid=url, title="", published_at=None)]
+                )
+                for item in work:  # the fetch stage's hand-off ends the item
+                    state.commit(done=item.id)
                 record = {"url": url, "final_url": url, "ref": "ab" * 32, "fetched_at": "2026-11-30T00:00:00+00:00",
                           "charset": "utf-8", "feed": f"https://{site}/feed.xml", "site": site, "language": "en",
                           "published": None, "reason": "new"}  # fmt: skip
                 state.pages.remember(page_id, json.dumps(record))
                 fps = [f"{site}-rail-{k}" for k in range(5)] + [f"{n}-block-{k}" for k in range(25)]
-                boilerplate.observe(site, page_id, fps, now=float(n))
+                boilerplate.observe(site, page_id, fps, now=clock[0])
                 verdict = neardup.assign(page_id, body)
                 if original >= 0:
                     copies += 1
@@ -78,10 +91,16 @@ def run(articles: int, sites: int, seed: int = 11) -> dict[str, float]:
             used_now, families = state.memory()
             used = used_now - base
             shares = {f: b / articles for f, b in families.items()}
+            layout = store.layout()
             return {
                 "articles": articles,
                 "bytes_per_article": round(used / articles),
                 "seconds": round(seconds, 1),
+                "ms_per_article": round(1000 * seconds / articles, 2),
+                "neardup_epochs": len(store.epochs(clock[0], neardup.ttl)),
+                "neardup_shards": layout["shards"],
+                "neardup_largest_shard": layout["largest"],
+                "neardup_shards_not_compact": layout["not_compact"],
                 "copies": copies,
                 "near_duplicate_recall": round(found / max(1, copies), 4),
                 **{f"bytes_per_article[{f}]": round(v) for f, v in sorted(shares.items(), key=lambda kv: -kv[1])},
@@ -95,9 +114,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, nargs="+", default=[10_000])
     parser.add_argument("--sites", type=int, default=100)
+    parser.add_argument("--per-day", type=int, default=100_000, help="simulated arrival rate (articles a day)")
     args = parser.parse_args()
     for n in args.articles:
-        print(json.dumps(run(n, args.sites)), flush=True)
+        print(json.dumps(run(n, args.sites, args.per_day)), flush=True)
     return 0
 
 

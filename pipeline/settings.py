@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     # Days a URL (and a feed entry's GUID) is remembered as seen. Memory stays bounded; an
     # article linked again after longer is fetched again, and still indexed once.
     seen_retention_days: float = Field(default=180.0, gt=0)
+    # Days an article stays in the near-duplicate index: a copy republished within this window
+    # joins its cluster. Redis holds a few hundred bytes per article for this long.
+    neardup_window_days: float = Field(default=30.0, gt=0)
     # Dead letters kept (the newest); older ones are dropped and counted.
     dead_letters_max: int = Field(default=100_000, gt=0)
 

@@ -337,7 +337,7 @@ class Runtime:
     def neardup(self) -> NearDupIndex:
         from pipeline.dedup import SIG_VERSION, NearDupIndex
 
-        return NearDupIndex(self.state.neardup(SIG_VERSION))
+        return NearDupIndex(self.state.neardup(SIG_VERSION), ttl_days=self.settings.neardup_window_days)
 
     @cached_property
     def process_deps(self) -> ProcessDeps:

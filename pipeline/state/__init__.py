@@ -5,13 +5,14 @@
     store       StateStore: the stores below, and `commit`, the transaction a stage ends with
     work        the work ledger (what was queued and not finished; the reconciler's source)
     feeds       feed registry, schedule, per-feed state, entry claims
-    seen        windowed seen-URL sets
+    seen        seen URLs, windowed and compact
     docs        documents pending for the index, page records (per site) for re-cleaning
     dead        dead letters
     hosts       per-host politeness (rate, concurrency, back-off, robots.txt cache)
     boilerplate per-site block statistics
     packing     page ids and block fingerprints as short bytes
-    neardup     MinHash signatures and LSH bands
+    shards      a big map of 64-bit keys spread over small hashes (seen URLs, the near-dup index)
+    neardup     the near-duplicate index: short MinHash signatures, LSH bands in small hashes
     broker      kombu's queues and unacknowledged messages, read (and restored)
     counters    counters and operator events
 

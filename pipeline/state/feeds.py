@@ -7,13 +7,12 @@ is never marked seen without its work being in the ledger (see `work.py`).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from pipeline.state import keys
 from pipeline.state.client import Client, text
-from pipeline.state.seen import SeenUrls
+from pipeline.state.seen import CLAIM_URL_LUA, SeenUrls, guid_digest
 from pipeline.state.work import WorkItem
 
 # Take the due feeds and push their next time forward by the lease in one step, so two
@@ -24,48 +23,60 @@ for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonu
 return due
 """
 
-# For each entry (url digest, guid, work id, work JSON): claim the URL in the shared seen-set,
-# remember the feed's guid -> url digest, and for a new entry record its fetch work in the
-# ledger. KEYS = the feed's guid-map generations, then the seen-set generations (the current
-# one first in each), then the ledger's work hash and sent zset. ARGV = ttl, now, then the
-# quadruples. Verdict per entry:
+# For each entry (url field, guid digest, work id, work JSON): claim the URL in the shared
+# seen-set (`seen.py`), remember the feed's guid -> url digest, and for a new entry record its
+# fetch work in the ledger.
+# KEYS = the feed's current and previous GUID maps, the seen epoch table, the ledger's work
+# hash and sent zset, then n seen shards per entry. ARGV = ttl, now, current seen epoch, n,
+# GUID map size, then the quadruples.
+# A GUID map is bounded by count, not time: when the current one holds `size` GUIDs it becomes
+# the previous one. Each poll writes every GUID the feed lists into the current map, so a GUID
+# is forgotten only once the feed stopped listing it. A map idle for a ttl is forgotten (its
+# "@w" field says when it was last written). Verdict per entry:
 #   new    neither the URL nor the GUID was known: fetch it
 #   moved  the GUID is known under another URL: the site changed the URL, not the article
 #   seen   the URL was known (GUID new or not): the site changed the GUID, or nothing changed
 #   guid_changed  like seen, but the GUID was new: counted to notice feeds with unstable GUIDs
-_CLAIM_ENTRIES = """
-local n = (#KEYS - 2) / 2
-local work, sent = KEYS[#KEYS - 1], KEYS[#KEYS]
-local out = {}
-for i = 3, #ARGV, 4 do
-  local u, g, wid, wjson = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local url_new = true
-  for k = n + 1, 2 * n do
-    if redis.call('SISMEMBER', KEYS[k], u) == 1 then url_new = false break end
-  end
-  if url_new then redis.call('SADD', KEYS[n + 1], u) end
+_CLAIM_ENTRIES = (
+    CLAIM_URL_LUA
+    + """
+local cur_map, prev_map, table, work, sent = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local ttl, now, epoch, n, size = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local repr_now = ARGV[2]
+for _, map in ipairs({cur_map, prev_map}) do
+  local w = redis.call('HGET', map, '@w')
+  if w and tonumber(w) < now - ttl then redis.call('DEL', map) end
+end
+local out, added, i = {}, 0, 0
+for a = 6, #ARGV, 4 do
+  local u, g, wid, wjson = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local url_new = claim_url(6 + i * n, n, u, ttl) == 1
+  i = i + 1
+  if url_new then added = added + 1 end
   local verdict = 'new'
   if g ~= '' then
-    local prev = false
-    for k = 1, n do
-      prev = redis.call('HGET', KEYS[k], g)
-      if prev then break end
-    end
-    redis.call('HSET', KEYS[1], g, u)
+    local prev = redis.call('HGET', cur_map, g) or redis.call('HGET', prev_map, g)
+    redis.call('HSET', cur_map, g, u)
     if prev and prev ~= u then verdict = 'moved'
     elseif prev then verdict = 'seen'
     elseif not url_new then verdict = 'guid_changed' end
   elseif not url_new then verdict = 'seen' end
   if verdict == 'new' then
     redis.call('HSET', work, wid, wjson)
-    redis.call('ZADD', sent, ARGV[2], wid)
+    redis.call('ZADD', sent, now, wid)
   end
   out[#out + 1] = verdict
 end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[n + 1], ARGV[1])
+count_claimed(table, epoch, added, repr_now)
+if redis.call('EXISTS', cur_map) == 1 then
+  redis.call('HSET', cur_map, '@w', now)
+  if redis.call('HLEN', cur_map) > size then redis.call('RENAME', cur_map, prev_map) end
+  for _, map in ipairs({cur_map, prev_map}) do redis.call('EXPIRE', map, ttl) end
+end
 return out
 """
+)
+GUID_MAP_MIN = 100  # GUIDs a feed's map holds before it turns over: small feeds stay compact
 
 
 class FeedStore:
@@ -94,11 +105,10 @@ class FeedStore:
 
     def remove(self, feed_id: str) -> bool:
         """Forget a feed: config, schedule, state and GUID memory (its seen URLs stay seen)."""
-        guid_keys = list(self.r.scan_iter(match=keys.feed_guids(feed_id) + "*", count=100))
         pipe = self.r.pipeline(transaction=True)
         pipe.hdel(keys.FEEDS, feed_id)
         pipe.zrem(keys.FEEDS_NEXT, feed_id)
-        pipe.delete(keys.feed_state(feed_id), *guid_keys)
+        pipe.delete(keys.feed_state(feed_id), keys.feed_guids(feed_id, "cur"), keys.feed_guids(feed_id, "prev"))
         removed, *_ = pipe.execute()
         return bool(removed)
 
@@ -158,12 +168,20 @@ class FeedStore:
         entry (`work`, one item per entry) enters the ledger in the same step."""
         if not entries:
             return []
-        now = time.time() if now is None else now
-        args: list[str | int] = [self.seen.ttl, repr(now)]
-        for (digest, guid), item in zip(entries, work, strict=True):
-            args += [digest, guid, item.id, item.to_json()]
-        claim_keys = [*self.seen.window(keys.feed_guids(feed_id)), *self.seen.keys(), keys.WORK, keys.WORK_SENT]
+        now = self.seen.now() if now is None else now
+        plan = self.seen.plan([digest for digest, _guid in entries])
+        size = max(GUID_MAP_MIN, 2 * len(entries))
+        args: list[str | int | bytes] = [self.seen.ttl, repr(now), plan.epoch, plan.per_digest, size]
+        for field, (_digest, guid), item in zip(plan.fields, entries, work, strict=True):
+            args += [field, guid_digest(guid) if guid else "", item.id, item.to_json()]
+        maps = [keys.feed_guids(feed_id, "cur"), keys.feed_guids(feed_id, "prev")]
+        claim_keys = [*maps, keys.SEEN_EPOCHS, keys.WORK, keys.WORK_SENT, *plan.shards]
         return [text(v) for v in self._claim_entries(keys=claim_keys, args=args)]
 
+    def guid_map_sizes(self, feed_id: str) -> list[int]:
+        """Entries of the feed's current and previous GUID maps (its memory bound)."""
+        return [int(self.r.hlen(keys.feed_guids(feed_id, g))) for g in ("cur", "prev")]
+
     def guid_ttls(self, feed_id: str) -> list[int]:
-        return [t for t in (self.r.ttl(k) for k in self.seen.window(keys.feed_guids(feed_id))) if t and t > 0]
+        maps = (keys.feed_guids(feed_id, "cur"), keys.feed_guids(feed_id, "prev"))
+        return [t for t in (self.r.ttl(k) for k in maps) if t and t > 0]

@@ -31,7 +31,14 @@ def feed_state(feed_id: str) -> str:
 
 
 # -- the hand-off slot ----------------------------------------------------------------------------
-SEEN = CORE + "seen:"  # + generation number: one set of URL digests per period
+SEEN_EPOCHS = CORE + "seen:epochs"  # hash: the seen-URL map's epochs (see shards.py)
+
+
+def seen_shard(epoch: int | str, shard: int | str) -> str:
+    """One small hash of seen URL digests (field -> 1)."""
+    return f"{CORE}seen:{epoch}:{shard}"
+
+
 WORK = CORE + "work"  # hash: work id -> work item JSON (the ledger)
 WORK_SENT = CORE + "work:sent"  # zset: work id -> when it was last handed to the broker
 WORK_DUE = CORE + "work:due"  # zset: work id -> when deferred work is due again
@@ -45,9 +52,9 @@ RECENT_DOCS = CORE + "index:recent:docs"  # hash: doc id -> the document it took
 SUSPECT = CORE + "index:suspect"  # when the search backend last stopped answering, until rechecked
 
 
-def feed_guids(feed_id: str) -> str:
-    """Prefix of a feed's windowed GUID -> URL-digest maps (+ generation)."""
-    return f"{CORE}feed:{feed_id}:guids:"
+def feed_guids(feed_id: str, generation: str) -> str:
+    """A feed's GUID-digest -> URL-digest map: the "cur" and "prev" generations."""
+    return f"{CORE}feed:{feed_id}:gids:{generation}"
 
 
 # -- per site, per host ------------------------------------------------------------------------
@@ -76,21 +83,25 @@ def host(host_key: str, what: str) -> str:
     return f"{PREFIX}host:{{{host_key}}}:{what}"
 
 
-# -- near-duplicates ----------------------------------------------------------------------------
-def lsh_band(version: str, band: int, digest: str) -> str:
-    return f"{PREFIX}lsh:{version}:{band}:{digest}"
+# -- near-duplicates (see neardup.py) ----------------------------------------------------------
+def neardup_next(version: str) -> str:
+    """The last slot number given to a document."""
+    return f"{PREFIX}ndn:{version}"
 
 
-def minhash(version: str, doc_id: str) -> str:
-    return f"{PREFIX}mh:{version}:{doc_id}"
+def neardup_records(version: str, block: int) -> str:
+    """A string of fixed-size document records, one block of slots."""
+    return f"{PREFIX}ndr:{version}:{block}"
 
 
-def first_seen(doc_id: str) -> str:
-    return f"{PREFIX}first:{doc_id}"
+def neardup_epochs(version: str) -> str:
+    """Hash: the index's epochs (current one, and each one's shards, start, entries, last write)."""
+    return f"{PREFIX}nde:{version}"
 
 
-def cluster(doc_id: str) -> str:
-    return f"{PREFIX}cluster:{doc_id}"
+def neardup_shard(version: str, epoch: int | str, shard: int | str) -> str:
+    """One small hash of the index: key bytes -> slots."""
+    return f"{PREFIX}ndx:{version}:{epoch}:{shard}"
 
 
 # -- kombu's keys (read, restored; never written otherwise) --------------------------------------

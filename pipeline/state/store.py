@@ -123,7 +123,7 @@ class StateStore:
         return wait_until_available(self._r, patience, **kwargs)  # type: ignore[arg-type]
 
     def memory(self, sample: int = 200) -> tuple[int, dict[str, int]]:
-        """Redis's used memory, and an estimate of it by key family (`nf:lsh`, `nf:core:seen`...),
+        """Redis's used memory, and an estimate of it by key family (`nf:ndx`, `nf:core:seen`...),
         from MEMORY USAGE of up to `sample` keys of each family (for benchmarks and operators)."""
         used = int(self._r.info("memory")["used_memory"])
         seen: dict[str, int] = {}
