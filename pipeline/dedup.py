@@ -151,18 +151,20 @@ class NearDupIndex:
         sig = minhash(body)
         short, bands, now = short_signature(sig), band_keys(sig), self.clock()
         mine = self._find(doc_id)
+        # Filed before looking: of two copies registered at once, the later one sees the earlier,
+        # unless its whole registration fits between the earlier one's slot and its filing.
         if mine is None:
             slot = self.store.new_slot()
             self.store.write(slot, doc_id, doc_id, short, self.ttl)
-            self.store.file(slot, [id_key(doc_id), *bands], now, self.ttl)
+            found = self.store.file(slot, [id_key(doc_id), *bands], now, self.ttl, then_look=bands)
+        elif mine.signature != short:
+            slot = mine.slot
+            self.store.set_signature(slot, short, self.ttl)
+            found = self.store.file(slot, bands, now, self.ttl, then_look=bands)
         else:
             slot = mine.slot
-            if mine.signature != short:
-                self.store.set_signature(slot, short, self.ttl)
-                self.store.file(slot, bands, now, self.ttl)
-        # Filed before looking: of two copies registered at once, the later one sees the earlier,
-        # unless its whole registration fits between the earlier one's slot and its filing.
-        candidates = set().union(*self.store.lookup(bands, now, self.ttl)) - {slot}
+            found = self.store.lookup(bands, now, self.ttl)
+        candidates = set().union(*found) - {slot}
         matches: list[tuple[int, str, float]] = []  # (slot, id, similarity)
         for record in self.store.records(sorted(candidates)):
             if record is None or record.doc_id == doc_id:

@@ -103,25 +103,28 @@ class NearDupStore:
     # -- the index ---------------------------------------------------------------------------------
     def lookup(self, hashed: list[int], now: float, ttl: int) -> list[set[int]]:
         """For each key, the slots filed under it in any live epoch."""
-        epochs = self.index.live(now, ttl)
         pipe = self.r.pipeline(transaction=False)
+        return self._read(pipe, 0, hashed, self.index.live(now, ttl))
+
+    def file(self, slot: int, hashed: list[int], now: float, ttl: int, then_look: list[int]) -> list[set[int]]:
+        """File a slot under each key of `hashed` in the current epoch, then (in the same round
+        trip, so after the writes) read the slots under each key of `then_look`."""
+        epochs = self.index.open(now, len(hashed), ttl)
+        pipe = self.r.pipeline(transaction=False)
+        for key in hashed:
+            shard, field = self.index.place(epochs[0], key)
+            self._add(keys=[shard], args=[field, slot, ttl], client=pipe)
+        return self._read(pipe, len(hashed), then_look, epochs)
+
+    def _read(self, pipe: Any, skip: int, hashed: list[int], epochs: list[Epoch]) -> list[set[int]]:
         for key in hashed:
             for epoch in epochs:
                 pipe.hget(*self.index.place(epoch, key))
-        raw: list[Any] = pipe.execute()
+        raw: list[Any] = pipe.execute()[skip:]
         per = len(epochs)
         return [
             {int(s) for v in raw[i * per : (i + 1) * per] if v for s in text(v).split(",")} for i in range(len(hashed))
         ]
-
-    def file(self, slot: int, hashed: list[int], now: float, ttl: int) -> None:
-        """File a slot under each key, in the current epoch."""
-        current = self.index.open(now, len(hashed), ttl)[0]
-        pipe = self.r.pipeline(transaction=False)
-        for key in hashed:
-            shard, field = self.index.place(current, key)
-            self._add(keys=[shard], args=[field, slot, ttl], client=pipe)
-        pipe.execute()
 
     # -- records -----------------------------------------------------------------------------------
     def new_slot(self) -> int:
