@@ -149,6 +149,7 @@ def alarm(
 def site_states(windows: DriftWindows, limits: DriftLimits) -> list[dict[str, Any]]:
     """Each watched site's windows (pages held of how many) and standing alarm, by site:
     what `newsflow drift list` shows."""
+    alarms = {alarm["site"]: alarm for alarm in windows.alarms()}
     states = []
     for site in windows.sites():
         baseline, recent = windows.sizes(site)
@@ -159,7 +160,7 @@ def site_states(windows: DriftWindows, limits: DriftLimits) -> list[dict[str, An
                 "baseline_target": limits.baseline_pages,
                 "recent_pages": recent,
                 "recent_target": limits.recent_pages,
-                "alarm": windows.alarm(site),
+                "alarm": alarms.get(site),
             }
         )
     return states

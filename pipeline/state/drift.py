@@ -82,7 +82,8 @@ class DriftWindows:
         """Drop the site's windows, then its alarm: a page arriving in between starts the new
         baseline rather than being compared with the old one. False when nothing was kept."""
         dropped = self.r.delete(*(keys.drift(site, window) for window in WINDOWS))
-        return bool(dropped) | self.clear_alarm(site)
+        cleared = self.clear_alarm(site)
+        return bool(dropped) or cleared
 
     def raise_alarm(self, site: str, alarm: dict[str, Any]) -> None:
         """Keep the site's alarm; `at` stays that of the first window that drifted."""
