@@ -105,7 +105,7 @@ def test_health_page_and_metrics(api: httpx.Client) -> None:
     assert f"newsflow_articles {len(ARTICLES)}" in metrics.text
 
 
-@pytest.mark.parametrize("path", ["/", "/api/search?q=lu", "/healthz", "/metrics", "/openapi.json"])
+@pytest.mark.parametrize("path", ["/", "/api/search?q=lu", "/healthz", "/metrics", "/openapi.json", "/docs", "/redoc"])
 def test_head_answers_like_get_without_a_body(api: httpx.Client, path: str) -> None:
     """HEAD gets GET's status and content type, and no body."""
     got, head = api.get(path), api.head(path)
