@@ -39,8 +39,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.errors import TransientError
 from pipeline.models import Article, as_utc
 from pipeline.search.base import SearchHit, SearchQuery
+from pipeline.state import OUTAGE_ERRORS
 from workers import metrics
 from workers.logs import configure_logging
 from workers.runtime import Runtime
@@ -128,6 +130,9 @@ class _GuardedRoute(APIRoute):
                 return JSONResponse({"error": str(exc)}, status_code=exc.status)
             except ValueError as exc:  # a backend refusing a query it cannot answer (a foreign cursor)
                 return JSONResponse({"error": str(exc)}, status_code=400)
+            except (TransientError, *OUTAGE_ERRORS) as exc:  # away for now: one line says which, no traceback
+                log.warning("%s %s: %s", request.method, request.url.path, exc)
+                return JSONResponse({"error": UNAVAILABLE}, status_code=503)
             except Exception:
                 log.exception("%s %s failed", request.method, request.url.path)
                 return JSONResponse({"error": UNAVAILABLE}, status_code=503)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -167,8 +168,12 @@ def test_docs_pages_load_every_file_from_the_server_itself(api: httpx.Client, pa
         assert len(asset.content) > 500, url  # the file itself, not an empty stand-in
 
 
-def test_search_backend_down_is_a_503_and_metrics_still_answer(tmp_path: Path, embedded_redis: str) -> None:
-    """With Elasticsearch unreachable, search and health say 503 in JSON; /metrics says search is down."""
+def test_search_backend_down_is_a_503_and_metrics_still_answer(
+    tmp_path: Path, embedded_redis: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With Elasticsearch unreachable, search and health say 503 in JSON; /metrics says search is down;
+    the log says so in one warning a request, naming the cluster, without a traceback."""
+    caplog.set_level(logging.WARNING, logger="newsflow.api")
     closed = free_port()  # nothing listens there
     rt = Runtime(make_settings(tmp_path, embedded_redis, elasticsearch_url=f"http://127.0.0.1:{closed}"))
     try:
@@ -180,3 +185,7 @@ def test_search_backend_down_is_a_503_and_metrics_still_answer(tmp_path: Path, e
             assert metrics.status_code == 200 and "newsflow_search_up 0" in metrics.text
     finally:
         rt.close()
+    said = [r for r in caplog.records if r.name == "newsflow.api"]
+    assert [r.getMessage().split(":", 1)[0] for r in said] == ["GET /api/search", "GET /healthz"]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in said)
+    assert f"127.0.0.1:{closed}" in said[0].getMessage()
