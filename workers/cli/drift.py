@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dr.set_defaults(func=cmd_list)
     dsub = dr.add_subparsers(metavar="ACTION")
     dl = dsub.add_parser("list", help="each watched site: baseline, recent window, standing alarm (the default)")
-    dl.add_argument("--json", action="store_true")
+    # SUPPRESS: `drift --json list` keeps the group's --json instead of this parser's default.
+    dl.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     dl.set_defaults(func=cmd_list)
     da = dsub.add_parser(
         "accept", help="take a site's current extraction as normal: clear its alarm, start its baseline again"
