@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from pipeline import drift
 from pipeline.cleaning import CleanedPage, block_fingerprint, clean_page
 from pipeline.dedup import NearDupIndex, content_hash
-from pipeline.drift import PageSample
+from pipeline.drift import DriftLimits, PageSample
 from pipeline.errors import Dropped, TransientError
 from pipeline.fetching import PageFetcher
 from pipeline.models import Article, Extraction, article_id
@@ -124,6 +124,7 @@ class ProcessDeps:
     neardup: NearDupIndex | None = None
     state: StateStore | None = None
     learn: bool = True
+    drift: DriftLimits = field(default_factory=DriftLimits)  # when a site's extraction counts as changed
 
 
 @dataclass
@@ -216,7 +217,7 @@ def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
 def _watch_drift(page: PageRef, site: str, deps: ProcessDeps, sample: PageSample) -> None:
     """Feed the site's drift alarm with a freshly fetched page (a re-clean is no new evidence)."""
     if deps.learn and deps.state is not None and page.reason == "new":
-        drift.observe(deps.state.drift, site, sample, time.time())
+        drift.observe(deps.state.drift, site, sample, time.time(), deps.drift)
 
 
 def _article(page: PageRef, cleaned: CleanedPage, *, doc_id: str, canonical: str, site: str) -> Article:

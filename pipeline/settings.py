@@ -141,6 +141,20 @@ class Settings(BaseSettings):
     # Dead letters kept (the newest); older ones are dropped and counted.
     dead_letters_max: int = Field(default=100_000, gt=0)
 
+    # The drift alarm (a site's redesign): a site's first fresh pages form its baseline (the
+    # newest this many are kept), then each window of `drift_recent_pages` new pages is
+    # compared with it. `newsflow drift accept SITE` starts a site's baseline again.
+    drift_baseline_pages: int = Field(default=60, gt=0)
+    drift_recent_pages: int = Field(default=20, gt=0)
+    # Alarm when a window's median body length is below this share of the baseline's.
+    drift_length_ratio: float = Field(default=0.5, gt=0, le=1)
+    # Alarm when the share of pages without article text rises by this much (0.25: 25 points).
+    drift_no_text_rise: float = Field(default=0.25, gt=0, le=1)
+    # Alarm when teasers removed per page exceed this many times the baseline's, plus the floor
+    # (so a site whose pages had none does not alarm on one).
+    drift_teaser_ratio: float = Field(default=2.0, ge=1)
+    drift_teaser_floor: float = Field(default=1.0, ge=0)
+
     # Log lines: "text" for people, "json" (one object a line: time, level, message, stage,
     # task id, URL, outcome) for a log stack.
     log_format: Literal["text", "json"] = "text"

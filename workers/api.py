@@ -1,7 +1,9 @@
 """The HTTP search API, the search page, health and Prometheus metrics (FastAPI on uvicorn).
 
-Routes (each answers GET and HEAD; the schema is at /openapi.json, the browsable docs at /docs):
+Routes (each answers GET and HEAD; the schema is at /openapi.json):
   GET /                     the search page; its script and style under /static/
+  GET /docs, /redoc         the schema browsable in Swagger UI and ReDoc; their files under
+                            /docs-assets/, installed with the fastapi-offline package (no CDN)
   GET /api/search?q=...     JSON results: q, site, language, since, until, limit, cursor, all=1,
                             cluster (the copies of one story); facets count sites, languages and days
   GET /api/articles/{id}    one article document
@@ -23,26 +25,37 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from importlib import resources
 from typing import Annotated, Any
 
 import uvicorn
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.errors import TransientError
 from pipeline.models import Article, as_utc
 from pipeline.search.base import SearchHit, SearchQuery
+from pipeline.state import OUTAGE_ERRORS
 from workers import metrics
 from workers.logs import configure_logging
 from workers.runtime import Runtime
 
 log = logging.getLogger("newsflow.api")
 MAX_LIMIT = 100
+DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's files, from the fastapi-offline package
+# The docs pages may load nothing from another host: ReDoc's bundle still shows a logo from its
+# vendor's CDN, which the browser now refuses without asking (the page hides a logo that fails).
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:"
+)
 UNAVAILABLE = "the search backend or Redis did not answer; try again"
 
 
@@ -117,6 +130,9 @@ class _GuardedRoute(APIRoute):
                 return JSONResponse({"error": str(exc)}, status_code=exc.status)
             except ValueError as exc:  # a backend refusing a query it cannot answer (a foreign cursor)
                 return JSONResponse({"error": str(exc)}, status_code=400)
+            except (TransientError, *OUTAGE_ERRORS) as exc:  # away for now: one line says which, no traceback
+                log.warning("%s %s: %s", request.method, request.url.path, exc)
+                return JSONResponse({"error": UNAVAILABLE}, status_code=503)
             except Exception:
                 log.exception("%s %s failed", request.method, request.url.path)
                 return JSONResponse({"error": UNAVAILABLE}, status_code=503)
@@ -130,6 +146,8 @@ def create_app(rt: Runtime) -> FastAPI:
         title="newsflow",
         summary="Search clean, deduplicated news articles; health and Prometheus metrics.",
         version="0.1.0",
+        docs_url=None,  # FastAPI's own pages load their scripts from a CDN; add_docs serves them here
+        redoc_url=None,
     )
     app.router.route_class = _GuardedRoute
     static = resources.files("workers").joinpath("static")
@@ -140,15 +158,8 @@ def create_app(rt: Runtime) -> FastAPI:
         503: {"model": ErrorAnswer, "description": "Redis or the search backend did not answer."},
     }
 
-    def route(path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register GET in the schema and HEAD beside it (uvicorn sends HEAD answers without a body)."""
-
-        def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-            app.add_api_route(path, endpoint, methods=["GET"], **kwargs)
-            app.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False, **kwargs)
-            return endpoint
-
-        return register
+    route = partial(get_and_head, app)
+    add_docs(app)
 
     @route("/", response_class=HTMLResponse, summary="The search page")
     def search_page() -> HTMLResponse:
@@ -213,6 +224,43 @@ def create_app(rt: Runtime) -> FastAPI:
         return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
     return app
+
+
+def get_and_head(app: FastAPI, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register GET (in the schema unless told) and HEAD beside it (uvicorn sends HEAD answers without a body)."""
+
+    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        app.add_api_route(path, endpoint, methods=["GET"], **kwargs)
+        app.add_api_route(path, endpoint, methods=["HEAD"], **{**kwargs, "include_in_schema": False})
+        return endpoint
+
+    return register
+
+
+def add_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc over the app's schema, their scripts served by the app itself,
+    so the pages work on a machine without internet."""
+    assets = resources.files("fastapi_offline").joinpath("static")
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
+    shared = {"openapi_url": app.openapi_url or "/openapi.json", "title": f"{app.title} API"}
+    icon = f"{DOCS_ASSETS}/favicon.png"
+    swagger = get_swagger_ui_html(
+        **shared,
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=icon,
+    )
+    # with_google_fonts=False: the fonts would come from Google; ReDoc falls back to the system's.
+    redoc = get_redoc_html(
+        **shared, redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js", redoc_favicon_url=icon, with_google_fonts=False
+    )
+    for path, page in (("/docs", swagger.body), ("/redoc", redoc.body)):
+        get_and_head(app, path, response_class=HTMLResponse, include_in_schema=False)(html_page(page))
+
+
+def html_page(body: bytes) -> Callable[[], HTMLResponse]:
+    """An endpoint that answers the same docs page every time, under DOCS_POLICY."""
+    return lambda: HTMLResponse(body, headers={"Content-Security-Policy": DOCS_POLICY})
 
 
 def make_server(rt: Runtime, host: str = "127.0.0.1", port: int = 8000) -> uvicorn.Server:

@@ -341,9 +341,16 @@ class Runtime:
 
     @cached_property
     def process_deps(self) -> ProcessDeps:
+        from pipeline.drift import DriftLimits
         from pipeline.ingest import ProcessDeps
 
-        return ProcessDeps(store=self.raw_store, boilerplate=self.boilerplate, neardup=self.neardup, state=self.state)
+        return ProcessDeps(
+            store=self.raw_store,
+            boilerplate=self.boilerplate,
+            neardup=self.neardup,
+            state=self.state,
+            drift=DriftLimits.from_settings(self.settings),
+        )
 
     @cached_property
     def search(self) -> SearchBackend:

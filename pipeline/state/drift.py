@@ -1,12 +1,13 @@
 """Per-site extraction figures for the drift alarm (`pipeline.drift` judges them).
 
 Per site, two bounded lists of page samples: the baseline (up to `baseline` pages) and the
-recent window (up to `recent` pages). A page first fills the baseline; later pages fill the
-recent window, and the page that fills it takes both windows out in the same atomic step,
-so one worker compares each window once. A recent window found normal joins the baseline
-(the oldest samples leave); one that drifted does not, so the alarm stands for as long as
-the site keeps extracting differently, and clears on the first normal window after it.
-Alarms live in one hash, site -> JSON, read by `status` and `/metrics`.
+recent window (up to `recent` pages); the sizes are the caller's, from the settings. A page
+first fills the baseline; later pages fill the recent window, and the page that fills it
+takes both windows out in the same atomic step, so one worker compares each window once. A
+recent window found normal joins the baseline (the oldest samples leave); one that drifted
+does not, so the alarm stands for as long as the site keeps extracting differently, and
+clears on the first normal window after it, or when an operator accepts the change
+(`forget`). Alarms live in one hash, site -> JSON, read by `status` and `/metrics`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipeline.drift import BASELINE_PAGES, RECENT_PAGES, PageSample
+from pipeline.drift import PageSample
 from pipeline.state import keys
-from pipeline.state.client import Client
+from pipeline.state.client import Client, text
 
 # KEYS: baseline list, recent list. ARGV: sample, baseline size, recent size.
 # Returns {} while the windows fill, else {baseline samples, recent samples} (recent emptied).
@@ -34,29 +35,55 @@ return {redis.call('LRANGE', KEYS[1], 0, -1), recent}
 """
 
 
+WINDOWS = ("baseline", "recent")
+
+
 class DriftWindows:
-    def __init__(self, client: Client, baseline: int = BASELINE_PAGES, recent: int = RECENT_PAGES) -> None:
+    def __init__(self, client: Client) -> None:
         self.r = client
-        self.baseline = baseline
-        self.recent = recent
         self._add = client.register_script(_ADD)
 
-    def add(self, site: str, sample: PageSample) -> tuple[list[PageSample], list[PageSample]] | None:
+    def add(
+        self, site: str, sample: PageSample, baseline: int, recent: int
+    ) -> tuple[list[PageSample], list[PageSample]] | None:
         """Record one page; when this page fills the recent window, (baseline, recent) to compare."""
-        site_keys = [keys.drift(site, "baseline"), keys.drift(site, "recent")]
-        out = self._add(keys=site_keys, args=[sample.encode(), self.baseline, self.recent])
+        site_keys = [keys.drift(site, window) for window in WINDOWS]
+        out = self._add(keys=site_keys, args=[sample.encode(), baseline, recent])
         if not out:
             return None
-        base, recent = ([PageSample.decode(x) for x in part] for part in out)
-        return base, recent
+        base, recent_window = ([PageSample.decode(x) for x in part] for part in out)
+        return base, recent_window
 
-    def adopt(self, site: str, samples: list[PageSample]) -> None:
+    def adopt(self, site: str, samples: list[PageSample], baseline: int) -> None:
         """A normal recent window joins the baseline, which keeps its newest `baseline` pages."""
         key = keys.drift(site, "baseline")
         pipe = self.r.pipeline(transaction=True)
         pipe.rpush(key, *(s.encode() for s in samples))
-        pipe.ltrim(key, -self.baseline, -1)
+        pipe.ltrim(key, -baseline, -1)
         pipe.execute()
+
+    def sizes(self, site: str) -> tuple[int, int]:
+        """Pages held in the site's baseline and recent windows."""
+        pipe = self.r.pipeline(transaction=False)
+        for window in WINDOWS:
+            pipe.llen(keys.drift(site, window))
+        baseline, recent = pipe.execute()
+        return int(baseline), int(recent)
+
+    def sites(self) -> list[str]:
+        """Every site with a window or a standing alarm, sorted."""
+        # The pattern and the site's place in a key come from the one spelling of the key in `keys`.
+        head, tail = keys.drift("\0", "baseline").split("\0")
+        found = {text(k)[len(head) : -len(tail)] for k in self.r.scan_iter(match=f"{head}*{tail}", count=1000)}
+        found.update(text(site) for site in self.r.hkeys(keys.DRIFT_ALARMS))
+        return sorted(found)
+
+    def forget(self, site: str) -> bool:
+        """Drop the site's windows, then its alarm: a page arriving in between starts the new
+        baseline rather than being compared with the old one. False when nothing was kept."""
+        dropped = self.r.delete(*(keys.drift(site, window) for window in WINDOWS))
+        cleared = self.clear_alarm(site)
+        return bool(dropped) or cleared
 
     def raise_alarm(self, site: str, alarm: dict[str, Any]) -> None:
         """Keep the site's alarm; `at` stays that of the first window that drifted."""

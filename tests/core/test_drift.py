@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.drift import PageSample, Thresholds, compare, figures
+from pipeline.drift import DriftLimits, PageSample, compare, figures
+from pipeline.settings import Settings
 
 
 def pages(n: int, length: int, *, no_text: int = 0, teasers: int = 0) -> list[PageSample]:
@@ -53,8 +55,20 @@ def test_a_baseline_of_pages_without_text_does_not_alarm_on_length() -> None:
 
 
 def test_thresholds_are_the_caller_s() -> None:
-    strict = Thresholds(length_ratio=0.95)
+    strict = DriftLimits(length_ratio=0.95)
     assert [c.kind for c in compare(figures(pages(60, 2400)), figures(pages(20, 2000)), strict)] == ["body_length_fell"]
+
+
+def test_the_limits_come_from_the_settings_environment_included(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NEWSFLOW_DRIFT_* reach the limits; a limit that cannot work is a settings error naming it."""
+    monkeypatch.setenv("NEWSFLOW_DRIFT_LENGTH_RATIO", "0.9")
+    monkeypatch.setenv("NEWSFLOW_DRIFT_RECENT_PAGES", "5")
+    limits = DriftLimits.from_settings(Settings.load())
+    assert (limits.length_ratio, limits.recent_pages, limits.baseline_pages) == (0.9, 5, 60)
+    assert [c.kind for c in compare(figures(pages(60, 2400)), figures(pages(5, 2000)), limits)] == ["body_length_fell"]
+    monkeypatch.setenv("NEWSFLOW_DRIFT_RECENT_PAGES", "0")
+    with pytest.raises(ValueError, match="drift_recent_pages"):
+        Settings.load()
 
 
 @given(st.lists(st.builds(PageSample, st.integers(0, 10**6), st.booleans(), st.integers(0, 50)), max_size=80))

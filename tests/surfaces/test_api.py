@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
@@ -103,7 +106,7 @@ def test_health_page_and_metrics(api: httpx.Client) -> None:
     assert f"newsflow_articles {len(ARTICLES)}" in metrics.text
 
 
-@pytest.mark.parametrize("path", ["/", "/api/search?q=lu", "/healthz", "/metrics", "/openapi.json"])
+@pytest.mark.parametrize("path", ["/", "/api/search?q=lu", "/healthz", "/metrics", "/openapi.json", "/docs", "/redoc"])
 def test_head_answers_like_get_without_a_body(api: httpx.Client, path: str) -> None:
     """HEAD gets GET's status and content type, and no body."""
     got, head = api.get(path), api.head(path)
@@ -121,12 +124,56 @@ def test_openapi_schema_and_docs_describe_the_search_route(api: httpx.Client) ->
     answer = schema["components"]["schemas"][answer_ref.rsplit("/", 1)[1]]
     assert {"total", "hits", "next_cursor", "facets"} <= answer["properties"].keys()
     assert {"/api/articles/{doc_id}", "/healthz", "/metrics", "/"} <= schema["paths"].keys()
-    docs = api.get("/docs")
-    assert docs.status_code == 200 and "/openapi.json" in docs.text
+    for docs in (api.get("/docs"), api.get("/redoc")):
+        assert docs.status_code == 200 and "/openapi.json" in docs.text
 
 
-def test_search_backend_down_is_a_503_and_metrics_still_answer(tmp_path: Path, embedded_redis: str) -> None:
-    """With Elasticsearch unreachable, search and health say 503 in JSON; /metrics says search is down."""
+class AssetLinks(HTMLParser):
+    """The addresses a page loads: scripts, style sheets and icons, as (kind, url)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "script" and named.get("src"):
+            self.found.append(("script", named["src"] or ""))
+        elif tag == "link" and named.get("href"):
+            self.found.append((named.get("rel") or "link", named["href"] or ""))
+
+
+ASSET_TYPES = {"script": "javascript", "stylesheet": "text/css", "shortcut icon": "image/"}
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_docs_pages_load_every_file_from_the_server_itself(api: httpx.Client, path: str) -> None:
+    """/docs and /redoc name no address on another host, and each script, style sheet and icon they
+    load answers 200 from the API with its content type (no CDN: the pages work offline)."""
+    page = api.get(path)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert not re.search(r"(?i)(https?:)?//", page.text), "the page names an address outside the server"
+    policy = page.headers["content-security-policy"]  # and the browser refuses what a script would add
+    assert "default-src 'self'" in policy and "img-src 'self' data:" in policy and "http" not in policy
+    links = AssetLinks()
+    links.feed(page.text)
+    kinds = {kind for kind, _ in links.found}
+    assert "script" in kinds and "shortcut icon" in kinds
+    assert path != "/docs" or "stylesheet" in kinds
+    for kind, url in links.found:
+        assert url.startswith("/docs-assets/"), url
+        asset = api.get(url)
+        assert asset.status_code == 200, url
+        assert ASSET_TYPES[kind] in asset.headers["content-type"], (url, asset.headers["content-type"])
+        assert len(asset.content) > 500, url  # the file itself, not an empty stand-in
+
+
+def test_search_backend_down_is_a_503_and_metrics_still_answer(
+    tmp_path: Path, embedded_redis: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With Elasticsearch unreachable, search and health say 503 in JSON; /metrics says search is down;
+    the log says so in one warning a request, naming the cluster, without a traceback."""
+    caplog.set_level(logging.WARNING, logger="newsflow.api")
     closed = free_port()  # nothing listens there
     rt = Runtime(make_settings(tmp_path, embedded_redis, elasticsearch_url=f"http://127.0.0.1:{closed}"))
     try:
@@ -138,3 +185,7 @@ def test_search_backend_down_is_a_503_and_metrics_still_answer(tmp_path: Path, e
             assert metrics.status_code == 200 and "newsflow_search_up 0" in metrics.text
     finally:
         rt.close()
+    said = [r for r in caplog.records if r.name == "newsflow.api"]
+    assert [r.getMessage().split(":", 1)[0] for r in said] == ["GET /api/search", "GET /healthz"]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in said)
+    assert f"127.0.0.1:{closed}" in said[0].getMessage()

@@ -152,3 +152,36 @@ def test_pages_and_timeline_bars_live_in_the_address(page: Any, base: str) -> No
     page.wait_for_url(re.compile(rf"since={day}&until="))
     expect(hits).to_have_count(count)
     assert all(t.startswith(str(int(day[8:]))) for t in hits.locator(".meta time").all_inner_texts())
+
+
+def keep_on_loopback(page: Any, base: str) -> list[str]:
+    """Abort every request of `page` that leaves `base`; the list fills with their addresses."""
+    left: list[str] = []
+
+    def only_local(route: Any) -> None:
+        url = route.request.url
+        if url == base or url.startswith(f"{base}/"):
+            route.continue_()
+        else:
+            left.append(url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    return left
+
+
+def test_docs_render_the_operations_with_nothing_loaded_from_outside(page: Any, base: str) -> None:
+    """/docs draws Swagger UI's operations (GET /api/search among them) and /redoc ReDoc's, while
+    every request to a host other than the API is refused: the pages need no internet."""
+    left = keep_on_loopback(page, base)
+    page.goto(f"{base}/docs")
+    search = page.locator(".opblock.opblock-get", has=page.locator(".opblock-summary-path", has_text="/api/search"))
+    expect(search).to_have_count(1)
+    expect(search.locator(".opblock-summary-description")).to_have_text("Full-text search")
+    search.locator(".opblock-summary").first.click()  # opens the operation: its parameters are listed
+    expect(search.locator("tr[data-param-name=q]")).to_have_count(1)
+
+    page.goto(f"{base}/redoc")
+    expect(page.locator("h2", has_text="Full-text search")).to_have_count(1)
+    page.wait_for_load_state("networkidle")  # what the drawn page asks for (ReDoc's logo) has been asked
+    assert left == []

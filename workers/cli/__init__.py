@@ -4,6 +4,7 @@
     search.py  search, export, explain
     clean.py   clean (one page, no Redis)
     ops.py     status, dead-letters, reprocess, reindex, prune-raw
+    drift.py   drift list|accept                          (the drift alarm: pipeline.drift)
     feeds.py   feeds list|load|add|remove|pause|resume|import|export
     serve.py   serve                                      (the HTTP side: workers.api)
 
@@ -25,12 +26,12 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from workers.cli import clean, feeds, ops, run, search, serve
+from workers.cli import clean, drift, feeds, ops, run, search, serve
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
 
-COMMAND_GROUPS = (run, search, clean, ops, feeds, serve)
+COMMAND_GROUPS = (run, search, clean, ops, drift, feeds, serve)
 EX_USAGE = 2
 EX_TEMPFAIL = 75
 EX_BROKEN_PIPE = 128 + signal.SIGPIPE

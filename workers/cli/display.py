@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.progress import Progress
 
+    from pipeline.drift import DriftLimits
+
 HEALTH_STYLE = {"ok": "green", "new": "cyan", "paused": "yellow", "failing": "bold red"}
 
 
@@ -95,6 +97,53 @@ def show_dead_letters(items: list[dict[str, Any]]) -> None:
         print(f"{timestamp(item['at'])} {item['task']} {json.dumps(item['args'], ensure_ascii=False)[:120]}")
         print(f"    {_last_line(item['error'])}")
     print(f"{len(items)} dead letter(s)")
+
+
+# -- drift ------------------------------------------------------------------------------------------
+def drift_rule(limits: DriftLimits) -> str:
+    """When a window raises the alarm, in words."""
+    return (
+        f"each {limits.recent_pages} new pages are compared with the baseline: alarm when the median body is"
+        f" below {limits.length_ratio:.0%} of it, pages without text rise {limits.no_text_rise * 100:.0f} points,"
+        f" or teasers per page pass {limits.teaser_ratio:g}x it + {limits.teaser_floor:g}"
+    )
+
+
+def drift_alarm_text(alarm: dict[str, Any] | None) -> str:
+    if alarm is None:
+        return "ok"
+    return f"ALARM since {timestamp(alarm['at'])}: {'; '.join(alarm['changes'])}"
+
+
+def drift_table(sites: list[dict[str, Any]], limits: DriftLimits) -> RenderableType:
+    from rich.table import Table
+
+    alarms = sum(1 for s in sites if s["alarm"])
+    caption = f"{len(sites)} site(s), {alarms} alarm(s); {drift_rule(limits)}"
+    table = Table(title="Extraction drift by site", caption=caption)
+    for name in ("site", "baseline", "recent", "alarm"):
+        table.add_column(name, overflow="fold", justify="right" if name in {"baseline", "recent"} else "left")
+    for s in sites:
+        style = "bold red" if s["alarm"] else "green"
+        table.add_row(
+            s["site"],
+            f"{s['baseline_pages']}/{s['baseline_target']}",
+            f"{s['recent_pages']}/{s['recent_target']}",
+            f"[{style}]{drift_alarm_text(s['alarm'])}[/]",
+        )
+    return table
+
+
+def show_drift(sites: list[dict[str, Any]], limits: DriftLimits) -> None:
+    if on_terminal():
+        console().print(drift_table(sites, limits))
+        return
+    for s in sites:
+        print(
+            f"{s['site']}  baseline {s['baseline_pages']}/{s['baseline_target']}"
+            f"  recent {s['recent_pages']}/{s['recent_target']}  {drift_alarm_text(s['alarm'])}"
+        )
+    print(f"{len(sites)} site(s) watched; {drift_rule(limits)}")
 
 
 # -- status -------------------------------------------------------------------------------------------
