@@ -36,6 +36,10 @@ MIN_TITLE_CHARS = 12
 SINGLE_ITEM_MAX_CHARS = 400
 MAX_FOLLOWERS_PER_ITEM = 3  # pieces after an item's title (excerpt, date, label, "more")
 RUN_IN_TITLE_SHARE = 0.4  # of a headline linked in part: see _linked_in_part
+# An item linked to the page itself holds more than its title and a line: the story is set
+# in the box under its own linked headline (a blog's post), not listed in a rail.
+SELF_ITEM_MAX_CHARS = 300
+RUN_ON_MIN_CHARS = 120  # a paragraph this long that a link opens mid-sentence is prose
 HEADING_MAX_CHARS = 80
 HEADLINE_HOLDERS = {"p", "h3", "h4", "h5"}
 MIN_HEADLINE_RUN = 3
@@ -47,6 +51,9 @@ INLINE_MAX_CHARS = 220  # "Read more: <title>" standing alone between paragraphs
 MAX_PAGE_LINKS = 5000
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "header", "strong", "b", "span", "div", "p"}
 _ARTICLE_SEGMENT = re.compile(r"(\d{4,}|[^/]*-[^/]*-[^/]*|\.s?html?$|\.php$|\.aspx?$)")
+# A picture, a sound or a film: a link to it ("click to enlarge") is no story. (A list of
+# documents to download stays a list of links.)
+_MEDIA_FILE = re.compile(r"\.(jpe?g|png|gif|webp|avif|svg|bmp|tiff?|mp3|mp4|m4a|ogg|wav|webm|mov)$", re.I)
 _UNREAD = {"script", "style", "noscript", "template"}  # text no reader sees
 _NOT_PAGES = ("#", "javascript:", "mailto:", "tel:")  # hrefs that lead to no page
 _WORD_END = re.compile(r"([^\W\d_]|[,;'’”\"])$")  # text that ends mid-sentence (not a date, not "Label:")
@@ -134,7 +141,7 @@ def _raw_path(href: str) -> str:
 
 def _article_path(path: str) -> bool:
     path = path.rstrip("/")
-    if _NOT_ARTICLE_PATH.search(path):
+    if _NOT_ARTICLE_PATH.search(path) or _MEDIA_FILE.search(path):
         return False
     # Some segment reads like an article: a slug of 3+ words, an id, or a page file name.
     # (The slug is not always last: /news/some-story-title/live/.)
@@ -161,6 +168,14 @@ class _PageScan:
         self._verdicts: dict[str, str | None] = {}  # href -> article URL or None, for this page
         self._sizes: dict[lxml_html.HtmlElement, int] = {}  # characters other than whitespace, see measure
         self.links_unread = 0  # links past MAX_PAGE_LINKS
+        self.headline_holders: set[lxml_html.HtmlElement] = set()  # see find_headline
+
+    def find_headline(self, top: lxml_html.HtmlElement) -> None:
+        """Note the elements that hold the page's headline: its first <h1> that is no link."""
+        for h in top.iter("h1"):
+            if h.find(".//a") is None and not any(a.tag == "a" for a in h.iterancestors()):
+                self.headline_holders = set(h.iterancestors())
+                return
 
     def mark_links(self, top: lxml_html.HtmlElement) -> None:
         """Note every element that holds a link to another article: only those can be or
@@ -309,6 +324,8 @@ class _PageScan:
             return None
         if all(url == self.page_url for url, _, _ in items):
             return None  # the story's own headline, linked to itself (blogs do): the article, not a teaser
+        if any(url == self.page_url and len(text) > SELF_ITEM_MAX_CHARS for url, _, text in items):
+            return None  # the story itself under its linked headline, a "previous post" link beside it
         if len(items) == 1 and len(items[0][2]) > SINGLE_ITEM_MAX_CHARS:
             return None  # one headline over paragraphs of prose: a short story, not a teaser
         if any(len(text) > MAX_ITEM_CHARS for _, _, text in items):
@@ -316,6 +333,8 @@ class _PageScan:
         total = len(self.text(el))
         if total == 0 or covered < 0.8 * (total - lead):
             return None
+        if el in self.headline_holders:
+            return None  # the page's own headline stands in it: the story's header, not a rail
         return TeaserBlock(element=el, links=self.links_in(el, items), text=self.text(el))
 
     def links_in(self, el: lxml_html.HtmlElement, items: list[tuple[str, str, str]]) -> list[RelatedLink]:
@@ -398,6 +417,7 @@ class _PageScan:
             and len(found[1]) >= MIN_TITLE_CHARS
             and _leads(found[1], text)
             and (not _in_running_text(found[2], el) or _linked_in_part(found[1], text))
+            and not _runs_on(found[2])
             and not self.many_stories(el)
         ):
             return found[0], found[1]
@@ -465,6 +485,17 @@ def _in_running_text(a: lxml_html.HtmlElement, item: lxml_html.HtmlElement) -> b
     return False
 
 
+def _runs_on(a: lxml_html.HtmlElement) -> bool:
+    """True when the sentence goes on after the link ("<a>You want to compost</a>, but your
+    garden is small? ..."): words of a paragraph of prose that opens with a link, not a title."""
+    tail = (a.tail or "").lstrip()
+    if not tail or not (tail[0] in ",;" or tail[0].islower()):
+        return False
+    parent = a.getparent()
+    text = bounded_text(parent, MAX_ITEM_CHARS) if parent is not None else None
+    return text is not None and len(text) >= RUN_ON_MIN_CHARS and text.endswith((".", "!", "?"))
+
+
 def _linked_in_part(title: str, text: str) -> bool:
     """A headline whose link starts mid-way ("The strange life and <a>mysterious death of
     a coder</a>"): the link is much of it, and it does not end as a sentence does."""
@@ -495,6 +526,7 @@ def search_teasers(root: lxml_html.HtmlElement, page_url: str) -> TeaserSearch:
     top = body if body is not None else root
     scan.mark_links(top)
     scan.measure(top)
+    scan.find_headline(top)
     stack = [top]
     while stack:
         el = stack.pop()
