@@ -39,7 +39,6 @@ RUN_IN_TITLE_SHARE = 0.4  # of a headline linked in part: see _linked_in_part
 # An item linked to the page itself holds more than its title and a line: the story is set
 # in the box under its own linked headline (a blog's post), not listed in a rail.
 SELF_ITEM_MAX_CHARS = 300
-RUN_ON_MIN_CHARS = 120  # a paragraph this long that a link opens mid-sentence is prose
 HEADING_MAX_CHARS = 80
 HEADLINE_HOLDERS = {"p", "h3", "h4", "h5"}
 MIN_HEADLINE_RUN = 3
@@ -51,9 +50,6 @@ INLINE_MAX_CHARS = 220  # "Read more: <title>" standing alone between paragraphs
 MAX_PAGE_LINKS = 5000
 HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6", "header", "strong", "b", "span", "div", "p"}
 _ARTICLE_SEGMENT = re.compile(r"(\d{4,}|[^/]*-[^/]*-[^/]*|\.s?html?$|\.php$|\.aspx?$)")
-# A picture, a sound or a film: a link to it ("click to enlarge") is no story. (A list of
-# documents to download stays a list of links.)
-_MEDIA_FILE = re.compile(r"\.(jpe?g|png|gif|webp|avif|svg|bmp|tiff?|mp3|mp4|m4a|ogg|wav|webm|mov)$", re.I)
 _UNREAD = {"script", "style", "noscript", "template"}  # text no reader sees
 _NOT_PAGES = ("#", "javascript:", "mailto:", "tel:")  # hrefs that lead to no page
 _WORD_END = re.compile(r"([^\W\d_]|[,;'’”\"])$")  # text that ends mid-sentence (not a date, not "Label:")
@@ -141,7 +137,7 @@ def _raw_path(href: str) -> str:
 
 def _article_path(path: str) -> bool:
     path = path.rstrip("/")
-    if _NOT_ARTICLE_PATH.search(path) or _MEDIA_FILE.search(path):
+    if _NOT_ARTICLE_PATH.search(path):
         return False
     # Some segment reads like an article: a slug of 3+ words, an id, or a page file name.
     # (The slug is not always last: /news/some-story-title/live/.)
@@ -417,7 +413,6 @@ class _PageScan:
             and len(found[1]) >= MIN_TITLE_CHARS
             and _leads(found[1], text)
             and (not _in_running_text(found[2], el) or _linked_in_part(found[1], text))
-            and not _runs_on(found[2])
             and not self.many_stories(el)
         ):
             return found[0], found[1]
@@ -483,17 +478,6 @@ def _in_running_text(a: lxml_html.HtmlElement, item: lxml_html.HtmlElement) -> b
             return False
         node = node.getparent()
     return False
-
-
-def _runs_on(a: lxml_html.HtmlElement) -> bool:
-    """True when the sentence goes on after the link ("<a>You want to compost</a>, but your
-    garden is small? ..."): words of a paragraph of prose that opens with a link, not a title."""
-    tail = (a.tail or "").lstrip()
-    if not tail or not (tail[0] in ",;" or tail[0].islower()):
-        return False
-    parent = a.getparent()
-    text = bounded_text(parent, MAX_ITEM_CHARS) if parent is not None else None
-    return text is not None and len(text) >= RUN_ON_MIN_CHARS and text.endswith((".", "!", "?"))
 
 
 def _linked_in_part(title: str, text: str) -> bool:
