@@ -40,6 +40,7 @@ RUN_IN_TITLE_SHARE = 0.4  # of a headline linked in part: see _linked_in_part
 # in the box under its own linked headline (a blog's post), not listed in a rail.
 SELF_ITEM_MAX_CHARS = 300
 HEADING_MAX_CHARS = 80
+HEADLINE_CANDIDATES = 10  # <h1>s looked at for the page's own headline (logos come first)
 HEADLINE_HOLDERS = {"p", "h3", "h4", "h5"}
 MIN_HEADLINE_RUN = 3
 HEADLINE_SHARE = 0.9  # of its paragraph that a headline link covers
@@ -167,8 +168,9 @@ class _PageScan:
         self.headline_holders: set[lxml_html.HtmlElement] = set()  # see find_headline
 
     def find_headline(self, top: lxml_html.HtmlElement) -> None:
-        """Note the elements that hold the page's headline: its first <h1> that is no link."""
-        for h in top.iter("h1"):
+        """Note the elements that hold the page's headline: its first <h1> that is no link
+        (among the first few: a hostile page may hold thousands, each deep inside a link)."""
+        for h in itertools.islice(top.iter("h1"), HEADLINE_CANDIDATES):
             if h.find(".//a") is None and not any(a.tag == "a" for a in h.iterancestors()):
                 self.headline_holders = set(h.iterancestors())
                 return
