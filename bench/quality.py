@@ -661,10 +661,19 @@ def score_trafeval(path: Path = DEFAULT_TRAFEVAL) -> dict[str, Any]:
         ours.append(snippet_counts(out.body, rec["with"], rec["without"]))
         theirs.append(snippet_counts(run_trafilatura(page.html, page.url), rec["with"], rec["without"]))
     sites = [p.site for p in pages]
+    folds = [
+        {
+            "pages": sum(1 for s in sites if s in fold),
+            "newsflow": snippet_summary([c for s, c in zip(sites, ours, strict=True) if s in fold]),
+            "trafilatura": snippet_summary([c for s, c in zip(sites, theirs, strict=True) if s in fold]),
+        }
+        for fold in site_folds(sites)
+    ]
     return {
         "pages": len(pages),
         "newsflow": snippet_summary(ours),
         "trafilatura": snippet_summary(theirs),
+        "folds": folds,
         "held_out": {
             "newsflow": held_out_sites([(s, _page_f1(c)) for s, c in zip(sites, ours, strict=True)]),
             "trafilatura": held_out_sites([(s, _page_f1(c)) for s, c in zip(sites, theirs, strict=True)]),
@@ -822,9 +831,9 @@ def print_devset(res: dict[str, Any]) -> None:
     print_worst("10 dev-set pages with the lowest newsflow recall:", res["lowest_recall"])
 
 
-def print_held_out(figures: dict[str, dict[str, Any]]) -> None:
+def print_held_out(figures: dict[str, dict[str, Any]], note: str = "no rule is fitted on this set") -> None:
     """Fitted (all pages) beside held-out: k folds grouped by site, and the average over sites."""
-    print(f"held-out sites ({SITE_FOLDS} folds grouped by site; no rule is fitted on this set):")
+    print(f"held-out sites ({SITE_FOLDS} folds grouped by site; {note}):")
     print(f"  {'':<20} {'fold mean':>9} {'fold min':>9} {'fold max':>9} {'site avg':>9} {'sites':>6}")
     for name, h in figures.items():
         spread = f"{h['mean']:>9.4f} {h['min']:>9.4f} {h['max']:>9.4f}"
@@ -837,7 +846,17 @@ def print_trafeval(res: dict[str, Any]) -> None:
     for name in ("newsflow", "trafilatura"):
         x = res[name]
         print(f"{name:<22} {x['precision']:.4f} {x['recall']:.4f} {x['f1']:.4f} {x['accuracy']:.4f}")
-    print_held_out({f"{name} page F1": h for name, h in res["held_out"].items()})
+    print_held_out(
+        {f"{name} page F1": h for name, h in res["held_out"].items()},
+        "rules were written from lost snippets of this set; none names a site",
+    )
+    print("snippet figures of each fold (its sites only), newsflow | trafilatura:")
+    for i, fold in enumerate(res["folds"]):
+        ours, theirs = fold["newsflow"], fold["trafilatura"]
+        print(
+            f"  fold {i}: {fold['pages']:>3} pages  R {ours['recall']:.4f} P {ours['precision']:.4f} "
+            f"F1 {ours['f1']:.4f} | R {theirs['recall']:.4f} P {theirs['precision']:.4f} F1 {theirs['f1']:.4f}"
+        )
     print(f"pages with an empty body: {len(res['empty'])}")
     for line in res["empty"]:
         print(f"  {line}")

@@ -120,6 +120,7 @@ FALLBACK_WHEN_CHARS = 200  # the extractor kept less than this: see pipeline/fal
 # recovers much of the recall the fast path loses, and more share than this costs precision).
 FULL_CASCADE_MIN_CHARS = 300
 FULL_CASCADE_SHARE = 0.2
+CASCADE_KEEPS_SHARE = 0.5  # of the fast path's text: less, and both are kept (see _both_readings)
 FULL_CASCADE_MAX_NODES = 12_000  # largest real pages: about 7,000 nodes (99th centile), 27,745 (most)
 
 
@@ -363,7 +364,20 @@ def extract_text(root: lxml_html.HtmlElement, url: str, page_chars: int) -> str:
         return text
     if count_nodes(root) > FULL_CASCADE_MAX_NODES:
         return text
-    return _trafilatura(root, url, fast=False)
+    return _both_readings(text, _trafilatura(root, url, fast=False))
+
+
+def _both_readings(fast: str, full: str) -> str:
+    """The full cascade's text, after the fast path's when the cascade left most of it out.
+
+    The cascade may settle on another part of the page (a longer block of comments or of
+    links, a neighbouring box) and drop the short text the fast path had found; that text
+    was read as the page's main text once, so it stays, ahead of the cascade's.
+    """
+    lines = [line for line in fast.split("\n") if line.strip()]
+    if sum(len(line) for line in lines if line in full) >= CASCADE_KEEPS_SHARE * len(fast):
+        return full
+    return f"{fast}\n{full}"
 
 
 def _trafilatura(root: lxml_html.HtmlElement, url: str, *, fast: bool) -> str:

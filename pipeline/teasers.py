@@ -36,7 +36,11 @@ MIN_TITLE_CHARS = 12
 SINGLE_ITEM_MAX_CHARS = 400
 MAX_FOLLOWERS_PER_ITEM = 3  # pieces after an item's title (excerpt, date, label, "more")
 RUN_IN_TITLE_SHARE = 0.4  # of a headline linked in part: see _linked_in_part
+# An item linked to the page itself holds more than its title and a line: the story is set
+# in the box under its own linked headline (a blog's post), not listed in a rail.
+SELF_ITEM_MAX_CHARS = 300
 HEADING_MAX_CHARS = 80
+HEADLINE_CANDIDATES = 10  # <h1>s looked at for the page's own headline (logos come first)
 HEADLINE_HOLDERS = {"p", "h3", "h4", "h5"}
 MIN_HEADLINE_RUN = 3
 HEADLINE_SHARE = 0.9  # of its paragraph that a headline link covers
@@ -161,6 +165,15 @@ class _PageScan:
         self._verdicts: dict[str, str | None] = {}  # href -> article URL or None, for this page
         self._sizes: dict[lxml_html.HtmlElement, int] = {}  # characters other than whitespace, see measure
         self.links_unread = 0  # links past MAX_PAGE_LINKS
+        self.headline_holders: set[lxml_html.HtmlElement] = set()  # see find_headline
+
+    def find_headline(self, top: lxml_html.HtmlElement) -> None:
+        """Note the elements that hold the page's headline: its first <h1> that is no link
+        (among the first few: a hostile page may hold thousands, each deep inside a link)."""
+        for h in itertools.islice(top.iter("h1"), HEADLINE_CANDIDATES):
+            if h.find(".//a") is None and not any(a.tag == "a" for a in h.iterancestors()):
+                self.headline_holders = set(h.iterancestors())
+                return
 
     def mark_links(self, top: lxml_html.HtmlElement) -> None:
         """Note every element that holds a link to another article: only those can be or
@@ -309,6 +322,8 @@ class _PageScan:
             return None
         if all(url == self.page_url for url, _, _ in items):
             return None  # the story's own headline, linked to itself (blogs do): the article, not a teaser
+        if any(url == self.page_url and len(text) > SELF_ITEM_MAX_CHARS for url, _, text in items):
+            return None  # the story itself under its linked headline, a "previous post" link beside it
         if len(items) == 1 and len(items[0][2]) > SINGLE_ITEM_MAX_CHARS:
             return None  # one headline over paragraphs of prose: a short story, not a teaser
         if any(len(text) > MAX_ITEM_CHARS for _, _, text in items):
@@ -316,6 +331,8 @@ class _PageScan:
         total = len(self.text(el))
         if total == 0 or covered < 0.8 * (total - lead):
             return None
+        if el in self.headline_holders:
+            return None  # the page's own headline stands in it: the story's header, not a rail
         return TeaserBlock(element=el, links=self.links_in(el, items), text=self.text(el))
 
     def links_in(self, el: lxml_html.HtmlElement, items: list[tuple[str, str, str]]) -> list[RelatedLink]:
@@ -495,6 +512,7 @@ def search_teasers(root: lxml_html.HtmlElement, page_url: str) -> TeaserSearch:
     top = body if body is not None else root
     scan.mark_links(top)
     scan.measure(top)
+    scan.find_headline(top)
     stack = [top]
     while stack:
         el = stack.pop()

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.charset import decode_html
-from pipeline.cleaning import CleanedPage, _split_title, clean_page
+from pipeline.cleaning import CleanedPage, _both_readings, _split_title, clean_page
 from pipeline.errors import Dropped, PermanentError
 from pipeline.teasers import article_url_of
 
@@ -437,3 +437,37 @@ def test_a_short_post_under_its_own_linked_headline_is_the_article() -> None:
     cleaned = clean_page(raw.encode(), URL)
     assert BODY[0] in cleaned.body and BODY[1] in cleaned.body
     assert cleaned.teaser_texts == []
+
+
+def test_a_post_under_its_own_linked_headline_beside_a_link_to_the_next_post_is_the_article() -> None:
+    """The story's box, headed by a link to the page itself, stays though a "next post" link sits beside it."""
+    post = (
+        f'<div id="content"><div class="post"><h2><a href="{URL}">Hội nghị tổng kết đề án hỗ trợ nông dân</a></h2>'
+        f'<p class="meta">20/03/2025</p><div class="entry">{"".join(f"<p>{p}</p>" for p in BODY)}</div></div>'
+        f'<div class="next"><a href="{TEASERS[1][0]}">{TEASERS[1][1]}</a></div></div>'
+    )
+    raw = f"<html><head><title>Blog</title></head><body><nav><a href='/'>Trang chủ</a></nav>{post}</body></html>"
+    cleaned = clean_page(raw.encode(), URL)
+    assert all(p in cleaned.body for p in BODY)
+
+
+def test_the_box_that_holds_the_headline_is_the_story_not_a_teaser() -> None:
+    """A header box with a "more from the region" link, a topic link, the headline and the lede keeps the lede."""
+    lede = "Hơn bốn nghìn hộ nông dân đã chuyển sang trồng giống lúa chịu hạn sau ba năm thực hiện đề án của tỉnh."
+    head = (
+        f'<section class="head"><div class="region"><a href="{TEASERS[2][0]}">Xem thêm tin vùng cao</a></div>'
+        '<div class="story-head"><p>Chủ đề: <a href="/nong-nghiep/giong-lua-chiu-han-2025-10002.html">Giống lúa '
+        f"chịu hạn</a></p><h1>Hội nghị tổng kết đề án hỗ trợ nông dân</h1><p>{lede}</p></div></section>"
+    )
+    raw = f"<html><head><title>Tin</title></head><body>{head}<div>{''.join(f'<p>{p}</p>' for p in BODY)}</div></body></html>"
+    cleaned = clean_page(raw.encode(), URL)
+    assert lede in cleaned.body
+
+
+def test_the_fast_paths_text_stays_when_the_full_cascade_drops_it() -> None:
+    """When the full extraction settles on another part of the page, the text the fast one found comes first."""
+    fast = f"{BODY[0]}\n{BODY[1]}"
+    other = "Bình luận của bạn đọc\nHãy là người đầu tiên bình luận về bài viết này."
+    assert _both_readings(fast, other) == f"{fast}\n{other}"
+    wider = f"{BODY[0]}\n{BODY[1]}\n{BODY[2]}"
+    assert _both_readings(fast, wider) == wider  # the cascade kept it: its reading alone
