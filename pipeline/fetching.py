@@ -11,10 +11,13 @@ waits at most until then, so a server dripping a byte at a time cannot hold a wo
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -56,8 +59,11 @@ _DEADLINE_SLACK = 0.05
 class AddressGuard:
     """Decides whether an IP address may be contacted."""
 
-    def __init__(self, allowed: Sequence[IPNetwork] = ()) -> None:
+    def __init__(
+        self, allowed: Sequence[IPNetwork] = (), lookup: Callable[..., list[Any]] = socket.getaddrinfo
+    ) -> None:
         self.allowed = list(allowed)
+        self.lookup = lookup
 
     def check_ip(self, ip: str, host: str) -> None:
         """Raise AddressRefused unless `ip`, an address `host` resolves to, may be contacted."""
@@ -109,13 +115,47 @@ class AddressGuard:
     def resolve(self, host: str, port: int) -> list[str]:
         """Every address of `host`, each checked; raises AddressRefused on the first bad one."""
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = self._lookup(host, port)
         except socket.gaierror as exc:
             raise TransientError(f"cannot resolve {host}: {exc.strerror}") from None
         ips = list(dict.fromkeys(info[4][0] for info in infos))
         for ip in ips:
             self.check_ip(str(ip), host)
         return [str(ip) for ip in ips]
+
+    def _lookup(self, host: str, port: int) -> list[Any]:
+        """The resolver's answer, waited for no longer than the fetch's deadline. A lookup cannot
+        be cancelled: one past the deadline finishes in its thread, unheard (a name server that
+        answers slowly is as much in a hostile site's hands as its web server)."""
+        wait = _until_deadline(None, httpcore.ConnectTimeout)
+        if wait is None:
+            return self.lookup(host, port, type=socket.SOCK_STREAM)
+        try:
+            return _lookups().submit(self.lookup, host, port, type=socket.SOCK_STREAM).result(timeout=wait)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} outlasted the deadline") from None
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _lookups() -> ThreadPoolExecutor:
+    """The threads that name lookups with a deadline run in, made on first use in a process."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="newsflow-dns")
+        return _pool
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool counts threads the child does not have."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 # The total deadline (time.monotonic()) of the fetch running in this thread or context. Every

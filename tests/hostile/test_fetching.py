@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -14,7 +16,7 @@ import pytest
 from demo.server import SiteServer
 from pipeline.cleaning import clean_page
 from pipeline.errors import AddressRefused, DeadlineExceeded, PermanentError, TooLarge
-from pipeline.fetching import Fetcher
+from pipeline.fetching import AddressGuard, Fetcher, FetchLimits
 from tests.feeds.helpers import local_fetcher, redirect
 from tests.fetching.vietnamese import encode_cp1258
 from tests.hostile.servers import drip_body, drip_headers, send, slow_redirect
@@ -185,3 +187,22 @@ def test_windows_1258_page_comes_out_right(tmp_path: Path, fetcher: Fetcher, whe
     assert cleaned.title == TITLE
     for para in PARAS:
         assert para in cleaned.body
+
+
+def test_a_name_server_that_never_answers_is_cut_at_the_deadline() -> None:
+    """The site's own name server can stall too: the lookup is waited for only until the
+    fetch's deadline. (The stalled lookup here would, once released, name 127.0.0.2, which the
+    guard refuses: waiting it out would end in AddressRefused instead.)"""
+    release = threading.Event()
+
+    def stalled_lookup(host: str, port: int, **kwargs: object) -> list[tuple[object, ...]]:
+        release.wait(30)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port))]
+
+    fetcher = Fetcher(FetchLimits(total_timeout=1.0), AddressGuard(lookup=stalled_lookup))
+    try:
+        with pytest.raises(DeadlineExceeded):
+            fetcher.fetch("http://stalled-dns.example/news/1.html")
+    finally:
+        release.set()
+        fetcher.close()
