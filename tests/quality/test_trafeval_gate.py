@@ -1,0 +1,42 @@
+"""Quality gate on trafilatura-eval (990 pages of hundreds of sites, must/must-not snippets),
+when it is present beside the repository: issue 11's targets, held on every change.
+
+Floors live in `floors.json` under "trafeval"; raising is free, lowering is a commit of its
+own that says why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.quality import DEFAULT_TRAFEVAL, score_trafeval
+
+FLOORS = json.loads((Path(__file__).with_name("floors.json")).read_text(encoding="utf-8"))["trafeval"]
+
+pytestmark = [
+    pytest.mark.quality,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(
+        not (DEFAULT_TRAFEVAL / "ground-truth.json.gz").is_file(), reason="no ../shared/benchmarks here"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def scores() -> dict[str, Any]:
+    return score_trafeval(DEFAULT_TRAFEVAL)
+
+
+def test_snippet_f1_beats_the_extraction_library_alone(scores: dict[str, Any]) -> None:
+    ours, theirs = scores["newsflow"]["f1"], scores["trafilatura"]["f1"]
+    assert ours > theirs, f"newsflow snippet F1 {ours:.4f} is not above trafilatura's {theirs:.4f}"
+    assert ours >= FLOORS["f1"], f"trafilatura-eval F1 {ours:.4f} fell below {FLOORS['f1']} ({FLOORS['why']['f1']})"
+
+
+def test_recall_stays_within_a_point_of_the_library(scores: dict[str, Any]) -> None:
+    ours, theirs = scores["newsflow"]["recall"], scores["trafilatura"]["recall"]
+    gap = FLOORS["recall_gap_max"]
+    assert theirs - ours <= gap, f"recall {ours:.4f} trails trafilatura's {theirs:.4f} by more than {gap}"
