@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402 - after the path is set
 
+from bench import stop_cleanly_on_sigterm  # noqa: E402
 from pipeline.models import Article, article_id  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from workers.api import make_server  # noqa: E402
@@ -252,4 +253,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stop_cleanly_on_sigterm()
     main()

@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import stop_cleanly_on_sigterm  # noqa: E402
 from pipeline.models import Article, article_id  # noqa: E402 - after the path is set
 from pipeline.search.elastic import ElasticsearchBackend  # noqa: E402
 
@@ -90,4 +91,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stop_cleanly_on_sigterm()
     main()

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import stop_cleanly_on_sigterm  # noqa: E402
 from tests.faults import harness  # noqa: E402
 from tests.search.noida import NoidaServer, free_port  # noqa: E402 - after the path is set
 
@@ -104,4 +105,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    stop_cleanly_on_sigterm()
     sys.exit(main())

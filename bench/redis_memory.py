@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import stop_cleanly_on_sigterm  # noqa: E402
 from pipeline.dedup import SIG_VERSION, NearDupIndex  # noqa: E402 - after the path is set
 from pipeline.feeds import FeedConfig, FeedEntry, claim_entries  # noqa: E402
 from pipeline.models import article_id  # noqa: E402
@@ -122,4 +123,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    stop_cleanly_on_sigterm()
     sys.exit(main())
