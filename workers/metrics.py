@@ -142,6 +142,12 @@ class RuntimeCollector:
             "newsflow_dead_letters", "Tasks that failed for good and wait for an operator.", value=state.dead.count()
         )
         yield GaugeMetricFamily(
+            "newsflow_redis_memory_bytes", "Bytes Redis holds (its used_memory).", value=state.used_memory()
+        )
+        yield GaugeMetricFamily(
+            "newsflow_seen_urls", "URLs remembered as seen, within the seen retention.", value=state.seen.count()
+        )
+        yield GaugeMetricFamily(
             "newsflow_index_pending",
             "Cleaned articles waiting for the search backend to take them.",
             value=state.pending.count(),

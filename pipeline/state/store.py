@@ -109,6 +109,10 @@ class StateStore:
     def stats(self) -> dict[str, int]:
         return self.counters.all()
 
+    def used_memory(self) -> int:
+        """Bytes Redis holds (`used_memory`): newsflow's state, the queues, and anything else."""
+        return int(self._r.info("memory")["used_memory"])
+
     def feed_state(self, feed_id: str) -> dict[str, str]:
         return self.feeds.state(feed_id)
 
@@ -125,7 +129,7 @@ class StateStore:
     def memory(self, sample: int = 200) -> tuple[int, dict[str, int]]:
         """Redis's used memory, and an estimate of it by key family (`nf:ndx`, `nf:core:seen`...),
         from MEMORY USAGE of up to `sample` keys of each family (for benchmarks and operators)."""
-        used = int(self._r.info("memory")["used_memory"])
+        used = self.used_memory()
         seen: dict[str, int] = {}
         measured: dict[str, int] = {}
         for raw in self._r.scan_iter(count=1000):

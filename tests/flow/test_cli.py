@@ -63,6 +63,9 @@ def test_run_once_ingests_a_new_site_and_export_shows_clean_bodies(tmp_path: Pat
     assert report["articles_indexed"] == len(expected)
     assert report["queues"] == {"feeds": 0, "fetch": 0, "process": 0, "index": 0}
     assert report["feeds"][0]["health"] == "ok"
+    assert report["seen_urls"] >= len(expected) and report["redis_memory_bytes"] > 0
+    plain = newsflow(["status"], data).stdout  # a pipe: plain lines
+    assert "Redis memory: " in plain and f"({report['seen_urls']:,} URLs seen within the retention)" in plain
     explain = newsflow(["explain", by_title[expected[0]["title"]]["url"]], data)
     assert explain.returncode == 0, explain.stderr
     assert "[KEEP" in explain.stdout and "[DROP teaser" in explain.stdout and "DROP source_line" in explain.stdout

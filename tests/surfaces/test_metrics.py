@@ -62,6 +62,8 @@ def test_a_run_shows_stage_histograms_latency_and_outcome_counters(
     assert value(found, "newsflow_dead_lettered_total") == 0
     assert value(found, "newsflow_queue_depth", queue="fetch") == 0
     assert value(found, "newsflow_index_pending") == 0
+    assert value(found, "newsflow_redis_memory_bytes") > 0
+    assert value(found, "newsflow_seen_urls") >= articles
     assert value(found, "newsflow_search_up") == 1
     # prometheus_client's own collectors describe the API process.
     assert value(found, "process_resident_memory_bytes") > 0

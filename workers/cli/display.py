@@ -168,6 +168,7 @@ def status_view(report: dict[str, Any]) -> RenderableType:
     summary.add_row("work", f"{work['open']} open ({work['running']} running, {work['waiting']} waiting to retry)")
     summary.add_row("worker restarts", str(report["worker_restarts"]))
     summary.add_row("Redis outages", str(report["redis_outages"]))
+    summary.add_row("Redis memory", redis_memory(report))
     parts: list[Any] = [summary]
     if report.get("drift"):
         drift = Table(title="Extraction drift (a site may have changed its layout)", title_style="bold red")
@@ -187,6 +188,17 @@ def status_view(report: dict[str, Any]) -> RenderableType:
     return Group(*parts)
 
 
+def redis_memory(report: dict[str, Any]) -> str:
+    """What Redis holds, in the unit that reads best, beside how many URLs it remembers."""
+    size = float(report["redis_memory_bytes"])
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            break
+        size /= 1000
+    shown = f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+    return f"{shown} ({report['seen_urls']:,} URLs seen within the retention)"
+
+
 def print_status(report: dict[str, Any]) -> None:
     """The plain-text status (pipes, files): one fact a line, as scripts read it."""
     print(f"redis: {report['redis']}   search: {report['search']}")
@@ -201,6 +213,7 @@ def print_status(report: dict[str, Any]) -> None:
     work = report["work"]
     print(f"work: {work['open']} open ({work['running']} running, {work['waiting']} waiting to retry)")
     print(f"worker restarts: {report['worker_restarts']}   Redis outages: {report['redis_outages']}")
+    print(f"Redis memory: {redis_memory(report)}")
     for alarm in report.get("drift") or []:
         print(f"drift: {alarm['site']} since {timestamp(alarm['at'])}: {'; '.join(alarm['changes'])}")
     for event in report["events"][:5]:

@@ -72,6 +72,8 @@ def status_report(rt: Runtime) -> dict[str, Any]:
         "waiting_to_index": rt.state.pending.count(),
         "worker_restarts": stats.get("worker_restarts", 0),
         "redis_outages": stats.get("redis_outages", 0),
+        "redis_memory_bytes": rt.state.used_memory(),
+        "seen_urls": rt.state.seen.count(),
         "drift": rt.state.drift.alarms(),
         "events": rt.state.counters.events(10),
         "stats": stats,
