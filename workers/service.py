@@ -160,6 +160,23 @@ def supervise(rt: Runtime, group: WorkerGroup, watch: Watch) -> None:
     group.restart_due()
 
 
+class Tending:
+    """One step of looking after a run: restart dead workers, and every `every` seconds
+    reconcile the ledger with the queues (work left by `grace` seconds counts as lost)."""
+
+    def __init__(self, rt: Runtime, group: WorkerGroup, watch: Watch, every: float, grace: float) -> None:
+        self.rt, self.group, self.watch = rt, group, watch
+        self.every, self.grace = every, grace
+        self.next_reconcile = 0.0
+
+    def __call__(self) -> None:
+        supervise(self.rt, self.group, self.watch)
+        now = time.monotonic()
+        if now >= self.next_reconcile:
+            reconcile(self.rt.state, grace=self.grace, lease=self.rt.settings.work_lease)
+            self.next_reconcile = now + self.every
+
+
 def wait_until_idle(rt: Runtime, group: WorkerGroup, timeout: float, watch: Watch | None = None) -> bool:
     """Supervise and reconcile until all work is done; False on timeout.
 
@@ -173,19 +190,16 @@ def wait_until_idle(rt: Runtime, group: WorkerGroup, timeout: float, watch: Watc
     state = rt.state
     settings = rt.settings
     deadline = time.monotonic() + timeout
-    next_reconcile = 0.0
+    tend = Tending(rt, group, watch, RECONCILE_EVERY, grace=min(settings.work_grace, 5.0))
     quiet = 0
     pending_since: float | None = None
     swept_at = 0.0
     held_since: float | None = None
 
     def tick() -> bool:
-        nonlocal next_reconcile, quiet, pending_since, swept_at, held_since
-        supervise(rt, group, watch)
+        nonlocal quiet, pending_since, swept_at, held_since
+        tend()
         now = time.monotonic()
-        if now >= next_reconcile:
-            reconcile(state, grace=min(settings.work_grace, 5.0), lease=settings.work_lease)
-            next_reconcile = now + RECONCILE_EVERY
         ledger = state.work.counts()
         queued = sum(state.broker.depths().values())
         held = state.broker.in_flight()
@@ -233,18 +247,9 @@ def _serve_forever(rt: Runtime, group: WorkerGroup, watch: Watch) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     print("newsflow: running; Ctrl-C stops", file=sys.stderr)
-    settings = rt.settings
-    next_reconcile = 0.0
-
-    def tick() -> None:
-        nonlocal next_reconcile
-        supervise(rt, group, watch)
-        if time.monotonic() >= next_reconcile:
-            reconcile(rt.state, grace=settings.work_grace, lease=settings.work_lease)
-            next_reconcile = time.monotonic() + 2 * RECONCILE_EVERY
-
+    tend = Tending(rt, group, watch, 2 * RECONCILE_EVERY, grace=rt.settings.work_grace)
     while not stop:
-        _guard(rt, watch, tick)
+        _guard(rt, watch, tend)
         time.sleep(0.5)
 
 
