@@ -92,13 +92,13 @@ def run(articles: int, sites: int, per_day: int, seed: int = 11) -> dict[str, fl
             used_now, families = state.memory()
             used = used_now - base
             shares = {f: b / articles for f, b in families.items()}
-            layout = store.layout()
+            layout = store.index.layout()
             return {
                 "articles": articles,
                 "bytes_per_article": round(used / articles),
                 "seconds": round(seconds, 1),
                 "ms_per_article": round(1000 * seconds / articles, 2),
-                "neardup_epochs": len(store.epochs(clock[0], neardup.ttl)),
+                "neardup_epochs": len(store.index.live(clock[0], neardup.ttl)),
                 "neardup_shards": layout["shards"],
                 "neardup_largest_shard": layout["largest"],
                 "neardup_shards_not_compact": layout["not_compact"],

@@ -42,7 +42,6 @@ _CLAIM_ENTRIES = (
     + """
 local cur_map, prev_map, table, work, sent = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local ttl, now, epoch, n, size = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local repr_now = ARGV[2]
 for _, map in ipairs({cur_map, prev_map}) do
   local w = redis.call('HGET', map, '@w')
   if w and tonumber(w) < now - ttl then redis.call('DEL', map) end
@@ -67,7 +66,7 @@ for a = 6, #ARGV, 4 do
   end
   out[#out + 1] = verdict
 end
-count_claimed(table, epoch, added, repr_now)
+count_claimed(table, epoch, added, ARGV[2])
 if redis.call('EXISTS', cur_map) == 1 then
   redis.call('HSET', cur_map, '@w', now)
   if redis.call('HLEN', cur_map) > size then redis.call('RENAME', cur_map, prev_map) end
@@ -77,6 +76,11 @@ return out
 """
 )
 GUID_MAP_MIN = 100  # GUIDs a feed's map holds before it turns over: small feeds stay compact
+
+
+def _guid_maps(feed_id: str) -> tuple[str, str]:
+    """A feed's current and previous GUID maps."""
+    return keys.feed_guids(feed_id, "cur"), keys.feed_guids(feed_id, "prev")
 
 
 class FeedStore:
@@ -108,7 +112,7 @@ class FeedStore:
         pipe = self.r.pipeline(transaction=True)
         pipe.hdel(keys.FEEDS, feed_id)
         pipe.zrem(keys.FEEDS_NEXT, feed_id)
-        pipe.delete(keys.feed_state(feed_id), keys.feed_guids(feed_id, "cur"), keys.feed_guids(feed_id, "prev"))
+        pipe.delete(keys.feed_state(feed_id), *_guid_maps(feed_id))
         removed, *_ = pipe.execute()
         return bool(removed)
 
@@ -174,14 +178,12 @@ class FeedStore:
         args: list[str | int | bytes] = [self.seen.ttl, repr(now), plan.epoch, plan.per_digest, size]
         for field, (_digest, guid), item in zip(plan.fields, entries, work, strict=True):
             args += [field, guid_digest(guid) if guid else "", item.id, item.to_json()]
-        maps = [keys.feed_guids(feed_id, "cur"), keys.feed_guids(feed_id, "prev")]
-        claim_keys = [*maps, keys.SEEN_EPOCHS, keys.WORK, keys.WORK_SENT, *plan.shards]
+        claim_keys = [*_guid_maps(feed_id), keys.SEEN_EPOCHS, keys.WORK, keys.WORK_SENT, *plan.shards]
         return [text(v) for v in self._claim_entries(keys=claim_keys, args=args)]
 
     def guid_map_sizes(self, feed_id: str) -> list[int]:
         """Entries of the feed's current and previous GUID maps (its memory bound)."""
-        return [int(self.r.hlen(keys.feed_guids(feed_id, g))) for g in ("cur", "prev")]
+        return [int(self.r.hlen(m)) for m in _guid_maps(feed_id)]
 
     def guid_ttls(self, feed_id: str) -> list[int]:
-        maps = (keys.feed_guids(feed_id, "cur"), keys.feed_guids(feed_id, "prev"))
-        return [t for t in (self.r.ttl(k) for k in maps) if t and t > 0]
+        return [t for t in (self.r.ttl(k) for k in _guid_maps(feed_id)) if t and t > 0]

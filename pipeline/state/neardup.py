@@ -163,10 +163,3 @@ class NearDupStore:
             cluster = decode_id(raw[ID_BYTES : 2 * ID_BYTES])
             out.append(Record(slot, doc_id, cluster, bytes(raw[2 * ID_BYTES : RECORD])))
         return out
-
-    def epochs(self, now: float, ttl: int) -> list[Epoch]:
-        """The index's live epochs, newest first."""
-        return self.index.live(now, ttl)
-
-    def layout(self) -> dict[str, int]:
-        return self.index.layout()

@@ -121,7 +121,3 @@ class SeenUrls:
     def count(self) -> int:
         """URLs claimed within the window."""
         return self.index.count(self._clock(), self.ttl)
-
-    def ttls(self) -> list[int]:
-        """Seconds left of each shard (for tests and benchmarks)."""
-        return [t for t in (self.r.ttl(k) for k in self.r.scan_iter(match=keys.seen_shard("*", "*"))) if t and t > 0]

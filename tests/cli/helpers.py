@@ -54,9 +54,13 @@ UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 EX_TEMPFAIL = 75
 
 
-def index_one_article(data_dir: Path) -> None:
+def index_one_article(
+    data_dir: Path,
+    url: str = "https://example.org/tin/le-hoi-mua-xuan.html",
+    title: str = "Lễ hội mùa xuân",
+    body: str = "Người dân nô nức trẩy hội mùa xuân.",
+) -> None:
     """An index holding one article with a stored page reference (what `reprocess` queues)."""
-    url = "https://example.org/tin/le-hoi-mua-xuan.html"
     backend = SqliteBackend(data_dir / "index.sqlite3")
     backend.index(
         [
@@ -65,8 +69,8 @@ def index_one_article(data_dir: Path) -> None:
                 url=url,
                 canonical_url=url,
                 site="example.org",
-                title="Lễ hội mùa xuân",
-                body="Người dân nô nức trẩy hội mùa xuân.",
+                title=title,
+                body=body,
                 language="vi",
                 raw_ref="ab" * 32,
             )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -16,14 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import NEWSFLOW, newsflow, newsflow_env, redis_servers_of
+from tests.search.noida import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(predicate: object, timeout: float = 60.0, what: str = "condition") -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from demo.server import SiteServer
+from tests.cli.helpers import index_one_article
+from tests.search.noida import free_port
 from tests.support import SITES
 
 pytestmark = pytest.mark.integration
@@ -85,31 +88,14 @@ def test_bad_feeds_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_search_api_answers_json_and_rejects_bad_parameters(tmp_path: Path) -> None:
     """`newsflow serve`: /api/search finds articles; a bad limit is a 400 with a reason."""
-    from pipeline.models import Article, article_id
-    from pipeline.search.sqlite import SqliteBackend
-
     data = tmp_path / "data"
-    backend = SqliteBackend(data / "index.sqlite3")
-    url = "https://example.org/tin/chinh-quyen-than-thien-1.html"
-    backend.index(
-        [
-            Article(
-                id=article_id(url),
-                url=url,
-                canonical_url=url,
-                site="example.org",
-                title="Chính quyền thân thiện",
-                body="Xã ra mắt mô hình Chính quyền thân thiện.",
-                language="vi",
-            )
-        ]
+    index_one_article(
+        data,
+        url="https://example.org/tin/chinh-quyen-than-thien-1.html",
+        title="Chính quyền thân thiện",
+        body="Xã ra mắt mô hình Chính quyền thân thiện.",
     )
-    backend.close()
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "ELASTICSEARCH_URL"}}
     env["NEWSFLOW_DATA_DIR"] = str(data)
     proc = subprocess.Popen(
@@ -121,8 +107,6 @@ def test_search_api_answers_json_and_rejects_bad_parameters(tmp_path: Path) -> N
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        import time
-
         deadline = time.monotonic() + 30
         while True:
             try:

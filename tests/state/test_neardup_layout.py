@@ -75,10 +75,10 @@ def test_the_index_stays_compact_and_finds_copies_across_epochs(runtime: Runtime
     for n in range(1, 2500):
         clock.now += 2.0
         index.assign(f"s{n}", story(rng, n))
-    epochs = store.epochs(clock.now, index.ttl)
+    epochs = store.index.live(clock.now, index.ttl)
     assert len(epochs) >= 3, epochs
     assert epochs[0].shards > FIRST_SHARDS  # the busy traffic widened the later epochs
-    layout = store.layout()
+    layout = store.index.layout()
     assert layout["not_compact"] == 0 and layout["largest"] < 128, layout
     assert layout["largest"] <= 3 * PER_SHARD
     assert 0 < layout["ttl_min"] <= layout["ttl_max"] <= index.ttl
@@ -111,7 +111,7 @@ def test_epochs_die_a_ttl_after_their_last_write(runtime: Runtime) -> None:
     rng = random.Random(9)
     text = story(rng, 1)
     index.assign("old", text)
-    assert store.epochs(clock.now, index.ttl)
+    assert store.index.live(clock.now, index.ttl)
     clock.now += 2 * 86400
-    assert store.epochs(clock.now, index.ttl) == []
+    assert store.index.live(clock.now, index.ttl) == []
     assert index.assign("new", text).cluster_id == "new"
