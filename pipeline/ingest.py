@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from pipeline import drift
 from pipeline.cleaning import CleanedPage, block_fingerprint, clean_page
+from pipeline.cleaning.model import BlockModel
 from pipeline.dedup import NearDupIndex, content_hash
 from pipeline.drift import DriftLimits, PageSample
 from pipeline.errors import Dropped, TransientError
@@ -125,6 +126,7 @@ class ProcessDeps:
     state: StateStore | None = None
     learn: bool = True
     drift: DriftLimits = field(default_factory=DriftLimits)  # when a site's extraction counts as changed
+    model: BlockModel | None = None  # the block classifier; None: the shipped one
 
 
 @dataclass
@@ -179,7 +181,7 @@ def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
     if deps.learn and deps.state is not None:
         deps.state.pages.remember(page_id, json.dumps(page.to_msg()), site)
     try:
-        cleaned = clean_page(body, final, charset=page.charset, boilerplate=known_boilerplate)
+        cleaned = clean_page(body, final, charset=page.charset, boilerplate=known_boilerplate, model=deps.model)
     except Dropped as exc:
         if exc.reason == "no_text":
             _watch_drift(page, site, deps, PageSample(0, True, 0))
@@ -228,7 +230,7 @@ def _article(page: PageRef, cleaned: CleanedPage, *, doc_id: str, canonical: str
         removed_fingerprints={
             reason: [b.fingerprint for b in cleaned.blocks if b.reason == reason] for reason in removed
         },
-        extractor="trafilatura+newsflow",
+        extractor=f"newsflow-{cleaned.extractor}",
     )
     if cleaned.teaser_texts:
         extraction.removed["teaser"] = extraction.removed.get("teaser", 0) + len(cleaned.teaser_texts)

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.charset import decode_html
-from pipeline.cleaning import CleanedPage, _both_readings, _split_title, clean_page
+from pipeline.cleaning import CleanedPage, clean_page
+from pipeline.cleaning.page import _both_readings, _split_title
 from pipeline.errors import Dropped, PermanentError
 from pipeline.teasers import article_url_of
 

@@ -23,16 +23,19 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
 
 from pipeline.charset import decode_html
-from pipeline.chunks import missing_chunks
+from pipeline.cleaning.blocks import TextBlock, cut_blocks
+from pipeline.cleaning.features import block_features, host_of
+from pipeline.cleaning.model import CLASSES, BlockModel, shipped_model
 from pipeline.errors import Dropped, PermanentError
 from pipeline.fallback import fallback_paragraphs
 from pipeline.limits import DEFAULT_LIMITS, PageLimits, T, count_nodes, cut_list, cut_text, cut_tree
-from pipeline.metadata import read_metadata
+from pipeline.metadata import PageMetadata, read_metadata
 from pipeline.models import RelatedLink
 from pipeline.teasers import MAX_PAGE_LINKS, TeaserBlock, remove_teasers, search_teasers, text_of
 
@@ -121,7 +124,8 @@ FALLBACK_WHEN_CHARS = 200  # the extractor kept less than this: see pipeline/fal
 FULL_CASCADE_MIN_CHARS = 300
 FULL_CASCADE_SHARE = 0.2
 CASCADE_KEEPS_SHARE = 0.5  # of the fast path's text: less, and both are kept (see _both_readings)
-FULL_CASCADE_MAX_NODES = 12_000  # largest real pages: about 7,000 nodes (99th centile), 27,745 (most)
+FULL_CASCADE_MAX_NODES = 12_000
+KEEP_SCORE = 0.45  # a block at least this likely to be article text is kept (held-out folds: best F1)
 
 
 @dataclass
@@ -129,6 +133,7 @@ class Block:
     text: str
     fingerprint: str
     reason: str | None = None  # None: kept; else why it was removed
+    score: float | None = None  # the classifier's probability that the block is article text
 
 
 @dataclass
@@ -185,20 +190,25 @@ def block_fingerprint(text: str) -> str:
     return hashlib.sha1(normalize_block(text).encode("utf-8")).hexdigest()[:16]
 
 
-def clean_page(
-    body: bytes,
-    url: str,
-    *,
-    charset: str | None = None,
-    boilerplate: Callable[[list[str]], Collection[str]] | None = None,
-    limits: PageLimits = DEFAULT_LIMITS,
-) -> CleanedPage:
-    """Extract the article of one page. Raises Dropped when there is no article text.
+@dataclass
+class ReadPage:
+    """A page parsed and prepared for the block classifier: the steps every reading shares
+    (cleaning, training, `explain`)."""
 
-    `boilerplate(fingerprints)` answers which of the page's block fingerprints the site
-    prints on many pages; it is asked once, with every candidate block. Every field is
-    held within `limits`; what they cut is in `CleanedPage.truncated`.
-    """
+    root: lxml_html.HtmlElement
+    meta: PageMetadata
+    canonical: str
+    teasers: list[TeaserBlock]
+    page_chars: int
+    headings: tuple[set[str], set[str]]
+    captions: list[str]
+    truncated: dict[str, int]
+    blocks: list[TextBlock]
+
+
+def read_page(body: bytes, url: str, *, charset: str | None = None, limits: PageLimits = DEFAULT_LIMITS) -> ReadPage:
+    """Decode, parse, read the metadata, cut the teaser rails the rules recognise and the
+    captions, and cut what is left into text blocks."""
     text = decode_html(body, charset)
     try:
         root = lxml_html.document_fromstring(text, parser=_PARSER)
@@ -211,34 +221,77 @@ def clean_page(
     canonical = meta.canonical_url or url
     search = search_teasers(root, canonical)
     teasers = search.blocks
-    # Cut before extraction: the extractor then never weighs teaser text as content.
-    # (The tree must be parsed as the extractor parses it, comments out, or it picks
-    # a different main block: see _PARSER.)
+    # Cut before classification: the classifier then never weighs teaser text as content.
     remove_teasers(root, canonical, teasers)
     headings = _page_headings(root)
+    page_chars = search.page_chars - sum(len(_squash(t.text)) for t in teasers)
+    captions, truncated["captions"] = take_captions(root, limits.captions)
+    blocks = cut_blocks(root, limits.blocks * 4)
+    # trafilatura's reading of the page, as one feature among others: which blocks its
+    # fast path keeps.
+    chosen = _squash(_trafilatura(root, url, fast=True))
+    for b in blocks:
+        b.extra["trafilatura"] = 1.0 if _squash(b.text) in chosen else 0.0
+    return ReadPage(root, meta, canonical, teasers, page_chars, headings, captions, truncated, blocks)
+
+
+def classify_blocks(page: ReadPage, model: BlockModel | None = None) -> np.ndarray:
+    """Class probabilities of the page's blocks (see `model.CLASSES`)."""
+    model = model or shipped_model()
+    return model.scores(block_features(page.blocks, host_of(page.canonical)))
+
+
+def clean_page(
+    body: bytes,
+    url: str,
+    *,
+    charset: str | None = None,
+    boilerplate: Callable[[list[str]], Collection[str]] | None = None,
+    limits: PageLimits = DEFAULT_LIMITS,
+    model: BlockModel | None = None,
+) -> CleanedPage:
+    """Extract the article of one page. Raises Dropped when there is no article text.
+
+    `boilerplate(fingerprints)` answers which of the page's block fingerprints the site
+    prints on many pages; it is asked once, with every candidate block. Every field is
+    held within `limits`; what they cut is in `CleanedPage.truncated`. `model` replaces the
+    shipped block classifier (the bench scores each page with a model that never saw its site).
+    """
+    page = read_page(body, url, charset=charset, limits=limits)
+    root, meta, teasers, captions, truncated = page.root, page.meta, page.teasers, page.captions, page.truncated
     related: dict[str, RelatedLink] = {}
     for t in teasers:
         for link in t.links:
             related.setdefault(link.url, link)
-    # Table cells come back as "| cell |"; a caption table is still a caption.
-    page_chars = search.page_chars - sum(len(_squash(t.text)) for t in teasers)
-    lines = [t.strip().strip("|").strip() for t in extract_text(root, url, page_chars).split("\n")]
-    teaser_lines = _leftover_teaser_lines(root, teasers, lines)
-    captions, truncated["captions"] = take_captions(root, limits.captions)
+    scores = classify_blocks(page, model)
+    blocks = []
+    for tb, p in zip(page.blocks, scores, strict=True):
+        cls = 1 if p[1] >= KEEP_SCORE else int(p.argmax()) if p.argmax() != 1 else 0
+        blocks.append(Block(tb.text, block_fingerprint(tb.text), None if cls == 1 else CLASSES[cls], score=float(p[1])))
+    extractor = "classifier"
+    if sum(len(b.text) for b in blocks if b.reason is None) < FALLBACK_WHEN_CHARS:
+        # The classifier kept next to nothing: a page it gives up on goes to trafilatura's
+        # full cascade, then to the page's densest prose.
+        texts = [t.strip().strip("|").strip() for t in extract_text(root, url, page.page_chars).split("\n")]
+        extractor = "trafilatura"
+        texts = [t for t in texts if t]
+        if sum(len(t) for t in texts) < FALLBACK_WHEN_CHARS and (found := fallback_paragraphs(root)):
+            texts, extractor = found, "fallback"
+        if sum(len(t) for t in texts) > sum(len(b.text) for b in blocks if b.reason is None):
+            blocks = [*[b for b in blocks if b.reason is not None], *(Block(t, block_fingerprint(t)) for t in texts)]
+        else:
+            extractor = "classifier"
     caption_norms = [normalize_block(c) for c in captions]
-    # The chunks of a story split by adverts, when the extractor kept only one of them.
-    before, after = missing_chunks(root, lines)
-    texts = [t for t in [*before, *lines, *after] if t]
-    extractor = "trafilatura"
-    if sum(len(t) for t in texts) < FALLBACK_WHEN_CHARS and (found := fallback_paragraphs(root)):
-        texts, extractor = found, "fallback"  # the extractor gave up on a page that holds an article
-    blocks = [Block(t, block_fingerprint(t)) for t in texts]
     title = _split_title(meta.title, meta.site_name)
-    blocks = [b for b in blocks if not _is_title_line(b.text, title)]
-    _mark_headline(blocks, headings, meta.description)
+    top_headings = page.headings[0]
     for b in blocks:
-        if teaser_lines and _squash(b.text) in teaser_lines:
-            b.reason = "teaser"
+        # The classifier drops the headline with the page's chrome; say what it is.
+        if b.reason in CLASSES and normalize_block(b.text) in top_headings:
+            b.reason = "headline"
+    for b in blocks:
+        if b.reason is None and _is_title_line(b.text, title):
+            b.reason = "title"
+    _mark_headline(blocks, page.headings, meta.description)
     source_url = _take_source_line(blocks)
     _mark_bylines(blocks, meta.authors)
     _mark_calls_to_action(blocks)

@@ -1,0 +1,314 @@
+"""Numbers that describe each block, the same on every site and in every language.
+
+Per block: its text (length, words, punctuation, digits, a cut excerpt's "…"), its links
+(density, count, whether they stay on the site), its markup (tag, depth, landmarks, class
+and id words of its ancestors), its place (position in the page, distance from the densest
+run of prose), repetition among its siblings (cards and lists: the same structure, again
+and again), the heading that governs it (a "Related" or "Cùng chủ đề" heading in any of the
+languages we know), and its neighbours' text and links. `FEATURES` names the columns.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from pipeline.cleaning.blocks import CLASS_FAMILIES, HEADING_TAGS, LANDMARKS, TextBlock
+
+# Headings that open a list of other stories, in the languages of the pages we read.
+RELATED_HEADING = re.compile(
+    r"\b(related|more (from|on|in|stories|news|articles)|read (more|also|next)|see also|also (read|on)|"
+    r"recommended|popular|most (read|viewed|popular|shared|commented)|trending|latest|top stories|"
+    r"you (may|might) (also )?like|editor'?s picks|what to read next|further reading|other (news|stories)|"
+    r"previous|next (story|article|post)|"
+    r"cùng chủ đề|cùng chuyên mục|cùng tác giả|tin liên quan|tin mới|tin khác|tin nổi bật|đọc nhiều|xem thêm|"
+    r"bài viết liên quan|có thể bạn quan tâm|"
+    r"weitere artikel|mehr zum thema|auch interessant|meistgelesen|das könnte sie auch interessieren|"
+    r"à lire aussi|lire aussi|sur le même sujet|les plus lus|articles similaires|"
+    r"te puede interesar|lo más leído|más noticias|noticias relacionadas|"
+    r"leia também|mais lidas|notícias relacionadas|"
+    r"leggi anche|articoli correlati|più letti|"
+    r"baca juga|berita terkait|terpopuler|"
+    r"czytaj także|lees ook|läs också|les også|se også|"
+    r"читайте также|похожие|関連記事|相关阅读|相关新闻|관련 기사)",
+    re.IGNORECASE,
+)
+# Headings over readers' comments.
+COMMENT_HEADING = re.compile(
+    r"(\d+\s+)?(comments?|responses?|replies|reply|leave a (reply|comment)|join the (discussion|conversation)|"
+    r"discussion|reader comments|kommentare?|commentaires?|comentarios?|comentários|commenti|bình luận|ý kiến bạn đọc|"
+    r"komentar|reacties|kommentarer)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|"
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}|\d{1,2} (jan|feb|mar|apr|may|jun|jul|aug|"
+    r"sep|oct|nov|dec)|\d+ (minutes?|hours?|days?|mins?|hrs?) ago|tháng \d{1,2})",
+    re.IGNORECASE,
+)
+_PUNCT = re.compile(r"[.,;:!?。、，]")
+_SENTENCE_END = re.compile(r"[.!?。»”\"')]$")
+_TAG_CODES = {
+    "p": 0,
+    "div": 1,
+    "li": 2,
+    "td": 3,
+    "th": 3,
+    "h1": 4,
+    "h2": 5,
+    "h3": 5,
+    "h4": 6,
+    "h5": 6,
+    "h6": 6,
+    "dd": 7,
+    "dt": 7,
+    "blockquote": 8,
+    "pre": 9,
+    "figcaption": 10,
+    "section": 11,
+    "article": 11,
+    "span": 12,
+    "header": 13,
+    "footer": 13,
+    "nav": 13,
+    "aside": 13,
+}
+N_TAGS = 15  # the codes above and "other"
+PROSE_CHARS = 80  # a block this long with few links reads as prose
+WINDOW = 3  # neighbours on each side averaged into the block's surroundings
+
+FEATURES: list[str] = [
+    "log_chars",
+    "log_words",
+    "link_density",
+    "log_links",
+    "punct_per_word",
+    "ends_sentence",
+    "mean_word_len",
+    "digit_share",
+    "upper_share",
+    "cut_excerpt",
+    "has_date",
+    "related_words",
+    "onsite_links",
+    "is_heading",
+    "depth",
+    *[f"tag_{i}" for i in range(N_TAGS)],
+    *[f"in_{name}" for name in LANDMARKS],
+    *[f"class_{i}" for i in range(CLASS_FAMILIES)],
+    *[f"own_class_{i}" for i in range(CLASS_FAMILIES)],
+    "position",
+    "char_position",
+    "in_main_run",
+    "before_main_run",
+    "after_main_run",
+    "rep_self",
+    "rep_parent",
+    "rep_grandparent",
+    "heading_related",
+    "heading_distance",
+    "heading_is_h1",
+    "heading_comment",
+    "in_main_parent",
+    "child_of_main_parent",
+    "main_parent_share",
+    "prev_link_density",
+    "next_link_density",
+    "prev_log_chars",
+    "next_log_chars",
+    "around_prose",
+    "around_link_density",
+    "same_parent_run",
+    "page_log_blocks",
+    "page_link_density",
+    "trafilatura",
+    "around_trafilatura",
+]
+
+
+def host_of(url: str) -> str:
+    """The host of an address, or "" when it does not parse."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:  # "http://[::1" and the like
+        return ""
+
+
+def _signature(el: object) -> tuple[str, str]:
+    get = getattr(el, "get", None)
+    return (getattr(el, "tag", ""), get("class") or "" if get else "")
+
+
+def _repetition(el: object, cache: dict[int, dict[tuple[str, str], int]]) -> int:
+    """How many of `el`'s siblings (itself included) share its tag and class."""
+    parent = el.getparent()  # type: ignore[attr-defined]
+    if parent is None:
+        return 1
+    key = id(parent)
+    counts = cache.get(key)
+    if counts is None:
+        counts = {}
+        for child in parent:
+            sig = _signature(child)
+            counts[sig] = counts.get(sig, 0) + 1
+        cache[key] = counts
+    return counts.get(_signature(el), 1)
+
+
+def _main_run(values: list[float]) -> tuple[int, int]:
+    """The run of blocks with the most prose: a maximum-sum window, where link-heavy and
+    short blocks cost a little (Kadane's algorithm)."""
+    best, best_span = 0.0, (0, -1)
+    total, start = 0.0, 0
+    for i, v in enumerate(values):
+        if total <= 0:
+            total, start = 0.0, i
+        total += v
+        if total > best:
+            best, best_span = total, (start, i)
+    return best_span
+
+
+def _around(values: np.ndarray) -> np.ndarray:
+    """The mean of each value's neighbourhood (WINDOW on each side, cut at the page's ends)."""
+    n = values.size
+    sums = np.concatenate(([0.0], np.cumsum(values, dtype=np.float64)))
+    idx = np.arange(n)
+    lo = np.clip(idx - WINDOW, 0, n)
+    hi = np.clip(idx + WINDOW + 1, 0, n)
+    return (sums[hi] - sums[lo]) / (hi - lo)
+
+
+def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
+    """One row of `FEATURES` per block."""
+    n = len(blocks)
+    x = np.zeros((n, len(FEATURES)), dtype=np.float32)
+    if n == 0:
+        return x
+    col = {name: i for i, name in enumerate(FEATURES)}
+    rep_cache: dict[int, dict[tuple[str, str], int]] = {}
+    total_chars = sum(b.chars for b in blocks) or 1
+    total_link = sum(b.link_chars for b in blocks)
+    prose_value: list[float] = []
+    ld = np.zeros(n, dtype=np.float32)
+    lc = np.zeros(n, dtype=np.float32)
+    prose = np.zeros(n, dtype=np.float32)
+    heading_related = False
+    heading_at = -100
+    heading_h1 = False
+    heading_comment = False
+    parent_prose: dict[int, float] = {}
+    parents: dict[int, object] = {}
+    tag_base = col["tag_0"]
+    land_base = col["in_article"]
+    class_base = col["class_0"]
+    own_base = col["own_class_0"]
+    chars_so_far = 0
+    for i, b in enumerate(blocks):
+        text = b.text
+        chars = b.chars
+        words = text.split()
+        n_words = len(words) or 1
+        link_density = min(1.0, b.link_chars / chars) if chars else 0.0
+        el = b.element
+        tag = el.tag
+        row = x[i]
+        row[0] = math.log1p(chars)
+        row[1] = math.log1p(n_words)
+        row[2] = link_density
+        row[3] = math.log1p(len(b.links))
+        row[4] = len(_PUNCT.findall(text)) / n_words
+        row[5] = 1.0 if _SENTENCE_END.search(text) else 0.0
+        row[6] = (chars - n_words + 1) / n_words
+        row[7] = sum(c.isdigit() for c in text) / chars if chars else 0.0
+        row[8] = sum(1 for w in words if w[:1].isupper()) / n_words
+        row[9] = 1.0 if text.endswith(("…", "...")) else 0.0
+        row[10] = 1.0 if _DATE.search(text) else 0.0
+        related = chars <= 80 and RELATED_HEADING.search(text) is not None
+        row[11] = 1.0 if related else 0.0
+        if b.links:
+            onsite = 0
+            for href in b.links:
+                if href.startswith("/") and not href.startswith("//"):
+                    onsite += 1
+                elif href.startswith(("http:", "https:", "//")):
+                    host = host_of(href)
+                    onsite += host == page_host or host.endswith("." + page_host) or page_host.endswith("." + host)
+                elif not href.startswith(("#", "javascript:", "mailto:")):
+                    onsite += 1
+            row[12] = onsite / len(b.links)
+        is_heading = tag in HEADING_TAGS
+        row[13] = 1.0 if is_heading else 0.0
+        row[14] = b.depth
+        row[tag_base + _TAG_CODES.get(tag, N_TAGS - 1)] = 1.0
+        bits = b.landmarks
+        for j, bit in enumerate(LANDMARKS.values()):
+            if bits & bit:
+                row[land_base + j] = 1.0
+        for j in range(CLASS_FAMILIES):
+            if b.classes >> j & 1:
+                row[class_base + j] = 1.0
+            if b.own_classes >> j & 1:
+                row[own_base + j] = 1.0
+        row[col["position"]] = i / n
+        row[col["char_position"]] = chars_so_far / total_chars
+        chars_so_far += chars
+        parent = el.getparent()
+        row[col["rep_self"]] = math.log(_repetition(el, rep_cache))
+        if parent is not None:
+            row[col["rep_parent"]] = math.log(_repetition(parent, rep_cache))
+            grand = parent.getparent()
+            if grand is not None:
+                row[col["rep_grandparent"]] = math.log(_repetition(grand, rep_cache))
+        if is_heading or (related and chars <= 60):
+            heading_related = related
+            heading_at = i
+            heading_h1 = tag == "h1"
+            heading_comment = chars <= 80 and COMMENT_HEADING.match(text) is not None
+        else:
+            row[col["heading_comment"]] = 1.0 if heading_comment else 0.0
+            row[col["heading_related"]] = 1.0 if heading_related else 0.0
+            row[col["heading_distance"]] = math.log1p(min(i - heading_at, 100))
+            row[col["heading_is_h1"]] = 1.0 if heading_h1 else 0.0
+        ld[i] = link_density
+        lc[i] = row[0]
+        is_prose = chars >= PROSE_CHARS and link_density < 0.3
+        if is_prose and parent is not None:
+            key = id(parent)
+            parent_prose[key] = parent_prose.get(key, 0.0) + chars
+            parents[key] = parent
+        prose[i] = 1.0 if is_prose else 0.0
+        prose_value.append(chars * (1 - link_density) if is_prose else -25.0 - 50.0 * link_density)
+        if i and blocks[i - 1].element.getparent() is parent:
+            row[col["same_parent_run"]] = 1.0
+    if parent_prose:
+        # The element whose children hold the most prose: the story's own box.
+        key = max(parent_prose, key=parent_prose.__getitem__)
+        main = parents[key]
+        x[:, col["main_parent_share"]] = parent_prose[key] / total_chars
+        inside = {id(e) for e in main.iter()}  # type: ignore[attr-defined]
+        for i, b in enumerate(blocks):
+            if id(b.element) in inside:
+                x[i, col["in_main_parent"]] = 1.0
+                if b.element.getparent() is main:
+                    x[i, col["child_of_main_parent"]] = 1.0
+    start, end = _main_run(prose_value)
+    idx = np.arange(n)
+    x[:, col["in_main_run"]] = (idx >= start) & (idx <= end)
+    x[:, col["before_main_run"]] = np.log1p(np.clip(start - idx, 0, None))
+    x[:, col["after_main_run"]] = np.log1p(np.clip(idx - end, 0, None))
+    x[1:, col["prev_link_density"]] = ld[:-1]
+    x[:-1, col["next_link_density"]] = ld[1:]
+    x[1:, col["prev_log_chars"]] = lc[:-1]
+    x[:-1, col["next_log_chars"]] = lc[1:]
+    x[:, col["around_prose"]] = _around(prose)
+    x[:, col["around_link_density"]] = _around(ld)
+    chosen = np.array([b.extra.get("trafilatura", 0.0) for b in blocks], dtype=np.float32)
+    x[:, col["trafilatura"]] = chosen
+    x[:, col["around_trafilatura"]] = _around(chosen)
+    x[:, col["page_log_blocks"]] = math.log1p(n)
+    x[:, col["page_link_density"]] = total_link / total_chars
+    return x

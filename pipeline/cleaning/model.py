@@ -1,0 +1,155 @@
+"""The shipped block classifier: boosted decision trees, evaluated with NumPy.
+
+The trees are trained by LightGBM (`pipeline/cleaning/train.py`) and stored as plain arrays
+(`block_model.npz` beside this file), so the workers need neither LightGBM nor its OpenMP
+runtime, and the same page gets the same scores on every machine. Every tree of every class is
+walked at once: one array step per level of depth, for all blocks and all trees together.
+
+Classes: 0 boilerplate (menus, footers, share bars), 1 article, 2 teaser (other stories).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODEL_FILE = Path(__file__).with_name("block_model.npz")
+CLASSES = ("boilerplate", "article", "teaser")
+
+
+@dataclass(frozen=True)
+class BlockModel:
+    """Trees stored as one table of nodes. A node with feature -1 is a leaf."""
+
+    feature: np.ndarray  # int32 per node
+    threshold: np.ndarray  # float64 per node (as LightGBM compares): go left when x <= threshold
+    left: np.ndarray  # int32 per node: index of the left child
+    right: np.ndarray  # int32 per node
+    value: np.ndarray  # float32 per node: the leaf's output
+    roots: np.ndarray  # int32 per tree
+    tree_class: np.ndarray  # int32 per tree: the class it scores
+    depth: int
+    features: tuple[str, ...]
+    meta: dict[str, object]
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities, one row per block (softmax of the summed tree outputs)."""
+        n = x.shape[0]
+        k = len(CLASSES)
+        if n == 0:
+            return np.zeros((0, k), dtype=np.float32)
+        node = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
+        rows = np.arange(n)[:, None]
+        for _ in range(self.depth):
+            feat = self.feature[node]
+            leaf = feat < 0
+            if leaf.all():
+                break
+            go_left = x[rows, np.where(leaf, 0, feat)] <= self.threshold[node]
+            node = np.where(leaf, node, np.where(go_left, self.left[node], self.right[node]))
+        out = self.value[node]
+        raw = np.zeros((n, k), dtype=np.float64)
+        for c in range(k):
+            raw[:, c] = out[:, self.tree_class == c].sum(axis=1)
+        raw -= raw.max(axis=1, keepdims=True)
+        e = np.exp(raw)
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(
+            path,
+            feature=self.feature,
+            threshold=self.threshold,
+            left=self.left,
+            right=self.right,
+            value=self.value,
+            roots=self.roots,
+            tree_class=self.tree_class,
+            depth=np.int32(self.depth),
+            features=np.array(json.dumps(list(self.features))),
+            meta=np.array(json.dumps(self.meta, sort_keys=True)),
+        )
+
+
+def load_model(path: Path) -> BlockModel:
+    with np.load(path, allow_pickle=False) as z:
+        return BlockModel(
+            feature=z["feature"],
+            threshold=z["threshold"],
+            left=z["left"],
+            right=z["right"],
+            value=z["value"],
+            roots=z["roots"],
+            tree_class=z["tree_class"],
+            depth=int(z["depth"]),
+            features=tuple(json.loads(str(z["features"]))),
+            meta=json.loads(str(z["meta"])),
+        )
+
+
+@functools.cache
+def shipped_model() -> BlockModel:
+    """The model in the package, read once per process."""
+    from pipeline.cleaning.features import FEATURES
+
+    model = load_model(MODEL_FILE)
+    if list(model.features) != FEATURES:
+        raise RuntimeError(
+            f"{MODEL_FILE.name} was trained on other features than pipeline/cleaning/features.py computes: "
+            "rebuild it with `python -m pipeline.cleaning.train`"
+        )
+    return model
+
+
+def from_lightgbm(dump: dict[str, Any], features: list[str], meta: dict[str, object]) -> BlockModel:
+    """Convert LightGBM's `dump_model()` into node arrays."""
+    feature: list[int] = []
+    threshold: list[float] = []
+    left: list[int] = []
+    right: list[int] = []
+    value: list[float] = []
+    roots: list[int] = []
+    tree_class: list[int] = []
+    k = int(dump.get("num_tree_per_iteration", 1))
+    max_depth = 0
+
+    def add(node: dict[str, Any], depth: int) -> int:
+        nonlocal max_depth
+        max_depth = max(max_depth, depth)
+        i = len(feature)
+        feature.append(-1)
+        threshold.append(0.0)
+        left.append(i)
+        right.append(i)
+        value.append(0.0)
+        if "leaf_value" in node:
+            value[i] = float(node["leaf_value"])
+            return i
+        if node.get("decision_type") != "<=":
+            raise ValueError(f"unsupported split {node.get('decision_type')}")
+        feature[i] = int(node["split_feature"])
+        threshold[i] = float(node["threshold"])
+        left[i] = add(node["left_child"], depth + 1)
+        right[i] = add(node["right_child"], depth + 1)
+        return i
+
+    for n, tree in enumerate(dump["tree_info"]):
+        roots.append(add(tree["tree_structure"], 0))
+        tree_class.append(n % k)
+    return BlockModel(
+        feature=np.array(feature, dtype=np.int32),
+        threshold=np.array(threshold, dtype=np.float64),
+        left=np.array(left, dtype=np.int32),
+        right=np.array(right, dtype=np.int32),
+        value=np.array(value, dtype=np.float32),
+        roots=np.array(roots, dtype=np.int32),
+        tree_class=np.array(tree_class, dtype=np.int32),
+        depth=max_depth,
+        features=tuple(features),
+        meta=meta,
+    )

@@ -1,0 +1,104 @@
+"""The block classifier's parts: cutting a page into blocks, the features, the trees run with NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from lxml import html as lxml_html
+
+from pipeline.cleaning.blocks import cut_blocks
+from pipeline.cleaning.features import FEATURES, block_features
+from pipeline.cleaning.model import CLASSES, from_lightgbm, shipped_model
+from pipeline.cleaning.page import classify_blocks, clean_page, read_page
+
+URL = "https://valley-gazette.example/2026/03/river-festival-returns.html"
+PAGE = """<!DOCTYPE html><html lang="en"><head><title>River festival returns</title></head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li><li><a href="/sport">Sport</a></li></ul></nav>
+<article><h1>River festival returns after four years</h1>
+<p>The river festival will return to the old quay in June, the town council said on Monday, four years after
+the last one was cancelled for lack of volunteers.</p>
+<p>Organisers expect about twelve thousand visitors over the weekend, with boat races, a night market and a
+concert on a floating stage moored beside the bridge.</p>
+<p>Tickets for the concert go on sale next month; the races and the market stay free, as they always were.</p>
+</article>
+<footer><p>© 2026 Valley Gazette. All rights reserved.</p></footer>
+<script>var hidden = "never text";</script></body></html>"""
+
+
+def root_of(markup: str) -> lxml_html.HtmlElement:
+    return lxml_html.document_fromstring(markup)
+
+
+def test_blocks_follow_reading_order_and_skip_what_no_reader_sees() -> None:
+    """Block-level elements split the text; scripts and hidden elements give no block."""
+    root = root_of(
+        "<html><body><div>Intro <b>bold</b> words<p>First para</p>tail text</div>"
+        "<div hidden>secret one</div><div style='display: none'>secret two</div><script>x=1</script>"
+        "<span aria-hidden='true'>secret three</span></body></html>"
+    )
+    texts = [b.text for b in cut_blocks(root)]
+    assert texts == ["Intro bold words", "First para", "tail text"]
+
+
+def test_two_line_breaks_end_a_paragraph_and_one_does_not() -> None:
+    """Old table layouts set a story in one cell, its paragraphs split by <br><br>."""
+    root = root_of("<html><body><td>One line<br>goes on<br><br>Second paragraph<br> <br>Third</td></body></html>")
+    texts = [b.text for b in cut_blocks(root)]
+    assert texts == ["One line goes on", "Second paragraph", "Third"]
+
+
+def test_links_are_counted_with_their_characters() -> None:
+    root = root_of("<html><body><p>Read <a href='/a'>this story</a> and <a href='/b'>that</a>.</p></body></html>")
+    (block,) = cut_blocks(root)
+    assert block.links == ["/a", "/b"]
+    assert block.link_chars == len("this story") + len("that")
+
+
+def test_features_have_one_row_per_block_and_the_named_columns() -> None:
+    page = read_page(PAGE.encode(), URL)
+    x = block_features(page.blocks, "valley-gazette.example")
+    assert x.shape == (len(page.blocks), len(FEATURES))
+    assert np.isfinite(x).all()
+    nav = next(i for i, b in enumerate(page.blocks) if b.text == "Home")
+    assert x[nav, FEATURES.index("link_density")] == 1.0
+    assert x[nav, FEATURES.index("in_nav")] == 1.0
+
+
+def test_the_shipped_model_keeps_the_story_and_drops_the_chrome() -> None:
+    """The story's paragraphs score as article; menu and footer do not; scores are probabilities."""
+    page = read_page(PAGE.encode(), URL)
+    scores = classify_blocks(page)
+    assert np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+    by_text = {b.text: s for b, s in zip(page.blocks, scores, strict=True)}
+    assert by_text["Home"].argmax() != CLASSES.index("article")
+    story = [s for t, s in by_text.items() if t.startswith(("The river festival", "Organisers", "Tickets"))]
+    assert len(story) == 3 and all(s[1] > 0.5 for s in story)
+    cleaned = clean_page(PAGE.encode(), URL)
+    assert cleaned.body.startswith("The river festival will return")
+    assert "All rights reserved" not in cleaned.body
+    assert all(b.score is not None for b in cleaned.blocks if b.reason in (None, *CLASSES))
+
+
+def test_the_same_page_gets_the_same_scores_every_time() -> None:
+    first = classify_blocks(read_page(PAGE.encode(), URL))
+    again = classify_blocks(read_page(PAGE.encode(), URL))
+    assert np.array_equal(first, again)
+
+
+def test_numpy_trees_score_as_lightgbm_does() -> None:
+    """The converted trees give LightGBM's own probabilities, to float precision."""
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(600, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5).astype(int)
+    params = {"objective": "multiclass", "num_class": 3, "num_leaves": 7, "verbose": -1, "num_threads": 1}
+    booster = lgb.train(params, lgb.Dataset(x, y), num_boost_round=15)
+    names = [f"f{i}" for i in range(5)]
+    model = from_lightgbm(booster.dump_model(), names, {})
+    assert np.allclose(model.scores(x), booster.predict(x), atol=1e-5)
+
+
+def test_the_shipped_model_matches_the_features_it_is_given() -> None:
+    model = shipped_model()
+    assert list(model.features) == FEATURES
+    assert model.roots.size > 0
