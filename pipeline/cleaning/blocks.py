@@ -11,7 +11,9 @@ allows it (`iterwalk`); the text is joined once per block.
 
 from __future__ import annotations
 
+import functools
 import re
+import zlib
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -67,6 +69,11 @@ _CLASS_WORDS: list[tuple[int, re.Pattern[str]]] = [
     (256, re.compile(r"comment|reply|respond|discussion|disqus|discourse|forum|review|testimonial|binh-?luan")),
 ]
 CLASS_FAMILIES = len(_CLASS_WORDS)
+# Each word of a class or id name also sets one of TOKEN_BUCKETS bits (above the families'
+# bits), by a hash that is the same in every process: the trees learn which words matter.
+TOKEN_BUCKETS = 64
+TOKEN_SHIFT = 16
+_NAME_WORDS = re.compile(r"[a-z]+")
 _WS = re.compile(r"\s+")
 
 
@@ -88,14 +95,23 @@ class TextBlock:
 
 
 def _class_bits(el: lxml_html.HtmlElement) -> int:
-    names = f"{el.get('class') or ''} {el.get('id') or ''}"
-    if names == " ":
+    attrib = el.attrib
+    if "class" not in attrib and "id" not in attrib:
         return 0
+    return _name_bits(f"{attrib.get('class') or ''} {attrib.get('id') or ''}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _name_bits(names: str) -> int:
+    """The family and word bits of one element's class and id names (pages repeat them)."""
     names = names.lower()
     bits = 0
     for bit, pattern in _CLASS_WORDS:
         if pattern.search(names):
             bits |= bit
+    for word in _NAME_WORDS.findall(names):
+        if len(word) > 2:
+            bits |= 1 << (TOKEN_SHIFT + zlib.crc32(word.encode()) % TOKEN_BUCKETS)
     return bits
 
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from pipeline.cleaning.blocks import CLASS_FAMILIES, HEADING_TAGS, LANDMARKS, TextBlock
+from pipeline.cleaning.blocks import CLASS_FAMILIES, HEADING_TAGS, LANDMARKS, TOKEN_BUCKETS, TOKEN_SHIFT, TextBlock
 
 # Headings that open a list of other stories, in the languages of the pages we read.
 RELATED_HEADING = re.compile(
@@ -100,6 +100,8 @@ FEATURES: list[str] = [
     *[f"in_{name}" for name in LANDMARKS],
     *[f"class_{i}" for i in range(CLASS_FAMILIES)],
     *[f"own_class_{i}" for i in range(CLASS_FAMILIES)],
+    *[f"class_word_{i}" for i in range(TOKEN_BUCKETS)],
+    *[f"own_class_word_{i}" for i in range(TOKEN_BUCKETS)],
     "position",
     "char_position",
     "in_main_run",
@@ -172,6 +174,15 @@ def _main_run(values: list[float]) -> tuple[int, int]:
     return best_span
 
 
+def _unpack(bits: int) -> np.ndarray:
+    """The low TOKEN_BUCKETS bits of `bits` as 0/1 values."""
+    raw = np.frombuffer((bits & _MASK).to_bytes(TOKEN_BUCKETS // 8, "little"), dtype=np.uint8)
+    return np.unpackbits(raw, bitorder="little")
+
+
+_MASK = (1 << TOKEN_BUCKETS) - 1
+
+
 def _around(values: np.ndarray) -> np.ndarray:
     """The mean of each value's neighbourhood (WINDOW on each side, cut at the page's ends)."""
     n = values.size
@@ -206,6 +217,8 @@ def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
     land_base = col["in_article"]
     class_base = col["class_0"]
     own_base = col["own_class_0"]
+    word_base = col["class_word_0"]
+    own_word_base = col["own_class_word_0"]
     chars_so_far = 0
     for i, b in enumerate(blocks):
         text = b.text
@@ -253,6 +266,12 @@ def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
                 row[class_base + j] = 1.0
             if b.own_classes >> j & 1:
                 row[own_base + j] = 1.0
+        words_bits = b.classes >> TOKEN_SHIFT
+        if words_bits:
+            row[word_base : word_base + TOKEN_BUCKETS] = _unpack(words_bits)
+        own_words = b.own_classes >> TOKEN_SHIFT
+        if own_words:
+            row[own_word_base : own_word_base + TOKEN_BUCKETS] = _unpack(own_words)
         row[col["position"]] = i / n
         row[col["char_position"]] = chars_so_far / total_chars
         chars_so_far += chars

@@ -102,3 +102,26 @@ def test_the_shipped_model_matches_the_features_it_is_given() -> None:
     model = shipped_model()
     assert list(model.features) == FEATURES
     assert model.roots.size > 0
+
+
+STORY_IN_CHUNKS = [
+    "Die Stadtwerke haben am Montag den Bau des neuen Wasserwerks am Nordufer begonnen, zwei Jahre später als geplant.",
+    "Nach Angaben der Betreiber soll die Anlage ab dem kommenden Herbst rund vierzigtausend Haushalte versorgen.",
+    "Der Gemeinderat hatte das Projekt im Frühjahr nach einer langen Debatte über die Kosten knapp gebilligt.",
+    "Anwohner am Nordufer fürchten vor allem den Baulärm, der nach dem Zeitplan bis in den Sommer andauern wird.",
+    "Die Stadtwerke wollen deshalb an den Wochenenden nicht bauen und eine Sprechstunde im Rathaus anbieten.",
+    "Die Kosten des Wasserwerks werden inzwischen auf knapp achtzig Millionen Euro geschätzt, zehn mehr als geplant.",
+]
+
+
+def test_a_story_split_by_adverts_is_read_whole_and_in_order() -> None:
+    """Three chunks of one story with adverts between them: every paragraph kept, the adverts not."""
+    chunks = [STORY_IN_CHUNKS[i : i + 2] for i in (0, 2, 4)]
+    advert = '<div class="ad-slot"><span>Anzeige</span></div>'
+    middle = advert.join('<div class="story-body">' + "".join(f"<p>{p}</p>" for p in c) + "</div>" for c in chunks)
+    page = (
+        "<html lang='de'><head><title>Bau des Wasserwerks beginnt</title></head><body>"
+        f"<main><h1>Bau des Wasserwerks beginnt</h1>{middle}</main></body></html>"
+    )
+    cleaned = clean_page(page.encode(), "https://stadtbote.example/lokales/wasserwerk-bau-beginnt-2231.html")
+    assert cleaned.body == "\n\n".join(STORY_IN_CHUNKS)

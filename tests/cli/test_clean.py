@@ -100,8 +100,12 @@ def test_a_url_is_fetched_through_the_guard_and_json_says_everything(
     doc = json.loads(capsys.readouterr().out)
     assert doc["body"] == "\n\n".join(STORY)
     assert [link["title"] for link in doc["related"]] == [t for _, t in RAIL]
-    assert doc["teaser_blocks"] and doc["extractor"] == "trafilatura"
-    assert all(b["removed"] is None for b in doc["blocks"] if b["text"] in STORY)
+    assert doc["teaser_blocks"] and doc["extractor"] == "classifier"
+    story = [b for b in doc["blocks"] if b["text"] in STORY]
+    assert len(story) == len(STORY)
+    for b in story:  # each block says what the classifier made of it, with its scores
+        assert b["removed"] is None and b["class"] == "article"
+        assert b["scores"]["article"] > max(b["scores"]["boilerplate"], b["scores"]["teaser"])
 
 
 def test_an_address_the_guard_refuses_is_one_clear_line(

@@ -6,23 +6,16 @@ own that says why."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.quality import DEFAULT_TRAFEVAL, score_trafeval
+from tests.quality import benchmark_gate, floors
 
-FLOORS = json.loads((Path(__file__).with_name("floors.json")).read_text(encoding="utf-8"))["trafeval"]
+FLOORS = floors("trafeval")
 
-pytestmark = [
-    pytest.mark.quality,
-    pytest.mark.timeout(900),
-    pytest.mark.skipif(
-        not (DEFAULT_TRAFEVAL / "ground-truth.json.gz").is_file(), reason="no ../shared/benchmarks here"
-    ),
-]
+pytestmark = benchmark_gate(DEFAULT_TRAFEVAL / "ground-truth.json.gz", 900)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 No Redis, no index: the page is read from disk or fetched (through the same fetcher and
 address guard as the workers), cleaned by `pipeline.cleaning.clean_page`, and shown: the
-kept blocks, the removed ones with their reasons, the teaser blocks cut from the page,
+kept blocks, the removed ones with their reasons (and the block classifier's class and
+scores of each), the teaser blocks cut from the page,
 the related links, the captions, and anything the bounds cut. The cross-page boilerplate
 statistics are not consulted (they live in Redis): `newsflow explain URL` shows those.
 """
@@ -83,7 +84,10 @@ def as_json(cleaned: CleanedPage, url: str) -> dict[str, Any]:
         "language": cleaned.language,
         "extractor": cleaned.extractor,
         "body": cleaned.body,
-        "blocks": [{"text": b.text, "fingerprint": b.fingerprint, "removed": b.reason} for b in cleaned.blocks],
+        "blocks": [
+            {"text": b.text, "fingerprint": b.fingerprint, "removed": b.reason, "class": b.label, "scores": b.scores}
+            for b in cleaned.blocks
+        ],
         "teaser_blocks": [{"text": t, "fingerprint": block_fingerprint(t)} for t in cleaned.teaser_texts],
         "related": [link.model_dump() for link in cleaned.related],
         "captions": cleaned.captions,
@@ -100,9 +104,11 @@ def print_page(cleaned: CleanedPage, url: str) -> None:
     print(f"{cleaned.canonical_url or url}  published={when}  authors={', '.join(cleaned.authors) or '-'}")
     kept = len(cleaned.kept)
     print(f"kept {kept} blocks ({len(cleaned.body)} characters) by {cleaned.extractor}; removed: {_counts(cleaned)}")
+    print("each block: kept or why it went, the classifier's probability that it is article text, its text")
     for b in cleaned.blocks:
         mark = "KEEP" if b.reason is None else f"DROP {b.reason}"
-        print(f"[{mark:<17}] {b.fingerprint} {_preview(b.text)}")
+        score = "  -  " if b.score is None else f"{b.score:.2f} "
+        print(f"[{mark:<17}] {score} {b.fingerprint} {_preview(b.text)}")
     for text in cleaned.teaser_texts:
         print(f"[{'DROP teaser block':<17}] {block_fingerprint(text)} {_preview(text)}")
     print(f"related links ({len(cleaned.related)}):")
