@@ -26,12 +26,13 @@ from pathlib import Path
 
 from pipeline.errors import PermanentError
 from pipeline.ingest import PageRef
+from pipeline.stages import process_work
 from pipeline.state import StateStore, WorkItem, url_digest
 from pipeline.storage import RawStore
 from pipeline.urls import canonicalize_url, site_of
 from pipeline.warc import WarcRecord, read_warc
 
-WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+WARC_SUFFIXES = (".warc", ".warc.gz")
 BATCH = 50  # records per commit: what a killed import reads again, at most
 FINGERPRINT_BYTES = 1 << 20  # a file is known by its size and the digest of its first MiB
 
@@ -163,6 +164,9 @@ class Importer:
             self.tally.files_done += 1
             self.tally.files_before += 1
             return
+        if offset:
+            # Pages an interrupted run of this import handed on, still to clean: waited for too.
+            self._open.extend(self.state.imports.open_work_of(source.id))
         pending: list[WarcRecord] = []
         with source.path.open("rb") as fh:
             records = read_warc(
@@ -184,7 +188,7 @@ class Importer:
         skipped: dict[str, int] = {}
         pages: list[tuple[str, WorkItem]] = []
         for record in records:
-            item = self._page(record) if record.skip is None else None
+            item = self._page(record, source) if record.skip is None else None
             if item is None:
                 reason = record.skip or "bad_url"
                 skipped[reason] = skipped.get(reason, 0) + 1
@@ -205,7 +209,7 @@ class Importer:
             self.tally.skip("seen", len(pages) - len(work))
         return end
 
-    def _page(self, record: WarcRecord) -> tuple[str, WorkItem] | None:
+    def _page(self, record: WarcRecord, source: ImportSource) -> tuple[str, WorkItem] | None:
         """Store the page and make its process work (keyed by its canonical URL's digest)."""
         try:
             url = canonicalize_url(record.url)
@@ -223,7 +227,9 @@ class Importer:
             language=self.filters.language,
             published=fetched or None,
         )
-        return url_digest(url), page.work()
+        msg = page.to_msg()
+        msg["import"] = source.id  # which import handed it on (the process stage reads no more of it)
+        return url_digest(url), process_work(msg, page.page_id)
 
     def outstanding(self) -> int:
         """Pages this run handed on that are still in the ledger (queued, running, retrying);

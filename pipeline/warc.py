@@ -108,6 +108,8 @@ def read_warc(
     offset = start
     try:
         for record in records:
+            if record.format != "warc":  # warcio reads most lines of text as an ARC record
+                raise ArchiveLoadFailed(f"a record of {record.format or 'no known'} format, not WARC")
             found = _read_record(record, max_bytes, accept)
             begin, length = records.get_record_offset(), records.get_record_length()
             offset = begin + length

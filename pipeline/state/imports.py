@@ -131,6 +131,11 @@ class ImportStore:
         found = self.r.hmget(keys.WORK, ids)
         return {work_id for work_id, raw in zip(ids, found, strict=True) if raw is not None}
 
+    def open_work_of(self, import_id: str) -> list[str]:
+        """The ids of the ledger's items that this import handed on (one scan of the ledger)."""
+        mark = f'"import":"{import_id}"'.encode()
+        return [text(k) for k, v in self.r.hscan_iter(keys.WORK, count=1000) if mark in v]
+
 
 def skip_counts(state: Mapping[str, str]) -> dict[str, int]:
     """An import's records skipped, by reason."""

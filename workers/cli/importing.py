@@ -13,6 +13,7 @@ import argparse
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,13 +113,15 @@ def run_import(
             rt.settings.data_dir / "logs",
             restart_limit=rt.settings.worker_restart_limit,
         )
-    tend = Tending(rt, group, watch, 1.0, grace=min(rt.settings.work_grace, 5.0)) if group is not None else None
+    if group is not None:
+        tend: Callable[[], None] = Tending(rt, group, watch, 1.0, grace=min(rt.settings.work_grace, 5.0))
+    else:
+        tend = Reconciling(rt)
 
     def pause() -> None:
         """Between batches: look after the workers, and wait while the pipeline is behind."""
         while True:
-            if tend is not None:
-                tend()
+            tend()
             if importer.outstanding() < window:
                 return
             time.sleep(0.1)
@@ -142,7 +145,7 @@ def run_import(
             if group is not None:
                 if not wait_until_idle(rt, group, timeout, watch):
                     raise RuntimeError(f"import: work still queued after {timeout:.0f} s; see `newsflow status`")
-            elif not _wait_for_others(rt, importer, timeout):
+            elif not _wait_for_others(rt, importer, tend, timeout):
                 raise RuntimeError(
                     f"import: {importer.outstanding()} page(s) still waiting for workers after {timeout:.0f} s;"
                     " they stay queued (see `newsflow status`)"
@@ -166,13 +169,31 @@ def run_import(
     }
 
 
-def _wait_for_others(rt: Runtime, importer: Importer, timeout: float) -> bool:
+class Reconciling:
+    """With workers elsewhere, the import still reconciles now and then: a killed import may
+    have left work recorded but never published, and a deployment without a scheduler (or
+    workers left behind by a killed import) would not publish it."""
+
+    def __init__(self, rt: Runtime, every: float = 5.0) -> None:
+        self.rt, self.every = rt, every
+        self.next = 0.0
+
+    def __call__(self) -> None:
+        from workers.handoff import reconcile
+
+        if time.monotonic() >= self.next:
+            reconcile(self.rt.state, grace=self.rt.settings.work_grace, lease=self.rt.settings.work_lease)
+            self.next = time.monotonic() + self.every
+
+
+def _wait_for_others(rt: Runtime, importer: Importer, tend: Callable[[], None], timeout: float) -> bool:
     """Workers elsewhere do the work: wait until this import's pages left the ledger and the
     articles waiting for the index (up to the index patience) were taken."""
     deadline = time.monotonic() + timeout
     while importer.outstanding():
         if time.monotonic() > deadline:
             return False
+        tend()
         time.sleep(0.25)
     patience = time.monotonic() + rt.settings.index_patience
     while rt.state.pending.count() and time.monotonic() < min(deadline, patience):

@@ -1,0 +1,136 @@
+"""`newsflow import`: WARC files into the index through the queues, as an operator runs it.
+
+Each test writes its own archive of the fault harness's synthetic sites (pages written here,
+never fetched), runs the installed command on a data directory of its own (embedded Redis,
+SQLite, workers the import starts), and reads what `export` and `status` say.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.models import article_id
+from tests.cli.helpers import newsflow
+from tests.faults import harness
+
+pytestmark = pytest.mark.integration
+ARCHIVE_DATE = "2025-03-04T05:06:07Z"
+
+
+def offline_sites(sites: int, articles: int) -> list[harness.Site]:
+    out = harness.make_sites(sites, articles)
+    for i, site in enumerate(out):
+        site.base = f"http://site{i}.example"
+    return out
+
+
+def exported(data: Path) -> list[dict]:
+    run = newsflow(["export"], data)
+    assert run.returncode == 0, run.stderr
+    return [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+
+
+def line_of(stdout: str, label: str) -> str:
+    return next(line for line in stdout.splitlines() if line.startswith(label)).split(":", 1)[1].strip()
+
+
+def test_import_indexes_every_page_once_and_importing_again_adds_nothing(tmp_path: Path) -> None:
+    """Every archived article is indexed once with its clean body and the archive's date; the same
+    command again reads nothing, and the same pages in another archive are skipped as seen."""
+    sites = offline_sites(3, 30)
+    archive = tmp_path / "crawl.warc.gz"
+    pages = harness.write_archive(sites, archive, date=ARCHIVE_DATE)
+    data = tmp_path / "data"
+
+    first = newsflow(["import", str(archive)], data, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert line_of(first.stdout, "records read") == str(2 * pages + 4 * len(sites))
+    assert line_of(first.stdout, "pages queued") == str(pages)
+    assert line_of(first.stdout, "records skipped") == "metadata 3, not_html 3, redirect 3, request 30, status:404 3"
+    assert line_of(first.stdout, "articles indexed").startswith(f"{pages} new")
+    assert line_of(first.stdout, "failed").startswith("0 ")
+
+    docs = exported(data)
+    expected = {f"{s.base}/news/{slug}.html": paragraphs for s in sites for slug, _, paragraphs in s.articles}
+    assert sorted(d["url"] for d in docs) == sorted(expected)  # each once
+    for doc in docs:
+        assert doc["id"] == article_id(doc["url"])
+        assert doc["body"].split("\n\n") == expected[doc["url"]]  # the rail of related stories left out
+        assert doc["fetched_at"].startswith("2025-03-04T05:06:07")  # WARC-Date is the fetch time
+        assert doc["published_at"].startswith("2025-03-04T05:06:07")  # the page gives no date of its own
+
+    again = newsflow(["import", str(archive)], data, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert line_of(again.stdout, "files") == "1 (1 read to the end before)"
+    assert line_of(again.stdout, "records read") == "0"
+    assert line_of(again.stdout, "articles indexed").startswith(f"0 new (index holds {pages};")
+
+    # The same pages archived on another day: another file, every page already seen.
+    other = tmp_path / "later.warc.gz"
+    harness.write_archive(sites, other, date="2025-03-05T00:00:00Z", junk=False)
+    later = newsflow(["import", str(other)], data, timeout=300)
+    assert later.returncode == 0, later.stderr
+    assert line_of(later.stdout, "pages queued") == "0"
+    assert line_of(later.stdout, "records skipped") == f"request {pages}, seen {pages}"
+    assert line_of(later.stdout, "articles indexed").startswith(f"0 new (index holds {pages};")
+
+    status = newsflow(["status", "--json"], data)
+    assert json.loads(status.stdout)["imports"] == []  # nothing in progress
+
+
+def test_site_and_date_filters_leave_pages_out_before_any_cleaning(tmp_path: Path) -> None:
+    """--site takes one site's pages only; --since after the archive's date takes none; no page of
+    another site is cleaned (the `cleaned` counter counts only the site's)."""
+    sites = offline_sites(2, 12)
+    archive = tmp_path / "crawl.warc"
+    harness.write_archive(sites, archive, date=ARCHIVE_DATE, junk=False)
+    data = tmp_path / "data"
+    late = newsflow(["import", str(archive), "--since", "2025-03-05"], data, timeout=300)
+    assert late.returncode == 0, late.stderr
+    assert line_of(late.stdout, "records skipped") == "before_since 12, request 12"
+    one = newsflow(["import", str(archive), "--site", "site1.example", "--language", "es"], data, timeout=300)
+    assert one.returncode == 0, one.stderr
+    assert line_of(one.stdout, "pages queued") == "6"
+    assert line_of(one.stdout, "records skipped") == "other_site 6, request 12"
+    docs = exported(data)
+    assert {d["site"] for d in docs} == {"site1.example"} and len(docs) == 6
+    stats = json.loads(newsflow(["status", "--json"], data).stdout)["stats"]
+    assert stats["cleaned"] == 6
+
+
+def test_a_broken_archive_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
+    """A file that is no WARC: exit 1, one line naming it, and no traceback."""
+    notes = tmp_path / "notes.warc"
+    notes.write_text("not an archive\n" * 5)
+    run = newsflow(["import", str(notes)], tmp_path / "data", timeout=300)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1].startswith(f"newsflow: {notes}: not a readable WARC record at byte 0")
+    assert "Traceback" not in run.stderr
+
+
+def test_export_then_import_into_a_fresh_data_directory_gives_the_same_articles(tmp_path: Path) -> None:
+    """`run --once` over served sites, `export --warc`, then `import` elsewhere: same ids, same bodies."""
+    sites = harness.make_sites(3, 24)
+    fetched = tmp_path / "fetched"
+    with harness.serve(sites) as served:
+        feeds = harness.write_feeds(served, tmp_path / "feeds.yaml")
+        run = newsflow(["run", "--feeds", str(feeds), "--once", "--timeout", "240"], fetched, timeout=300)
+        assert run.returncode == 0, run.stderr
+    archive = tmp_path / "export.warc.gz"
+    export = newsflow(["export", "--warc", str(archive)], fetched)
+    assert export.returncode == 0, export.stderr
+    imported = tmp_path / "imported"
+    back = newsflow(["import", str(archive)], imported, timeout=300)
+    assert back.returncode == 0, back.stderr
+    before = {d["id"]: d for d in exported(fetched)}
+    after = {d["id"]: d for d in exported(imported)}
+    assert len(before) == 24
+    assert sorted(after) == sorted(before)
+    for doc_id, doc in before.items():
+        assert after[doc_id]["body"] == doc["body"]
+        assert after[doc_id]["url"] == doc["url"] and after[doc_id]["title"] == doc["title"]
+        # The fetch time travels as WARC-Date, to the second.
+        assert after[doc_id]["fetched_at"][:19] == doc["fetched_at"][:19]
