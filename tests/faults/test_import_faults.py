@@ -14,25 +14,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pipeline.state import StateStore
 from tests.faults import harness
-from tests.search.noida import free_port
 
 pytestmark = pytest.mark.integration
 ARTICLES = 240
 SITES = 6
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[harness.RedisServer]:
-    server = harness.RedisServer(tmp_path / "redis", free_port()).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
