@@ -113,6 +113,7 @@ class ImportTally:
     bytes_read: int = 0  # offsets reached, summed over files (those finished before included)
     files_done: int = 0
     files_before: int = 0  # files an earlier run of the same import read to the end
+    errors: list[str] = field(default_factory=list)  # files broken at some record, each said once
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
@@ -148,8 +149,13 @@ class Importer:
         self._open: deque[str] = deque()
 
     def run(self, sources: Iterable[ImportSource]) -> ImportTally:
+        """Import every file; a file broken at some record is said in `tally.errors` after what
+        came before it was handed on, and the next file is read."""
         for source in sources:
-            self.import_file(source)
+            try:
+                self.import_file(source)
+            except PermanentError as exc:
+                self.tally.errors.append(str(exc))
         return self.tally
 
     def import_file(self, source: ImportSource) -> None:
@@ -172,13 +178,16 @@ class Importer:
             records = read_warc(
                 fh, start=offset, max_bytes=self.max_bytes, accept=self.filters.reason, where=str(source.path)
             )
-            for record in records:
-                pending.append(record)
-                if len(pending) >= self.batch:
-                    offset = self._commit(source, pending, offset)
-                    pending = []
-                    self.pause()
-        self._commit(source, pending, offset)
+            try:
+                for record in records:
+                    pending.append(record)
+                    if len(pending) >= self.batch:
+                        offset = self._commit(source, pending, offset)
+                        pending = []
+                        self.pause()
+            finally:
+                # The records read before a broken one (or an interruption) are handed on.
+                self._commit(source, pending, offset)
         self.state.imports.finish(source.id)
         self.tally.files_done += 1
 

@@ -103,7 +103,10 @@ def read_warc(
     site and date cost no decompression of the body). A file that is no WARC, or broken at
     some offset, raises PermanentError naming `where` and the offset.
     """
+    # In an uncompressed file a record's length leaves out the blank lines that close it.
     fh.seek(start)
+    head = fh.read(8)
+    fh.seek(start + len(head) - len(head.lstrip(b"\r\n")))
     records = ArchiveIterator(fh, ensure_http_headers=False)
     offset = start
     try:
@@ -118,6 +121,13 @@ def read_warc(
         raise PermanentError(f"{where}: not a readable WARC record at byte {offset}: {_first_line(exc)}") from None
     except (OSError, EOFError, ValueError) as exc:
         raise PermanentError(f"{where}: broken at byte {offset} ({type(exc).__name__}: {exc})") from None
+    size = fh.seek(0, io.SEEK_END)
+    fh.seek(offset)
+    # warcio ends quietly at a record cut short (a download that stopped); what may follow the
+    # last whole record is only the blank lines that close it in an uncompressed file.
+    if offset < size and (size - offset > 64 or fh.read(64).strip()):
+        left = size - offset
+        raise PermanentError(f"{where}: cut short: {left} byte(s) after the last whole record, at byte {offset}")
 
 
 def _read_record(

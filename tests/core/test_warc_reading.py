@@ -52,9 +52,10 @@ def test_only_html_pages_with_a_200_are_read_and_every_other_record_says_why(tmp
     assert records[-1].end == path.stat().st_size
 
 
-def test_reading_from_a_record_offset_goes_on_with_the_next_records(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["crawl.warc.gz", "crawl.warc"])
+def test_reading_from_a_record_offset_goes_on_with_the_next_records(tmp_path: Path, name: str) -> None:
     """A reader started at the end offset of record k yields exactly the records after k."""
-    path = tmp_path / "crawl.warc.gz"
+    path = tmp_path / name
     harness.write_archive(sites(), path)
     with path.open("rb") as fh:
         everything = list(read_warc(fh))
@@ -123,6 +124,23 @@ def test_a_file_that_is_no_warc_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"these are my notes, not an archive\n" * 10)
     with path.open("rb") as fh, pytest.raises(PermanentError, match=r"notes\.warc: .*byte 0"):
         list(read_warc(fh, where=str(path)))
+
+
+def test_a_file_cut_short_yields_its_whole_records_then_says_where_it_breaks(tmp_path: Path) -> None:
+    """A download that stopped mid-record: the records before are read, then a PermanentError."""
+    path = tmp_path / "crawl.warc.gz"
+    harness.write_archive(sites(), path)
+    with path.open("rb") as fh:
+        whole = list(read_warc(fh))
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(path.read_bytes()[: whole[20].start + 30])
+    read = []
+    with (
+        cut.open("rb") as fh,
+        pytest.raises(PermanentError, match=rf"cut\.warc\.gz: cut short: .* at byte {whole[19].end}"),
+    ):
+        read.extend(read_warc(fh, where=str(cut)))
+    assert [r.url for r in read] == [r.url for r in whole[:20]]
 
 
 def test_sources_are_the_files_named_and_those_under_directories(tmp_path: Path) -> None:

@@ -102,13 +102,24 @@ def test_site_and_date_filters_leave_pages_out_before_any_cleaning(tmp_path: Pat
 
 
 def test_a_broken_archive_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
-    """A file that is no WARC: exit 1, one line naming it, and no traceback."""
+    """A file that is no WARC, and one cut short: exit 1, a line naming each, no traceback; the
+    pages before the cut are imported all the same."""
     notes = tmp_path / "notes.warc"
     notes.write_text("not an archive\n" * 5)
-    run = newsflow(["import", str(notes)], tmp_path / "data", timeout=300)
+    archive = tmp_path / "crawl.warc.gz"
+    harness.write_archive(offline_sites(2, 12), archive, junk=False)
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(archive.read_bytes()[: archive.stat().st_size * 2 // 3])
+    data = tmp_path / "data"
+    run = newsflow(["import", str(notes), str(cut)], data, timeout=300)
     assert run.returncode == 1
-    assert run.stderr.strip().splitlines()[-1].startswith(f"newsflow: {notes}: not a readable WARC record at byte 0")
+    errors = run.stderr.strip().splitlines()[-2:]
+    assert errors[0].startswith(f"newsflow: {notes}: not a readable WARC record at byte 0")
+    assert errors[1].startswith(f"newsflow: {cut}: cut short: ")
     assert "Traceback" not in run.stderr
+    queued = int(line_of(run.stdout, "pages queued"))
+    assert 4 <= queued < 12
+    assert len(exported(data)) == queued
 
 
 def test_export_then_import_into_a_fresh_data_directory_gives_the_same_articles(tmp_path: Path) -> None:

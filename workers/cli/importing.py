@@ -69,7 +69,10 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         rt.state.ping()  # Redis not answering at the start: a setting to fix (exit 75)
         summary = run_import(rt, sources, filters, workers=args.workers, window=args.window, timeout=args.timeout)
     print_import_summary(summary)
-    return 0
+    errors = summary["tally"].errors
+    for error in errors:
+        print(f"newsflow: {error}; the records before it were imported", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def consuming_workers(timeout: float = 1.0) -> list[str]:
