@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import io
 import json
 import os
 import shutil
@@ -133,25 +132,13 @@ class LoopbackSites:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-def write_warc(pages: list[Page], path: Path) -> None:
-    from warcio.statusandheaders import StatusAndHeaders
-    from warcio.timeutils import datetime_to_iso_date
-    from warcio.warcwriter import WARCWriter
+def write_archive(pages: list[Page], path: Path) -> None:
+    """The pages under their loopback URLs, fetched now, as `export --warc` writes pages."""
+    from pipeline.warc import ArchivedPage, write_warc
 
-    when = datetime_to_iso_date(datetime.now(UTC).replace(tzinfo=None))
+    now = datetime.now(UTC)
     with path.open("wb") as out:
-        writer = WARCWriter(out, gzip=True)
-        for page in pages:
-            head = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-            record = writer.create_warc_record(
-                page.url,
-                "response",
-                payload=io.BytesIO(page.html),
-                length=len(page.html),
-                http_headers=head,
-                warc_headers_dict={"WARC-Date": when},
-            )
-            writer.write_record(record)
+        write_warc(out, (ArchivedPage(p.url, now, p.html) for p in pages), filename=path.name)
 
 
 def newsflow(args: list[str], data: Path) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -194,7 +181,7 @@ def main() -> int:
             print(f"{len(pages)} pages of {sites_count} sites ({args.sets}) on 127.0.0.1, {os.cpu_count()} cores")
             fetched, run_seconds = newsflow(["run", "--feeds", str(feeds), "--once", "--timeout", "3600"], work / "run")
         archive = work / "pages.warc.gz"
-        write_warc(pages, archive)
+        write_archive(pages, archive)
         imported, import_seconds = newsflow(["import", str(archive), "--timeout", "3600"], work / "import")
         again, again_seconds = newsflow(["import", str(archive)], work / "import")
         by_run, by_import = articles(work / "run"), articles(work / "import")
