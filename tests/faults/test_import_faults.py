@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -61,6 +62,25 @@ def wait_until(proc: subprocess.Popen[str], url: str, test: object, timeout: flo
 def start_import(archive: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     args = [sys.executable, "-m", "workers.cli", "import", str(archive), "--window", "20", "--timeout", "400"]
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def sample_open_pages(proc: subprocess.Popen[str], url: str) -> list[int]:
+    """How many of the import's pages are in the ledger, sampled while it runs (a thread)."""
+    seen: list[int] = [0]
+
+    def sample() -> None:
+        store = StateStore.from_url(url)
+        try:
+            while proc.poll() is None:
+                with contextlib.suppress(Exception):
+                    for state in store.imports.all():
+                        seen.append(len(store.imports.open_work_of(state["id"])))
+                time.sleep(0.05)
+        finally:
+            store.close()
+
+    threading.Thread(target=sample, daemon=True).start()
+    return seen
 
 
 def check_everything_once(env: dict[str, str], url: str) -> None:
@@ -125,6 +145,7 @@ def test_workers_killed_during_an_import_lose_nothing(
     env = harness.base_env(tmp_path / "data", REDIS_URL=redis_server.url)
     proc = start_import(archive, env)
     killed = []
+    most_open = sample_open_pages(proc, redis_server.url)
     try:
         for name, at in (("process", 40), ("io", 120)):
             assert wait_until(proc, redis_server.url, lambda s, i, at=at: s.get("indexed", 0) >= at), (
@@ -144,3 +165,5 @@ def test_workers_killed_during_an_import_lose_nothing(
     assert killed == ["process", "io"]
     assert "worker restarts:   2" in stdout
     check_everything_once(env, redis_server.url)
+    # The backpressure: never more than the window and one batch of its pages open at once.
+    assert 0 < max(most_open) <= 20 + 50
