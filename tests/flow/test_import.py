@@ -52,6 +52,9 @@ def test_import_indexes_every_page_once_and_importing_again_adds_nothing(tmp_pat
     assert line_of(first.stdout, "records skipped") == "metadata 3, not_html 3, redirect 3, request 30, status:404 3"
     assert line_of(first.stdout, "articles indexed").startswith(f"{pages} new")
     assert line_of(first.stdout, "failed").startswith("0 ")
+    # In a pipe, progress is plain lines on stderr, the last with the final figures.
+    last = [line for line in first.stderr.splitlines() if line.startswith("import: ")][-1]
+    assert last.startswith(f"import: {2 * pages + 4 * len(sites)} records read, {pages} pages queued, {pages} cleaned")
 
     docs = exported(data)
     expected = {f"{s.base}/news/{slug}.html": paragraphs for s in sites for slug, _, paragraphs in s.articles}

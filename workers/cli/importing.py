@@ -205,8 +205,9 @@ def _wait_for_others(rt: Runtime, importer: Importer, tend: Callable[[], None], 
 
 
 class ImportProgress:
-    """A bar of the bytes read, with records, pages queued, articles indexed, drops and the
-    rate, on a terminal (stderr); a plain line every `PLAIN_EVERY` seconds elsewhere."""
+    """A bar of the bytes read, with records, pages queued, articles cleaned (and their rate)
+    and written to the index, drops by reason, on a terminal (stderr); a plain line every
+    `PLAIN_EVERY` seconds elsewhere. The summary at the end counts the articles indexed."""
 
     def __init__(self, rt: Runtime, importer: Importer, sources: list[ImportSource], before: dict[str, int]) -> None:
         self.rt, self.importer, self.before = rt, importer, before
@@ -216,13 +217,13 @@ class ImportProgress:
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> ImportProgress:
-        from workers.cli.display import progress_bars, progress_on_stderr
+        from workers.cli.display import progress_on_stderr
 
         self.terminal = progress_on_stderr()
-        self._bars_cm = progress_bars()
-        self.bars = self._bars_cm.__enter__()
         if self.terminal:
-            self.task = self.bars.add_task("importing", total=self.total)
+            self.bars = _bars()
+            self.bars.start()
+            self.task = self.bars.add_task("archive read", total=self.total)
         self._thread = threading.Thread(target=self._loop, name="import-progress", daemon=True)
         self._thread.start()
         return self
@@ -231,22 +232,24 @@ class ImportProgress:
         tally = self.importer.tally
         now = self.rt.state.stats()
         delta = {k: now.get(k, 0) - self.before.get(k, 0) for k in now}
-        indexed = delta.get("indexed", 0)
+        cleaned, writes = delta.get("cleaned", 0), delta.get("indexed", 0)
         dropped = dict(tally.skipped)
         for key, n in delta.items():
             if key.startswith("dropped:") and n:
                 dropped[key.split(":", 1)[1]] = dropped.get(key.split(":", 1)[1], 0) + n
-        rate = indexed / max(1e-6, time.monotonic() - self.started)
+        rate = cleaned / max(1e-6, time.monotonic() - self.started)
         drops = ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "none"
+        # Index writes include pages cleaned again as a site's boilerplate was learned.
         return (
-            f"{tally.records} records read, {tally.queued} pages queued, {indexed} articles indexed"
-            f" ({rate:.1f}/s); dropped: {drops}"
+            f"{tally.records} records read, {tally.queued} pages queued, {cleaned} cleaned ({rate:.1f}/s),"
+            f" {writes} index writes; dropped: {drops}"
         )
 
     def update(self) -> None:
         text = self.line()
         if self.terminal:
-            self.bars.update(self.task, completed=self.importer.tally.bytes_read, description=text)
+            self.bars.stats = text
+            self.bars.update(self.task, completed=self.importer.tally.bytes_read)
         else:
             print(f"import: {text}", file=sys.stderr, flush=True)
 
@@ -260,10 +263,27 @@ class ImportProgress:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        with suppress(Exception):
+            self.update()  # the last figures, in a pipe too
         if self.terminal:
-            with suppress(Exception):
-                self.update()
-        self._bars_cm.__exit__(None, None, None)
+            self.bars.stop()
+
+
+def _bars() -> Any:
+    """A bar of the archive's bytes read, and under it a line of what became of its records."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
+    from rich.text import Text
+
+    from workers.cli.display import console
+
+    class Bars(Progress):
+        stats = ""
+
+        def get_renderables(self) -> Any:
+            yield self.make_tasks_table(self.tasks)
+            yield Text(self.stats, overflow="fold")
+
+    return Bars("{task.description}", BarColumn(), DownloadColumn(), TimeElapsedColumn(), console=console(stderr=True))
 
 
 def print_import_summary(summary: dict[str, Any]) -> None:
