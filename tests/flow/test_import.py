@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.models import article_id
+from pipeline.settings import Settings
 from tests.cli.helpers import newsflow
 from tests.faults import harness
+from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration
 ARCHIVE_DATE = "2025-03-04T05:06:07Z"
@@ -148,3 +150,29 @@ def test_export_then_import_into_a_fresh_data_directory_gives_the_same_articles(
         assert after[doc_id]["url"] == doc["url"] and after[doc_id]["title"] == doc["title"]
         # The fetch time travels as WARC-Date, to the second.
         assert after[doc_id]["fetched_at"][:19] == doc["fetched_at"][:19]
+
+
+def test_publish_only_waits_for_workers_then_the_same_import_goes_on(tmp_path: Path) -> None:
+    """`--workers none` with no worker anywhere: the window fills, the import gives up after its
+    timeout saying so, and shows in status; the command again (workers started) finishes it once."""
+    sites = offline_sites(2, 40)
+    archive = tmp_path / "crawl.warc.gz"
+    harness.write_archive(sites, archive, junk=False)
+    data = tmp_path / "data"
+    # A page a feed already brought in is not imported again.
+    with Runtime(Settings(data_dir=data, redis_url=None)) as rt:
+        assert rt.state.seen.claim(f"{sites[0].base}/news/{sites[0].articles[0][0]}.html")
+    stuck = newsflow(["import", str(archive), "--workers", "none", "--window", "5", "--timeout", "3"], data)
+    assert stuck.returncode == 1
+    assert "waited 3 s for workers to take them" in stuck.stderr.strip().splitlines()[-1]
+    status = newsflow(["status", "--json"], data)
+    report = json.loads(status.stdout)
+    (progress,) = report["imports"]
+    assert progress["state"] == "running" and 5 <= int(progress["queued"]) < 39
+    assert report["queues"]["process"] == int(progress["queued"])  # published, waiting for workers
+    done = newsflow(["import", str(archive)], data, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert line_of(done.stdout, "workers") == "started here"
+    docs = exported(data)
+    assert len(docs) == len({d["url"] for d in docs}) == 39
+    assert json.loads(newsflow(["status", "--json"], data).stdout)["imports"] == []

@@ -123,10 +123,16 @@ def run_import(
 
     def pause() -> None:
         """Between batches: look after the workers, and wait while the pipeline is behind."""
+        deadline = time.monotonic() + timeout
         while True:
             tend()
-            if importer.outstanding() < window:
+            if (open_pages := importer.outstanding()) < window:
                 return
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"import: {open_pages} page(s) waited {timeout:.0f} s for workers to take them; they stay"
+                    " queued, and the same command goes on from where it stopped"
+                )
             time.sleep(0.1)
 
     importer = Importer(
