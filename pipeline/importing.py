@@ -111,7 +111,6 @@ class ImportTally:
     queued: int = 0  # pages handed to the process stage
     skipped: dict[str, int] = field(default_factory=dict)  # by reason, `seen` included
     bytes_read: int = 0  # offsets reached, summed over files (those finished before included)
-    files_done: int = 0
     files_before: int = 0  # files an earlier run of the same import read to the end
     errors: list[str] = field(default_factory=list)  # files broken at some record, each said once
 
@@ -167,7 +166,6 @@ class Importer:
         self.tally.bytes_read += offset
         if before.get("state") == "done":
             self.state.imports.finish(source.id)
-            self.tally.files_done += 1
             self.tally.files_before += 1
             return
         if offset:
@@ -182,14 +180,14 @@ class Importer:
                 for record in records:
                     pending.append(record)
                     if len(pending) >= self.batch:
-                        offset = self._commit(source, pending, offset)
-                        pending = []
+                        # Taken off first: a batch cut short in its commit is read again, not twice.
+                        batch, pending = pending, []
+                        offset = self._commit(source, batch, offset)
                         self.pause()
             finally:
                 # The records read before a broken one (or an interruption) are handed on.
                 self._commit(source, pending, offset)
         self.state.imports.finish(source.id)
-        self.tally.files_done += 1
 
     def _commit(self, source: ImportSource, records: list[WarcRecord], offset: int) -> int:
         if not records:

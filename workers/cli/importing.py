@@ -108,7 +108,9 @@ def run_import(
     found = consuming_workers() if workers == "auto" and todo else []
     group = None
     watch = Watch()
+    tend: Callable[[], None]
     if todo and (workers == "start" or (workers == "auto" and not found)):
+        # As `run --once`: supervised workers, reconciled every second.
         group = WorkerGroup(
             rt.redis_url,
             rt.settings.data_dir,
@@ -116,8 +118,7 @@ def run_import(
             rt.settings.data_dir / "logs",
             restart_limit=rt.settings.worker_restart_limit,
         )
-    if group is not None:
-        tend: Callable[[], None] = Tending(rt, group, watch, 1.0, grace=min(rt.settings.work_grace, 5.0))
+        tend = Tending(rt, group, watch, 1.0, grace=min(rt.settings.work_grace, 5.0))
     else:
         tend = Reconciling(rt)
 
