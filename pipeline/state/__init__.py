@@ -15,6 +15,7 @@
     neardup     the near-duplicate index: short MinHash signatures, LSH bands in small hashes
     broker      kombu's queues and unacknowledged messages, read (and restored)
     counters    counters and operator events
+    imports     WARC imports: offsets per file, and the claim that hands their pages on
 
 Nothing outside this package imports `redis`.
 """

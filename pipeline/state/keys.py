@@ -52,6 +52,14 @@ RECENT_DOCS = CORE + "index:recent:docs"  # hash: doc id -> the document it took
 SUSPECT = CORE + "index:suspect"  # when the search backend last stopped answering, until rechecked
 
 
+IMPORTS = CORE + "imports"  # zset: import id -> when it last moved (`newsflow import`, see imports.py)
+
+
+def import_state(import_id: str) -> str:
+    """Hash of one WARC import: its file, the offset read up to, counts by outcome."""
+    return f"{CORE}import:{import_id}"
+
+
 def feed_guids(feed_id: str, generation: str) -> str:
     """A feed's GUID-digest -> URL-digest map: the "cur" and "prev" generations."""
     return f"{CORE}feed:{feed_id}:gids:{generation}"

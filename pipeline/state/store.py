@@ -23,6 +23,7 @@ from pipeline.state.docs import PageRecords, PendingDocs
 from pipeline.state.drift import DriftWindows
 from pipeline.state.feeds import FeedStore
 from pipeline.state.hosts import HostStore
+from pipeline.state.imports import ImportStore
 from pipeline.state.neardup import NearDupStore
 from pipeline.state.seen import DEFAULT_RETENTION, SeenUrls
 from pipeline.state.work import WorkItem, WorkLedger
@@ -55,6 +56,7 @@ class StateStore:
         self.hosts = HostStore(client)
         self.broker = BrokerView(client, queues)
         self.drift = DriftWindows(client)
+        self.imports = ImportStore(client, self.seen)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: object) -> StateStore:

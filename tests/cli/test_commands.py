@@ -66,4 +66,4 @@ def test_each_command_group_registers_its_own_commands() -> None:
         source = Path(group.__file__ or "").read_text(encoding="utf-8")
         assert "globals()" not in source
     names = [g.__name__.rsplit(".", 1)[1] for g in COMMAND_GROUPS]
-    assert names == ["run", "search", "clean", "ops", "drift", "feeds", "serve"]
+    assert names == ["run", "importing", "search", "clean", "ops", "drift", "feeds", "serve"]

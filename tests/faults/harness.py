@@ -576,3 +576,47 @@ def stop_and_start(stop: Callable[[], None], start: Callable[[], Any], at: int, 
         log.append(f"started the search backend after {down:g} s")
 
     return fault
+
+
+# -- archives -----------------------------------------------------------------------------------------
+def write_archive(sites: list[Site], path: Path, *, date: str = "2025-03-04T05:06:07Z", junk: bool = True) -> int:
+    """A WARC.gz of every article page of the sites, as a crawler writes it: each response after
+    its request, and (with `junk`) per site a redirect, a 404, an image and a metadata record.
+    Returns the number of article pages."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    pages = 0
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=path.suffix == ".gz")
+
+        def record(url: str, kind: str, body: bytes, head: StatusAndHeaders | None = None) -> None:
+            rec = writer.create_warc_record(
+                url,
+                kind,
+                payload=io.BytesIO(body),
+                length=len(body),
+                http_headers=head,
+                warc_headers_dict={"WARC-Date": date},
+            )
+            writer.write_record(rec)
+
+        def response(url: str, body: bytes, status: str = "200 OK", ctype: str = "text/html; charset=utf-8") -> None:
+            head = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
+            record(url, "response", body, head)
+
+        for site in sites:
+            for k, (slug, _, _) in enumerate(site.articles):
+                url = f"{site.base}/news/{slug}.html"
+                request = StatusAndHeaders("GET /news/ HTTP/1.1", [("Host", "x")], is_http_request=True)
+                record(url, "request", b"", request)
+                response(url, site.page(k))
+                pages += 1
+            if junk:
+                response(f"{site.base}/old.html", b"", "301 Moved Permanently")
+                response(f"{site.base}/gone.html", b"gone", "404 Not Found", "text/plain")
+                response(f"{site.base}/logo.png", b"\x89PNG\r\n", ctype="image/png")
+                record(f"{site.base}/", "metadata", b"outlinks: none", None)
+    return pages

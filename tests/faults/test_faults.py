@@ -27,13 +27,6 @@ SITES = 6
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[harness.RedisServer]:
-    server = harness.RedisServer(tmp_path / "redis", free_port()).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def sites() -> Iterator[list[harness.Site]]:
     with harness.serve(harness.make_sites(SITES, ARTICLES)) as served:
         yield served

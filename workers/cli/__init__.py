@@ -1,6 +1,7 @@
 """The `newsflow` command line: one module per command group, each registering its commands.
 
     run.py     run, demo                                  (orchestration: workers.service)
+    importing.py  import (WARC backfill: pipeline.importing)
     search.py  search, export, explain
     clean.py   clean (one page, no Redis)
     ops.py     status, dead-letters, reprocess, reindex, prune-raw
@@ -26,12 +27,12 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from workers.cli import clean, drift, feeds, ops, run, search, serve
+from workers.cli import clean, drift, feeds, importing, ops, run, search, serve
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
 
-COMMAND_GROUPS = (run, search, clean, ops, drift, feeds, serve)
+COMMAND_GROUPS = (run, importing, search, clean, ops, drift, feeds, serve)
 EX_USAGE = 2
 EX_TEMPFAIL = 75
 EX_BROKEN_PIPE = 128 + signal.SIGPIPE

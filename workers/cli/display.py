@@ -184,8 +184,20 @@ def status_view(report: dict[str, Any]) -> RenderableType:
         for event in report["events"][:5]:
             events.add_row(timestamp(event["at"]), event["message"])
         parts.append(events)
+    if report.get("imports"):
+        imports = Table(title="Imports in progress (the same `newsflow import` goes on)", show_header=False)
+        imports.add_column("import", overflow="fold")
+        for state in report["imports"]:
+            imports.add_row(describe_import(state))
+        parts.append(imports)
     parts.append(feeds_table(report["feeds"]))
     return Group(*parts)
+
+
+def describe_import(state: dict[str, str]) -> str:
+    from pipeline.state.imports import describe
+
+    return f"{describe(state)}; last moved {timestamp(state.get('updated'))}"
 
 
 def redis_memory(report: dict[str, Any]) -> str:
@@ -218,6 +230,8 @@ def print_status(report: dict[str, Any]) -> None:
         print(f"drift: {alarm['site']} since {timestamp(alarm['at'])}: {'; '.join(alarm['changes'])}")
     for event in report["events"][:5]:
         print(f"  {timestamp(event['at'])} {event['message']}")
+    for state in report.get("imports") or []:
+        print(f"import in progress: {describe_import(state)}")
     print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(report["stats"].items())))
     print_feeds(report["feeds"])
 

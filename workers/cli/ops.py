@@ -78,6 +78,7 @@ def status_report(rt: Runtime) -> dict[str, Any]:
         "events": rt.state.counters.events(10),
         "stats": stats,
         "feeds": scheduling.feed_health(rt.state),
+        "imports": [i for i in rt.state.imports.all() if i.get("state") != "done"],
     }
 
 

@@ -1,0 +1,155 @@
+"""WARC imports in Redis: how far each file was read, what came of its records, and the claim
+that hands a batch of pages to the process stage.
+
+A batch is one script: each page's URL is claimed in the shared seen-set (`seen.py`), the
+process work of the new ones enters the ledger (`work.py`), and the file's offset moves past
+the batch with the counts of what was skipped, all or nothing. A killed import therefore
+reads again only the records after the last batch it committed, and a page is handed on
+once, however often the file is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pipeline.state import keys
+from pipeline.state.client import Client, text
+from pipeline.state.seen import CLAIM_URL_LUA, SeenUrls
+from pipeline.state.work import WorkItem
+
+# KEYS = the import's hash, the imports zset, the seen epoch table, the ledger's work hash and
+# sent zset, then n seen shards per page. ARGV = ttl, now, current seen epoch, n, import id,
+# offset, records read, the number of skip reasons, (reason, count) pairs, then per page its
+# seen field, work id and work JSON. Returns 1 per new page, 0 per page seen before.
+_COMMIT = (
+    CLAIM_URL_LUA
+    + """
+local state, imports, table, work, sent = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local ttl, now, epoch, n = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
+local skips = tonumber(ARGV[8])
+local out, added, i = {}, 0, 0
+for a = 9 + 2 * skips, #ARGV, 3 do
+  local new = claim_url(6 + i * n, n, ARGV[a], ttl)
+  i = i + 1
+  if new == 1 then
+    added = added + 1
+    redis.call('HSET', work, ARGV[a + 1], ARGV[a + 2])
+    redis.call('ZADD', sent, now, ARGV[a + 1])
+  end
+  out[#out + 1] = new
+end
+count_claimed(table, epoch, added, now)
+for s = 9, 8 + 2 * skips, 2 do
+  redis.call('HINCRBY', state, 'skip:' .. ARGV[s], tonumber(ARGV[s + 1]))
+end
+if added < i then redis.call('HINCRBY', state, 'skip:seen', i - added) end
+redis.call('HINCRBY', state, 'queued', added)
+redis.call('HINCRBY', state, 'records', tonumber(ARGV[7]))
+redis.call('HSET', state, 'offset', ARGV[6], 'updated', now)
+redis.call('ZADD', imports, now, ARGV[5])
+return out
+"""
+)
+
+
+class ImportStore:
+    def __init__(self, client: Client, seen: SeenUrls) -> None:
+        self.r = client
+        self.seen = seen
+        self._commit = client.register_script(_COMMIT)
+
+    def begin(self, import_id: str, **fields: Any) -> dict[str, str]:
+        """Open (or reopen) an import: its fields are set unless already there; returns its state
+        as it was (empty for a new import)."""
+        key = keys.import_state(import_id)
+        before = self.get(import_id) or {}
+        pipe = self.r.pipeline(transaction=True)
+        for name, value in fields.items():
+            pipe.hsetnx(key, name, str(value))
+        pipe.hset(key, "state", "running")
+        pipe.hsetnx(key, "offset", "0")
+        pipe.zadd(keys.IMPORTS, {import_id: self.seen.now()})
+        pipe.execute()
+        return before
+
+    def get(self, import_id: str) -> dict[str, str] | None:
+        raw = self.r.hgetall(keys.import_state(import_id))
+        return {text(k): text(v) for k, v in raw.items()} or None
+
+    def commit(
+        self,
+        import_id: str,
+        *,
+        offset: int,
+        records: int,
+        skipped: Mapping[str, int],
+        pages: Sequence[tuple[str, WorkItem]],
+    ) -> list[bool]:
+        """Claim each (URL digest, process work) page and move the offset, in one step; True
+        for each page that was new (its work is now in the ledger)."""
+        now = self.seen.now()
+        plan = self.seen.plan([digest for digest, _ in pages])
+        args: list[str | int | bytes] = [self.seen.ttl, repr(now), plan.epoch, plan.per_digest]
+        args += [import_id, offset, records, len(skipped)]
+        for reason, count in skipped.items():
+            args += [reason, count]
+        for field, (_, item) in zip(plan.fields, pages, strict=True):
+            args += [field, item.id, item.to_json()]
+        claim_keys = [
+            keys.import_state(import_id),
+            keys.IMPORTS,
+            keys.SEEN_EPOCHS,
+            keys.WORK,
+            keys.WORK_SENT,
+            *plan.shards,
+        ]
+        return [bool(v) for v in self._commit(keys=claim_keys, args=args)]
+
+    def finish(self, import_id: str) -> None:
+        """The whole file was read (its pages may still be in the ledger)."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(keys.import_state(import_id), mapping={"state": "done", "updated": repr(self.seen.now())})
+        pipe.zadd(keys.IMPORTS, {import_id: self.seen.now()})
+        pipe.execute()
+
+    def all(self) -> list[dict[str, str]]:
+        """Every import known, the most recently moved first, each with its `id`."""
+        ids = [text(i) for i in self.r.zrevrange(keys.IMPORTS, 0, -1) if isinstance(i, bytes | str)]
+        out = []
+        for import_id in ids:
+            state = self.get(import_id)
+            if state is not None:
+                out.append({"id": import_id, **state})
+        return out
+
+    def open_work(self, ids: Iterable[str]) -> set[str]:
+        """Which of these work ids are still in the ledger (queued, running or waiting)."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        found = self.r.hmget(keys.WORK, ids)
+        return {work_id for work_id, raw in zip(ids, found, strict=True) if raw is not None}
+
+    def open_work_of(self, import_id: str) -> list[str]:
+        """The ids of the ledger's items that this import handed on (one scan of the ledger)."""
+        mark = f'"import":"{import_id}"'.encode()
+        return [text(k) for k, v in self.r.hscan_iter(keys.WORK, count=1000) if mark in v]
+
+
+def skip_counts(state: Mapping[str, str]) -> dict[str, int]:
+    """An import's records skipped, by reason."""
+    return {k.split(":", 1)[1]: int(v) for k, v in state.items() if k.startswith("skip:") and int(v)}
+
+
+def describe(state: Mapping[str, str]) -> str:
+    """One line on an import, for `status`."""
+    size = int(state.get("size") or 0)
+    offset = int(state.get("offset") or 0)
+    share = f" ({offset / size:.0%})" if size else ""
+    skipped = skip_counts(state)
+    return (
+        f"{state.get('file', '?')}: {state.get('state', '?')}, read {offset:,} of {size:,} bytes{share},"
+        f" {int(state.get('records') or 0):,} records, {int(state.get('queued') or 0):,} pages queued"
+        + (", skipped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(skipped.items())) if skipped else "")
+    )
