@@ -113,11 +113,13 @@ class WorkerGroup:
         env = {**os.environ, "REDIS_URL": self.redis_url, "NEWSFLOW_DATA_DIR": str(self.data_dir), **self.env}
         env[lifeline.SUPERVISOR_ENV] = str(os.getpid())
         spec = proc.spec
+        cmd = [sys.executable, "-m", "celery", "-A", "workers"]
+        if env.get("NEWSFLOW_LOG_FORMAT", "").lower() == "json":
+            cmd.append("--quiet")  # no banner printed before logging starts: every line is JSON
         if spec.beat:
-            cmd = [sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"]
-            cmd += ["-s", str(self.data_dir / "beat-schedule")]
+            cmd += ["beat", "--loglevel", "INFO", "-s", str(self.data_dir / "beat-schedule")]
         else:
-            cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", spec.queues, "-P", spec.pool]
+            cmd += ["worker", "-Q", spec.queues, "-P", spec.pool]
             cmd += ["-c", str(spec.concurrency), "-n", self.node(proc), "--loglevel", "INFO"]
             cmd += ["--without-gossip", "--without-mingle"]
         # The child keeps its own copy of the descriptor; ours closes at once.
