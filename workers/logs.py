@@ -141,11 +141,18 @@ def _real_stderr() -> IO[str]:
     return sys.stderr.original if isinstance(sys.stderr, StrayOutput) else sys.stderr
 
 
-def configure_logging(log_format: str, level: int | str = logging.INFO, stream: IO[str] | None = None) -> None:
+def configure_logging(
+    log_format: str, level: int | str = logging.INFO, stream: IO[str] | None = None, *, worker: bool = False
+) -> None:
     """Send every logger's records, Python's warnings included, to one handler on `stream`
-    (stderr), as text or JSON lines."""
+    (stderr), as text or JSON lines. `worker`: a worker or the scheduler, whose records about
+    a Redis outage are folded into one warning when it begins and one line when it ends."""
     logging.captureWarnings(True)  # a warning is one record, its continuation lines inside it
     handler = logging.StreamHandler(stream or _real_stderr())
+    if worker:
+        from workers.outages import OutageFilter
+
+        handler.addFilter(OutageFilter())
     handler.addFilter(TaskContext())
     handler.setFormatter(json_formatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
@@ -153,6 +160,9 @@ def configure_logging(log_format: str, level: int | str = logging.INFO, stream: 
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # The Elasticsearch client logs each retry of an unreachable node with its traceback; the
+    # backend's own error says it once, and an outage is logged as one (`workers.outages`).
+    logging.getLogger("elastic_transport").setLevel(max(logging.ERROR, root.level))
 
 
 @setup_logging.connect
@@ -162,7 +172,7 @@ def _celery_logging(loglevel: int | str | None = None, logfile: str | None = Non
 
     log_format = get_runtime().settings.log_format
     stream = open(logfile, "a", encoding="utf-8") if logfile else None  # noqa: SIM115 - the process's log, open for its life
-    configure_logging(log_format, loglevel or logging.INFO, stream)
+    configure_logging(log_format, loglevel or logging.INFO, stream, worker=True)
     if log_format == "json":
         route_stray_output()
 
@@ -174,7 +184,7 @@ def _worker_logging_early(**_: Any) -> None:
     from workers.runtime import get_runtime
 
     if get_runtime().settings.log_format == "json":
-        configure_logging("json")
+        configure_logging("json", worker=True)
         route_stray_output()
         # Its notices from signal handlers ("Warm shutdown") go straight to file descriptor 2,
         # past any stream: through logging instead.
