@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.support import WORKER_ENV
+from demo.server import SiteServer
+from pipeline import scheduling
+from pipeline.feeds import FeedConfig
+from tests.feeds.helpers import FeedRoute, rss
+from tests.support import WORKER_ENV, start_workers
 from workers.beat import LEASE_TTL
 from workers.runtime import Runtime
 from workers.supervisor import WorkerGroup, WorkerSpec
@@ -29,13 +34,18 @@ def _wait(predicate: object, timeout: float, what: str) -> None:
         time.sleep(0.25)
 
 
+def _beats(redis_url: str, root: Path) -> list[WorkerGroup]:
+    """Two schedulers, as on two hosts: each its own data directory, one Redis."""
+    return [
+        WorkerGroup(redis_url, root / name, [WorkerSpec("beat", beat=True)], root / name / "logs")
+        for name in ("host-a", "host-b")
+    ]
+
+
 def test_two_schedulers_on_one_redis_schedule_once(runtime: Runtime, embedded_redis: str, tmp_path: Path) -> None:
     """Two beats (two hosts' data directories, one Redis): one holds the lease and sends the
     due tasks, the other sends none; when the holder stops, the other takes over at once."""
-    groups = [
-        WorkerGroup(embedded_redis, tmp_path / name, [WorkerSpec("beat", beat=True)], tmp_path / name / "logs")
-        for name in ("host-a", "host-b")
-    ]
+    groups = _beats(embedded_redis, tmp_path)
     try:
         for group in groups:
             group.start(dict(WORKER_ENV))
@@ -56,3 +66,32 @@ def test_two_schedulers_on_one_redis_schedule_once(runtime: Runtime, embedded_re
         from workers.celery_app import app
 
         app.control.purge()  # what they scheduled is for no worker of this test
+
+
+def test_two_schedulers_poll_each_feed_once_per_interval(
+    runtime: Runtime, data_dir: Path, embedded_redis: str, tmp_path: Path
+) -> None:
+    """With two schedulers on one Redis and workers polling, a feed due every 5 s (at least)
+    is polled once per interval: no two polls closer than the interval allows."""
+    interval = 5.0
+    route = FeedRoute(body=rss("http://127.0.0.1", [("a.html", "a")]))
+    beats = _beats(embedded_redis, tmp_path)
+    workers = start_workers(data_dir, embedded_redis, "lease", NEWSFLOW_FEED_MIN_INTERVAL=str(interval))
+    try:
+        with SiteServer(tmp_path, routes={"/feed.xml": route}) as server:
+            feed = FeedConfig(url=f"{server.base}/feed.xml", interval=interval)
+            scheduling.register_feeds(runtime.state, [feed], time.time())
+            for group in beats:
+                group.start(dict(WORKER_ENV))
+            _wait(lambda: len(route.hits) >= 3, 120, "three polls of the feed")
+        polls = sorted(hit.at for hit in route.hits)
+        gaps = [b - a for a, b in itertools.pairwise(polls)]
+        # A poll is scheduled on a 5 s tick; a second scheduler would have added polls in between.
+        assert min(gaps) >= interval - 1.0, gaps
+    finally:
+        for group in beats:
+            group.stop()
+        workers.stop()
+        from workers.celery_app import app
+
+        app.control.purge()
