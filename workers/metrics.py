@@ -43,6 +43,7 @@ from celery import current_task
 from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init
 
 from pipeline.errors import TransientError
+from workers import outages
 
 log = logging.getLogger("newsflow.metrics")
 task_log = logging.getLogger("newsflow.tasks")
@@ -180,8 +181,10 @@ class RuntimeCollector:
         try:
             articles: int | None = rt.search.count()
         except TransientError as exc:
-            log.warning("metrics: %s", exc)
+            outages.SEARCH.hit(exc)  # one warning per outage, not one per scrape
             articles = None
+        else:
+            outages.SEARCH.over("scrape(s)")
         yield GaugeMetricFamily(
             "newsflow_search_up", "1 when the search backend answers, else 0.", value=0 if articles is None else 1
         )
