@@ -155,15 +155,9 @@ def parse_feed(body: bytes, feed_url: str, charset: str | None = None) -> Parsed
 
 def _parse_xml_feed(text: str, feed_url: str) -> ParsedFeed:
     # Decoded already: hand feedparser UTF-8 that says so, as a stream (given bytes, feedparser
-    # would first try them as a file name). No base URL: links are resolved here, and feedparser
-    # would resolve an opaque Atom id (`episode-2`) against it and offer the result as the link.
+    # would first try them as a file name). Links are resolved here (see `_OPAQUE_BASE`).
     text = _XML_DECL_ANY.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1)
-    parsed = feedparser.parse(
-        io.BytesIO(text.encode("utf-8")),
-        sanitize_html=False,
-        resolve_relative_uris=False,
-        response_headers={"content-type": "application/xml; charset=utf-8"},
-    )
+    parsed = _feedparser(text, _OPAQUE_BASE)
     version = parsed.get("version") or ""
     if not version and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
@@ -180,14 +174,34 @@ def _parse_xml_feed(text: str, feed_url: str) -> ParsedFeed:
         update_period=_update_period(parsed.feed.get("sy_updateperiod"), parsed.feed.get("sy_updatefrequency")),
         kind="atom" if version.startswith("atom") else "rss",
     )
-    for raw in parsed.entries:
-        url = _entry_url(feed, _entry_link(raw), feed_url)
+    # xml:base is scoped to the element that carries it. A feed that uses xml:base is read
+    # again with its own URL as the base, for the links only: ids stay as written.
+    based = parsed.entries
+    if "base=" in text:
+        again = _feedparser(text, base=feed_url).entries
+        based = again if len(again) == len(parsed.entries) else based
+    for raw, linked in zip(parsed.entries, based, strict=True):
+        url = _entry_url(feed, _entry_link(raw, linked), feed_url)
         if url:
             title = raw.get("title", "")
             feed.entries.append(
                 FeedEntry(url=url, guid=raw.get("id") or None, title=title, published_at=_entry_date(raw))
             )
     return feed
+
+
+# The base of the first read: feedparser restores the feed's base when an xml:base scope ends
+# only if that base is not empty (an empty one let one entry's xml:base leak into the next),
+# and a base in a scheme urljoin treats as opaque resolves nothing: a relative link stays
+# relative for `_entry_url`, and an opaque Atom id (`episode-2`) is not offered as a link.
+_OPAQUE_BASE = "feed:newsflow"
+
+
+def _feedparser(text: str, base: str) -> Any:
+    headers = {"content-type": "application/xml; charset=utf-8", "content-location": base}
+    return feedparser.parse(
+        io.BytesIO(text.encode("utf-8")), sanitize_html=False, resolve_relative_uris=False, response_headers=headers
+    )
 
 
 def _entry_url(feed: ParsedFeed, link: str | None, base: str) -> str | None:
@@ -297,18 +311,22 @@ def _iso_date(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _entry_link(raw: Any) -> str | None:
-    """The link of a feedparser entry: its alternate link, else a GUID that is a web address."""
+def _entry_link(raw: Any, linked: Any = None) -> str | None:
+    """The link of a feedparser entry: its alternate link, else a GUID that is a web address.
+
+    `linked`: the same entry read with the feed's URL as base (its links resolved in their
+    xml:base scope); the GUID is taken from `raw`, as written."""
+    linked = raw if linked is None else linked
     alternates = [
         str(item["href"])
-        for item in raw.get("links") or []
+        for item in linked.get("links") or []
         if item.get("rel", "alternate") == "alternate" and item.get("href")
     ]
-    link = raw.get("link")
-    if link and str(link) in alternates:
-        return str(link)
+    if (chosen := linked.get("link")) and str(chosen) in alternates:
+        return str(chosen)
     if alternates:
         return alternates[0]
+    link = raw.get("link")
     # Without an alternate link feedparser copies the GUID into `link`, web address or not
     # (`x2`, `javascript:void(0)`): only a GUID that is an http(s) URL names the article.
     for value in (link, raw.get("id")):

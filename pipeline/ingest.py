@@ -24,6 +24,7 @@ from pipeline.errors import Dropped, TransientError
 from pipeline.fetching import PageFetcher
 from pipeline.models import Article, Extraction, article_id
 from pipeline.search.base import IndexOutcome, SearchBackend
+from pipeline.sniff import binary_kind
 from pipeline.stages import process_work
 from pipeline.state import StateStore, WorkItem
 from pipeline.state.boilerplate import BoilerplateStats
@@ -161,6 +162,8 @@ def trusted_canonical(canonical: str | None, final: str) -> str:
 def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
     """Clean a stored page into an Article, learning site boilerplate and near-duplicates."""
     body = deps.store.get(page.ref)
+    if (kind := binary_kind(body, page.charset)) is not None:
+        raise Dropped("not_html", f"{page.url}: the body is {kind}, not an HTML page; not cleaned")
     final = canonicalize_url(page.final_url)
     site = page.site or site_of(final)
     crossed: set[str] = set()

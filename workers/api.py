@@ -9,7 +9,8 @@ Routes (each answers GET and HEAD; the schema is at /openapi.json):
   GET /api/articles/{id}    one article document
   GET /healthz              200 when Redis and the search backend answer, else 503
   GET /metrics              Prometheus text format: queues, counters, index size, articles waiting
-                            to be indexed, and whether the search backend answers (served while it is down)
+                            to be indexed, whether the search backend answers (served while it is down),
+                            the workers' histograms and each route's request latency (at zero from the start)
 
 Every error answers `{"error": "<what failed and what to do>"}` with its status: 400 for a bad
 parameter, 404 for an unknown article or route, 503 when Redis or the search backend does not
@@ -23,6 +24,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -121,7 +123,18 @@ class _GuardedRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
 
+        path = self.path
+
         async def guarded(request: Request) -> Response:
+            started = time.perf_counter()
+            try:
+                return await _answer(request)
+            finally:
+                latency = getattr(request.app.state, "request_latency", None)
+                if latency is not None:
+                    latency.labels(path).observe(time.perf_counter() - started)
+
+        async def _answer(request: Request) -> Response:
             try:
                 return await handler(request)
             except (StarletteHTTPException, RequestValidationError):
@@ -223,6 +236,9 @@ def create_app(rt: Runtime) -> FastAPI:
         message = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
         return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
+    # Every route's latency histogram is there from the start, at zero.
+    routes = sorted({r.path for r in app.routes if isinstance(r, APIRoute)})
+    app.state.request_latency = metrics.request_latency(registry, routes)
     return app
 
 

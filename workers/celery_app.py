@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import beat_init, worker_init
 from kombu import Exchange, Queue
 
 from pipeline.stages import QUEUES
@@ -56,6 +56,7 @@ def configuration() -> dict[str, Any]:
         worker_hijack_root_logger=False,
         worker_send_task_events=True,
         task_send_sent_event=True,
+        beat_scheduler="workers.beat:LeasedScheduler",  # one scheduler per Redis schedules
         beat_schedule={
             "schedule-due-feeds": {"task": "feeds.schedule", "schedule": 5.0},
             "sweep-pending-index": {"task": "index.sweep", "schedule": SWEEP_INTERVAL},
@@ -69,6 +70,16 @@ app = NewsflowCelery("newsflow", include=["workers.tasks"])
 # Their Celery signal receivers (task metrics, the log format) connect when the app is loaded.
 from workers import logs as _logs  # noqa: E402, F401
 from workers import metrics as _metrics  # noqa: E402, F401
+
+
+@worker_init.connect
+@beat_init.connect
+def die_with_supervisor(**_: Any) -> None:
+    """A worker or scheduler started by `newsflow run` ends when its parent does, even when a
+    wrapper stands between them (`lifeline`); its pool children end with it (billiard)."""
+    from workers import lifeline
+
+    lifeline.arm()
 
 
 @worker_init.connect

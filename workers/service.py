@@ -20,6 +20,7 @@ from pipeline import scheduling, stages
 from pipeline.feeds import FeedConfig
 from pipeline.state import describe, is_outage
 from workers.handoff import flush_held, reconcile, recover_node, submit
+from workers.runlock import RunLock
 from workers.runtime import Runtime
 from workers.supervisor import WorkerGroup, WorkerSpec, default_workers
 
@@ -57,11 +58,32 @@ def run_pipeline(
     """Start workers, poll feeds (once, or on schedule until a signal), stop workers.
 
     The feeds given are registered first; `once` polls every registered feed that is not
-    paused (those of `feeds load/add/import` included)."""
+    paused (those of `feeds load/add/import` included). One run per data directory: a second
+    one raises RunBusy (`runlock`)."""
+    settings = rt.settings
+    with RunLock(settings.data_dir) as lock:
+        if lock.ended:
+            print(
+                f"newsflow: ended {len(lock.ended)} process(es) that a run which died left behind "
+                f"(pids {', '.join(map(str, lock.ended))})",
+                file=sys.stderr,
+            )
+        return _run_locked(rt, feeds, lock, once=once, timeout=timeout, on_start=on_start, specs=specs)
+
+
+def _run_locked(
+    rt: Runtime,
+    feeds: list[FeedConfig],
+    lock: RunLock,
+    *,
+    once: bool,
+    timeout: float,
+    on_start: Callable[[], None] | None,
+    specs: list[WorkerSpec] | None,
+) -> dict[str, Any]:
     from workers import tasks
 
     settings = rt.settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     watch = Watch()
     # A Redis that does not answer at the start is a setting to fix (the command says which, and
     # exits 75); only once the run is going is an outage waited out.
@@ -79,6 +101,7 @@ def run_pipeline(
         workers,
         settings.data_dir / "logs",
         restart_limit=settings.worker_restart_limit,
+        record=lock.record,
     )
     group.start(worker_env(rt))
     started = time.monotonic()

@@ -17,8 +17,11 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from workers import lifeline
 
 log = logging.getLogger("newsflow.supervisor")
 RESTART_WINDOW = 600.0
@@ -77,8 +80,10 @@ class WorkerGroup:
         *,
         restart_limit: int = 10,
         env: dict[str, str] | None = None,
+        record: Callable[[list[int]], None] | None = None,
     ) -> None:
         self.redis_url = redis_url
+        self.record = record  # told the process groups of the children at each change
         self.data_dir = data_dir
         self.log_dir = log_dir
         self.restart_limit = restart_limit
@@ -106,18 +111,35 @@ class WorkerGroup:
 
     def _spawn(self, proc: _Proc) -> None:
         env = {**os.environ, "REDIS_URL": self.redis_url, "NEWSFLOW_DATA_DIR": str(self.data_dir), **self.env}
+        env[lifeline.SUPERVISOR_ENV] = str(os.getpid())
         spec = proc.spec
+        cmd = [sys.executable, "-m", "celery", "-A", "workers"]
+        if env.get("NEWSFLOW_LOG_FORMAT", "").lower() == "json":
+            cmd.append("--quiet")  # no banner printed before logging starts: every line is JSON
         if spec.beat:
-            cmd = [sys.executable, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"]
-            cmd += ["-s", str(self.data_dir / "beat-schedule")]
+            cmd += ["beat", "--loglevel", "INFO", "-s", str(self.data_dir / "beat-schedule")]
         else:
-            cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", spec.queues, "-P", spec.pool]
+            cmd += ["worker", "-Q", spec.queues, "-P", spec.pool]
             cmd += ["-c", str(spec.concurrency), "-n", self.node(proc), "--loglevel", "INFO"]
             cmd += ["--without-gossip", "--without-mingle"]
         # The child keeps its own copy of the descriptor; ours closes at once.
+        # Each leads its own process group (its pool children with it), and dies with this
+        # process, however this one ends.
         with open(self.log_dir / f"worker-{spec.name}.log", "ab") as out:
-            proc.popen = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            proc.popen = subprocess.Popen(
+                cmd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=lifeline.preexec(),  # system calls only: safe beside other threads
+            )
         proc.restart_at = None
+        self._record()
+
+    def _record(self) -> None:
+        if self.record is not None:
+            self.record([p.popen.pid for p in self._procs if p.popen is not None and p.popen.poll() is None])
 
     def alive(self) -> bool:
         return all(p.popen is not None and p.popen.poll() is None for p in self._procs)
@@ -181,6 +203,7 @@ class WorkerGroup:
             if proc.popen is not None:
                 _kill_group(proc.popen)
             proc.popen = None
+        self._record()
 
 
 def _kill_group(popen: subprocess.Popen) -> None:

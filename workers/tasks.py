@@ -9,7 +9,8 @@ from the ledger:
   HostBusy     -> the item waits in the ledger until the host may be asked (no retry spent)
   TransientError -> the item waits an exponential back-off; dead-lettered after max retries
   PermanentError -> dead letter with the error
-  a Redis outage -> not an outcome: the task waits for Redis and runs again (idempotent)
+  a Redis outage -> not an outcome: the task waits for Redis and runs again (idempotent);
+                   logged once when it begins and once when it ends (`outages`)
   anything else  -> a bug: dead letter with its traceback
 
 Nothing escapes to kill the worker, and a task never waits on another task's result.
@@ -31,6 +32,7 @@ from pipeline import ingest, scheduling, stages
 from pipeline.errors import Dropped, HostBusy, PermanentError, TransientError
 from pipeline.feeds import FeedConfig
 from pipeline.state import DeadLetter, WorkItem, is_outage
+from workers import outages
 from workers.celery_app import app
 from workers.handoff import publish, reconcile, submit
 from workers.logs import url_of
@@ -62,17 +64,13 @@ class StageTask(Task):
         rt = self.rt
         patience = rt.settings.redis_patience
         while True:
+            began = time.monotonic()
             try:
-                return self._run_once(rt, args, kwargs)
+                done = self._run_once(rt, args, kwargs)
             except Exception as exc:
                 if not is_outage(exc):
                     raise
-                log.warning(
-                    "%s %s: Redis is unavailable (%s); waiting, then running it again",
-                    self.name,
-                    self._what(kwargs),
-                    exc,
-                )
+                outages.REDIS.hit(exc)  # one warning per outage, not one per task
                 if not rt.state.wait_available(patience):
                     log.error(
                         "%s %s: Redis unavailable for %.0f s; the work stays in the ledger and is delivered again",
@@ -81,6 +79,9 @@ class StageTask(Task):
                         patience,
                     )
                     raise Reject(f"Redis unavailable for {patience:.0f} s", requeue=True) from None
+                continue
+            outages.REDIS.over("task(s)", began)
+            return done
 
     def _what(self, kwargs: dict[str, Any]) -> str:
         return url_of((), kwargs) or ""
@@ -289,7 +290,7 @@ def index(self: StageTask) -> int:
     try:
         return _index_batch(rt)
     except TransientError as exc:
-        log.warning("%s: %s; %d article(s) left to the sweep", self.name, exc, rt.state.pending.count())
+        outages.SEARCH.hit(exc, waiting=rt.state.pending.count())  # the sweep takes them later
         rt.state.incr("index_deferred")
         return 0
 
@@ -303,7 +304,7 @@ def sweep_pending(self: StageTask) -> int:
     try:
         return _index_batch(rt)
     except TransientError as exc:
-        log.info("index sweep: %s; %d article(s) wait for the next sweep", exc, rt.state.pending.count())
+        outages.SEARCH.hit(exc, waiting=rt.state.pending.count())
         return 0
 
 
@@ -317,7 +318,9 @@ def index_rejected(self: StageTask, doc_id: str) -> Handoff:
 
 
 def _index_batch(rt: Runtime) -> int:
+    began = time.monotonic()
     outcome = ingest.index_pending(rt.state, rt.search, rt.settings.index_batch_size)
+    outages.SEARCH.over("index batch(es)", began)
     if outcome.indexed:
         rt.state.incr("indexed", len(outcome.indexed))
     if outcome.resent:

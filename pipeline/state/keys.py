@@ -23,6 +23,7 @@ STATS = PREFIX + "stats"  # hash: counter name -> value
 EVENTS = PREFIX + "events"  # list: recent operator events (worker restarts, Redis outages), newest first
 FEEDS = PREFIX + "feeds"  # hash: feed id -> feed config JSON
 FEEDS_NEXT = PREFIX + "feeds:next"  # zset: feed id -> next poll (unix time)
+SCHEDULER_LEASE = PREFIX + "scheduler:lease"  # string: the token of the one scheduler (beat) that schedules
 
 
 def feed_state(feed_id: str) -> str:

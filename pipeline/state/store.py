@@ -24,6 +24,7 @@ from pipeline.state.drift import DriftWindows
 from pipeline.state.feeds import FeedStore
 from pipeline.state.hosts import HostStore
 from pipeline.state.imports import ImportStore
+from pipeline.state.lease import Lease
 from pipeline.state.neardup import NearDupStore
 from pipeline.state.seen import DEFAULT_RETENTION, SeenUrls
 from pipeline.state.work import WorkItem, WorkLedger
@@ -69,6 +70,10 @@ class StateStore:
 
     def neardup(self, version: str) -> NearDupStore:
         return NearDupStore(self._r, version)
+
+    def scheduler_lease(self, ttl: float) -> Lease:
+        """The lease that decides which scheduler (beat) of this Redis schedules."""
+        return Lease(self._r, keys.SCHEDULER_LEASE, ttl)
 
     # -- the hand-off ------------------------------------------------------------------------------
     def commit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,13 @@ def newsflow_env(data_dir: Path, **extra: str) -> dict[str, str]:
 def newsflow(args: list[str], data_dir: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [NEWSFLOW, *args], env=newsflow_env(data_dir, **env), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def start_newsflow(args: list[str], data_dir: Path) -> subprocess.Popen[str]:
+    """A long-running command (serve, run) in the background; its stderr readable as text."""
+    return subprocess.Popen(
+        [NEWSFLOW, *args], env=newsflow_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
 
 
@@ -77,3 +85,28 @@ def index_one_article(
         ]
     )
     backend.close()
+
+
+def wait_for(predicate: object, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def workers_of(data_dir: Path) -> list[int]:
+    """Pids of Celery worker processes started for `data_dir` (found by their environment)."""
+    marker = f"NEWSFLOW_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and b"celery" in (entry / "cmdline").read_bytes()
+                and marker in (entry / "environ").read_bytes().split(b"\0")
+            ):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

@@ -14,18 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import NEWSFLOW, newsflow, newsflow_env, redis_servers_of
+from tests.cli.helpers import NEWSFLOW, newsflow, newsflow_env, redis_servers_of, start_newsflow, wait_for, workers_of
 from tests.search.noida import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate: object, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout:.0f} s")
-        time.sleep(0.1)
 
 
 def metrics(port: int) -> str:
@@ -37,13 +29,7 @@ def metrics(port: int) -> str:
 def serving(data_dir: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
     """`newsflow serve` on a free port, answering /metrics (which needs Redis)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [NEWSFLOW, "serve", "--port", str(port)],
-        env=newsflow_env(data_dir),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_newsflow(["serve", "--port", str(port)], data_dir)
     try:
 
         def answers() -> bool:
@@ -86,13 +72,7 @@ def test_run_stopped_by_sigterm_leaves_no_redis_behind(tmp_path: Path) -> None:
     """`run` (the long-running service) stopped the way a service manager stops it."""
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds: []\n")
-    proc = subprocess.Popen(
-        [NEWSFLOW, "run", "--feeds", str(feeds)],
-        env=newsflow_env(tmp_path / "data"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_newsflow(["run", "--feeds", str(feeds)], tmp_path / "data")
     try:
         assert proc.stderr is not None
         wait_for(lambda: "running" in proc.stderr.readline() or proc.poll() is not None, what="run started")
@@ -134,37 +114,21 @@ def test_processes_share_one_server_and_the_last_one_stops_it(tmp_path: Path) ->
     assert redis_servers_of(tmp_path) == []
 
 
-def test_a_server_left_by_a_killed_command_is_reused_then_stopped(tmp_path: Path) -> None:
-    """SIGKILL leaves the server running (nothing can catch it); the next command on that
-    data directory uses it, keeps the data, and stops it."""
+def test_a_server_whose_last_user_was_killed_stops_and_keeps_its_data(tmp_path: Path) -> None:
+    """SIGKILL runs no clean-up in the command, but the server's keeper sees its last user
+    gone and stops it (Redis writes its files); the next command finds the data."""
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds:\n  - url: http://127.0.0.1:9/feed.xml\n")
     assert newsflow(["feeds", "load", str(feeds)], tmp_path).returncode == 0
     with serving(tmp_path) as (proc, _port):
+        assert len(redis_servers_of(tmp_path)) == 1
         proc.kill()
         proc.wait(30)
-    assert len(redis_servers_of(tmp_path)) == 1
+    wait_for(lambda: redis_servers_of(tmp_path) == [], 30, "the server stopped by its keeper")
     listed = newsflow(["feeds", "list", "--json"], tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert [f["url"] for f in json.loads(listed.stdout)] == ["http://127.0.0.1:9/feed.xml"]
     assert redis_servers_of(tmp_path) == []
-
-
-def workers_of(data_dir: Path) -> list[int]:
-    """Pids of Celery worker processes started for `data_dir` (found by their environment)."""
-    marker = f"NEWSFLOW_DATA_DIR={data_dir}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if (
-                entry.name.isdigit()
-                and b"celery" in (entry / "cmdline").read_bytes()
-                and marker in (entry / "environ").read_bytes().split(b"\0")
-            ):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 def test_run_once_interrupted_twice_still_stops_workers_then_redis(tmp_path: Path) -> None:

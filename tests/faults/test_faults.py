@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,12 @@ def assert_nothing_lost(outcome: harness.Outcome) -> None:
     assert outcome.duplicated == 0
     assert outcome.unacked == 0, "messages left unacknowledged"
     assert outcome.ledger_open == 0, "work left open in the ledger"
+
+
+def worker_logs(env: dict[str, str]) -> dict[str, str]:
+    """The log of each worker `run` started, by file name."""
+    folder = Path(env["NEWSFLOW_DATA_DIR"]) / "logs"
+    return {path.name: path.read_text(encoding="utf-8", errors="replace") for path in folder.glob("worker-*.log")}
 
 
 def test_workers_killed_mid_run_lose_nothing(
@@ -77,6 +84,13 @@ def test_redis_killed_and_restarted_loses_nothing(
     assert "Redis outages:" in outcome.stdout
     status = json.loads(harness.newsflow(["status", "--json"], env).stdout)
     assert status["redis_outages"] >= 1
+    # Logged as an outage: per worker process one warning when it begins, one line when it
+    # ends; no traceback (tracebacks are for bugs).
+    logs = worker_logs(env)
+    assert not [name for name, text in logs.items() if "Traceback" in text]
+    begins = sum(text.count("Redis is unavailable") for text in logs.values())
+    assert 1 <= begins <= 4, begins  # the I/O worker, the process worker and its two pool children
+    assert "Redis answers again after" in logs["worker-io.log"]
 
 
 @pytest.mark.skipif(bool(os.environ.get("ELASTICSEARCH_URL")), reason="freezes a search backend it starts itself")
@@ -100,6 +114,14 @@ def test_search_backend_frozen_then_stopped_loses_nothing(
         outcome = harness.run_with_faults(sites, tmp_path, env, both)
         assert len(outcome.faults) >= 2, outcome.faults
         assert_nothing_lost(outcome)
+        # Each of the two outages: one warning when it begins, one line when it ends with the
+        # count of what waited; no traceback.
+        io_log = worker_logs(env)["worker-io.log"]
+        assert "Traceback" not in io_log
+        begins = io_log.count("the search backend is unavailable")
+        ends = re.findall(r"the search backend answers again after \d+ s; (\d+) index batch\(es\) waited", io_log)
+        assert 1 <= begins <= 2 and len(ends) == begins, io_log[-3000:]
+        assert all(int(n) >= 1 for n in ends)
     finally:
         noida.stop()
 

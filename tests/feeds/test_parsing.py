@@ -75,6 +75,31 @@ def test_feed_hints_for_the_scheduler_are_read() -> None:
     assert parse_feed(RSS20, BASE).entries[0].guid == "id-1"
 
 
+XML_BASE_ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Scoped bases</title>
+  <entry xml:base="http://news.example/base/"><title>First</title><id>tag:news.example,2026:1</id>
+    <link href="doc-one.html"/></entry>
+  <entry><title>Second</title><id>tag:news.example,2026:2</id>
+    <link rel="alternate" href="http://news.example/abs/doc-two.html"/></entry>
+  <entry><title>Third</title><id>tag:news.example,2026:3</id><link href="doc-rel.html"/></entry>
+  <entry xml:base="/elsewhere/"><title>Fourth</title><id>episode-4</id><link href="doc-four.html"/></entry>
+  <entry><title>Fifth</title><id>episode-5</id></entry>
+</feed>"""
+
+
+def test_xml_base_is_scoped_to_the_entry_that_carries_it() -> None:
+    """An entry's xml:base resolves its own links only; a later entry without one resolves
+    against the feed's URL, and ids stay as written (a relative id is no link)."""
+    parsed = parse_feed(XML_BASE_ATOM, f"{BASE}/feeds/atom.xml")
+    assert [e.url for e in parsed.entries] == [
+        f"{BASE}/base/doc-one.html",
+        f"{BASE}/abs/doc-two.html",
+        f"{BASE}/feeds/doc-rel.html",
+        f"{BASE}/elsewhere/doc-four.html",
+    ]
+    assert [e.guid for e in parsed.entries][3] == "episode-4"
+
+
 def test_billion_laughs_feed_is_refused() -> None:
     """A feed declaring entities (billion laughs) is refused before any parser expands them."""
     lol = b"""<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol "lol">""" + b"".join(

@@ -12,6 +12,7 @@ import pytest
 from demo.server import SiteServer
 from pipeline.stages import fetch_work
 from tests.feeds.helpers import redirect
+from tests.hostile.binaries import pdf, png
 from tests.hostile.servers import Listener, drip_body, drip_headers, send
 from tests.support import start_workers
 from workers.handoff import submit
@@ -71,4 +72,22 @@ def test_hostile_pages_become_one_line_dead_letters(
         assert url in errors, f"{url} was not dead-lettered"
         assert reason in errors[url], errors[url]
         assert "\n" not in errors[url] and "Traceback" not in errors[url]
+    assert quick_workers.alive()
+
+
+def test_binary_bodies_served_as_html_are_dropped_as_not_html(
+    runtime: Runtime, quick_workers: WorkerGroup, tmp_path: Path
+) -> None:
+    """A PDF and a PNG served as text/html are dropped and counted under `not_html` (what
+    `status` and /metrics show), not indexed and not dead-lettered; the workers live on."""
+    routes = {"/report.html": send(pdf(), {}), "/photo.html": send(png(), {"Content-Type": "text/html; charset=utf-8"})}
+    with SiteServer(tmp_path, routes=routes) as srv:
+        urls = [f"{srv.base}/report.html", f"{srv.base}/photo.html"]
+        submit(runtime.state, [fetch_work(url) for url in urls])
+        assert wait_until_idle(runtime, quick_workers, 120), "work still queued"
+    stats = runtime.state.stats()
+    assert stats.get("dropped:not_html") == 2, stats
+    assert runtime.state.pending.count() == 0
+    assert [a.url for a in runtime.search.iter_all() if a.url in urls] == []
+    assert runtime.state.dead.count() == 0
     assert quick_workers.alive()

@@ -77,3 +77,23 @@ def test_a_run_shows_stage_histograms_latency_and_outcome_counters(
     dashboard = (ROOT / "config/grafana/newsflow.json").read_text(encoding="utf-8")
     asked = set(re.findall(r"\b(newsflow_\w+|process_\w+)", dashboard))
     assert asked and asked <= exported, asked - exported
+
+
+def test_histograms_are_on_metrics_from_the_start(api_runtime: Runtime) -> None:
+    """Before any worker ran, /metrics has every stage's histograms at zero (`_bucket` lines),
+    and the API's request latency by route, which counts the searches it answered."""
+    with ApiServer(api_runtime) as server, httpx.Client(base_url=server.base, timeout=30) as client:
+        found = samples(client.get("/metrics").text)
+        for stage in ("poll", "fetch", "clean", "index"):
+            for name in ("newsflow_stage_duration_seconds", "newsflow_queue_wait_seconds"):
+                assert (f"{name}_bucket", (("le", "+Inf"), ("stage", stage))) in found, (name, stage)
+                assert value(found, f"{name}_count", stage=stage) == 0
+        assert ("newsflow_item_to_searchable_seconds_bucket", (("le", "0.1"),)) in found
+        search_bucket = ("newsflow_api_request_duration_seconds_bucket", (("le", "+Inf"), ("route", "/api/search")))
+        assert found[search_bucket] == 0
+        for _ in range(3):
+            assert client.get("/api/search", params={"q": "harbour"}).status_code == 200
+        found = samples(client.get("/metrics").text)
+    assert value(found, "newsflow_api_request_duration_seconds_count", route="/api/search") == 3
+    assert value(found, "newsflow_api_request_duration_seconds_sum", route="/api/search") > 0
+    assert value(found, "newsflow_api_request_duration_seconds_count", route="/metrics") >= 1

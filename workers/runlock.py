@@ -1,0 +1,134 @@
+"""One `newsflow run` per data directory, and what a dead one left behind ended before starting.
+
+`run` holds an exclusive lock (flock) on `<data dir>/run.lock` for its whole life, with its
+pid written in the file; the kernel drops the lock when the process ends, however it ends.
+A second `run` on the directory finds the lock held and stops at once, naming that pid.
+
+`run` also records the process groups of the workers and scheduler it starts in
+`<data dir>/run.children`. Its children die with it (`lifeline`), but where the kernel could
+not be asked to (not Linux) or a child was caught half-way, the next `run`, once it holds the
+lock, ends every process of those groups still working for this data directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import time
+from pathlib import Path
+
+from workers.lifeline import alive
+
+EX_TEMPFAIL = 75  # the data directory is busy now: try again once the other run ended
+LOCK_FILE = "run.lock"
+CHILDREN_FILE = "run.children"
+
+
+class RunBusy(RuntimeError):
+    """Another `newsflow run` holds this data directory."""
+
+    exit_code = EX_TEMPFAIL
+
+    def __init__(self, data_dir: Path, pid: int | None) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(
+            f"another `newsflow run` ({who}) is running on {data_dir}; stop it first, or use another data directory"
+        )
+        self.pid = pid
+
+
+class RunLock:
+    """The lock of one data directory's `run`; a context manager."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.path = data_dir / LOCK_FILE
+        self.children = data_dir / CHILDREN_FILE
+        self._fd: int | None = None
+        self.ended: list[int] = []  # processes a dead run left, ended when the lock was taken
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def acquire(self) -> list[int]:
+        """Take the lock (RunBusy when held), then end what a dead run left; their pids."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            raise RunBusy(self.data_dir, holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        self.ended = self.end_leftovers()
+        return self.ended
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        self.children.unlink(missing_ok=True)
+        os.ftruncate(self._fd, 0)
+        os.close(self._fd)  # the lock goes with the descriptor
+        self._fd = None
+
+    def record(self, groups: list[int]) -> None:
+        """Write down the process groups this run's children lead (replaced at each change)."""
+        temp = self.children.with_suffix(".tmp")
+        temp.write_text("".join(f"{g}\n" for g in groups))
+        temp.replace(self.children)
+
+    def end_leftovers(self, timeout: float = 10.0) -> list[int]:
+        """SIGKILL every process of the recorded groups that still works for this data
+        directory (a pid reused by an unrelated process is left alone); their pids."""
+        try:
+            groups = {int(line) for line in self.children.read_text().split() if line.strip().isdigit()}
+        except OSError:
+            return []
+        found = [pid for pid in _processes_of(self.data_dir) if _group_of(pid) in groups]
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while any(alive(pid) for pid in found) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.children.unlink(missing_ok=True)
+        return found
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip() or "0") or None
+    except (OSError, ValueError):
+        return None
+
+
+def _processes_of(data_dir: Path) -> list[int]:
+    """Pids whose environment names `data_dir` as theirs (how `run` starts its children)."""
+    marker = f"NEWSFLOW_DATA_DIR={data_dir}".encode()
+    found = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
