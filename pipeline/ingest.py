@@ -162,6 +162,7 @@ def trusted_canonical(canonical: str | None, final: str) -> str:
 def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
     """Clean a stored page into an Article, learning site boilerplate and near-duplicates."""
     body = deps.store.get(page.ref)
+    # Checked again by clean_page; here before the page is recorded for re-cleaning.
     if (kind := binary_kind(body, page.charset)) is not None:
         raise Dropped("not_html", f"{page.url}: the body is {kind}, not an HTML page; not cleaned")
     final = canonicalize_url(page.final_url)

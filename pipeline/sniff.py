@@ -70,6 +70,8 @@ def binary_kind(body: bytes, charset: str | None = None) -> str | None:
     wide = _wide_encoding(sample, charset)
     if wide is not None:
         sample = sample.decode(wide, errors="replace").encode("utf-8")
+        if not sample:  # a byte-order mark and nothing after it
+            return None
     controls = len(sample) - len(sample.translate(None, _CONTROL))
     if controls / len(sample) > CONTROL_SHARE:
         return f"binary data ({controls / len(sample):.0%} control bytes)"

@@ -43,22 +43,30 @@ class BlockModel:
         k = len(CLASSES)
         if n == 0:
             return np.zeros((0, k), dtype=np.float32)
-        node = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
-        rows = np.arange(n)[:, None]
+        feature, threshold, left, right = self._walkable
+        flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
+        offsets = (np.arange(n) * x.shape[1])[:, None]
+        node = np.broadcast_to(self.roots, (n, self.roots.size))
         for _ in range(self.depth):
-            feat = self.feature[node]
-            leaf = feat < 0
-            if leaf.all():
-                break
-            go_left = x[rows, np.where(leaf, 0, feat)] <= self.threshold[node]
-            node = np.where(leaf, node, np.where(go_left, self.left[node], self.right[node]))
+            go_left = flat.take(offsets + feature[node]) <= threshold[node]
+            node = np.where(go_left, left[node], right[node])
         out = self.value[node]
-        raw = np.zeros((n, k), dtype=np.float64)
-        for c in range(k):
-            raw[:, c] = out[:, self.tree_class == c].sum(axis=1)
+        raw = np.stack([out[:, self.tree_class == c].sum(axis=1) for c in range(k)], axis=1).astype(np.float64)
         raw -= raw.max(axis=1, keepdims=True)
         e = np.exp(raw)
         return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    @functools.cached_property
+    def _walkable(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The node table with leaves that lead to themselves whatever the block: feature 0,
+        threshold +inf, both children the leaf. A walk then needs no test for leaves."""
+        leaf = self.feature < 0
+        return (
+            np.where(leaf, 0, self.feature),
+            np.where(leaf, np.inf, self.threshold),
+            self.left,
+            self.right,
+        )
 
     def save(self, path: Path) -> None:
         np.savez_compressed(

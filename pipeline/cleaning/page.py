@@ -40,6 +40,7 @@ from pipeline.fallback import fallback_paragraphs
 from pipeline.limits import DEFAULT_LIMITS, PageLimits, T, count_nodes, cut_list, cut_text, cut_tree
 from pipeline.metadata import PageMetadata, read_metadata
 from pipeline.models import RelatedLink
+from pipeline.sniff import binary_kind
 from pipeline.teasers import MAX_PAGE_LINKS, TeaserBlock, remove_teasers, search_teasers, text_of
 
 _TITLE_SEPARATORS = (" – ", " — ", " - ", " | ", " :: ", " · ", " » ")
@@ -218,6 +219,8 @@ class ReadPage:
 def read_page(body: bytes, url: str, *, charset: str | None = None, limits: PageLimits = DEFAULT_LIMITS) -> ReadPage:
     """Decode, parse, read the metadata, cut the teaser rails the rules recognise and the
     captions, and cut what is left into text blocks."""
+    if (kind := binary_kind(body, charset)) is not None:
+        raise Dropped("not_html", f"clean {url}: the body is {kind}, not an HTML page; not cleaned")
     text = decode_html(body, charset)
     try:
         root = lxml_html.document_fromstring(text, parser=_PARSER)

@@ -125,3 +125,12 @@ def test_a_story_split_by_adverts_is_read_whole_and_in_order() -> None:
     )
     cleaned = clean_page(page.encode(), "https://stadtbote.example/lokales/wasserwerk-bau-beginnt-2231.html")
     assert cleaned.body == "\n\n".join(STORY_IN_CHUNKS)
+
+
+def test_a_binary_body_is_dropped_as_not_html() -> None:
+    """A PDF served as text/html is no page to clean: dropped with the reason operators see."""
+    from pipeline.errors import Dropped
+
+    with pytest.raises(Dropped) as caught:
+        clean_page(b"%PDF-1.7\n" + bytes(range(256)) * 40, URL)
+    assert caught.value.reason == "not_html"

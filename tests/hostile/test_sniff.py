@@ -112,3 +112,8 @@ def test_process_drops_a_pdf_labelled_html_before_cleaning(tmp_path: Path) -> No
         process_page(page, ProcessDeps(store=store))
     assert caught.value.reason == "not_html"
     assert "PDF" in str(caught.value)
+
+
+def test_a_byte_order_mark_alone_is_no_binary() -> None:
+    """A UTF-16 body of only its byte-order mark decodes to nothing: text, not a file type."""
+    assert binary_kind("".encode("utf-16")) is None
