@@ -29,6 +29,7 @@ class SearchQuery:
     search_after: list[Any] | None = None  # opaque cursor from SearchPage.next_cursor
     facets: bool = False  # counts by site, language and day ("published", YYYY-MM-DD) of what matches
     cluster: str | None = None  # only the members of this near-duplicate cluster (a hit's cluster_id)
+    sort: str = "relevance"  # or "date": newest first (pipeline.search.query.SORTS)
 
 
 @dataclass

@@ -7,15 +7,18 @@ import re
 
 from pipeline.search.base import fold_text
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # a word, as pipeline.search.query.WORD
 
 
 def make_snippet(body: str, query: str, width: int = 240) -> str:
     """An excerpt of `body` around the densest run of query words, each wrapped in <mark>.
 
-    Matching folds case and diacritics, so "quyen" marks "quyền". Text is HTML-escaped.
+    Matching folds case and diacritics, so "quyen" marks "quyền"; the query's syntax is
+    understood (`-word`, `site:`, `OR` mark nothing). Text is HTML-escaped.
     """
-    terms = {fold_text(t) for t in _TOKEN.findall(query)}
+    from pipeline.search.query import parse_query
+
+    terms = set(parse_query(query).words)
     tokens = list(_TOKEN.finditer(body))
     hits = [m for m in tokens if terms and fold_text(m.group()) in terms]
     if not hits:

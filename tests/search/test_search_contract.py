@@ -1,4 +1,4 @@
-"""One behaviour for every search backend: the same tests run on SQLite and Elasticsearch.
+"""One behaviour for every search backend: the same tests run on Tantivy, SQLite and Elasticsearch.
 
 They assert which documents match and in which order where order is part of the contract,
 never scores.
@@ -17,6 +17,7 @@ import pytest
 from pipeline.models import Article, RelatedLink, article_id
 from pipeline.search.base import SearchBackend, SearchQuery
 from pipeline.search.sqlite import SqliteBackend
+from pipeline.search.tantivy import TantivyBackend
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -38,17 +39,19 @@ def art(slug: str, *, days: float = 0, **fields: Any) -> Article:
     return Article(**base)
 
 
-@pytest.fixture(params=["sqlite", "elasticsearch"])
+@pytest.fixture(params=["tantivy", "sqlite", "elasticsearch"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchBackend]:
-    if request.param == "sqlite":
-        b: Any = SqliteBackend(tmp_path / "index.sqlite3")
+    if request.param == "tantivy":
+        b: Any = TantivyBackend(tmp_path / "index.tantivy")
+    elif request.param == "sqlite":
+        b = SqliteBackend(tmp_path / "index.sqlite3")
     else:
         make: Callable[..., Any] = request.getfixturevalue("make_es_backend")
         b = make()
     b.ensure_ready()
     b.ensure_ready()  # safe to call twice
     yield b
-    if request.param == "sqlite":
+    if request.param != "elasticsearch":
         b.close()  # make_es_backend drops and closes its own
 
 

@@ -57,13 +57,14 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 def status_report(rt: Runtime) -> dict[str, Any]:
     """Everything `status` shows (and `status --json` prints), read once."""
     from pipeline import scheduling
+    from pipeline.search import backend_name
 
     settings = rt.settings
     stats = rt.state.stats()
     ledger = rt.state.work.counts()
     return {
         "redis": "embedded" if settings.embedded else "external",
-        "search": "elasticsearch" if settings.elasticsearch_url else "sqlite",
+        "search": backend_name(settings),
         "queues": rt.state.broker.depths(),
         "in_flight": rt.state.broker.in_flight(),
         "work": {"open": ledger.total, "waiting": ledger.waiting, "running": ledger.running},
