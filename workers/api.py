@@ -290,6 +290,10 @@ def serve(rt: Runtime, host: str, port: int, sock: socket.socket | None = None) 
     # it found. Python's default would kill the process before the caller closes its Runtime
     # (an embedded Redis left running); SystemExit unwinds through the caller's `finally`.
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if in_main else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        # asyncio sets TCP_NODELAY itself only on sockets made with IPPROTO_TCP named; without
+        # it each answer waits ~40 ms for a delayed ACK (uvicorn writes head and body apart).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         server.run(sockets=[sock] if sock is not None else None)
     finally:

@@ -8,17 +8,21 @@ with them; documents are stored whole, as JSON, and snippets are cut from them i
 as for every backend.
 
 Near-duplicate collapse. A story counts once per site, language and day in the facets, and
-once in the total: every document carries four 0/1 columns that mark one member of its
-cluster (the lowest id) as the story's representative in the cluster as a whole
-(`rep_c`), among the copies on its site (`rep_s`), in its language (`rep_l`) and on its day
-(`rep_d`), and facets sum them in the same pass that counts documents. That is exact when a
+once in the total: one member of each cluster (the lowest id) represents the story in the
+cluster as a whole, one among its copies on each site, in each language and on each day.
+Columns `story`, `site_rep`, `lang_rep` and `day_rep` repeat a document's value where it
+represents its story (1, its site, its language, its day) and hold a blank elsewhere
+(0, "", "", -1: a column with a value on every document is the fast kind to count), so
+the total and the facets of stories are plain counts of terms over the matches, one pass,
+no set of clusters per bucket. That is exact when a
 story's copies all match the search, as near-duplicates do; the page's hits, their copy
 counts (`+N duplicates`) and paging are exact always. Writing a batch keeps the marks right:
 the clusters it touches are read back and members whose marks change are written again.
 
 Concurrency: one writer at a time (Tantivy holds a lock file in the directory, released by
-the system if the process dies); each `index()` and `delete()` takes it, commits and lets
-it go, so the index stage, `reindex` and tests can take turns. A commit is atomic: a writer
+the system if the process dies). `index()` and `delete()` take it, commit, and keep it
+while writes keep coming; a second without a write lets it go, so the index stage,
+`reindex` and tests take turns (a process waits up to a minute for another's writer). A commit is atomic: a writer
 killed in the middle leaves the index as of its last commit. Readers check the index's
 `meta.json` before each search and reload when a commit changed it.
 """
@@ -52,8 +56,11 @@ NO_DATE = -(2**62)  # `published` of an undated article: after every dated one, 
 TITLE_BOOST = 3.0  # a title match weighs as three body matches, as on SQLite and Elasticsearch
 OFFSET = "offset"  # cursors are ["offset", n]: the hits (or stories) already shown
 MAX_OFFSET = 10_000  # as deep as Elasticsearch pages a collapsed search
+# Hits fetched to order one page: 64, 256, 1024, 4096, or as deep as the page needs.
+FIRST_RUNG, LAST_RUNG = 64, 4096
 MAX_MEMBERS = 100_000  # members of the clusters one batch touches, read back at most
-REPS = ("rep_c", "rep_s", "rep_l", "rep_d")
+# Facet -> the column counted: of documents, and of stories (collapsed).
+FACETS = {"site": ("site", "site_rep"), "language": ("language", "lang_rep"), "published": ("day", "day_rep")}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _Row = tuple[float, int, int, int, Any]  # score, published, idn, chash, DocAddress
 
@@ -70,8 +77,12 @@ def build_schema() -> tantivy.Schema:
     sb.add_integer_field("day", fast=True)  # days since 1970, dated articles only
     sb.add_unsigned_field("idn", fast=True)  # the id's first 8 bytes: id order without the stored text
     sb.add_unsigned_field("chash", fast=True)  # the cluster key's hash, to collapse on
-    for rep in REPS:
-        sb.add_unsigned_field(rep, fast=True)
+    # The values the document represents (see the module docstring), and which, a bit each.
+    sb.add_unsigned_field("story", fast=True)
+    sb.add_text_field("site_rep", fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("lang_rep", fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_integer_field("day_rep", fast=True)
+    sb.add_unsigned_field("reps", fast=True)
     sb.add_bytes_field("doc", stored=True)
     return sb.build()
 
@@ -106,7 +117,7 @@ def _ckey(art: Article) -> str:
 
 
 def _groups(art: Article) -> tuple[tuple[str, ...], ...]:
-    """The four groups of a cluster the article can represent, in REPS order."""
+    """The four groups of a cluster the article can represent: story, site, language, day."""
     ck = _ckey(art)
     day = art.published_at.date().isoformat() if art.published_at else ""
     return (("c", ck), ("s", ck, art.site), ("l", ck, art.language or ""), ("d", ck, day))
@@ -117,10 +128,16 @@ class TantivyBackend:
 
     name = "tantivy"
 
-    def __init__(self, path: Path | str, *, heap_bytes: int = 96_000_000, lock_wait: float = 60.0) -> None:
+    def __init__(
+        self, path: Path | str, *, heap_bytes: int = 96_000_000, lock_wait: float = 60.0, idle: float = 1.0
+    ) -> None:
         self.path = Path(path)
         self.heap_bytes = heap_bytes
-        self.lock_wait = lock_wait
+        self.lock_wait = lock_wait  # seconds to wait for another process's writer before giving up
+        self.idle = idle  # seconds without a write before the writer is let go
+        self._held: Any = None
+        self._last_write = 0.0
+        self._releaser: threading.Thread | None = None
         self._index: tantivy.Index | None = None
         self._schema: tantivy.Schema | None = None
         self._stamp: tuple[int, int, int] | None = None
@@ -222,33 +239,58 @@ class TantivyBackend:
 
     @contextmanager
     def _writer(self) -> Iterator[tuple[Any, tantivy.Searcher]]:
-        """The index's one writer, waited for while another process holds it; committed on
-        success (then merges finish and the lock is released), rolled back on failure."""
-        index = self._open()
+        """The index's one writer and a searcher on the last commit; the writes are committed
+        on success, rolled back on failure. The writer is kept between batches (its merges go
+        on in the background) and let go after `idle` seconds without a write."""
         with self._write_lock:
-            deadline = time.monotonic() + self.lock_wait
-            while True:
-                try:
-                    writer = index.writer(heap_size=self.heap_bytes, num_threads=2)
-                    break
-                except ValueError as exc:
-                    if "LockBusy" not in str(exc):
-                        raise PermanentError(f"tantivy index {self.path}: {exc}") from None
-                    if time.monotonic() > deadline:
-                        raise TransientError(
-                            f"tantivy index {self.path}: another process has been writing for {self.lock_wait:.0f} s;"
-                            " retry later"
-                        ) from None
-                    time.sleep(0.05)
+            writer = self._held or self._take_writer()
+            self._held = writer
             try:
                 yield writer, self._searcher()
                 writer.commit()
             except BaseException:
+                self._held = None
                 writer.rollback()
+                writer.wait_merging_threads()
                 raise
             finally:
-                writer.wait_merging_threads()  # merges of this commit finish; the lock goes with the writer
+                self._last_write = time.monotonic()
             self._searcher()  # this process sees its own commit at once
+            if self._releaser is None or not self._releaser.is_alive():
+                self._releaser = threading.Thread(target=self._release_when_idle, name="tantivy-writer", daemon=True)
+                self._releaser.start()
+
+    def _take_writer(self) -> Any:
+        index = self._open()
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            try:
+                return index.writer(heap_size=self.heap_bytes, num_threads=2)
+            except ValueError as exc:
+                if "LockBusy" not in str(exc):
+                    raise PermanentError(f"tantivy index {self.path}: {exc}") from None
+                if time.monotonic() > deadline:
+                    raise TransientError(
+                        f"tantivy index {self.path}: another process has been writing for {self.lock_wait:.0f} s;"
+                        " retry later"
+                    ) from None
+                time.sleep(0.05)
+
+    def _release_when_idle(self) -> None:
+        while True:
+            time.sleep(self.idle / 2)
+            with self._write_lock:
+                if self._held is None:
+                    return
+                if time.monotonic() - self._last_write >= self.idle:
+                    self._release()
+                    return
+
+    def _release(self) -> None:
+        """Let the writer go (under the write lock): its merges finish, then the lock file is free."""
+        writer, self._held = self._held, None
+        if writer is not None:
+            writer.wait_merging_threads()
 
     def index(self, articles: Iterable[Article]) -> IndexOutcome:
         batch = {a.id: a for a in articles}  # the last copy of an id wins, as a re-run would
@@ -276,9 +318,7 @@ class TantivyBackend:
         old = self._by_term(searcher, "id", leaving)
         ckeys = {_ckey(a) for a in batch.values()} | {_ckey(a) for _, a in old}
         stayers = [(address, a) for address, a in self._by_term(searcher, "ckey", ckeys) if a.id not in leaving]
-        stored_reps = {
-            rep: searcher.fast_field_values(rep, [address for address, _ in stayers]) if stayers else [] for rep in REPS
-        }
+        stored_reps = searcher.fast_field_values("reps", [address for address, _ in stayers]) if stayers else []
         members = [a for _, a in stayers] + list(batch.values())
         best: dict[tuple[str, ...], str] = {}
         for a in members:
@@ -289,7 +329,7 @@ class TantivyBackend:
             writer.delete_documents_by_term("id", doc_id)
         for i, (_address, a) in enumerate(stayers):
             reps = [int(best[g] == a.id) for g in _groups(a)]
-            if reps != [int(stored_reps[rep][i] or 0) for rep in REPS]:
+            if _bits(reps) != int(stored_reps[i] or 0):
                 writer.delete_documents_by_term("id", a.id)
                 writer.add_document(_document(a, reps))
         for a in batch.values():
@@ -307,12 +347,15 @@ class TantivyBackend:
         by_text = ranks_by_text(parsed, query)
         ranked = self._ranked(matching, by_text) if by_text else matching
         need = offset + query.limit
-        rows: list[_Row] = []
-        k = max(2 * need + 20, 50)
+        # Hits are fetched in rungs of a fixed ladder, so the pages of one search read the same
+        # rows; a rung holds the page when its hits that tie at the cut can be left out.
+        k = FIRST_RUNG
+        while k < 2 * need + 20:
+            k *= 4
         while True:
-            rows, complete = self._ordered(searcher, ranked, k, by_text)
+            rows, complete = self._ordered(searcher, ranked, k, by_text, exact=k < LAST_RUNG)
             picked = _collapse(rows) if query.collapse else rows
-            if complete or len(picked) >= need:
+            if complete or len(picked) >= need or k >= LAST_RUNG:
                 break
             k *= 4
         page_rows = picked[offset:need]
@@ -333,11 +376,12 @@ class TantivyBackend:
         return SearchPage(total=total, hits=hits, next_cursor=cursor, facets=facets)
 
     def _ordered(
-        self, searcher: tantivy.Searcher, query: tantivy.Query, k: int, by_text: bool
+        self, searcher: tantivy.Searcher, query: tantivy.Query, k: int, by_text: bool, exact: bool
     ) -> tuple[list[_Row], bool]:
         """The first hits in the contract's order (score desc, published desc, id asc), and
-        whether they are all the hits. Tantivy orders by one key; rows that tie on it at
-        the cut are left out, as others of equal key may sort before them."""
+        whether they are all the hits. Tantivy orders by one key; when `exact`, rows that tie
+        on it at the cut are left out, as others of equal key may sort before them (past the
+        last rung they stay: a tie of thousands of hits keeps Tantivy's order at the cut)."""
         if by_text:
             hits = searcher.search(query, k, count=False).hits
         else:
@@ -355,7 +399,7 @@ class TantivyBackend:
         ]
         rows.sort(key=lambda r: (-r[0], -r[1], r[2]))
         complete = len(hits) < k
-        if not complete:
+        if not complete and exact:
             cut = rows[-1][0] if by_text else rows[-1][1]
             rows = [r for r in rows if (r[0] if by_text else r[1]) != cut]
         return rows, complete
@@ -426,31 +470,33 @@ class TantivyBackend:
         if not query.collapse and not query.facets:
             return _count(searcher, matching), {}
 
-        def sub(rep: str) -> dict[str, Any]:
-            return {"aggs": {"stories": {"sum": {"field": rep}}}} if query.collapse else {}
-
-        aggs: dict[str, Any] = {"stories": {"sum": {"field": "rep_c"}}, "docs": {"value_count": {"field": "published"}}}
+        which = 1 if query.collapse else 0
+        aggs: dict[str, Any] = {"total": {"terms": {"field": "story"}}} if query.collapse else {}
         if query.facets:
-            aggs["site"] = {"terms": {"field": "site", "size": 1000}, **sub("rep_s")}
-            aggs["language"] = {"terms": {"field": "language", "size": 200}, **sub("rep_l")}
-            aggs["published"] = {"terms": {"field": "day", "size": 100_000}, **sub("rep_d")}
-        result = searcher.aggregate(matching, aggs)
-        total = int(result["stories"]["value"] or 0) if query.collapse else int(result["docs"]["value"] or 0)
+            for name, fields in FACETS.items():
+                aggs[name] = {"terms": {"field": fields[which], "size": 100_000}}
+        result = searcher.aggregate(matching, aggs) if aggs else {}
+        if query.collapse:
+            total = sum(int(b["doc_count"]) for b in result["total"]["buckets"] if int(b["key"]) == 1)
+        else:
+            total = _count(searcher, matching)
         facets: dict[str, dict[str, int]] = {}
-        if query.facets:
-            for name in ("site", "language", "published"):
-                counts: dict[str, int] = {}
-                for bucket in result[name]["buckets"]:
-                    n = int(bucket["stories"]["value"] or 0) if query.collapse else int(bucket["doc_count"])
-                    key = bucket["key"]
-                    if name == "published":
-                        key = (_EPOCH + timedelta(days=int(key))).date().isoformat()
-                    if n:
-                        counts[str(key)] = n
-                facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        for name in FACETS if query.facets else ():
+            counts: dict[str, int] = {}
+            for bucket in result[name]["buckets"]:
+                key = bucket["key"]
+                if name == "published":
+                    if int(key) < 0:
+                        continue
+                    key = (_EPOCH + timedelta(days=int(key))).date().isoformat()
+                if key != "":
+                    counts[str(key)] = int(bucket["doc_count"])
+            facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         return total, facets
 
     def close(self) -> None:
+        with self._write_lock:
+            self._release()
         with self._open_lock:
             self._index = None
             self._stamp = None
@@ -465,18 +511,24 @@ def _document(art: Article, reps: list[int]) -> tantivy.Document:
     doc.add_text("site", art.site)
     if art.language:
         doc.add_text("language", art.language)
+    micros = _micros(art.published_at) if art.published_at else NO_DATE
+    doc.add_integer("published", micros)
     if art.published_at:
-        micros = _micros(art.published_at)
-        doc.add_integer("published", micros)
         doc.add_integer("day", micros // 86_400_000_000)
-    else:
-        doc.add_integer("published", NO_DATE)
     doc.add_unsigned("idn", _idn(art.id))
     doc.add_unsigned("chash", _chash(_ckey(art)))
-    for rep, value in zip(REPS, reps, strict=True):
-        doc.add_unsigned(rep, value)
+    story, site, language, day = reps
+    doc.add_unsigned("story", story)
+    doc.add_text("site_rep", art.site if site else "")
+    doc.add_text("lang_rep", (art.language or "") if language else "")
+    doc.add_integer("day_rep", micros // 86_400_000_000 if day and art.published_at else -1)
+    doc.add_unsigned("reps", _bits(reps))
     doc.add_bytes("doc", json.dumps(art.to_doc(), ensure_ascii=False).encode("utf-8"))
     return doc
+
+
+def _bits(reps: list[int]) -> int:
+    return sum(bit << i for i, bit in enumerate(reps))
 
 
 def _count(searcher: tantivy.Searcher, query: tantivy.Query) -> int:
