@@ -65,12 +65,20 @@ class SearchHit:
         )
 
 
+FACET_NAMES = ("site", "language", "published")
+
+
 @dataclass
 class SearchPage:
     total: int  # matching documents (clusters when collapsed)
     hits: list[SearchHit]
     next_cursor: list[Any] | None = None
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def nothing(cls, facets: bool) -> SearchPage:
+        """No hits (a query that contradicts its filters), with empty facets when asked."""
+        return cls(total=0, hits=[], facets={name: {} for name in FACET_NAMES} if facets else {})
 
     def to_json(self) -> dict[str, Any]:
         """The page as the CLI's --json and the HTTP API print it."""

@@ -341,7 +341,7 @@ class TantivyBackend:
         parsed, query = prepare(query)
         offset = _offset_of(query.search_after)
         if parsed.empty:
-            return SearchPage(total=0, hits=[], facets=_empty_facets() if query.facets else {})
+            return SearchPage.nothing(query.facets)
         searcher = self._searcher()
         matching = self._matching(parsed, query)
         by_text = ranks_by_text(parsed, query)
@@ -553,7 +553,3 @@ def _offset_of(cursor: list[Any] | None) -> int:
     if len(cursor) != 2 or cursor[0] != OFFSET or not isinstance(cursor[1], int) or cursor[1] < 0:
         raise ValueError(f"search cursor {cursor!r} was not made by the embedded (Tantivy) index")
     return int(cursor[1])
-
-
-def _empty_facets() -> dict[str, dict[str, int]]:
-    return {"site": {}, "language": {}, "published": {}}
