@@ -127,6 +127,8 @@ def fold_text(text: str) -> str:
     text = text.replace("đ", "d").replace("Đ", "D")
     if text.isascii():
         return text.lower()
+    if len(text) < 500:  # a query, a title: numpy's import would cost more than it saves
+        return _fold_slowly(text)
     # Every indexed body is folded: a table lookup over the code points (numpy) instead of a
     # Python test per character, ten times faster on Vietnamese text.
     import numpy as np
@@ -134,8 +136,12 @@ def fold_text(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     codes = np.frombuffer(decomposed.encode("utf-32-le"), dtype=np.uint32)
     if codes.max() > 0xFFFF:
-        return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+        return _fold_slowly(text)
     return codes[~_bmp_marks()[codes]].tobytes().decode("utf-32-le").casefold()
+
+
+def _fold_slowly(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).casefold()
 
 
 @functools.cache

@@ -149,6 +149,15 @@ class SqliteBackend:
                 yield Article.from_doc(json.loads(doc))
             last = rows[-1][0]
 
+    def last_rowid(self) -> int:
+        """The highest row number now: rows above it were written later (`reindex` copies them last)."""
+        return int(self._conn().execute("SELECT COALESCE(max(rowid), 0) FROM articles").fetchone()[0])
+
+    def added_after(self, rowid: int) -> Iterator[Article]:
+        """The documents of the rows written after `last_rowid()` answered `rowid`."""
+        for (doc,) in self._conn().execute("SELECT doc FROM articles WHERE rowid > ? ORDER BY rowid", (rowid,)):
+            yield Article.from_doc(json.loads(doc))
+
     def search(self, query: SearchQuery) -> SearchPage:
         parsed, query = prepare(query)
         if parsed.empty:
