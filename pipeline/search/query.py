@@ -14,6 +14,7 @@ query language; the relevance order adds the same gentle boost for recent news e
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -50,8 +51,10 @@ class ParsedQuery:
         return bool(self.clauses)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_query(text: str) -> ParsedQuery:
-    """Parse the reader's syntax (see the module docstring); never fails on any text."""
+    """Parse the reader's syntax (see the module docstring); never fails on any text. (Cached:
+    each hit's snippet asks for the words again.)"""
     from pipeline.search.base import fold_text
 
     clauses: list[list[Phrase]] = []
