@@ -29,7 +29,7 @@ def _default_data_dir() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore", populate_by_name=True)
 
-    # Where the embedded Redis, the SQLite index and the raw pages live.
+    # Where the embedded Redis, the embedded search index and the raw pages live.
     data_dir: Path = Field(default_factory=_default_data_dir)
     # Unset: embedded Redis under data_dir. Set: a real Redis for broker and shared state.
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "NEWSFLOW_REDIS_URL"))

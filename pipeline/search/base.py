@@ -1,4 +1,4 @@
-"""The search backend interface that SQLite FTS5 and Elasticsearch both implement.
+"""The search backend interface that Tantivy, SQLite FTS5 and Elasticsearch implement.
 
 Backends take `Article` documents and answer `SearchQuery` objects with a `SearchPage`.
 The contract tests in `tests/search/` hold every backend to the same behaviour.

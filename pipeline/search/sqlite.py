@@ -1,4 +1,4 @@
-"""SQLite FTS5 search backend: the embedded default, one file under the data directory.
+"""SQLite FTS5 search backend: the embedded index by choice (search_backend: sqlite), one file under the data directory.
 
 Documents live in a plain table; an FTS5 table indexes their accent-folded title and body,
 so a query typed without diacritics finds text written with them. Snippets are cut from the

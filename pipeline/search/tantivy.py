@@ -180,7 +180,16 @@ class TantivyBackend:
         except FileNotFoundError:
             stamp = None
         if stamp != self._stamp:
-            index.reload()
+            for attempt in range(5):
+                try:
+                    index.reload()
+                    break
+                except (OSError, ValueError) as exc:  # how the binding reports a missing file
+                    # A writer in another process may delete the files of segments it merged
+                    # between our reading meta.json and opening them: read it again.
+                    if attempt == 4:
+                        raise TransientError(f"tantivy index {self.path}: cannot reload ({exc}); retry") from None
+                    time.sleep(0.05)
             self._stamp = stamp
         return index.searcher()
 
