@@ -362,3 +362,19 @@ def test_relevance_gently_prefers_recent_news(backend: SearchBackend) -> None:
     )
     backend.index([old, recent])
     assert ids(backend.search(SearchQuery(text="rain"))) == [recent.id, old.id]
+
+
+def test_a_story_keeps_its_counts_when_copies_are_deleted_or_move(backend: SearchBackend) -> None:
+    """Whichever copy goes, or joins another story, the story is still counted once per site and day."""
+    copies = [art(f"k{i}", site="b.example", cluster_id="k", days=i / 10) for i in range(4)]
+    backend.index(copies)
+    first, second, third, _fourth = sorted(copies, key=lambda a: a.id)
+    backend.delete(first.id)
+    backend.index([second.model_copy(update={"cluster_id": "elsewhere"})])
+    page = backend.search(SearchQuery(facets=True))
+    assert page.total == 2
+    assert page.facets["site"] == {"b.example": 2}
+    assert page.facets["published"] == {"2024-05-01": 2}
+    assert sorted(h.cluster_size for h in page.hits) == [1, 2]
+    backend.delete(third.id)
+    assert backend.search(SearchQuery(facets=True)).facets["language"] == {"en": 2}
