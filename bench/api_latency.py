@@ -1,17 +1,21 @@
-"""Search latency through the HTTP API, p50/p95 by kind of query, on SQLite and Elasticsearch.
+"""Search latency through the HTTP API, p50/p95 by kind of query, backends side by side.
 
-    .venv/bin/python bench/api_latency.py [--articles 100000] [--requests 300] [--backend sqlite|elasticsearch|both]
-                                          [--kinds TEXT]
+    .venv/bin/python bench/api_latency.py [--articles 100000 1000000] [--requests 400]
+                                          [--backend tantivy sqlite elasticsearch] [--kinds TEXT]
 
-Indexes synthetic articles (Zipf-distributed words, 40 sites, four languages, a year of days,
-one in ten a copy of an earlier story), starts the real API (uvicorn) on 127.0.0.1 and sends
-its searches one at a time over one keep-alive connection, as the search page does (facets
-included). Elasticsearch is ELASTICSEARCH_URL when set (a throwaway index, deleted after),
-else a private noida-db. Prints one line per kind of query and one overall; a kind stops
-after --budget seconds, or at its first failed or timed-out search (noida-db, a stand-in,
-answers a text query by reading every document: minutes at this size). `--kinds browse` times
-only the kinds whose name holds the text: searches abandoned after a timeout keep a slow
-server busy, and would slow every kind timed after them.
+For each size, indexes the same synthetic articles (Zipf-distributed words, 40 sites, four
+languages, a year of days, one in ten a copy of an earlier story) into every backend named
+(default: the embedded ones, Tantivy and SQLite), in bulk batches of 1000, timing only the
+backends' `index` calls; then, backend by backend, starts the real API (uvicorn) on
+127.0.0.1 and sends its searches one at a time over one keep-alive connection, as the search
+page does (facets included). Prints per backend the indexing rate and the index's size on
+disk, then p50/p95 per kind of query and overall, the backends in columns, with the load
+average of the machine before and after. Elasticsearch is ELASTICSEARCH_URL when set (a
+throwaway index, deleted after), else a private noida-db. A kind stops after --budget
+seconds, or at its first failed or timed-out search (noida-db, a stand-in, answers a text
+query by reading every document: minutes at this size). `--kinds browse` times only the
+kinds whose name holds the text: searches abandoned after a timeout keep a slow server busy,
+and would slow every kind timed after them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -127,7 +132,9 @@ class Api:
     """The real API (uvicorn) over `rt`, in a thread, on a free port of 127.0.0.1."""
 
     def __init__(self, rt: Runtime) -> None:
-        self.sock = socket.socket()
+        # A TCP socket by name: asyncio sets TCP_NODELAY only on those, and without it every
+        # answer waits ~40 ms for a delayed ACK (uvicorn writes head and body apart).
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.bind(("127.0.0.1", 0))
         self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.server = make_server(rt, "127.0.0.1", self.sock.getsockname()[1])
@@ -150,94 +157,144 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(name: str, rt: Runtime, args: argparse.Namespace) -> None:
-    n_articles, requests, seed = args.articles, args.requests, args.seed
-    timeout, budget = args.timeout, args.budget
-    rng = random.Random(seed)
-    words = vocabulary(rng)
-    started = time.perf_counter()
-    for batch in synthetic_articles(n_articles, words, rng, args.body_words):
-        outcome = rt.search.index(batch)
-        if outcome.rejected:
-            raise SystemExit(
-                f"{name}: {len(outcome.rejected)} articles refused: {next(iter(outcome.rejected.values()))}"
-            )
-    refresh = getattr(rt.search, "refresh_now", None)
-    if refresh:
-        refresh()
-    took = time.perf_counter() - started
-    print(f"{name}: indexed {rt.search.count():,} articles in {took:.0f} s ({n_articles / took:,.0f}/s)", flush=True)
-    plan = queries(words, random.Random(seed + 1), requests, args.kinds)
-    timings: dict[str, list[float]] = {kind: [] for kind, _ in plan}
-    failed: dict[str, str] = {}
-    spent: dict[str, float] = dict.fromkeys(timings, 0.0)
-    with Api(rt) as api, httpx.Client(base_url=api.base, timeout=timeout) as client:
+def disk_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+class Timings:
+    """Latencies of one backend's searches, by kind, and why a kind stopped."""
+
+    def __init__(self) -> None:
+        self.by_kind: dict[str, list[float]] = {}
+        self.failed: dict[str, str] = {}
+
+    def cell(self, kind: str) -> str:
+        values = self.by_kind.get(kind) or []
+        if kind == "all":
+            values = [v for vs in self.by_kind.values() for v in vs]
+        if not values:
+            return f"{'stopped' if kind in self.failed else '-':>17}"
+        return f"{1000 * statistics.median(values):8.1f} {1000 * percentile(values, 0.95):8.1f}"
+
+
+def time_searches(name: str, rt: Runtime, plan: list[tuple[str, dict[str, str]]], args: argparse.Namespace) -> Timings:
+    out = Timings()
+    out.by_kind = {kind: [] for kind, _ in plan}
+    spent: dict[str, float] = dict.fromkeys(out.by_kind, 0.0)
+    with Api(rt) as api, httpx.Client(base_url=api.base, timeout=args.timeout) as client:
         for _, params in plan[:8]:  # warm-up (browsing only: it is cheap on every backend)
             if not params.get("q"):
                 client.get("/api/search", params=params)
         for kind, params in plan:
-            if kind in failed or spent[kind] > budget:
+            if kind in out.failed or spent[kind] > args.budget:
                 continue
             t = time.perf_counter()
             try:
                 resp = client.get("/api/search", params=params)
                 problem = None if resp.status_code == 200 else f"HTTP {resp.status_code}: {resp.json().get('error')}"
             except httpx.TimeoutException:
-                problem = f"no answer within {timeout:.0f} s"
+                problem = f"no answer within {args.timeout:.0f} s"
             elapsed = time.perf_counter() - t
             spent[kind] += elapsed
             if problem:
-                failed[kind] = problem
+                out.failed[kind] = problem
+                print(f"{name}: {kind} stopped: {problem}", flush=True)
             else:
-                timings[kind].append(elapsed)
-    print(f"{name}: {'query':<26} {'n':>4} {'p50 ms':>8} {'p95 ms':>8}")
-    every = [v for values in timings.values() for v in values]
-    for kind, values in [*timings.items(), ("all", every)]:
-        if values:
-            p50, p95 = 1000 * statistics.median(values), 1000 * percentile(values, 0.95)
-            print(f"{name}:   {kind:<24} {len(values):>4} {p50:8.1f} {p95:8.1f}", flush=True)
-        if kind in failed:
-            print(f"{name}:   {kind:<24} stopped: {failed[kind]}", flush=True)
+                out.by_kind[kind].append(elapsed)
+    return out
 
 
-def run_sqlite(args: argparse.Namespace) -> None:
+@contextmanager
+def embedded(backend: str) -> Iterator[tuple[Runtime, Callable[[], int]]]:
     with tempfile.TemporaryDirectory() as tmp:
-        rt = Runtime(Settings(data_dir=Path(tmp), elasticsearch_url=None))
+        settings = Settings(data_dir=Path(tmp), elasticsearch_url=None, search_backend=backend)
+        rt = Runtime(settings)
+        path = settings.tantivy_path if backend == "tantivy" else settings.sqlite_path
         try:
-            measure("sqlite", rt, args)
+            yield rt, lambda: disk_bytes(path) + (disk_bytes(Path(f"{path}-wal")) if path.suffix == ".sqlite3" else 0)
         finally:
             rt.close()
 
 
-def run_elasticsearch(args: argparse.Namespace) -> None:
-    def on(url: str, tmp: str) -> None:
+@contextmanager
+def elasticsearch() -> Iterator[tuple[Runtime, Callable[[], int]]]:
+    def on(url: str, tmp: str) -> Iterator[tuple[Runtime, Callable[[], int]]]:
         index = f"newsflow-bench-{uuid.uuid4().hex[:8]}"
         rt = Runtime(
             Settings(data_dir=Path(tmp), elasticsearch_url=url, elasticsearch_index=index, index_batch_size=1000)
         )
         try:
-            measure("elasticsearch", rt, args)
+            yield rt, lambda: 0  # the cluster's disk is not ours to measure
         finally:
             rt.search.drop()  # type: ignore[attr-defined]
             rt.close()
 
     with tempfile.TemporaryDirectory() as tmp:
         if os.environ.get("ELASTICSEARCH_URL"):
-            on(os.environ["ELASTICSEARCH_URL"], tmp)
+            yield from on(os.environ["ELASTICSEARCH_URL"], tmp)
             return
         from tests.search.noida import NoidaServer  # the tests' own starter: one place knows how
 
         with NoidaServer(Path(tmp) / "noida") as server:
             print(f"elasticsearch: noida-db at {server.url}", flush=True)
-            on(server.url, tmp)
+            yield from on(server.url, tmp)
+
+
+def run_size(n_articles: int, args: argparse.Namespace) -> None:
+    rng = random.Random(args.seed)
+    words = vocabulary(rng)
+    with ExitStack() as stack:
+        backends: dict[str, tuple[Runtime, Callable[[], int]]] = {}
+        for name in args.backend:
+            opened = elasticsearch() if name == "elasticsearch" else embedded(name)
+            backends[name] = stack.enter_context(opened)
+        took = dict.fromkeys(backends, 0.0)
+        print(f"{n_articles:,} articles: indexing (load average {load()})", flush=True)
+        for batch in synthetic_articles(n_articles, words, rng, args.body_words):
+            for name, (rt, _size) in backends.items():
+                t = time.perf_counter()
+                outcome = rt.search.index(batch)
+                took[name] += time.perf_counter() - t
+                if outcome.rejected:
+                    raise SystemExit(
+                        f"{name}: {len(outcome.rejected)} refused: {next(iter(outcome.rejected.values()))}"
+                    )
+        for name, (rt, size) in backends.items():
+            refresh = getattr(rt.search, "refresh_now", None)
+            if refresh:
+                refresh()
+            mb = size() / 1e6
+            print(
+                f"{name}: indexed {rt.search.count():,} articles in {took[name]:.0f} s"
+                f" ({n_articles / took[name]:,.0f}/s), {mb:,.0f} MB on disk",
+                flush=True,
+            )
+        plan = queries(words, random.Random(args.seed + 1), args.requests, args.kinds)
+        results = {}
+        for name, (rt, _size) in backends.items():
+            print(f"{name}: searching (load average {load()})", flush=True)
+            results[name] = time_searches(name, rt, plan, args)
+    print(f"\n{n_articles:,} articles, p50 / p95 ms through the API (load average {load()})")
+    print(f"{'query':<24}" + "".join(f" {name:>17}" for name in results))
+    for kind in [*dict.fromkeys(k for k, _ in plan), "all"]:
+        print(f"{kind:<24}" + "".join(f" {t.cell(kind)}" for t in results.values()), flush=True)
+    print()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--articles", type=int, nargs="+", default=[100_000])
     parser.add_argument("--requests", type=int, default=400, help="timed searches per backend")
     parser.add_argument("--body-words", type=int, default=250, help="words per article body")
-    parser.add_argument("--backend", choices=["sqlite", "elasticsearch", "both"], default="both")
+    parser.add_argument(
+        "--backend", nargs="+", choices=["tantivy", "sqlite", "elasticsearch"], default=["tantivy", "sqlite"]
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--kinds", default="", help="only the kinds of query whose name holds this text (browse, word)")
     parser.add_argument(
@@ -246,10 +303,8 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60.0, help="seconds of searching per kind of query at most")
     args = parser.parse_args()
     queries([], random.Random(0), 0, args.kinds)  # a --kinds that names nothing fails before the indexing
-    if args.backend in ("sqlite", "both"):
-        run_sqlite(args)
-    if args.backend in ("elasticsearch", "both"):
-        run_elasticsearch(args)
+    for n in args.articles:
+        run_size(n, args)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,11 @@ def _default_data_dir() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore", populate_by_name=True)
 
-    # Where the embedded Redis, the SQLite index and the raw pages live.
+    # Where the embedded Redis, the embedded search index and the raw pages live.
     data_dir: Path = Field(default_factory=_default_data_dir)
     # Unset: embedded Redis under data_dir. Set: a real Redis for broker and shared state.
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "NEWSFLOW_REDIS_URL"))
-    # Unset: SQLite FTS5 under data_dir. Set: an Elasticsearch cluster.
+    # Unset: the embedded index under data_dir (search_backend). Set: an Elasticsearch cluster.
     elasticsearch_url: str | None = Field(
         default=None, validation_alias=AliasChoices("ELASTICSEARCH_URL", "NEWSFLOW_ELASTICSEARCH_URL")
     )
@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     elasticsearch_password: SecretStr | None = None
     elasticsearch_api_key: SecretStr | None = None
     elasticsearch_ca_certs: Path | None = None
+    # The embedded index: "tantivy" (a search engine, <data_dir>/index.tantivy) or "sqlite" (FTS5,
+    # <data_dir>/index.sqlite3). A data directory holding only a SQLite index keeps using it
+    # until `newsflow reindex` has built the Tantivy index from it.
+    search_backend: Literal["tantivy", "sqlite"] = "tantivy"
     # Index name prefix; the live index is reached through the alias of this name.
     elasticsearch_index: str = "newsflow-articles"
     # Where raw pages are kept: a directory, or s3://bucket/prefix on S3-compatible storage
@@ -191,6 +195,10 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "index.sqlite3"
+
+    @property
+    def tantivy_path(self) -> Path:
+        return self.data_dir / "index.tantivy"
 
     @property
     def embedded(self) -> bool:

@@ -4,8 +4,9 @@ Routes (each answers GET and HEAD; the schema is at /openapi.json):
   GET /                     the search page; its script and style under /static/
   GET /docs, /redoc         the schema browsable in Swagger UI and ReDoc; their files under
                             /docs-assets/, installed with the fastapi-offline package (no CDN)
-  GET /api/search?q=...     JSON results: q, site, language, since, until, limit, cursor, all=1,
-                            cluster (the copies of one story); facets count sites, languages and days
+  GET /api/search?q=...     JSON results: q (with the query syntax of pipeline.search.query), site,
+                            language, since, until, limit, cursor, all=1, cluster (the copies of one
+                            story), sort=relevance|date; facets count sites, languages and days
   GET /api/articles/{id}    one article document
   GET /healthz              200 when Redis and the search backend answer, else 503
   GET /metrics              Prometheus text format: queues, counters, index size, articles waiting
@@ -29,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import uvicorn
 from fastapi import FastAPI, Query, Request, Response
@@ -59,6 +60,11 @@ DOCS_POLICY = (
     " img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:"
 )
 UNAVAILABLE = "the search backend or Redis did not answer; try again"
+QUERY_SYNTAX = (
+    "Words to find, all of them; accents optional. Empty: every article. "
+    '"exact phrase": the words in this order; -word or -"a phrase": leave out what has it; '
+    "a OR b: either; site:example.org and lang:vi: as the site and language filters."
+)
 
 
 class ApiError(Exception):
@@ -180,7 +186,7 @@ def create_app(rt: Runtime) -> FastAPI:
 
     @route("/api/search", response_model=SearchAnswer, responses=errors, summary="Full-text search")
     def search(
-        q: Annotated[str, Query(description="Words to find; accents optional. Empty: every article.")] = "",
+        q: Annotated[str, Query(description=QUERY_SYNTAX)] = "",
         site: Annotated[str | None, Query(description="Only this site.")] = None,
         language: Annotated[str | None, Query(description="Only this language code (en, vi, ...).")] = None,
         since: Annotated[str | None, Query(description="Published on or after (YYYY-MM-DD or ISO 8601).")] = None,
@@ -189,6 +195,10 @@ def create_app(rt: Runtime) -> FastAPI:
         cursor: Annotated[str | None, Query(description="The next_cursor of the previous page, as JSON.")] = None,
         all: Annotated[bool, Query(description="Every member of a duplicate cluster, not one per cluster.")] = False,
         cluster: Annotated[str | None, Query(description="Only the copies of one story (a hit's cluster_id).")] = None,
+        sort: Annotated[
+            Literal["relevance", "date"],
+            Query(description="relevance (text score, recent news gently first; no words: newest first) or date."),
+        ] = "relevance",
     ) -> dict[str, Any]:
         query = SearchQuery(
             text=q,
@@ -201,6 +211,7 @@ def create_app(rt: Runtime) -> FastAPI:
             search_after=parse_cursor(cursor),
             facets=True,
             cluster=cluster or None,
+            sort=sort,
         )
         return rt.search.search(query).to_json()
 
@@ -306,6 +317,10 @@ def serve(rt: Runtime, host: str, port: int, sock: socket.socket | None = None) 
     # it found. Python's default would kill the process before the caller closes its Runtime
     # (an embedded Redis left running); SystemExit unwinds through the caller's `finally`.
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm) if in_main else None
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        # asyncio sets TCP_NODELAY itself only on sockets made with IPPROTO_TCP named; without
+        # it each answer waits ~40 ms for a delayed ACK (uvicorn writes head and body apart).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         server.run(sockets=[sock] if sock is not None else None)
     finally:

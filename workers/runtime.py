@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipeline.errors import TransientError
 from pipeline.settings import Settings
@@ -346,17 +346,9 @@ class Runtime:
 
     @cached_property
     def search(self) -> SearchBackend:
-        backend: Any
-        if self.settings.elasticsearch_url:
-            from pipeline.search.elastic import ElasticsearchBackend
+        from pipeline.search import open_backend
 
-            backend = ElasticsearchBackend.from_settings(self.settings)
-        else:
-            from pipeline.search.sqlite import SqliteBackend
-
-            backend = SqliteBackend.from_settings(self.settings)
-        backend.ensure_ready()
-        return backend
+        return open_backend(self.settings)
 
     def __enter__(self) -> Runtime:
         return self

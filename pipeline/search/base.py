@@ -1,4 +1,4 @@
-"""The search backend interface that SQLite FTS5 and Elasticsearch both implement.
+"""The search backend interface that Tantivy, SQLite FTS5 and Elasticsearch implement.
 
 Backends take `Article` documents and answer `SearchQuery` objects with a `SearchPage`.
 The contract tests in `tests/search/` hold every backend to the same behaviour.
@@ -6,6 +6,7 @@ The contract tests in `tests/search/` hold every backend to the same behaviour.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,6 +30,7 @@ class SearchQuery:
     search_after: list[Any] | None = None  # opaque cursor from SearchPage.next_cursor
     facets: bool = False  # counts by site, language and day ("published", YYYY-MM-DD) of what matches
     cluster: str | None = None  # only the members of this near-duplicate cluster (a hit's cluster_id)
+    sort: str = "relevance"  # or "date": newest first (pipeline.search.query.SORTS)
 
 
 @dataclass
@@ -63,12 +65,20 @@ class SearchHit:
         )
 
 
+FACET_NAMES = ("site", "language", "published")
+
+
 @dataclass
 class SearchPage:
     total: int  # matching documents (clusters when collapsed)
     hits: list[SearchHit]
     next_cursor: list[Any] | None = None
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def nothing(cls, facets: bool) -> SearchPage:
+        """No hits (a query that contradicts its filters), with empty facets when asked."""
+        return cls(total=0, hits=[], facets={name: {} for name in FACET_NAMES} if facets else {})
 
     def to_json(self) -> dict[str, Any]:
         """The page as the CLI's --json and the HTTP API print it."""
@@ -114,5 +124,29 @@ class SearchBackend(Protocol):
 
 def fold_text(text: str) -> str:
     """Lower-case and strip diacritics (Vietnamese đ included) for accent-blind matching."""
-    text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = text.replace("đ", "d").replace("Đ", "D")
+    if text.isascii():
+        return text.lower()
+    if len(text) < 500:  # a query, a title: numpy's import would cost more than it saves
+        return _fold_slowly(text)
+    # Every indexed body is folded: a table lookup over the code points (numpy) instead of a
+    # Python test per character, ten times faster on Vietnamese text.
+    import numpy as np
+
+    decomposed = unicodedata.normalize("NFD", text)
+    codes = np.frombuffer(decomposed.encode("utf-32-le"), dtype=np.uint32)
+    if codes.max() > 0xFFFF:
+        return _fold_slowly(text)
+    return codes[~_bmp_marks()[codes]].tobytes().decode("utf-32-le").casefold()
+
+
+def _fold_slowly(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).casefold()
+
+
+@functools.cache
+def _bmp_marks() -> Any:
+    """For each code point of the Basic Multilingual Plane, whether it is a combining mark."""
+    import numpy as np
+
+    return np.array([unicodedata.combining(chr(c)) != 0 for c in range(0x10000)], dtype=bool)

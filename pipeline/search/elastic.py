@@ -43,6 +43,7 @@ from pydantic import SecretStr, ValidationError
 from pipeline.errors import PermanentError, TransientError
 from pipeline.models import Article, as_utc
 from pipeline.search.base import IndexOutcome, SearchHit, SearchPage, SearchQuery
+from pipeline.search.query import RECENCY_BOOST, ParsedQuery, Phrase, prepare, ranks_by_text, recent_since
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ LANGUAGE_FIELDS = ("en", "fr", "de", "es", "id")
 INTERNAL_FIELDS = ("collapse_key", "indexed_at", "lang")
 # Per-item or per-request statuses that mean "busy or broken for now": retry them.
 _RETRY_STATUS = frozenset({408, 429})
-_WORD = re.compile(r"\w+", re.UNICODE)
 # Collapsed results page with from/size: Elasticsearch refuses search_after with collapse
 # unless the sort is the collapse field alone. Past this offset there is no next page.
 MAX_COLLAPSED_OFFSET = 10_000
@@ -435,7 +435,10 @@ class ElasticsearchBackend:
                 self._client.close_point_in_time(id=pit)
 
     def search(self, query: SearchQuery) -> SearchPage:
-        body = self._search_body(query)
+        parsed, query = prepare(query)
+        if parsed.empty:
+            return SearchPage.nothing(query.facets)
+        body = self._search_body(query, parsed)
         with self._calling("search"):
             resp = self._client.search(index=self.alias, **body)
         raw_hits = resp["hits"]["hits"]
@@ -461,7 +464,7 @@ class ElasticsearchBackend:
             page.facets = _facets(aggs, query.collapse)
         return page
 
-    def _search_body(self, query: SearchQuery) -> dict[str, Any]:
+    def _search_body(self, query: SearchQuery, parsed: ParsedQuery) -> dict[str, Any]:
         filters: list[dict[str, Any]] = []
         if query.site:
             filters.append({"term": {"site": query.site}})
@@ -476,14 +479,23 @@ class ElasticsearchBackend:
             if query.until:
                 bounds["lt"] = as_utc(query.until).isoformat()
             filters.append({"range": {"published_at": bounds}})
-        words = _WORD.findall(unicodedata.normalize("NFC", query.text))
-        # Every word must appear in some field, like the SQLite backend; each word goes
+        # Every clause must match in some field, like the embedded backends; the words go
         # through the folding analyzer, so "quyen" and "quyền" meet on the same term.
-        must = [{"multi_match": {"query": w, "fields": ["title^3", "body", "lang.*"]}} for w in words]
+        must: list[dict[str, Any]] = []
+        for alternatives in parsed.clauses:
+            either = [_phrase(p) for p in alternatives]
+            must.append(either[0] if len(either) == 1 else {"bool": {"should": either, "minimum_should_match": 1}})
+        by_text = ranks_by_text(parsed, query)
+        bool_query: dict[str, Any] = {"must": must or [{"match_all": {}}], "filter": filters}
+        if parsed.excluded:
+            bool_query["must_not"] = [_phrase(p) for p in parsed.excluded]
+        if by_text:  # the gentle boost of recent news that every backend gives
+            recent = as_utc(recent_since()).isoformat()
+            bool_query["should"] = [{"range": {"published_at": {"gte": recent, "boost": RECENCY_BOOST}}}]
         by_date: list[Any] = [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
         body: dict[str, Any] = {
-            "query": {"bool": {"must": must or [{"match_all": {}}], "filter": filters}},
-            "sort": ([{"_score": "desc"}] if words else []) + by_date,
+            "query": {"bool": bool_query},
+            "sort": ([{"_score": "desc"}] if by_text else []) + by_date,
             "size": query.limit,
             "source_excludes": ["lang", "extraction"],
             "track_total_hits": True,
@@ -613,6 +625,14 @@ class ElasticsearchBackend:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _phrase(words: Phrase) -> dict[str, Any]:
+    """A word in the title (boosted), the body or the stemmed text; a phrase's words next to
+    each other in the title or the body (stemming and stop words would loosen a phrase)."""
+    if len(words) == 1:
+        return {"multi_match": {"query": words[0], "fields": ["title^3", "body", "lang.*"]}}
+    return {"multi_match": {"query": " ".join(words), "fields": ["title^3", "body"], "type": "phrase"}}
 
 
 def to_es_doc(article: Article, indexed_at: str | None = None) -> dict[str, Any]:

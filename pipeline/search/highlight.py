@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
 from pipeline.search.base import fold_text
 
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # a word, as pipeline.search.query.WORD
 
 
 def make_snippet(body: str, query: str, width: int = 240) -> str:
     """An excerpt of `body` around the densest run of query words, each wrapped in <mark>.
 
-    Matching folds case and diacritics, so "quyen" marks "quyền". Text is HTML-escaped.
+    Matching folds case and diacritics, so "quyen" marks "quyền"; the query's syntax is
+    understood (`-word`, `site:`, `OR` mark nothing). Text is HTML-escaped.
     """
-    terms = {fold_text(t) for t in _TOKEN.findall(query)}
-    tokens = list(_TOKEN.finditer(body))
-    hits = [m for m in tokens if terms and fold_text(m.group()) in terms]
+    from pipeline.search.query import parse_query
+
+    terms = frozenset(parse_query(query).words)
+    hits = _matches(body, terms) if terms else []
     if not hits:
         return html.escape(_cut(body, 0, width))
     # Centre the window on the hit with the most other hits within `width` characters.
@@ -37,6 +40,24 @@ def make_snippet(body: str, query: str, width: int = 240) -> str:
     if end < len(body):
         out.append("…")
     return "".join(out).replace("\n", " ")
+
+
+def _matches(body: str, terms: frozenset[str]) -> list[re.Match[str]]:
+    """The words of `body` that fold to one of `terms`. Every hit of a page gets a snippet:
+    an ASCII body is searched by one regular expression, others fold only their non-ASCII words."""
+    if body.isascii():
+        return list(_ascii_pattern(terms).finditer(body))
+    return [m for m in _TOKEN.finditer(body) if _fold_word(m.group()) in terms]
+
+
+def _fold_word(word: str) -> str:
+    return word.lower() if word.isascii() else fold_text(word)
+
+
+@functools.lru_cache(maxsize=256)
+def _ascii_pattern(terms: frozenset[str]) -> re.Pattern[str]:
+    words = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<![^\W_])(?:{words})(?![^\W_])", re.IGNORECASE)
 
 
 def _cut(text: str, start: int, width: int) -> str:

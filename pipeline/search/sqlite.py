@@ -1,4 +1,4 @@
-"""SQLite FTS5 search backend: the embedded default, one file under the data directory.
+"""SQLite FTS5 search backend: the embedded index by choice (search_backend: sqlite), one file under the data directory.
 
 Documents live in a plain table; an FTS5 table indexes their accent-folded title and body,
 so a query typed without diacritics finds text written with them. Snippets are cut from the
@@ -8,7 +8,6 @@ original text in Python (`pipeline.search.highlight`), identically for every bac
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
 
 from pipeline.models import Article, as_utc
 from pipeline.search.base import IndexOutcome, SearchHit, SearchPage, SearchQuery, fold_text
+from pipeline.search.query import RECENCY_BOOST, ParsedQuery, Phrase, prepare, ranks_by_text, recent_since
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -41,16 +41,24 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
 );
 """
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 # The order of hits, and of the cursor's fields: score desc, published desc, id asc.
 _ORDER = "ORDER BY score DESC, pub DESC, id"
 _FACETS = (("site", "site"), ("language", "language"), ("published", "substr(pub, 1, 10)"))
 
 
-def fts_query(text: str) -> str:
-    """Turn user text into an FTS5 query: every word required, each as a quoted prefix-free term."""
-    words = _WORD.findall(fold_text(text))
-    return " ".join(f'"{w}"' for w in words)
+def fts_match(parsed: ParsedQuery) -> tuple[str, str]:
+    """The FTS5 queries of a parsed query: what must match (exclusions included), and, when
+    nothing must, what must not (its documents are left out by rowid)."""
+
+    def phrase(words: Phrase) -> str:
+        return '"' + " ".join(words) + '"'  # folded words are letters and digits: nothing to escape
+
+    required = " AND ".join(
+        phrase(c[0]) if len(c) == 1 else "(" + " OR ".join(phrase(p) for p in c) + ")" for c in parsed.clauses
+    )
+    if not required:
+        return "", " OR ".join(phrase(p) for p in parsed.excluded)
+    return required + "".join(f" NOT {phrase(p)}" for p in parsed.excluded), ""
 
 
 class SqliteBackend:
@@ -141,9 +149,24 @@ class SqliteBackend:
                 yield Article.from_doc(json.loads(doc))
             last = rows[-1][0]
 
+    def last_rowid(self) -> int:
+        """The highest row number now: rows above it were written later (`reindex` copies them last)."""
+        return int(self._conn().execute("SELECT COALESCE(max(rowid), 0) FROM articles").fetchone()[0])
+
+    def added_after(self, rowid: int) -> Iterator[Article]:
+        """The documents of the rows written after `last_rowid()` answered `rowid`."""
+        for (doc,) in self._conn().execute("SELECT doc FROM articles WHERE rowid > ? ORDER BY rowid", (rowid,)):
+            yield Article.from_doc(json.loads(doc))
+
     def search(self, query: SearchQuery) -> SearchPage:
+        parsed, query = prepare(query)
+        if parsed.empty:
+            return SearchPage.nothing(query.facets)
         where, params = self._filters(query)
-        match = fts_query(query.text)
+        match, unwanted = fts_match(parsed)
+        if unwanted:
+            where.append("a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)")
+            params.append(unwanted)
         # The matching documents, narrow (no document text), become a temporary table once;
         # the total, the page and the facets all read it, so the full-text match runs once.
         columns = (
@@ -151,12 +174,17 @@ class SqliteBackend:
             "COALESCE(a.published_at, '') AS pub, a.site AS site, a.language AS language"
         )
         if match:
-            # bm25 is lower-is-better; negate so every backend sorts score descending.
+            # bm25 is lower-is-better; negate so every backend sorts score descending. Recent
+            # stories gain the same gentle boost on every backend (pipeline.search.query).
+            score, boost = "0.0", []
+            if ranks_by_text(parsed, query):
+                score = f"-bm25(articles_fts, 3.0, 1.0) + (COALESCE(a.published_at, '') >= ?) * {RECENCY_BOOST}"
+                boost = [_iso(recent_since())]
             base = (
-                f"SELECT {columns}, -bm25(articles_fts, 3.0, 1.0) AS score "
+                f"SELECT {columns}, {score} AS score "
                 "FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid WHERE articles_fts MATCH ?"
             )
-            params = [match, *params]
+            params = [*boost, match, *params]
         else:
             base = f"SELECT {columns}, 0.0 AS score FROM articles a WHERE 1=1"
         base += "".join(f" AND {w}" for w in where)

@@ -1,4 +1,4 @@
-"""One behaviour for every search backend: the same tests run on SQLite and Elasticsearch.
+"""One behaviour for every search backend: the same tests run on Tantivy, SQLite and Elasticsearch.
 
 They assert which documents match and in which order where order is part of the contract,
 never scores.
@@ -17,6 +17,7 @@ import pytest
 from pipeline.models import Article, RelatedLink, article_id
 from pipeline.search.base import SearchBackend, SearchQuery
 from pipeline.search.sqlite import SqliteBackend
+from pipeline.search.tantivy import TantivyBackend
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -38,17 +39,19 @@ def art(slug: str, *, days: float = 0, **fields: Any) -> Article:
     return Article(**base)
 
 
-@pytest.fixture(params=["sqlite", "elasticsearch"])
+@pytest.fixture(params=["tantivy", "sqlite", "elasticsearch"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchBackend]:
-    if request.param == "sqlite":
-        b: Any = SqliteBackend(tmp_path / "index.sqlite3")
+    if request.param == "tantivy":
+        b: Any = TantivyBackend(tmp_path / "index.tantivy")
+    elif request.param == "sqlite":
+        b = SqliteBackend(tmp_path / "index.sqlite3")
     else:
         make: Callable[..., Any] = request.getfixturevalue("make_es_backend")
         b = make()
     b.ensure_ready()
     b.ensure_ready()  # safe to call twice
     yield b
-    if request.param == "sqlite":
+    if request.param != "elasticsearch":
         b.close()  # make_es_backend drops and closes its own
 
 
@@ -291,3 +294,87 @@ def test_iter_all_yields_every_document_in_id_order(backend: SearchBackend) -> N
     docs = [art(f"it{i}") for i in range(7)]
     backend.index(docs)
     assert [a.id for a in backend.iter_all()] == sorted(d.id for d in docs)
+
+
+SYNTAX = [
+    art("a", title="Flood warning", body="Heavy rain in the delta. Người dân sơ tán.", days=2),
+    art("b", title="Flood season", body="Nothing heavy about the warning or the rain.", days=1),
+    art("c", site="b.example", language="vi", title="Storm warning", body="Wind and rain.", days=0),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('"heavy rain"', ["a"]),
+        ('"rain heavy"', []),
+        ('"nguoi dan" flood', ["a"]),
+        ("flood -season", ["a"]),
+        ('flood -"the warning"', ["a"]),
+        ("-flood", ["c"]),
+        ("delta OR wind", ["a", "c"]),
+        ("warning delta OR wind", ["a", "c"]),
+        ("site:b.example warning", ["c"]),
+        ("lang:vi", ["c"]),
+        ("warning lang:en", ["a", "b"]),
+    ],
+)
+def test_query_syntax_means_the_same_on_every_backend(backend: SearchBackend, text: str, expected: list[str]) -> None:
+    """Phrases, -exclusions, OR, site: and lang: (pipeline.search.query) select the same documents."""
+    backend.index(SYNTAX)
+    by_slug = {a.url.rsplit("/", 1)[1]: a.id for a in SYNTAX}
+    found = backend.search(SearchQuery(text=text, collapse=False))
+    assert sorted(ids(found)) == sorted(by_slug[s] for s in expected)
+    assert found.total == len(expected)
+
+
+def test_a_site_in_the_text_and_another_in_the_filter_find_nothing(backend: SearchBackend) -> None:
+    backend.index(SYNTAX)
+    page = backend.search(SearchQuery(text="site:b.example", site="a.example", facets=True))
+    assert page.total == 0 and page.hits == []
+    assert page.facets == {"site": {}, "language": {}, "published": {}}
+
+
+def test_sort_by_date_puts_the_newest_first_whatever_the_score(backend: SearchBackend) -> None:
+    older = art("older", title="Typhoon typhoon", body="Typhoon nears.", days=0)
+    newer = art("newer", title="Harbour news", body="A typhoon was mentioned.", days=1)
+    backend.index([older, newer])
+    assert ids(backend.search(SearchQuery(text="typhoon"))) == [older.id, newer.id]
+    assert ids(backend.search(SearchQuery(text="typhoon", sort="date"))) == [newer.id, older.id]
+    with pytest.raises(ValueError, match="sort"):
+        backend.search(SearchQuery(text="typhoon", sort="oldest"))
+
+
+def test_relevance_gently_prefers_recent_news(backend: SearchBackend) -> None:
+    """A story of this week outranks an older one that matches a little better."""
+    now = datetime.now(UTC)
+    old = art(
+        "old-rain",
+        title="Weather",
+        body="Rain and more rain over the hills today.",
+        published_at=now - timedelta(days=60),
+    )
+    recent = art(
+        "new-rain",
+        title="Weather",
+        body="Rain over the hills and the coast today.",
+        published_at=now - timedelta(days=1),
+    )
+    backend.index([old, recent])
+    assert ids(backend.search(SearchQuery(text="rain"))) == [recent.id, old.id]
+
+
+def test_a_story_keeps_its_counts_when_copies_are_deleted_or_move(backend: SearchBackend) -> None:
+    """Whichever copy goes, or joins another story, the story is still counted once per site and day."""
+    copies = [art(f"k{i}", site="b.example", cluster_id="k", days=i / 10) for i in range(4)]
+    backend.index(copies)
+    first, second, third, _fourth = sorted(copies, key=lambda a: a.id)
+    backend.delete(first.id)
+    backend.index([second.model_copy(update={"cluster_id": "elsewhere"})])
+    page = backend.search(SearchQuery(facets=True))
+    assert page.total == 2
+    assert page.facets["site"] == {"b.example": 2}
+    assert page.facets["published"] == {"2024-05-01": 2}
+    assert sorted(h.cluster_size for h in page.hits) == [1, 2]
+    backend.delete(third.id)
+    assert backend.search(SearchQuery(facets=True)).facets["language"] == {"en": 2}

@@ -32,7 +32,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     rp.set_defaults(func=cmd_reprocess)
 
-    ri = sub.add_parser("reindex", help="Elasticsearch: build a new index version and swap the alias")
+    ri = sub.add_parser(
+        "reindex",
+        help="embedded: build the Tantivy index from the live one (SQLite before the upgrade) and switch to it;"
+        " Elasticsearch: build a new index version and swap the alias",
+    )
     ri.set_defaults(func=cmd_reindex)
 
     pr = sub.add_parser("prune-raw", help="delete stored raw pages older than some days (the index keeps its articles)")
@@ -57,13 +61,14 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 def status_report(rt: Runtime) -> dict[str, Any]:
     """Everything `status` shows (and `status --json` prints), read once."""
     from pipeline import scheduling
+    from pipeline.search import backend_name
 
     settings = rt.settings
     stats = rt.state.stats()
     ledger = rt.state.work.counts()
     return {
         "redis": "embedded" if settings.embedded else "external",
-        "search": "elasticsearch" if settings.elasticsearch_url else "sqlite",
+        "search": backend_name(settings),
         "queues": rt.state.broker.depths(),
         "in_flight": rt.state.broker.in_flight(),
         "work": {"open": ledger.total, "waiting": ledger.waiting, "running": ledger.running},
@@ -142,10 +147,25 @@ def cmd_reprocess(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.elasticsearch_url:
-        print("newsflow: reindex is for Elasticsearch (set ELASTICSEARCH_URL); SQLite needs none", file=sys.stderr)
-        return 2
     from workers.cli.display import progress_bars
+
+    if not settings.elasticsearch_url:
+        if settings.search_backend == "sqlite":
+            print(
+                "newsflow: reindex builds the Tantivy index; NEWSFLOW_SEARCH_BACKEND=sqlite needs none", file=sys.stderr
+            )
+            return 2
+        from pipeline.search.migrate import rebuild_embedded
+
+        with progress_bars() as bars:
+            bar = bars.add_task("articles", total=None)
+            done = rebuild_embedded(settings, lambda n, total: bars.update(bar, completed=n, total=total))
+        late = f" (+{done.caught_up} written meanwhile)" if done.caught_up else ""
+        print(f"reindexed {done.source} into {done.target}: {done.copied} article(s){late}; switched to it")
+        if done.previous:
+            print(f"the previous index is kept at {done.previous}; delete it when you like")
+        print("restart `newsflow serve` and `newsflow run` if they are running: they read the old index until then")
+        return 0
 
     with open_search(settings) as search, progress_bars() as bars:
         backend: Any = search

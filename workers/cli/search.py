@@ -21,13 +21,18 @@ MAX_LIMIT = 1000
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("search", help="full-text search of the index")
-    s.add_argument("query", nargs="*", help="words to find (accents optional)")
+    s.add_argument(
+        "query", nargs="*", help='words to find (accents optional); "exact phrase", -word, a OR b, site:S, lang:L'
+    )
     s.add_argument("--site")
     s.add_argument("--language")
     s.add_argument("--since", type=date, help="YYYY-MM-DD or ISO 8601")
     s.add_argument("--until", type=date, help="YYYY-MM-DD or ISO 8601")
     s.add_argument("--limit", type=whole_number(1, MAX_LIMIT), default=10, help=f"hits to show, 1 to {MAX_LIMIT}")
     s.add_argument("--all", action="store_true", help="show every member of a duplicate cluster")
+    s.add_argument(
+        "--sort", choices=["relevance", "date"], default="relevance", help="relevance (default) or newest first"
+    )
     s.add_argument("--json", action="store_true", help="one JSON object")
     s.set_defaults(func=cmd_search)
 
@@ -52,6 +57,7 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
         limit=args.limit,
         collapse=not args.all,
         facets=args.json,
+        sort=args.sort,
     )
     with open_search(settings) as backend:
         page = backend.search(query)

@@ -1,10 +1,10 @@
 // The newsflow search page. The address holds the whole search (?q=...&site=...&language=...
-// &since=...&until=...&all=1&cursor=...&page=2), so a shared link or a reload shows the same page;
+// &since=...&until=...&sort=date&all=1&cursor=...&page=2), so a shared link or a reload shows the same page;
 // every change goes through go(), which writes the address first and then searches.
 "use strict";
 
 const FILTERS = ["site", "language", "since", "until"];
-const PARAMS = ["q", ...FILTERS, "all", "cursor", "page"];
+const PARAMS = ["q", ...FILTERS, "sort", "all", "cursor", "page"];
 const PAGE_SIZE = 10;
 const MAX_DAYS = 120; // a longer span is drawn by month
 const MIN_DAYS = 14; // a shorter one is widened, so a single day still reads as a day
@@ -81,6 +81,7 @@ function fillForm(state) {
   form.elements.q.value = state.q || "";
   form.elements.since.value = state.since || "";
   form.elements.until.value = state.until || "";
+  form.elements.sort.value = state.sort || "";
   form.elements.all.checked = state.all === "1";
   document.title = state.q ? `${state.q} · newsflow` : "newsflow search";
 }
@@ -93,6 +94,7 @@ form.addEventListener("submit", (event) => {
     q: f.q.value.trim(),
     since: f.since.value,
     until: f.until.value,
+    sort: f.sort.value,
     all: f.all.checked ? "1" : "",
   });
 });
@@ -278,7 +280,9 @@ function fold(text) {
 
 function highlighted(text, query) {
   const words = /[\p{L}\p{N}_]+/gu;
-  const terms = new Set((query.match(words) || []).map(fold));
+  // The words to find: not those left out (-word), site:/lang: filters or OR (pipeline/search/query.py).
+  const wanted = query.replace(/(^|\s)-("[^"]*"?|\S+)/g, " ").replace(/(^|\s)(site|lang|language):\S+/gi, " ").replace(/\bOR\b/g, " ");
+  const terms = new Set((wanted.match(words) || []).map(fold));
   const out = document.createDocumentFragment();
   let last = 0;
   if (terms.size) {
