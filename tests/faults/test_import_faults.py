@@ -104,7 +104,9 @@ def test_import_killed_mid_file_then_run_again_loses_nothing(
 ) -> None:
     """SIGKILL of the import mid-file; the same command again goes on from its offset: every
     article indexed exactly once, no work left open."""
-    env = harness.base_env(tmp_path / "data", REDIS_URL=redis_server.url)
+    # The import's workers die with it (a lifeline), so what they were running waits for its
+    # work lease to run out: the backstop for work whose supervisor vanished with it.
+    env = harness.base_env(tmp_path / "data", REDIS_URL=redis_server.url, NEWSFLOW_WORK_LEASE="20")
     proc = start_import(archive, env)
     orphans: list[int] = []
     try:
