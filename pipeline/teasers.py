@@ -114,10 +114,10 @@ def article_url_of(href: str, page_url: str, page_site: str) -> str | None:
     # before paying for joining and canonicalisation, then check the canonical form again.
     if href.startswith(("http://", "https://", "/")) and not _article_path(unquote(_raw_path(href))):
         return None
-    joined = urljoin(page_url, href)
-    if site_of(joined) != page_site or not _article_path(unquote(urlsplit(joined).path)):
-        return None
     try:
+        joined = urljoin(page_url, href)  # "//[x/a.html": an address that does not parse
+        if site_of(joined) != page_site or not _article_path(unquote(urlsplit(joined).path)):
+            return None
         url = canonicalize_url(joined)
     except ValueError:
         return None

@@ -134,3 +134,14 @@ def test_a_binary_body_is_dropped_as_not_html() -> None:
     with pytest.raises(Dropped) as caught:
         clean_page(b"%PDF-1.7\n" + bytes(range(256)) * 40, URL)
     assert caught.value.reason == "not_html"
+
+
+def test_a_link_to_an_address_that_does_not_parse_is_no_article_link() -> None:
+    """An unclosed IPv6 bracket in a rail's link ("//[x/a.html") is a plain link, not a crash."""
+    page = (
+        b"<html><body><article><h1>T</h1><p>" + b"A story long enough to keep. " * 20 + b"</p></article>"
+        b"<ul><li><a href='//[x/a.html'>Other story one</a></li><li><a href='/b.html'>Other story two</a></li></ul>"
+        b"</body></html>"
+    )
+    cleaned = clean_page(page, "https://x.example/a.html")
+    assert cleaned.body.startswith("A story long enough to keep.")
