@@ -7,9 +7,11 @@ browsers read them (`iso-8859-1` is Windows-1252, `gb2312` is GB18030, ...). The
 NFC: legacy Vietnamese encodings store tone marks as separate characters.
 
 The text comes back without what only mattered for decoding: the byte-order mark, and for
-HTML the XML declaration (lxml refuses a decoded string that still declares an encoding)
-and control characters (the parser turns a NUL into U+FFFD, which would reach the body, and
-lxml refuses the others in any text the extractor builds: one BEL lost a whole article).
+HTML every XML declaration of its prolog, whatever its shape (lxml refuses a decoded string
+that still declares an encoding; see `pipeline.prolog`, which also gives a page without any
+element its `<html>`), and the characters XML forbids: control characters and U+FFFE/U+FFFF
+(the parser turns a NUL into U+FFFD, which would reach the body, and lxml refuses the others
+in any text the extractor builds: one BEL lost a whole article).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import unicodedata
 
 import charset_normalizer
 
+from pipeline.prolog import neutralize_prolog
+
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']\s*([A-Za-z0-9._:-]+)\s*["'][^>]*\?>""")
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: its mark starts the same way
@@ -32,9 +35,11 @@ _BOMS = (
 )
 _WIDE = ("utf-16", "utf-32")
 PRESCAN_BYTES = 4096  # where a page's own charset declaration is looked for
-# C0 control characters other than tab and line ends: no text holds them, and lxml either
-# turns them into U+FFFD (NUL) or refuses them in new text, so the extractor gives up.
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]+")
+# C0 control characters other than tab and line ends, and the two non-characters XML forbids:
+# no text holds them, and lxml either turns them into U+FFFD (NUL) or refuses them in new
+# text, so the extractor gives up.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]+")
+_LEFT_FOR_THE_REGEX = ("\x1b", "\ufffe", "\uffff")  # what deleting control bytes cannot remove
 _CONTROL_BYTES = bytes(c for c in range(32) if chr(c) not in "\t\n\r\x1b")
 # Labels that browsers read as a wider code page than the one Python names so.
 _BROWSER_LABELS = {
@@ -75,7 +80,8 @@ def codec_for(label: str) -> str | None:
 def decode_html(body: bytes, header_charset: str | None = None) -> str:
     """An HTML page's bytes as NFC text: BOM, header, `<meta charset>`, XML declaration, UTF-8, detection.
 
-    The XML declaration and control characters (but tab and line ends) are left out of the text.
+    The text is ready for the HTML parser: XML declarations and the characters XML forbids are
+    left out, and a page without an element gets an `<html>` (`pipeline.prolog`).
     """
     head = body[:PRESCAN_BYTES]
     declared = [m.group(1) for m in (_META_CHARSET.search(head), _XML_ENCODING.match(head)) if m]
@@ -87,8 +93,10 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
         # excepted, kept): deleting bytes is a hundred times faster than a regex over text.
         body = body.translate(None, _CONTROL_BYTES)
     text = _decode(body, header_charset, own)
-    text = _XML_DECLARATION.sub("", text.lstrip("\ufeff"), count=1)
-    return _CONTROLS.sub("", text) if wide or "\x1b" in text else text
+    text = text.lstrip("\ufeff")
+    if wide or any(c in text for c in _LEFT_FOR_THE_REGEX):
+        text = _CONTROLS.sub("", text)
+    return neutralize_prolog(text)
 
 
 def decode_xml(body: bytes, header_charset: str | None = None) -> str:
