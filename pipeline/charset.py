@@ -34,6 +34,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _WIDE = ("utf-16", "utf-32")
+_CHAR_REFERENCE = re.compile(r"&#(?:[xX]0*([0-9A-Fa-f]+)|0*([0-9]+));?")
 PRESCAN_BYTES = 4096  # where a page's own charset declaration is looked for
 # C0 control characters other than tab and line ends, and the two non-characters XML forbids:
 # no text holds them, and lxml either turns them into U+FFFD (NUL) or refuses them in new
@@ -73,7 +74,7 @@ def codec_for(label: str) -> str | None:
     label = label.strip().strip("\"'").strip().lower()
     try:
         return codecs.lookup(_BROWSER_LABELS.get(label, label)).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a label with a NUL in it
         return None
 
 
@@ -100,9 +101,23 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
 
 
 def decode_xml(body: bytes, header_charset: str | None = None) -> str:
-    """An XML document's bytes (a feed, a sitemap) as NFC text: BOM, header, XML declaration, UTF-8, detection."""
+    """An XML document's bytes (a feed, a sitemap) as NFC text: BOM, header, XML declaration, UTF-8, detection.
+
+    A character reference to a character XML forbids (`&#xD800;`, `&#0;`) reads as U+FFFD: the
+    parsers that recover from broken XML keep it as bytes nobody can decode, or raise.
+    """
     m = _XML_ENCODING.match(body[:1024])
-    return _decode(body, header_charset, [m.group(1).decode("ascii")] if m else [])
+    text = _decode(body, header_charset, [m.group(1).decode("ascii")] if m else [])
+    return _CHAR_REFERENCE.sub(_xml_reference, text) if "&#" in text else text
+
+
+def _xml_reference(ref: re.Match[str]) -> str:
+    hex_digits, digits = ref.group(1), ref.group(2)
+    if len(hex_digits or digits or "") > 8:
+        return "&#xFFFD;"  # past U+10FFFF, however it is written
+    code = int(hex_digits, 16) if hex_digits else int(digits or "0")
+    allowed = code in (0x9, 0xA, 0xD) or 0x20 <= code < 0xD800 or 0xE000 <= code < 0xFFFE or 0x10000 <= code < 0x110000
+    return ref.group(0) if allowed else "&#xFFFD;"
 
 
 def _decode(body: bytes, header_charset: str | None, declared: list[str]) -> str:
@@ -121,8 +136,8 @@ def _decode(body: bytes, header_charset: str | None, declared: list[str]) -> str
             continue
         try:
             return unicodedata.normalize("NFC", body.decode(codec))
-        except UnicodeDecodeError:
-            continue
+        except (UnicodeError, LookupError):  # LookupError: a codec of bytes, not text ("base64")
+            continue  # UnicodeError besides decoding: codecs that never decode ("undefined", "idna")
     best = charset_normalizer.from_bytes(body).best()
     text = str(best) if best is not None else body.decode("utf-8", "replace")
     return unicodedata.normalize("NFC", text)

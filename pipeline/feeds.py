@@ -284,7 +284,10 @@ def _parse_sitemap(text: str, feed_url: str) -> ParsedFeed:
 
 def _child_text(node: Any, path: str) -> str | None:
     found = node.find(path)
-    return found.text.strip() if found is not None and found.text else None
+    try:
+        return found.text.strip() if found is not None and found.text else None
+    except UnicodeDecodeError:  # recovered XML keeps `&#xD800;` as bytes lxml cannot read: no value
+        return None
 
 
 def _iso_date(value: Any) -> datetime | None:
@@ -319,10 +322,11 @@ def _entry_link(raw: Any) -> str | None:
 
 def _entry_date(raw: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed"):
-        value = raw.get(key)
+        value = raw.get(key) if key in raw else None  # `in`: no fallback to the published date, with a warning
         if value:
             year, month, day, hour, minute, second = value[:6]
-            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+            with contextlib.suppress(ValueError):  # "0000-00-00": no date, not a broken feed
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     return None
 
 
