@@ -242,14 +242,14 @@ _BYTES = [b"\x00", b"\x01", b"\x07", b"\x1b", b"\x7f", b"\x80", b"\x9d", b"\xc3"
 @st.composite
 def nestings(draw: st.DrawFn) -> str:
     tag = draw(st.sampled_from(["div", "b", "span", "table", "li", "p", "a href='/x'", "font"]))
-    depth = draw(st.integers(1, 20_000))
+    depth = draw(st.integers(1, 5_000))  # libxml2 stops nesting at 256 levels; deeper costs time, not cover
     name = tag.split()[0]
     return f"<{tag}>" * depth + "deep" + (f"</{name}>" * depth if draw(st.booleans()) else "")
 
 
 @st.composite
 def huge_attributes(draw: st.DrawFn) -> str:
-    size = draw(st.integers(1_000, 400_000))
+    size = draw(st.integers(1_000, 200_000))
     quote = draw(st.sampled_from(['"', "'", ""]))
     close = draw(st.sampled_from([quote + ">", "", quote]))
     return f"<div data-x={quote}{draw(st.sampled_from('a<>& ')) * size}{close}"
@@ -264,8 +264,8 @@ def hostile_html(draw: st.DrawFn) -> str:
             _JUNK_TEXT,
             nestings(),
             huge_attributes(),
-            st.builds(lambda n, t: f"<p>{t}</p>" * n, st.integers(1, 3_000), st.sampled_from(["word", "a b c", ""])),
-            st.builds(lambda n: "<a href='/news/x.html'>Read more</a>" * n, st.integers(1, 2_000)),
+            st.builds(lambda n, t: f"<p>{t}</p>" * n, st.integers(1, 1_000), st.sampled_from(["word", "a b c", ""])),
+            st.builds(lambda n: "<a href='/news/x.html'>Read more</a>" * n, st.integers(1, 1_000)),
         )
     )
 
@@ -488,12 +488,16 @@ _FEED_SHELLS = {
 }  # fmt: skip
 
 
+_SOME_URLS = ["https://tin.example/a.html", "/relative.html", "javascript:void(0)", "http://[::1", "", " "]
+
+
 def _json_values() -> st.SearchStrategy[Any]:
-    leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), _JUNK_TEXT, any_urls())
+    """Any JSON value, small: what a JSON Feed holds where an object, a string or a URL belongs."""
+    leaves = st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), _JUNK_TEXT, st.sampled_from(_SOME_URLS)
+    )
     return st.recursive(
-        leaves,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_JUNK_TEXT, inner, max_size=4),
-        max_leaves=12,
+        leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_JUNK_TEXT, inner, max_size=3), max_leaves=5
     )
 
 
@@ -502,11 +506,12 @@ def json_feeds(draw: st.DrawFn) -> str:
     item = st.fixed_dictionaries(
         {},
         optional={
-            "id": _json_values(), "url": st.one_of(any_urls(), _json_values()), "external_url": any_urls(),
-            "title": _json_values(), "date_published": st.sampled_from(_DATES), "date_modified": _json_values(),
+            "id": st.one_of(_JUNK_TEXT, st.integers(), st.booleans()), "url": st.one_of(any_urls(), _json_values()),
+            "external_url": st.sampled_from(_SOME_URLS), "title": st.one_of(_JUNK_TEXT, _json_values()),
+            "date_published": st.sampled_from(_DATES), "date_modified": st.one_of(st.integers(), st.sampled_from(_DATES)),
         },
     )  # fmt: skip
-    items = draw(st.one_of(st.lists(st.one_of(item, _json_values()), max_size=6), _json_values()))
+    items = draw(st.one_of(st.lists(st.one_of(item, item, _json_values()), max_size=4), _json_values()))
     feed: dict[str, Any] = {
         "version": draw(st.sampled_from(["https://jsonfeed.org/version/1.1", "1", ""])),
         "items": items,
@@ -534,7 +539,7 @@ def feeds(draw: st.DrawFn) -> FeedCase:
         head = head.format(ttl=draw(st.sampled_from(["60", "-1", "x", "", "99999999999999999999"])),
                            period=draw(st.sampled_from(["hourly", "HOURLY ", "fortnightly", ""])),
                            base=_xml_escape(draw(any_urls())))  # fmt: skip
-        items = draw(st.lists(feed_items(kind), max_size=8))
+        items = draw(st.lists(feed_items(kind), max_size=5))
         text = draw(st.sampled_from(['<?xml version="1.0" encoding="utf-8"?>\n', ""])) + head + "".join(items) + tail
     for _ in range(draw(st.integers(0, 3))):
         what = draw(st.sampled_from(["prolog", "paste", "cut"]))
