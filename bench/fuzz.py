@@ -36,6 +36,7 @@ from hypothesis import strategies as st  # noqa: E402
 from tests.fuzz import strategies as fuzz  # noqa: E402 - after the path is set
 
 CHUNK = 2_000  # cases per Hypothesis run
+SAMPLE = 25  # one case in this many is called again to see what it returned
 
 
 @dataclass
@@ -121,10 +122,12 @@ def run_chunk(name: str, base_seed: int, chunk: int, cases: int, deadline: float
             return
         finally:
             tally.slowest = max(tally.slowest, time.monotonic() - start)
-        if tally.cases % 10 == 0:  # a sample of what the calls return: errors are not all there is
-            tally.outcomes[_outcome(name, case)] += 10
+        if tally.cases % SAMPLE == 0:  # a sample of what the calls return: errors are not all there is
+            tally.outcomes[_outcome(name, case)] += SAMPLE
 
     property_()
+    failures = sum(tally.failures.values())
+    print(f"  {name} chunk {chunk}: {tally.cases:,} cases, {failures} failures", file=sys.stderr, flush=True)
     return tally
 
 
