@@ -34,6 +34,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 _WIDE = ("utf-16", "utf-32")
+_PYTHON_ONLY_CODECS = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode", "charmap"})
 _CHAR_REFERENCE = re.compile(r"&#(?:[xX]0*([0-9A-Fa-f]+)|0*([0-9]+));?")
 PRESCAN_BYTES = 4096  # where a page's own charset declaration is looked for
 # C0 control characters other than tab and line ends, and the two non-characters XML forbids:
@@ -73,9 +74,11 @@ def codec_for(label: str) -> str | None:
     """Python's codec for a charset label as a browser reads it; None for an unknown label."""
     label = label.strip().strip("\"'").strip().lower()
     try:
-        return codecs.lookup(_BROWSER_LABELS.get(label, label)).name
+        info = codecs.lookup(_BROWSER_LABELS.get(label, label))
     except (LookupError, ValueError):  # ValueError: a label with a NUL in it
         return None
+    # Python's own codecs are no page's charset: bytes-to-bytes ("base64"), escapes, IDNA, "undefined".
+    return info.name if info._is_text_encoding and info.name not in _PYTHON_ONLY_CODECS else None
 
 
 def decode_html(body: bytes, header_charset: str | None = None) -> str:
@@ -97,6 +100,8 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
     text = text.lstrip("\ufeff")
     if wide or any(c in text for c in _LEFT_FOR_THE_REGEX):
         text = _CONTROLS.sub("", text)
+    if "&#" in text:  # the parser would turn `&#65534;` into the character itself
+        text = _CHAR_REFERENCE.sub(lambda ref: _xml_reference(ref, ""), text)
     return neutralize_prolog(text)
 
 
@@ -111,13 +116,14 @@ def decode_xml(body: bytes, header_charset: str | None = None) -> str:
     return _CHAR_REFERENCE.sub(_xml_reference, text) if "&#" in text else text
 
 
-def _xml_reference(ref: re.Match[str]) -> str:
+def _xml_reference(ref: re.Match[str], forbidden: str = "&#xFFFD;") -> str:
+    """The reference, or `forbidden` in its place when it names a character XML does not allow."""
     hex_digits, digits = ref.group(1), ref.group(2)
     if len(hex_digits or digits or "") > 8:
-        return "&#xFFFD;"  # past U+10FFFF, however it is written
+        return forbidden  # past U+10FFFF, however it is written
     code = int(hex_digits, 16) if hex_digits else int(digits or "0")
     allowed = code in (0x9, 0xA, 0xD) or 0x20 <= code < 0xD800 or 0xE000 <= code < 0xFFFE or 0x10000 <= code < 0x110000
-    return ref.group(0) if allowed else "&#xFFFD;"
+    return ref.group(0) if allowed else forbidden
 
 
 def _decode(body: bytes, header_charset: str | None, declared: list[str]) -> str:

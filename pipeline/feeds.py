@@ -158,12 +158,15 @@ def _parse_xml_feed(text: str, feed_url: str) -> ParsedFeed:
     # would first try them as a file name). No base URL: links are resolved here, and feedparser
     # would resolve an opaque Atom id (`episode-2`) against it and offer the result as the link.
     text = _XML_DECL_ANY.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1)
-    parsed = feedparser.parse(
-        io.BytesIO(text.encode("utf-8")),
-        sanitize_html=False,
-        resolve_relative_uris=False,
-        response_headers={"content-type": "application/xml; charset=utf-8"},
-    )
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(text.encode("utf-8")),
+            sanitize_html=False,
+            resolve_relative_uris=False,
+            response_headers={"content-type": "application/xml; charset=utf-8"},
+        )
+    except ValueError as exc:  # its strict parser, on a namespace URI with a space in it
+        raise PermanentError(f"feed {feed_url}: not a feed: unreadable XML ({exc}); will retry next poll") from None
     version = parsed.get("version") or ""
     if not version and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
@@ -305,7 +308,7 @@ def _entry_link(raw: Any) -> str | None:
     alternates = [
         str(item["href"])
         for item in raw.get("links") or []
-        if item.get("rel", "alternate") == "alternate" and item.get("href")
+        if isinstance(item, dict) and item.get("rel", "alternate") == "alternate" and item.get("href")
     ]
     link = raw.get("link")
     if link and str(link) in alternates:

@@ -42,10 +42,10 @@ def test_a_reference_to_a_surrogate_does_not_break_a_sitemap_or_a_broken_feed() 
     assert decode_xml(b"<a>&#0; &#8217; &#x41;</a>") == "<a>&#xFFFD; &#8217; &#x41;</a>"
 
 
-@pytest.mark.parametrize("label", ["undefined", "idna", "base64", "utf-8\x00"])
+@pytest.mark.parametrize("label", ["undefined", "idna", "base64", "unicode_escape", "utf-8\x00"])
 def test_a_charset_label_naming_no_text_codec_is_ignored(label: str) -> None:
     """Python knows codecs no page is written in ("undefined" always raises); a NUL in a label raised too."""
-    assert decode_html("<p>café</p>".encode(), label) == "<p>café</p>"
+    assert decode_html("<p>café \\d</p>".encode(), label) == "<p>café \\d</p>"
     with pytest.raises(PermanentError, match="not a feed"):
         parse_feed(b"<p>not a feed</p>", FEED_URL, label)
 
@@ -67,3 +67,29 @@ def test_an_error_quotes_a_huge_url_in_part() -> None:
     with pytest.raises(InvalidURL) as refused:
         canonicalize_url("ftp://example.org/" + "a" * 1_000_000)
     assert len(str(refused.value)) < 500
+
+
+def test_a_feed_that_feedparser_cannot_read_is_refused_with_a_reason() -> None:
+    """A no-break space in a namespace URI made feedparser's strict parser raise ValueError, which escaped."""
+    body = (
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22\u00a0rdf#" xmlns="http://purl.org/rss/1.0/">'
+        '<item rdf:about="x"><title>t</title><link>https://tin.example/a.html</link></item></rdf:RDF>'
+    ).encode()
+    with pytest.raises(PermanentError, match="unreadable XML"):
+        parse_feed(body, FEED_URL)
+
+
+def test_a_link_feedparser_keeps_as_text_is_skipped_not_fatal() -> None:
+    """From broken Atom, feedparser's loose parser listed a link as a string; reading it as a mapping crashed."""
+    body = (
+        b'</br><feed xmlns="http://www.w3.org/2005/Atom"><title>N</title><entry><title>a</title><id>e1</id>'
+        b'<linkS href="https://tin.example/a.html"/></entry></feed>'
+    )
+    assert parse_feed(body, FEED_URL).entries == []
+
+
+@pytest.mark.parametrize("reference", ["&#65534;", "&#xFFFF;", "&#xD800;", "&#1;", "&#x110000;"])
+def test_a_reference_to_a_character_xml_forbids_is_left_out_of_a_page(reference: str) -> None:
+    """The parser turned `&#65534;` into U+FFFE, which reached the body (and lxml refuses it in any text it builds)."""
+    assert decode_html(f"<p>The{reference} worst</p>".encode()) == "<p>The worst</p>"
+    assert decode_html(b"<p>&#8217;&#x41;&#65</p>") == "<p>&#8217;&#x41;&#65</p>"
