@@ -108,11 +108,12 @@ def decode_html(body: bytes, header_charset: str | None = None) -> str:
 def decode_xml(body: bytes, header_charset: str | None = None) -> str:
     """An XML document's bytes (a feed, a sitemap) as NFC text: BOM, header, XML declaration, UTF-8, detection.
 
-    A character reference to a character XML forbids (`&#xD800;`, `&#0;`) reads as U+FFFD: the
-    parsers that recover from broken XML keep it as bytes nobody can decode, or raise.
+    The characters XML forbids are left out, and a reference to one (`&#xD800;`, `&#0;`) reads as
+    U+FFFD: the parsers that recover from broken XML keep them, and then raise or give back
+    bytes nobody can decode.
     """
     m = _XML_ENCODING.match(body[:1024])
-    text = _decode(body, header_charset, [m.group(1).decode("ascii")] if m else [])
+    text = _CONTROLS.sub("", _decode(body, header_charset, [m.group(1).decode("ascii")] if m else []))
     return _CHAR_REFERENCE.sub(_xml_reference, text) if "&#" in text else text
 
 

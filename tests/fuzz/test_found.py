@@ -93,3 +93,10 @@ def test_a_reference_to_a_character_xml_forbids_is_left_out_of_a_page(reference:
     """The parser turned `&#65534;` into U+FFFE, which reached the body (and lxml refuses it in any text it builds)."""
     assert decode_html(f"<p>The{reference} worst</p>".encode()) == "<p>The worst</p>"
     assert decode_html(b"<p>&#8217;&#x41;&#65</p>") == "<p>&#8217;&#x41;&#65</p>"
+
+
+def test_a_character_xml_forbids_is_left_out_of_a_feed() -> None:
+    """U+FFFE in a sitemap's namespace made lxml refuse to name the root element: ValueError escaped."""
+    body = '<urlset xmlns="http://www.sitemaps.org/schemas/sit\ufffeemap/0.9"><url><loc>https://tin.example/a.html</loc></url></urlset>'
+    assert [e.url for e in parse_feed(body.encode(), FEED_URL).entries] == ["https://tin.example/a.html"]
+    assert decode_xml("<a>x\x00\x0b\uffffy\tz</a>".encode()) == "<a>xy\tz</a>"
