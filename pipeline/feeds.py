@@ -267,7 +267,7 @@ def _parse_sitemap(text: str, feed_url: str) -> ParsedFeed:
         raise PermanentError(f"feed {feed_url}: not a feed: malformed sitemap ({exc})") from None
     if root is None:
         raise PermanentError(f"feed {feed_url}: not a feed: empty sitemap")
-    if etree.QName(root).localname == "sitemapindex":
+    if str(root.tag).rsplit("}", 1)[-1] == "sitemapindex":  # not QName: a namespace with "}" in it breaks it
         raise PermanentError(
             f"feed {feed_url}: a sitemap index, not a sitemap of articles; add the news sitemap it lists instead"
         )

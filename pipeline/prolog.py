@@ -17,9 +17,10 @@ from __future__ import annotations
 import re
 
 # One token of the prolog, as the HTML tokenizer reads it (libxml2 2.14 reads it the same way):
-# white space, a comment (`-->`, `--!>`, or the abrupt `<!-->` and `<!--->` end it), a doctype or
-# bogus comment (`<!x`, `<?x`, `</` not before a letter: up to the first `>`), an end tag
-# (its attributes read as in a start tag). A token that never ends does not match.
+# white space (and byte-order marks: libxml2 skips one that a removed `<?...>` leaves first), a
+# comment (`-->`, `--!>`, or the abrupt `<!-->` and `<!--->` end it), a doctype or bogus comment
+# (`<!x`, `<?x`, `</` not before a letter: up to the first `>`), an end tag (its attributes read
+# as in a start tag). A token that never ends does not match.
 _SPACE = r"[\t\n\f\r ]"
 # An attribute: a name, then either a value or no `=` at all (a quote that never closes runs
 # to the end of the page, as in the tokenizer: that tag never ends).
@@ -27,7 +28,7 @@ _VALUE = r"""(?:"[^"]*+"|'[^']*+'|[^\t\n\f\r >"'][^\t\n\f\r >]*+|(?=>))"""
 _ATTRIBUTE = rf"[^\t\n\f\r />][^\t\n\f\r />=]*+(?:{_SPACE}*+={_SPACE}*+{_VALUE}|(?!{_SPACE}*+=))"
 _ATTRIBUTES = rf"(?:{_SPACE}|/|{_ATTRIBUTE})*+"
 _PROLOG_TOKEN = re.compile(
-    rf"""{_SPACE}+
+    rf"""[\t\n\f\r \ufeff]+
     |<!--(?:-?>|.*?--!?>)
     |(?P<pi><\?[^>]*+>)
     |<!(?!--)[^>]*+>

@@ -94,6 +94,7 @@ def test_only_the_declarations_leave_a_page_that_opens_with_its_html_tag() -> No
         b"</div></body></html>",
         b"<html lang='en",  # the root tag cut off: no element at all
         b'<?xml version="1.0" encoding="utf-8" <html><body><p>All in a comment',
+        b"<?>\xef\xbb\xbf<?><!-- a comment that never ends <html><p>text</p>",  # the mark left first, then skipped
         codecs.BOM_UTF16_LE + "   ".encode("utf-16-le"),
     ],
 )

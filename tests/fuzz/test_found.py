@@ -100,3 +100,9 @@ def test_a_character_xml_forbids_is_left_out_of_a_feed() -> None:
     body = '<urlset xmlns="http://www.sitemaps.org/schemas/sit\ufffeemap/0.9"><url><loc>https://tin.example/a.html</loc></url></urlset>'
     assert [e.url for e in parse_feed(body.encode(), FEED_URL).entries] == ["https://tin.example/a.html"]
     assert decode_xml("<a>x\x00\x0b\uffffy\tz</a>".encode()) == "<a>xy\tz</a>"
+
+
+def test_a_sitemap_whose_namespace_holds_a_brace_is_read_not_crashed() -> None:
+    """lxml spells a name `{namespace}local`: a "}" in the namespace made QName raise ValueError."""
+    body = b'<urlset xmlns="http://www.sa}itemaps.org/x"><url><loc>https://tin.example/a.html</loc></url></urlset>'
+    assert parse_feed(body, FEED_URL).kind == "sitemap"  # not the sitemap namespace: no entries, no crash
