@@ -127,7 +127,7 @@ def _canonical(url: str, base: str | None) -> str:
     if scheme not in _DEFAULT_PORTS:
         raise InvalidURL(f"not an http(s) URL: {_shown(url)}")
     host = ascii_host(parts.hostname or "")
-    if not host:
+    if not host.strip("."):  # "…" is "..." once IDNA-mapped: dots name no host
         raise InvalidURL(f"URL has no host: {_shown(url)}")
     addr = ip_literal(host)  # one spelling per address: 0x7f.1 and 127.0.0.1 are one host
     if addr is not None:

@@ -106,3 +106,9 @@ def test_a_sitemap_whose_namespace_holds_a_brace_is_read_not_crashed() -> None:
     """lxml spells a name `{namespace}local`: a "}" in the namespace made QName raise ValueError."""
     body = b'<urlset xmlns="http://www.sa}itemaps.org/x"><url><loc>https://tin.example/a.html</loc></url></urlset>'
     assert parse_feed(body, FEED_URL).kind == "sitemap"  # not the sitemap namespace: no entries, no crash
+
+
+def test_a_host_that_maps_to_dots_has_no_host() -> None:
+    """IDNA maps "…" to "...": the canonical form had a host of dots that canonicalised to an error."""
+    with pytest.raises(InvalidURL, match="no host"):
+        canonicalize_url("http://user@\u2026:80/a")
