@@ -8,6 +8,7 @@
     │   ├── HTTPStatusError     a 4xx answer that will not change on retry (404, 403, 410...)
     │   ├── TooLarge            the answer is over the byte limit (declared, or once decoded)
     │   ├── AddressRefused      the address guard refused the target before any request
+    │   ├── InvalidURL          not an absolute http(s) URL (also a ValueError, as callers catch it)
     │   └── DeadlineExceeded    no complete answer within the whole-request deadline
     ├── Dropped                 not an error: ack, count under `dropped{reason}`, move on
     │   └── RobotsDisallowed    robots.txt disallows the URL for our user agent
@@ -80,6 +81,10 @@ class TooLarge(PermanentError):
 
 class AddressRefused(PermanentError):
     """The target resolves to an address outside what the operator allows."""
+
+
+class InvalidURL(PermanentError, ValueError):
+    """Not an absolute http(s) URL that can be fetched: no such scheme, no host, a bad port or address."""
 
 
 class DeadlineExceeded(PermanentError):

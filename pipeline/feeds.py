@@ -157,7 +157,10 @@ def _parse_xml_feed(text: str, feed_url: str) -> ParsedFeed:
     # Decoded already: hand feedparser UTF-8 that says so, as a stream (given bytes, feedparser
     # would first try them as a file name). Links are resolved here (see `_OPAQUE_BASE`).
     text = _XML_DECL_ANY.sub('<?xml version="1.0" encoding="utf-8"?>', text, count=1)
-    parsed = _feedparser(text, _OPAQUE_BASE)
+    try:
+        parsed = _feedparser(text, _OPAQUE_BASE)
+    except ValueError as exc:  # its strict parser, on a namespace URI with a space in it
+        raise PermanentError(f"feed {feed_url}: not a feed: unreadable XML ({exc}); will retry next poll") from None
     version = parsed.get("version") or ""
     if not version and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS or Atom root element"
@@ -278,7 +281,7 @@ def _parse_sitemap(text: str, feed_url: str) -> ParsedFeed:
         raise PermanentError(f"feed {feed_url}: not a feed: malformed sitemap ({exc})") from None
     if root is None:
         raise PermanentError(f"feed {feed_url}: not a feed: empty sitemap")
-    if etree.QName(root).localname == "sitemapindex":
+    if str(root.tag).rsplit("}", 1)[-1] == "sitemapindex":  # not QName: a namespace with "}" in it breaks it
         raise PermanentError(
             f"feed {feed_url}: a sitemap index, not a sitemap of articles; add the news sitemap it lists instead"
         )
@@ -298,7 +301,10 @@ def _parse_sitemap(text: str, feed_url: str) -> ParsedFeed:
 
 def _child_text(node: Any, path: str) -> str | None:
     found = node.find(path)
-    return found.text.strip() if found is not None and found.text else None
+    try:
+        return found.text.strip() if found is not None and found.text else None
+    except UnicodeDecodeError:  # recovered XML keeps `&#xD800;` as bytes lxml cannot read: no value
+        return None
 
 
 def _iso_date(value: Any) -> datetime | None:
@@ -320,7 +326,7 @@ def _entry_link(raw: Any, linked: Any = None) -> str | None:
     alternates = [
         str(item["href"])
         for item in linked.get("links") or []
-        if item.get("rel", "alternate") == "alternate" and item.get("href")
+        if isinstance(item, dict) and item.get("rel", "alternate") == "alternate" and item.get("href")
     ]
     if (chosen := linked.get("link")) and str(chosen) in alternates:
         return str(chosen)
@@ -337,10 +343,11 @@ def _entry_link(raw: Any, linked: Any = None) -> str | None:
 
 def _entry_date(raw: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed"):
-        value = raw.get(key)
+        value = raw.get(key) if key in raw else None  # `in`: no fallback to the published date, with a warning
         if value:
             year, month, day, hour, minute, second = value[:6]
-            return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+            with contextlib.suppress(ValueError):  # "0000-00-00": no date, not a broken feed
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     return None
 
 

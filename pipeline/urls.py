@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
+from pipeline.errors import InvalidURL
+
 # Query parameters that only track the visitor and never change the page.
 TRACKING_PARAMS = frozenset(
     {
@@ -40,6 +42,7 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "itm_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_SHOWN = 300  # characters of a URL quoted in an error message
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -100,25 +103,39 @@ def canonicalize_url(url: str, base: str | None = None) -> str:
     Lower-cases scheme and host, writes IP hosts in their standard form, drops default ports,
     fragments, tracking parameters and empty queries, normalises percent-escapes and sorts the
     remaining parameters.
-    Raises ValueError for anything that is not an absolute http(s) URL.
+    Raises InvalidURL (a ValueError) for anything that is not an absolute http(s) URL.
     """
+    try:
+        return _canonical(url, base)
+    except InvalidURL:
+        raise
+    except ValueError as exc:  # from urllib or ipaddress: an address that cannot be read
+        raise InvalidURL(f"not a valid URL ({exc}): {_shown(url)}") from None
+
+
+def _shown(url: str) -> str:
+    """A URL for an error message: on one line, and not a megabyte of it."""
+    return repr(url) if len(url) <= MAX_SHOWN else repr(url[:MAX_SHOWN]) + f" (+{len(url) - MAX_SHOWN} characters)"
+
+
+def _canonical(url: str, base: str | None) -> str:
     url = url.strip()
     if base:
         url = urljoin(base, url)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise ValueError(f"not an http(s) URL: {url!r}")
+        raise InvalidURL(f"not an http(s) URL: {_shown(url)}")
     host = ascii_host(parts.hostname or "")
-    if not host:
-        raise ValueError(f"URL has no host: {url!r}")
+    if not host.strip("."):  # "…" is "..." once IDNA-mapped: dots name no host
+        raise InvalidURL(f"URL has no host: {_shown(url)}")
     addr = ip_literal(host)  # one spelling per address: 0x7f.1 and 127.0.0.1 are one host
     if addr is not None:
         host = f"[{addr}]" if addr.version == 6 else str(addr)
     try:
         port = parts.port
     except ValueError:
-        raise ValueError(f"URL has an invalid port: {url!r}") from None
+        raise InvalidURL(f"URL has an invalid port: {_shown(url)}") from None
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     path = _normalize_path(parts.path or "/")
     query_pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
