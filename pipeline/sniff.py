@@ -11,6 +11,8 @@ from __future__ import annotations
 import codecs
 import re
 
+from pipeline.charset import codec_for
+
 SAMPLE = 64 * 1024  # bytes looked at: a binary file shows what it is long before this
 CONTROL_SHARE = 0.05  # text has next to no control bytes; random or packed data has ~12%
 UNDECODABLE_SHARE = 0.3  # bytes the declared (or UTF-8) decoder rejects
@@ -80,7 +82,7 @@ def binary_kind(body: bytes, charset: str | None = None) -> str | None:
     if wide is None and (_codec(charset) or not _MARKUP.search(sample)):
         undecodable = _undecodable_share(sample, charset)
         if undecodable > UNDECODABLE_SHARE:
-            return f"binary data ({undecodable:.0%} of its bytes undecodable as {charset or 'UTF-8'})"
+            return f"binary data ({undecodable:.0%} of its bytes undecodable as {_codec(charset) or 'utf-8'})"
     return None
 
 
@@ -103,12 +105,9 @@ def _wide_encoding(sample: bytes, charset: str | None) -> str | None:
 
 
 def _codec(charset: str | None) -> str | None:
-    if not charset:
-        return None
-    try:
-        return codecs.lookup(charset).name
-    except LookupError:
-        return None
+    """The declared charset's codec as a browser reads the label; None for none, an unknown
+    label, or a Python codec that is no page's charset ("base64", "undefined")."""
+    return codec_for(charset) if charset else None
 
 
 def _undecodable_share(sample: bytes, charset: str | None) -> float:

@@ -86,7 +86,6 @@ def test_only_the_declarations_leave_a_page_that_opens_with_its_html_tag() -> No
     [
         b"",
         b"  \r\n\t",
-        b"\x00\x00",
         b'<?xml version="1.0" encoding="utf-8"?>',
         b"<!DOCTYPE html>",
         b"<!-- nothing but a comment -->",
@@ -103,6 +102,13 @@ def test_a_page_with_no_element_is_dropped_as_empty_not_unparseable(body: bytes)
     with pytest.raises(Dropped) as dropped:
         clean_page(body, URL)
     assert dropped.value.reason == "no_text"
+
+
+def test_nothing_but_nul_bytes_is_no_html() -> None:
+    """Bytes that are all NUL are no page at all: dropped as not HTML, never "cannot be parsed"."""
+    with pytest.raises(Dropped) as dropped:
+        clean_page(b"\x00\x00", URL)
+    assert dropped.value.reason == "not_html"
 
 
 def test_non_characters_are_left_out_and_do_not_lose_the_story() -> None:
