@@ -167,8 +167,9 @@ class CleanedPage:
     # What the bounds of `pipeline.limits` cut: "title_chars" -> characters cut, "related" ->
     # links left out, "page_elements" -> elements of a huge page never read, and so on.
     truncated: dict[str, int] = field(default_factory=dict)
-    # "trafilatura", or "fallback" when it found nothing and the page's densest prose was read.
-    extractor: str = "trafilatura"
+    # "classifier"; "trafilatura" when the classifier kept next to nothing and trafilatura's
+    # reading was used; "fallback" when that found nothing and the page's densest prose was read.
+    extractor: str = "classifier"
 
     @property
     def kept(self) -> list[Block]:
@@ -202,8 +203,8 @@ def block_fingerprint(text: str) -> str:
 
 @dataclass
 class ReadPage:
-    """A page parsed and prepared for the block classifier: the steps every reading shares
-    (cleaning, training, `explain`)."""
+    """A page parsed and prepared for the block classifier: the steps that cleaning and
+    training share."""
 
     root: lxml_html.HtmlElement
     meta: PageMetadata
@@ -214,6 +215,7 @@ class ReadPage:
     captions: list[str]
     truncated: dict[str, int]
     blocks: list[TextBlock]
+    fast_text: str  # trafilatura's fast path over the page (a feature; the fallback reads it too)
 
 
 def read_page(body: bytes, url: str, *, charset: str | None = None, limits: PageLimits = DEFAULT_LIMITS) -> ReadPage:
@@ -242,10 +244,11 @@ def read_page(body: bytes, url: str, *, charset: str | None = None, limits: Page
     # trafilatura's reading of the page, as one feature among others: which blocks its fast
     # path keeps. (Without it the classifier scores about 1.4 points lower on trafilatura-eval
     # and 0.5 on ScrapingHub, the same on wcxb-dev, and runs in about 60% of the time.)
-    chosen = _squash(_trafilatura(root, url, fast=True))
+    fast_text = _trafilatura(root, url, fast=True)
+    chosen = _squash(fast_text)
     for b in blocks:
         b.extra["trafilatura"] = 1.0 if _squash(b.text) in chosen else 0.0
-    return ReadPage(root, meta, canonical, teasers, page_chars, headings, captions, truncated, blocks)
+    return ReadPage(root, meta, canonical, teasers, page_chars, headings, captions, truncated, blocks, fast_text)
 
 
 def classify_blocks(page: ReadPage, model: BlockModel | None = None) -> np.ndarray:
@@ -288,7 +291,8 @@ def clean_page(
     if sum(len(b.text) for b in blocks if b.reason is None) < FALLBACK_WHEN_CHARS:
         # The classifier kept next to nothing: a page it gives up on goes to trafilatura's
         # full cascade, then to the page's densest prose.
-        texts = [t.strip().strip("|").strip() for t in extract_text(root, url, page.page_chars).split("\n")]
+        read = extract_text(root, url, page.fast_text, page.page_chars)
+        texts = [t.strip().strip("|").strip() for t in read.split("\n")]
         extractor = "trafilatura"
         texts = [t for t in texts if t]
         if sum(len(t) for t in texts) < FALLBACK_WHEN_CHARS and (found := fallback_paragraphs(root)):
@@ -406,15 +410,15 @@ def _bound(page: CleanedPage, limits: PageLimits, truncated: dict[str, int]) -> 
     page.truncated = truncated
 
 
-def extract_text(root: lxml_html.HtmlElement, url: str, page_chars: int) -> str:
+def extract_text(root: lxml_html.HtmlElement, url: str, fast_text: str, page_chars: int) -> str:
     """The main text of a parsed page, by trafilatura (which works on a copy of the tree).
 
-    Its fast path first. Its full cascade (a comparison with readability and jusText,
-    retries for recall) costs more and only pays where the fast path kept little of the
-    page's text (`page_chars`, white space left out); it is quadratic in the page's size,
-    so a huge page never gets it.
+    Its fast path's text first (`fast_text`, read once by `read_page`). Its full cascade (a
+    comparison with readability and jusText, retries for recall) costs more and only pays
+    where the fast path kept little of the page's text (`page_chars`, white space left out);
+    it is quadratic in the page's size, so a huge page never gets it.
     """
-    text = _trafilatura(root, url, fast=True)
+    text = fast_text
     if len(text) >= FULL_CASCADE_MIN_CHARS and len(text) >= FULL_CASCADE_SHARE * page_chars:
         return text
     if count_nodes(root) > FULL_CASCADE_MAX_NODES:
