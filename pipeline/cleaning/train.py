@@ -85,19 +85,8 @@ class LabelledPage:
 
 
 def _json_list(value: Any) -> list[str]:
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    if isinstance(value, str) and value.strip().startswith("["):
-        try:
-            return [str(v) for v in json.loads(value)]
-        except ValueError:
-            import ast
-
-            try:
-                return [str(v) for v in ast.literal_eval(value)]
-            except (ValueError, SyntaxError):
-                return []
-    return []
+    """A ground-truth field that holds a list of texts (both sets store them as JSON lists)."""
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def load_pages(benchmarks: Path, corpus: Path = CORPUS) -> Iterator[LabelledPage]:
