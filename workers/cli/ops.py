@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     st = sub.add_parser("status", help="queues, dead letters, feeds, index size")
-    st.add_argument("--json", action="store_true")
+    st.add_argument("--json", action="store_true", help="everything as one JSON object")
     st.add_argument("--watch", action="store_true", help="refresh in place every 2 s until Ctrl-C")
     st.set_defaults(func=cmd_status)
 
     dl = sub.add_parser("dead-letters", help="list dead letters, or replay them")
     dl.add_argument("--replay", action="store_true", help="queue every dead letter again")
-    dl.add_argument("--json", action="store_true")
+    dl.add_argument("--json", action="store_true", help="the dead letters as one JSON object")
     dl.set_defaults(func=cmd_dead_letters)
 
     rp = sub.add_parser(
