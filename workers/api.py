@@ -39,7 +39,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.errors import TransientError
@@ -74,21 +74,37 @@ class ApiError(Exception):
 
 
 class ErrorAnswer(BaseModel):
+    """What went wrong."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     error: str
+    """What failed, and what to do."""
 
 
 class SearchAnswer(BaseModel):
     """One page of results, as `SearchPage.to_json()` writes it."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     total: int
+    """Matching articles; stories, when near-duplicates collapse (the default)."""
     hits: list[SearchHit]
+    """This page's hits, best first (or newest, by date)."""
     next_cursor: list[Any] | None = None
+    """Give it back as `cursor`, in JSON, for the next page; null when no more can follow."""
     facets: dict[str, dict[str, int]] = {}
+    """Matching stories counted by site, by language and by day."""
 
 
 class Health(BaseModel):
+    """Redis and the search backend answer."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     ok: bool
     articles: int
+    """Articles in the index."""
 
 
 def parse_date(name: str, value: str | None) -> datetime | None:

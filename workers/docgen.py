@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -221,7 +222,12 @@ def cli_page(parser: argparse.ArgumentParser | None = None) -> str:
     ]
     out.extend(_argument_line(a) for a in _documented(parser))
     if exit_codes:
-        out.append("\n" + " ".join(exit_codes.split()) + "\n")
+        codes = re.split(r";\s+(?=\d)", " ".join(exit_codes.removeprefix("Exit codes:").split()))
+        out.append("\n## Exit codes\n\n")
+        for code in codes:
+            found = re.match(r"(\d+(?: and \d+)?) (.*)", code.strip())
+            number, meaning = found.groups() if found else ("", code.strip())
+            out.append(f"- **{number}**: {meaning.rstrip('.')}\n")
     for name, helptext, sub in _subcommands(parser):
         out.extend(_command_section(f"{parser.prog} {name}", helptext, sub, 2))
     return "".join(out)
