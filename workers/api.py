@@ -266,7 +266,27 @@ def create_app(rt: Runtime) -> FastAPI:
     # Every route's latency histogram is there from the start, at zero.
     routes = sorted({r.path for r in app.routes if isinstance(r, APIRoute)})
     app.state.request_latency = metrics.request_latency(registry, routes)
+    schema_as_answered(app)
     return app
+
+
+def schema_as_answered(app: FastAPI) -> None:
+    """The schema without FastAPI's 422 answers: a bad parameter answers 400 here (`bad_parameter`),
+    which the routes' `responses` already document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            models = schema.get("components", {}).get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                models.pop(unused, None)
+        return app.openapi_schema  # type: ignore[return-value]  # set by generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def get_and_head(app: FastAPI, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

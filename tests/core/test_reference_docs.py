@@ -117,3 +117,12 @@ def test_check_names_the_stale_page_and_the_command(tmp_path: Path, capsys: pyte
     assert docgen.main([], root=tmp_path) == 0
     assert docgen.main(["--check"], root=tmp_path) == 0
     assert (tmp_path / docgen.REFERENCE / "cli.md").read_text(encoding="utf-8") == docgen.cli_page()
+
+
+def test_the_api_schema_documents_the_answers_the_api_gives() -> None:
+    """A bad parameter answers 400 with an ErrorAnswer, so the schema says so and not FastAPI's 422."""
+    schema = docgen.openapi_schema()
+    search = schema["paths"]["/api/search"]["get"]["responses"]
+    assert "400" in search and "422" not in search
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    assert "- 400 (`application/json` [ErrorAnswer](#erroranswer))" in docgen.api_page(schema)
