@@ -117,6 +117,17 @@ def test_the_shipped_feeds_file_loads_and_its_examples_load_once_uncommented(tmp
     assert all(f.url.startswith("https://") for f in feeds)
 
 
+def test_the_feeds_files_the_docs_write_load(tmp_path: Path) -> None:
+    """Each `cat > feeds.yaml <<'YAML'` of the README and the docs writes a feeds file that loads."""
+    written = [m for text in DOCS for m in re.findall(r"cat > feeds\.yaml <<'YAML'\n(.*?)\nYAML\n", text, flags=re.S)]
+    assert len(written) >= 2
+    for n, body in enumerate(written):
+        path = tmp_path / f"feeds{n}.yaml"
+        path.write_text(body + "\n", encoding="utf-8")
+        feeds = load_feeds(path)
+        assert feeds and all(f.url.startswith("https://") for f in feeds)
+
+
 @pytest.mark.integration
 def test_reprocess_says_the_pages_wait_for_workers(tmp_path: Path) -> None:
     """reprocess queues the stored pages and says they wait until workers run."""
