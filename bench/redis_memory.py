@@ -150,7 +150,7 @@ def fragment_tables(results: list[dict[str, object]]) -> list[str]:
     by_family = markdown_table(
         ["key family, bytes per article", *(f"{r['articles']:,} articles" for r in results)],
         [
-            [f"`{f.removeprefix('bytes_per_article[').removesuffix(']')}`", *(r.get(f, 0) for r in results)]
+            [f"`{f.removeprefix('bytes_per_article[').removesuffix(']')}`", *(f"{r.get(f, 0):,}" for r in results)]
             for f in families
         ],
     )
