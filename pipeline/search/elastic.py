@@ -206,6 +206,7 @@ class ElasticsearchBackend:
         refresh: bool = False,
         request_timeout: float = 30.0,
         template: Path | None = None,
+        shards: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         parts = urlsplit(url)
@@ -227,6 +228,7 @@ class ElasticsearchBackend:
         self.backoff_max = backoff_max
         self.refresh = refresh
         self._template_path = template
+        self._shards = shards
         self._sleep = sleep
         password_s, api_key_s = _secret(password), _secret(api_key)
         if api_key_s and username:
@@ -256,6 +258,7 @@ class ElasticsearchBackend:
             "api_key": settings.elasticsearch_api_key,
             "ca_certs": settings.elasticsearch_ca_certs,
             "index": settings.elasticsearch_index,
+            "shards": settings.elasticsearch_shards,
             "batch_size": settings.index_batch_size,
         }
         return cls(settings.elasticsearch_url, **{**kwargs, **overrides})
@@ -313,7 +316,11 @@ class ElasticsearchBackend:
         self._create_month(month_of(datetime.now(UTC)))
 
     def _template(self) -> dict[str, Any]:
-        return load_template(self._template_path)
+        """The settings and mappings of a new index: the template file's, with `shards` if set."""
+        template = load_template(self._template_path)
+        if self._shards is not None:
+            template["settings"] = {**template.get("settings", {}), "number_of_shards": self._shards}
+        return template
 
     def _put_template(self) -> None:
         """The composable template that gives every new monthly index its settings and mappings."""
@@ -322,7 +329,7 @@ class ElasticsearchBackend:
             name=self.alias,
             index_patterns=[p.replace("{alias}", self.alias) for p in body["index_patterns"]],
             priority=int(body.get("priority", 200)),
-            template=body["template"],
+            template=self._template(),
             meta={"managed_by": "newsflow", "alias": self.alias},
         )
 

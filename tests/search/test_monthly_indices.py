@@ -217,3 +217,12 @@ def test_prune_deletes_the_older_articles_of_the_embedded_index(tmp_path: Path, 
         assert backend.prune(cutoff).articles == 0
     finally:
         backend.close()
+
+
+def test_the_shards_setting_reaches_each_new_monthly_index(make_es_backend: Make) -> None:
+    es = make_es_backend(shards=2)
+    es.ensure_ready()
+    es.index([art("shards", day(2025, 5))])
+    name = f"{es.alias}-2025.05-v1"
+    settings = es._client.indices.get_settings(index=name).body[name]["settings"]["index"]
+    assert str(settings["number_of_shards"]) == "2"
