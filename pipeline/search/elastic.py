@@ -68,6 +68,7 @@ _RETRY_STATUS = frozenset({408, 429})
 # unless the sort is the collapse field alone. Past this offset there is no next page.
 MAX_COLLAPSED_OFFSET = 10_000
 _OFFSET = "offset"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -139,8 +140,11 @@ def month_of(when: datetime) -> str:
     when = as_utc(when)
     # Index names (and the template's patterns) need a four-digit year from 1000 to 2999;
     # a date outside that is a page's nonsense, kept at the edge rather than refused.
-    year = min(max(when.year, 1000), 2999)
-    return f"{year:04d}.{when.month:02d}"
+    if when.year < 1000:
+        return "1000.01"
+    if when.year > 2999:
+        return "2999.12"
+    return f"{when.year:04d}.{when.month:02d}"
 
 
 def month_span(month: str) -> tuple[datetime, datetime]:
@@ -149,6 +153,14 @@ def month_span(month: str) -> tuple[datetime, datetime]:
     start = datetime(year, mon, 1, tzinfo=UTC)
     end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
     return start, end
+
+
+def _month_query(month: str) -> dict[str, Any]:
+    """The documents of one month; the first and last months `month_of` names take every date
+    before and after them too (a page's nonsense date is placed there)."""
+    start, end = month_span(month)
+    first, last = month_of(datetime.min), month_of(datetime.max)
+    return dated(None if month == first else start, None if month == last else end)
 
 
 def dated(gte: datetime | None = None, lt: datetime | None = None) -> dict[str, Any]:
@@ -443,7 +455,10 @@ class ElasticsearchBackend:
             # The first article of a month: create its index (from the template), then send again.
             for month in sorted({op.target.removeprefix(f"{self.alias}-") for op in missing}):
                 self._create_month(month)
-            self._send_all(missing, outcome, placed, [])
+            gone: list[_Op] = []
+            self._send_all(missing, outcome, placed, gone)
+            for op in gone:  # deleted again in between (a prune, an operator): refused, replayable
+                outcome.rejected[op.doc_id] = f"HTTP 404: {op.target} vanished right after it was created; replay"
         stale = [
             (copy.index, doc_id, op)
             for op in ops
@@ -808,6 +823,7 @@ class ElasticsearchBackend:
         with self._calling("count"):
             total = int(self._client.count(index=self.alias)["count"])
         result = ReindexResult()
+        from_single = 0
         template = self._template()
         settings = dict(template.get("settings", {}))
         refresh_interval = settings.get("refresh_interval", "1s")
@@ -820,7 +836,7 @@ class ElasticsearchBackend:
             rebuilt = MonthRebuilt(month=month, sources=[*filter(None, [old]), *single], target=target)
             with self._calling(f"create {target}"):
                 self._client.indices.create(index=target, settings=settings, mappings=template.get("mappings", {}))
-            span = dated(*month_span(month))
+            span = _month_query(month)
             for source in rebuilt.sources:
                 base = result.copied + rebuilt.copied
 
@@ -828,12 +844,21 @@ class ElasticsearchBackend:
                     if progress:
                         progress(base + done, max(total, base + done))
 
-                rebuilt.copied += self._copy(source, rebuilt.target, span if source in single else None, result, step)
+                copied = self._copy(source, rebuilt.target, span if source in single else None, result, step)
+                rebuilt.copied += copied
+                from_single += copied if source in single else 0
             self._settle(rebuilt.target, refresh_interval)  # searchable before readers are moved to it
             result.months.append(rebuilt)
             if not single:
                 self._swap([rebuilt], [], started, result)
         if single:
+            with self._calling("count"):
+                held = sum(int(self._client.count(index=name)["count"]) for name in single)
+            if from_single + len(result.rejected) < held:
+                raise PermanentError(
+                    f"elasticsearch reindex: {held - from_single} document(s) of {', '.join(single)} have no date"
+                    " to place them in a month; nothing was swapped (the built indices are not behind the alias)"
+                )
             result.retired = single
             self._swap(result.months, single, started, result)
         return result
@@ -860,7 +885,7 @@ class ElasticsearchBackend:
                 *found["fetched"]["months"]["buckets"],
                 *found["indexed"]["months"]["buckets"],
             ]
-            months |= {month_of(datetime.fromtimestamp(b["key"] / 1000, UTC)) for b in buckets}
+            months |= {month_of(_EPOCH + timedelta(milliseconds=b["key"])) for b in buckets}
         return months
 
     def _swap(self, rebuilt: list[MonthRebuilt], retire: list[str], started: datetime, result: ReindexResult) -> None:

@@ -146,31 +146,31 @@ def to_doc(article: Article) -> dict[str, Any]:
 
 def test_a_single_index_deployment_keeps_working_and_reindex_splits_it_into_months(make_es_backend: Make) -> None:
     es = make_es_backend(batch_size=3)
-    before = [art(f"old-{i}", day(2024, 10 + i % 3, 1 + i)) for i in range(9)] + [
-        art("old-undated", fetched=day(2024, 9))
-    ]
+    before = [art(f"old-{i}", day(2024, 10 + i % 3, 1 + i)) for i in range(9)]
+    before.append(art("old-undated", fetched=day(2024, 9)))
+    before.append(art("nonsense-date", datetime(3500, 5, 1, tzinfo=UTC)))  # a page's typo: the last month takes it
     single = single_index_deployment(es, before)
     es.ensure_ready()  # the upgrade: the alias exists, so no index is created; the template is put
     assert es.live_indices() == {single: None}
-    assert es.count() == 10 and es.get(before[0].id) == before[0]
+    assert es.count() == 11 and es.get(before[0].id) == before[0]
 
     new = art("new", day(2025, 2))
     es.index([new])  # new articles go to monthly indices, read through the same alias
-    assert where(es, new.id) == [f"{es.alias}-2025.02-v1"] and es.count() == 11
+    assert where(es, new.id) == [f"{es.alias}-2025.02-v1"] and es.count() == 12
     recleaned = before[1].model_copy(update={"title": "Tin old-1, re-cleaned"})
     es.index([recleaned])  # an article written again moves out of the single index
-    assert where(es, recleaned.id) == [f"{es.alias}-2024.11-v1"] and es.count() == 11
-    assert es.search(SearchQuery(text="lu quet", collapse=False, limit=20)).total == 11
+    assert where(es, recleaned.id) == [f"{es.alias}-2024.11-v1"] and es.count() == 12
+    assert es.search(SearchQuery(text="lu quet", collapse=False, limit=20)).total == 12
 
     gone = es.prune(datetime(2024, 10, 1, tzinfo=UTC))  # retention deletes from the single index too
-    assert gone.deleted == {single: 1} and es.count() == 10  # old-undated, fetched in September
+    assert gone.deleted == {single: 1} and es.count() == 11  # old-undated, fetched in September
 
     result = es.reindex()
     assert result.retired == [single] and not result.rejected
-    assert {m.month for m in result.months} == {"2024.10", "2024.11", "2024.12", "2025.02"}
+    assert {m.month for m in result.months} == {"2024.10", "2024.11", "2024.12", "2025.02", "2999.12"}
     assert all(m.target.endswith("-v2") for m in result.months)
     assert set(es.live_indices()) == {m.target for m in result.months}
-    assert es.count() == 10 and es._client.indices.exists(index=single)  # kept for the operator
+    assert es.count() == 11 and es._client.indices.exists(index=single)  # kept for the operator
     assert es.get(recleaned.id) == recleaned
     assert where(es, before[2].id) == [f"{es.alias}-2024.12-v2"]
 
@@ -226,3 +226,19 @@ def test_the_shards_setting_reaches_each_new_monthly_index(make_es_backend: Make
     name = f"{es.alias}-2025.05-v1"
     settings = es._client.indices.get_settings(index=name).body[name]["settings"]["index"]
     assert str(settings["number_of_shards"]) == "2"
+
+
+def test_reindex_command_on_elasticsearch_says_what_each_month_became(
+    make_es_backend: Make, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    es = make_es_backend()
+    single = single_index_deployment(es, [art("before", day(2024, 8))])
+    monkeypatch.setenv("NEWSFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ELASTICSEARCH_URL", es.url)
+    monkeypatch.setenv("NEWSFLOW_ELASTICSEARCH_INDEX", es.alias)
+    assert main(["reindex"]) == 0
+    out = capsys.readouterr().out
+    assert f"2024.08: {es.alias}-2024.08-v2 from {single}, 1 document(s)" in out
+    assert "reindexed 1 month(s), 1 document(s)" in out
+    assert f"{single}, the single index from before the monthly ones, is out of the alias" in out
+    assert es.count() == 1
