@@ -242,3 +242,20 @@ def test_reindex_command_on_elasticsearch_says_what_each_month_became(
     assert "reindexed 1 month(s), 1 document(s)" in out
     assert f"{single}, the single index from before the monthly ones, is out of the alias" in out
     assert es.count() == 1
+
+
+def test_a_month_started_by_a_writer_while_a_single_index_is_split_keeps_its_articles(make_es_backend: Make) -> None:
+    es = make_es_backend(batch_size=2)
+    single_index_deployment(es, [art(f"aug-{i}", day(2024, 8, 1 + i)) for i in range(5)])
+    es.ensure_ready()
+    late = art("aug-late", day(2024, 8, 28))
+
+    def write_midway(done: int, total: int) -> None:
+        if done == 2 and es.get(late.id) is None:  # August is being built as v2: the writer starts v1
+            es.index([late])
+
+    result = es.reindex(progress=write_midway)
+    august = next(m for m in result.months if m.month == "2024.08")
+    assert august.target == f"{es.alias}-2024.08-v2" and august.caught_up == 1
+    assert set(es.live_indices()) == {f"{es.alias}-2024.08-v2"}
+    assert es.count() == 6 and es.get(late.id) == late
