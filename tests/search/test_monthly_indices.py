@@ -41,6 +41,8 @@ def where(es: ElasticsearchBackend, doc_id: str) -> list[str]:
 
 
 def test_articles_go_to_the_index_of_their_month_and_the_alias_reads_them_all(make_es_backend: Make) -> None:
+    """Each article lands in its month's index (made from the template); search, collapse, facets,
+    cursor paging, get, scan and delete work across the months as on one index."""
     es = make_es_backend(batch_size=2)
     es.ensure_ready()
     jan, feb = art("jan", day(2025, 1)), art("feb", day(2025, 2))
@@ -78,6 +80,8 @@ def test_articles_go_to_the_index_of_their_month_and_the_alias_reads_them_all(ma
 
 
 def test_a_reclean_updates_the_one_copy_wherever_its_month_now_is(make_es_backend: Make) -> None:
+    """A re-clean updates the stored copy in place, or moves it when its publication date appears
+    or changes; an undated article stays in the month first seen."""
     es = make_es_backend()
     es.ensure_ready()
     first = art("story", fetched=day(2025, 1, 20))  # first cleaned without a date
@@ -106,6 +110,8 @@ def test_a_reclean_updates_the_one_copy_wherever_its_month_now_is(make_es_backen
 def test_prune_drops_whole_older_months_and_the_older_articles_of_the_month_at_the_cutoff(
     make_es_backend: Make,
 ) -> None:
+    """Retention deletes whole months entirely older, then the older articles of the month at the
+    cutoff; a dry run counts the same without deleting."""
     es = make_es_backend()
     es.ensure_ready()
     old = [art("nov", day(2024, 11)), art("dec", day(2024, 12)), art("dec-undated", fetched=day(2024, 12, 3))]
@@ -145,6 +151,8 @@ def to_doc(article: Article) -> dict[str, Any]:
 
 
 def test_a_single_index_deployment_keeps_working_and_reindex_splits_it_into_months(make_es_backend: Make) -> None:
+    """After the upgrade the single index is read, written out of and pruned; reindex splits it
+    into months, takes it out of the alias and keeps it."""
     es = make_es_backend(batch_size=3)
     before = [art(f"old-{i}", day(2024, 10 + i % 3, 1 + i)) for i in range(9)]
     before.append(art("old-undated", fetched=day(2024, 9)))
@@ -177,11 +185,11 @@ def test_a_single_index_deployment_keeps_working_and_reindex_splits_it_into_mont
 
 def test_prune_command_on_elasticsearch_says_what_it_removed(
     make_es_backend: Make,
-    es_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
+    """`newsflow prune --older-than DAYS` (and --dry-run) names each index and what it took; under a day is refused."""
     es = make_es_backend()
     es.ensure_ready()
     now = datetime.now(UTC)
@@ -201,6 +209,7 @@ def test_prune_command_on_elasticsearch_says_what_it_removed(
 
 @pytest.mark.parametrize("kind", ["tantivy", "sqlite"])
 def test_prune_deletes_the_older_articles_of_the_embedded_index(tmp_path: Path, kind: str) -> None:
+    """Tantivy and SQLite delete the articles published, or undated and fetched, before the cutoff."""
     backend = TantivyBackend(tmp_path / "index.tantivy") if kind == "tantivy" else SqliteBackend(tmp_path / "i.sqlite3")
     try:
         backend.ensure_ready()
@@ -220,6 +229,7 @@ def test_prune_deletes_the_older_articles_of_the_embedded_index(tmp_path: Path, 
 
 
 def test_the_shards_setting_reaches_each_new_monthly_index(make_es_backend: Make) -> None:
+    """NEWSFLOW_ELASTICSEARCH_SHARDS goes into the template, so a new month has that many shards."""
     es = make_es_backend(shards=2)
     es.ensure_ready()
     es.index([art("shards", day(2025, 5))])
@@ -231,6 +241,7 @@ def test_the_shards_setting_reaches_each_new_monthly_index(make_es_backend: Make
 def test_reindex_command_on_elasticsearch_says_what_each_month_became(
     make_es_backend: Make, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """`newsflow reindex` prints each month's new index, its sources and documents, and the retired index."""
     es = make_es_backend()
     single = single_index_deployment(es, [art("before", day(2024, 8))])
     monkeypatch.setenv("NEWSFLOW_DATA_DIR", str(tmp_path))
@@ -245,6 +256,7 @@ def test_reindex_command_on_elasticsearch_says_what_each_month_became(
 
 
 def test_a_month_started_by_a_writer_while_a_single_index_is_split_keeps_its_articles(make_es_backend: Make) -> None:
+    """A writer starting a month that reindex is building (v2) makes v1; the swap copies its article."""
     es = make_es_backend(batch_size=2)
     single_index_deployment(es, [art(f"aug-{i}", day(2024, 8, 1 + i)) for i in range(5)])
     es.ensure_ready()
