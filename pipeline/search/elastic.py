@@ -241,6 +241,7 @@ class ElasticsearchBackend:
         self.refresh = refresh
         self._template_path = template
         self._shards = shards
+        self._template_put = False  # by this process: a month's index is created only after it
         self._sleep = sleep
         password_s, api_key_s = _secret(password), _secret(api_key)
         if api_key_s and username:
@@ -344,6 +345,7 @@ class ElasticsearchBackend:
             template=self._template(),
             meta={"managed_by": "newsflow", "alias": self.alias},
         )
+        self._template_put = True
 
     def month_alias(self, month: str) -> str:
         """The write alias of a month (`newsflow-articles-2026.01`)."""
@@ -371,6 +373,8 @@ class ElasticsearchBackend:
         name = self.month_index(month, 1)
         aliases = {self.alias: {}, self.month_alias(month): {"is_write_index": True}}
         with self._calling(f"create {name}"):
+            if not self._template_put:  # a backend used without ensure_ready(): no index without mappings
+                self._put_template()
             try:
                 self._client.indices.create(index=name, aliases=aliases)
             except ApiError as exc:

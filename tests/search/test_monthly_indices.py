@@ -228,6 +228,15 @@ def test_prune_deletes_the_older_articles_of_the_embedded_index(tmp_path: Path, 
         backend.close()
 
 
+def test_a_backend_used_without_ensure_ready_still_gives_a_new_month_its_mappings(make_es_backend: Make) -> None:
+    """The template is put before a process's first month is created, ensure_ready() or not."""
+    es = make_es_backend()
+    es.index([art("no-setup", day(2025, 6))])
+    name = f"{es.alias}-2025.06-v1"
+    assert es._client.indices.get_mapping(index=name).body[name]["mappings"]["dynamic"] == "strict"
+    assert es.count() == 1
+
+
 def test_the_shards_setting_reaches_each_new_monthly_index(make_es_backend: Make) -> None:
     """NEWSFLOW_ELASTICSEARCH_SHARDS goes into the template, so a new month has that many shards."""
     es = make_es_backend(shards=2)
