@@ -59,7 +59,11 @@ class Settings(BaseSettings):
     (FTS5, `<data_dir>/index.sqlite3`). A data directory holding only a SQLite index keeps
     using it until `newsflow reindex` has built the Tantivy index from it."""
     elasticsearch_index: str = "newsflow-articles"
-    """Index name prefix; the live index is reached through the alias of this name."""
+    """The alias every search reads; each month's articles are in `<this>-YYYY.MM-vN`, written
+    through the month's alias `<this>-YYYY.MM`."""
+    elasticsearch_shards: int | None = Field(default=None, ge=1, le=1024)
+    """Primary shards of each new monthly index. Unset: the index template's (1). Aim for
+    shards of 10 to 50 GB: see the capacity page."""
     raw_store: str | None = None
     """Where raw pages are kept: a directory, or `s3://bucket/prefix` on S3-compatible storage
     (credentials, region and `AWS_ENDPOINT_URL` from the standard `AWS_*` variables). Unset:

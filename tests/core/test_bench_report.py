@@ -50,3 +50,20 @@ def test_redis_memory_tables_come_from_its_results() -> None:
     assert "| 100,000 | 653 | 0.982 (of 1,997) | 0.3 |" in sizes
     assert "| key family, bytes per article | 10,000 articles | 100,000 articles |" in by_family
     assert "| `nf:core:seen` | 11 | 0 |" in by_family and "| `nf:ndx` | 276 | 311 |" in by_family
+
+
+def test_the_capacity_model_multiplies_its_inputs() -> None:
+    """bench/capacity.py: memory by window, shards by size or count, workers by the peak rate."""
+    from bench.capacity import Inputs, size, tables
+
+    inputs = Inputs(
+        neardup_bytes=500, seen_bytes=10, doc_bytes=4000, shard_gb=40, peak=2, clean_per_core=40, stage_ms=0
+    )
+    big = size(50_000, 2_000_000, inputs)
+    assert big.redis_neardup == 2_000_000 * 30 * 500 and big.redis_seen == 2_000_000 * 180 * 10
+    assert big.es_shards_month == 7  # 60.9 M articles of 4 kB: 244 GB, in shards of at most 40 GB
+    assert big.es_shards_total == 7 * 2 * 13  # a replica each, twelve months kept and this one
+    assert abs(big.process_cores - 2_000_000 / 86400 * 2 / 40) < 1e-9
+    small = size(10, 1_000, inputs)
+    assert small.es_shards_month == 1
+    assert "**total**" in tables([small, big], inputs)[0]

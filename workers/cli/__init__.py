@@ -4,7 +4,7 @@
     importing.py  import (WARC backfill: pipeline.importing)
     search.py  search, export, explain
     clean.py   clean (one page, no Redis)
-    ops.py     status, dead-letters, reprocess, reindex, prune-raw
+    ops.py     status, dead-letters, reprocess, reindex, prune, prune-raw
     drift.py   drift list|accept                          (the drift alarm: pipeline.drift)
     feeds.py   feeds list|load|add|remove|pause|resume|import|export
     serve.py   serve                                      (the HTTP side: workers.api)
