@@ -21,10 +21,20 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.state import StateStore, WorkItem, is_outage
+from kombu.exceptions import InconsistencyError, OperationalError
+
+from pipeline.state import OUTAGE_ERRORS, StateStore, WorkItem, is_outage
 from workers.celery_app import app
 
 log = logging.getLogger("newsflow.handoff")
+
+# What a publish may fail with while the broker's Redis is away: kombu re-raises the
+# transport's connection and channel errors as OperationalError once its retries are spent,
+# an InconsistencyError is its lost table of bindings (a Redis restarted without them), and
+# Redis's own errors reach us from outside kombu's retry. The items wait in the ledger and the
+# reconciler publishes them. Anything else (a message that does not serialise, say) is a bug
+# and is raised.
+PUBLISH_FAILURES: tuple[type[Exception], ...] = (OperationalError, InconsistencyError, *OUTAGE_ERRORS)
 
 
 def publish(state: StateStore, items: Iterable[WorkItem]) -> int:
@@ -39,7 +49,7 @@ def publish(state: StateStore, items: Iterable[WorkItem]) -> int:
             app.send_task(item.task, kwargs=item.kwargs, task_id=item.id)
             sent.append(item.id)
     except Exception as exc:
-        if not is_outage(exc) and type(exc).__module__.split(".")[0] not in {"kombu", "celery"}:
+        if not isinstance(exc, PUBLISH_FAILURES) and not is_outage(exc):
             raise
         log.warning("could not publish work now (%s); the reconciler will publish it", exc)
     finally:

@@ -23,7 +23,7 @@ import random
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Task
 from celery.exceptions import Reject
@@ -52,7 +52,13 @@ class Handoff:
     index: dict[str, str] = field(default_factory=dict)
 
 
-class StageTask(Task):
+if TYPE_CHECKING:  # celery-types makes Task generic; at run time it is not subscriptable
+    _Task = Task[Any, Any]
+else:
+    _Task = Task
+
+
+class StageTask(_Task):
     abstract = True
     ledgered = True  # False: a trigger (index, sweep, schedule) whose state lives elsewhere
 
@@ -203,7 +209,7 @@ def schedule_due_feeds(self: StageTask) -> int:
 
 
 @app.task(base=StageTask, name=stages.POLL, bind=True)
-def poll(self: StageTask, feed: dict, reschedule: bool = True) -> Handoff:
+def poll(self: StageTask, feed: dict[str, Any], reschedule: bool = True) -> Handoff:
     """Poll one feed; the fetch work of each new article URL is in the ledger already: publish it.
 
     A scheduled poll plans the feed's next poll whatever happens, and its failures live in the
@@ -258,7 +264,7 @@ def fetch(
 
 
 @app.task(base=StageTask, name=stages.PROCESS, bind=True)
-def process(self: StageTask, page: dict) -> Handoff:
+def process(self: StageTask, page: dict[str, Any]) -> Handoff:
     """Clean a stored page into an article, queue it for indexing, re-clean stale pages."""
     rt = self.rt
     ref = ingest.PageRef.from_msg(page)

@@ -54,7 +54,8 @@ class BlockModel:
         raw = np.stack([out[:, self.tree_class == c].sum(axis=1) for c in range(k)], axis=1).astype(np.float64)
         raw -= raw.max(axis=1, keepdims=True)
         e = np.exp(raw)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        shares: np.ndarray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return shares
 
     @functools.cached_property
     def _walkable(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

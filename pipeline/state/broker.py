@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import WatchError
+
 from pipeline.state import keys
 from pipeline.state.client import Client, text
 
@@ -141,7 +143,7 @@ class BrokerView:
             pass
         body = json.dumps(message)
         with self.r.pipeline(transaction=True) as pipe:
-            pipe.watch(keys.UNACKED)
+            pipe.watch(keys.UNACKED)  # type: ignore[no-untyped-call]  # untyped in redis-py
             if pipe.hget(keys.UNACKED, tag) is None:  # acknowledged meanwhile
                 return False
             pipe.multi()
@@ -151,10 +153,8 @@ class BrokerView:
                 pipe.rpush(keys.queue(q, priority), body)  # the end workers take from next
             try:
                 pipe.execute()
-            except Exception as exc:  # a WatchError: someone acknowledged it; nothing to do
-                if type(exc).__name__ == "WatchError":
-                    return False
-                raise
+            except WatchError:  # acknowledged meanwhile: nothing to do
+                return False
         return True
 
     def _lookup(self, exchange: str, routing_key: str) -> list[str]:
