@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kombu.exceptions import InconsistencyError, OperationalError
@@ -59,10 +59,28 @@ def publish(state: StateStore, items: Iterable[WorkItem]) -> int:
     return len(sent)
 
 
-def submit(state: StateStore, items: list[WorkItem]) -> int:
+def finish(
+    state: StateStore,
+    *,
+    done: str | None = None,
+    add: Sequence[WorkItem] = (),
+    recorded: Sequence[WorkItem] = (),
+    index: Mapping[str, str] | None = None,
+) -> int:
+    """End a stage: `done` leaves the ledger, `add` enters it and the documents in `index` wait
+    for the search backend, in one transaction; then `add` and `recorded` (items a stage's own
+    script put in the ledger, a poll's fetch work) are published. Returns how many went.
+
+    The one way a stage hands work on: publishing before recording could lose the work, and
+    recording without publishing would leave it to the reconciler's grace.
+    """
+    state.commit(done=done, add=add, index=index)
+    return publish(state, [*recorded, *add])
+
+
+def submit(state: StateStore, items: Sequence[WorkItem]) -> int:
     """Record new work in the ledger, then publish it."""
-    state.work.record(items, time.time())
-    return publish(state, items)
+    return finish(state, add=items)
 
 
 @dataclass

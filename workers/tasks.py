@@ -4,7 +4,7 @@ Every stage task is a work item of the ledger (`pipeline.state.work`); `StageTas
 outcome the same way for every stage, each in one Redis transaction with the item's exit
 from the ledger:
 
-  done         -> the next stage's items enter the ledger, then are published
+  done         -> `handoff.finish`: the next stage's items enter the ledger, then are published
   Dropped      -> counted by reason (`dropped:<reason>`)
   HostBusy     -> the item waits in the ledger until the host may be asked (no retry spent)
   TransientError -> the item waits an exponential back-off; dead-lettered after max retries
@@ -34,7 +34,7 @@ from pipeline.feeds import FeedConfig
 from pipeline.state import DeadLetter, WorkItem, is_outage
 from workers import outages
 from workers.celery_app import app
-from workers.handoff import publish, reconcile, submit
+from workers.handoff import finish, reconcile, submit
 from workers.logs import url_of
 from workers.runtime import Runtime, get_runtime
 
@@ -108,7 +108,7 @@ class StageTask(_Task):
         try:
             handoff = self.run(*args, **kwargs)
         except Dropped as exc:
-            state.commit(done=done)
+            finish(state, done=done)
             state.incr(f"dropped:{exc.reason}")
             log.info("%s dropped: %s", self.name, exc, extra={"outcome": f"dropped:{exc.reason}"})
             return None
@@ -134,8 +134,7 @@ class StageTask(_Task):
             return None
         if not isinstance(handoff, Handoff):
             return handoff
-        state.commit(done=done, add=handoff.add, index=handoff.index)
-        publish(state, [*handoff.recorded, *handoff.add])
+        finish(state, done=done, add=handoff.add, recorded=handoff.recorded, index=handoff.index)
         if handoff.index:
             publish_index()
         return None
