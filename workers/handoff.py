@@ -112,6 +112,7 @@ def reconcile(state: StateStore, *, grace: float, lease: float, now: float | Non
     `pipeline.delivery`). A stage whose counts say a message is missing is read, by one
     reconciler at a time, once a second snapshot taken after acting still says so."""
     now = time.time() if now is None else now
+    state.work.adopt_earlier_layout()
     first = plan(state.delivery_snapshot(now, grace, lease))
     out = apply(state, first, now)
     suspects = {a.stage for a in first.actions if isinstance(a, Inspect)}

@@ -46,6 +46,7 @@ WORK_UNPUB = CORE + "work:unpublished"  # zset: work id -> when it was recorded,
 WORK_LIVE = (
     CORE + "work:live"
 )  # zset, all scores 0: ids published and not ended, by stage (ZLEXCOUNT "[fetch." "(fetch/")
+WORK_LAYOUT = CORE + "work:layout"  # string: set once the ledger's items of an earlier layout were adopted
 WORK_DUE = CORE + "work:due"  # zset: work id -> when deferred work is due again
 WORK_RUN = CORE + "work:run"  # hash: work id -> JSON of the worker running it
 WORK_SCAN = CORE + "work:scan"  # a token: one reconciler reads a stage's queue at a time

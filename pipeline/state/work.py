@@ -165,6 +165,22 @@ end
 return 0
 """
 
+# KEYS: sent, unpublished, live. ARGV: ids. An item recorded by a newsflow before `work:live`
+# existed is in `sent` alone: it counts as recorded and not published, so the reconciler
+# publishes it once (a lost one comes back; one still queued costs a duplicate run).
+_ADOPT = """
+local n = 0
+for i = 1, #ARGV do
+  local id = ARGV[i]
+  local at = redis.call('ZSCORE', KEYS[1], id)
+  if at and not redis.call('ZSCORE', KEYS[2], id) and not redis.call('ZSCORE', KEYS[3], id) then
+    redis.call('ZADD', KEYS[2], at, id)
+    n = n + 1
+  end
+end
+return n
+"""
+
 # KEYS: work, run. ARGV: id, run record JSON. Records who runs an item; 1 if the item is in the ledger.
 _START = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
@@ -181,6 +197,8 @@ class WorkLedger:
         self._claim_due = client.register_script(_CLAIM_DUE)
         self._published = client.register_script(_PUBLISHED)
         self._start = client.register_script(_START)
+        self._adopt = client.register_script(_ADOPT)
+        self._adopted = False
 
     # -- writing (the transactions of `StateStore.commit` join these) ------------------------------
     def record(self, items: Sequence[WorkItem], now: float, pipe: Any = None) -> None:
@@ -294,6 +312,23 @@ class WorkLedger:
         ids = list(ids)
         if ids:
             self.r.hdel(keys.WORK_RUN, *ids)
+
+    def adopt_earlier_layout(self, batch: int = 10_000) -> int:
+        """Once per ledger (and checked once per process): items an earlier newsflow recorded
+        count as unpublished; returns how many were adopted."""
+        if self._adopted:
+            return 0
+        adopted = 0
+        if not self.r.exists(keys.WORK_LAYOUT):
+            start = 0
+            while ids := [
+                text(i) for i in self.r.zrange(keys.WORK_SENT, start, start + batch - 1) if isinstance(i, bytes | str)
+            ]:
+                adopted += int(self._adopt(keys=[keys.WORK_SENT, keys.WORK_UNPUB, keys.WORK_LIVE], args=ids))
+                start += len(ids)
+            self.r.set(keys.WORK_LAYOUT, "live")
+        self._adopted = True
+        return adopted
 
     def claim_scan(self, seconds: float) -> bool:
         """True for the one reconciler that may read a stage's queue now (the counts disagreed);

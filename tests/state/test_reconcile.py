@@ -8,7 +8,7 @@ import time
 import pytest
 
 from pipeline.stages import fetch_work
-from pipeline.state import StateStore
+from pipeline.state import StateStore, keys
 from tests.state.kombu_support import QUEUE, take
 from workers.celery_app import app
 from workers.handoff import flush_held, publish, reconcile, recover_node, submit
@@ -106,3 +106,19 @@ def test_a_held_message_past_the_grace_whose_item_nobody_runs_is_put_back(broker
         assert reconcile(broker, grace=GRACE, lease=LEASE, now=time.time() + 1).restored == 0
         assert reconcile(broker, grace=GRACE, lease=LEASE, now=time.time() + GRACE + 1).restored == 1
         assert broker.broker.queued_ids(QUEUE) == {item.id}
+
+
+def test_items_of_an_earlier_ledger_layout_are_published_once(broker: StateStore) -> None:
+    """A ledger written before `work:live` existed (items in `work` and `work:sent` alone): its
+    items count as unpublished, so one the broker lost meanwhile is not lost for good."""
+    (item,) = _items(1, "earlier")
+    now = time.time()
+    r = broker.work.r
+    r.hset(keys.WORK, item.id, item.to_json())
+    r.zadd(keys.WORK_SENT, {item.id: now})
+    r.delete(keys.WORK_LAYOUT)
+    fresh = StateStore(r, queues=broker.broker.queues)
+    assert fresh.work.adopt_earlier_layout() == 1
+    assert fresh.work.adopt_earlier_layout() == 0
+    assert reconcile(fresh, grace=GRACE, lease=LEASE, now=now + GRACE).republished == 1
+    assert fresh.broker.queued_ids(QUEUE) == {item.id}
