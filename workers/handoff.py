@@ -53,7 +53,7 @@ def publish(state: StateStore, items: Iterable[WorkItem]) -> int:
         if sent:
             try:
                 state.work.mark_sent(sent, time.time())
-            except Exception as exc:  # an outage: the items count as sent earlier, which is harmless
+            except Exception as exc:  # an outage: they stay unpublished and go once more after the grace
                 if not is_outage(exc):
                     raise
     return len(sent)
@@ -124,8 +124,14 @@ def reconcile(state: StateStore, *, grace: float, lease: float, now: float | Non
             found = apply(state, plan_audit(state.delivery_audit(stage, now, grace)), now)
             out.republished += found.republished
             out.inspected.append(stage)
-    if out:
-        log.info("reconciled: %d due, %d restored, %d published again", out.due, out.restored, out.republished)
+    if out or out.inspected:
+        log.info(
+            "reconciled: %d due, %d restored, %d published again (queues read: %s)",
+            out.due,
+            out.restored,
+            out.republished,
+            ", ".join(out.inspected) or "none",
+        )
     return out
 
 
