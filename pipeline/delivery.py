@@ -128,9 +128,13 @@ def plan(snap: Snapshot) -> Plan:
             out.actions.append(Restore(message.tag, message.task_id, why))
         else:
             out.kept[message.tag] = why
+    # A held message carries an item only if the ledger counts that item as published: one of
+    # an ended item (an acknowledgement lost in an outage) or of a trigger would otherwise hide
+    # a loss until it is put back, a lease later.
     carried = dict(snap.waiting)
-    for message in snap.held:
-        carried[message.queue] = carried.get(message.queue, 0) + 1
+    for task_id, queue in {m.task_id: m.queue for m in snap.held}.items():
+        if task_id in snap.carrying:
+            carried[queue] = carried.get(queue, 0) + 1
     for stage, published in snap.live.items():
         missing = published - carried.get(stage, 0)
         if missing > 0:

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "pipeline" / "delivery.py"
 LOST = '            out.actions += [Release(work_id, "lost"), Publish(work_id, "lost")]\n'
 NODE_RESTORE = '    out.actions += [Restore(m.tag, m.task_id, "node") for m in held if m.task_id in mine]\n'
+ONE_PER_ITEM = "{m.task_id: m.queue for m in snap.held}.items()"
 RUNNING = 'return KEEP_RUNNING if snap.now - run.at < snap.lease else "hung"'
 
 # (rule, its text, the text without it)
@@ -34,7 +35,13 @@ MUTATIONS = [
     ("restore held", '        if why in ("held", "hung"):\n', '        if why in ("hung",):\n'),
     ("inspect", "        if missing > 0:\n", "        if False:\n"),
     ("counts agree (always inspect)", "        if missing > 0:\n", "        if True:\n"),
-    ("held messages carried", "        carried[message.queue] = carried.get(message.queue, 0) + 1\n", "        pass\n"),
+    ("held messages carried", "            carried[queue] = carried.get(queue, 0) + 1\n", "            pass\n"),
+    ("only published items' held messages carry", "        if task_id in snap.carrying:\n", "        if True:\n"),
+    (
+        "one held message per item",
+        "{m.task_id: m.queue for m in snap.held}.items()",
+        "((m.task_id, m.queue) for m in snap.held)",
+    ),
     ("audit queued", "        if work_id in audit.queued:\n", "        if False:\n"),
     ("audit held", "        elif work_id in audit.held:\n", "        elif False:\n"),
     ("audit recent", "        elif audit.now - sent < audit.grace:\n", "        elif False:\n"),

@@ -25,6 +25,7 @@ class Snapshot:
     running: Mapping[str, Run] = field(default_factory=dict)
     held: Sequence[Held] = ()
     sent: Mapping[str, float] = field(default_factory=dict)  # held messages' items: work id -> last sent
+    carrying: Collection[str] = frozenset()  # held messages' items the ledger counts as published
     live: Mapping[str, int] = field(default_factory=dict)  # per stage: items published, not ended
     waiting: Mapping[str, int] = field(default_factory=dict)  # per stage: messages in its queue
 

@@ -126,6 +126,7 @@ class StateStore:
         live = {stage: int(x) for stage, x in zip(queues, replies[:n], strict=True)}
         waiting = self.broker.waiting_counts(replies[n:-3])
         held = self.broker.held_from(replies[-3:-1])
+        ids = [m.task_id for m in held if m.task_id]
         return Snapshot(
             now=now,
             grace=grace,
@@ -134,7 +135,8 @@ class StateStore:
             unpublished=self.work.unpublished(now, limit),
             running=self.work.runs_from(replies[-1]),
             held=held,
-            sent=self.work.sent_times(m.task_id for m in held if m.task_id),
+            sent=self.work.sent_times(ids),
+            carrying=self.work.published(ids),
             live=live,
             waiting=waiting,
         )

@@ -287,6 +287,13 @@ class WorkLedger:
         scores = self.r.zmscore(keys.WORK_SENT, ids)
         return {i: float(s) for i, s in zip(ids, scores, strict=True) if s is not None}
 
+    def published(self, ids: Iterable[str]) -> set[str]:
+        """Those of these items the ledger counts as published (and not ended)."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        return {i for i, s in zip(ids, self.r.zmscore(keys.WORK_LIVE, ids), strict=True) if s is not None}
+
     def live_count(self, stage: str, pipe: Any) -> None:
         """Queue the count of one stage's published items on `pipe` (ids start with `stage.`)."""
         pipe.zlexcount(keys.WORK_LIVE, f"[{stage}.", f"({stage}/")

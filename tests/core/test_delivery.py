@@ -69,7 +69,7 @@ ROWS = [
     ),
     Row(
         "3. a message held past the grace, its item sent long ago and run by nobody, is put back",
-        plan(snapshot(held=[held(NOW - 60)], sent={ITEM: NOW - 60}, live={"fetch": 1})),
+        plan(snapshot(held=[held(NOW - 60)], sent={ITEM: NOW - 60}, carrying={ITEM}, live={"fetch": 1})),
         actions=[Restore("tag-1", ITEM, "held")],
         kept={"fetch": KEEP_COUNTS},
     ),
@@ -85,6 +85,7 @@ ROWS = [
                 running={ITEM: Run("w1", "tag-1", NOW - LEASE - 1)},
                 held=[held(NOW - LEASE - 2)],
                 sent={ITEM: NOW - LEASE - 3},
+                carrying={ITEM},
                 live={"fetch": 1},
             )
         ),
@@ -98,9 +99,25 @@ ROWS = [
     ),
     Row(
         "4. a stage whose queue and workers carry fewer messages than its published items is read",
-        plan(snapshot(live={"fetch": 3}, waiting={"fetch": 1}, held=[held(NOW - 1)])),
+        plan(snapshot(live={"fetch": 3}, waiting={"fetch": 1}, held=[held(NOW - 1)], carrying={ITEM})),
         actions=[Inspect("fetch", 1)],
         kept={"tag-1": KEEP_GRACE},
+    ),
+    Row(
+        "4. held messages of ended items (acknowledgements lost) and a second copy carry nothing more",
+        plan(
+            snapshot(
+                live={"fetch": 2},
+                held=[
+                    held(NOW - 1),
+                    held(NOW - 1, tag="tag-2"),
+                    held(NOW - 1, task_id="fetch.page:ended", tag="tag-3"),
+                ],
+                carrying={ITEM},
+            )
+        ),
+        actions=[Inspect("fetch", 1)],
+        kept={"tag-1": KEEP_GRACE, "tag-2": KEEP_GRACE, "tag-3": KEEP_GRACE},
     ),
     Row(
         "4. read, a published item that no queue and no worker carries is published again",
@@ -159,7 +176,14 @@ ROWS = [
     ),
     Row(
         "counts agree: a stage carrying as many messages as published items (or more) is not read",
-        plan(snapshot(live={"fetch": 2, "process": 5}, waiting={"fetch": 1, "process": 7}, held=[held(NOW - 1)])),
+        plan(
+            snapshot(
+                live={"fetch": 2, "process": 5},
+                waiting={"fetch": 1, "process": 7},
+                held=[held(NOW - 1)],
+                carrying={ITEM},
+            )
+        ),
         kept={"fetch": KEEP_COUNTS, "process": KEEP_COUNTS, "tag-1": KEEP_GRACE},
     ),
     Row(
