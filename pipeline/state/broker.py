@@ -143,12 +143,17 @@ class BrokerView:
         self.read_held(pipe)
         return self.held_from(pipe.execute())
 
-    def queued_ids(self, queue: str) -> set[str]:
-        """Task ids of every message waiting in one queue: read only where counts disagree."""
-        pipe = self.r.pipeline(transaction=False)
+    def queued_ids(self, queue: str, page: int = 10_000) -> set[str]:
+        """Task ids of every message waiting in one queue: read only where counts disagree, a
+        page at a time from the left (producers push there, so a page read twice is possible,
+        one skipped is not; workers pop from the right, which moves no index)."""
+        ids: set[str] = set()
         for step in PRIORITY_STEPS:
-            pipe.lrange(queue_key(queue, step), 0, -1)
-        return {message_id(raw) for lists in pipe.execute() for raw in lists} - {""}
+            start = 0
+            while chunk := self.r.lrange(queue_key(queue, step), start, start + page - 1):
+                ids.update(message_id(raw) for raw in chunk)
+                start += len(chunk)
+        return ids - {""}
 
     def oldest_ages(self, header: str, now: float | None = None) -> dict[str, float | None]:
         """Per queue, seconds since the next message to be taken was published (None when the

@@ -116,6 +116,8 @@ class LedgerCounts:
         return self.total == 0
 
 
+PAGE = 10_000  # ids or messages per command when a backlog is read
+
 # The keys a script that records work must be given, in this order (Redis Cluster keeps them
 # in one slot: see keys.py).
 LEDGER_KEYS = (keys.WORK, keys.WORK_SENT, keys.WORK_UNPUB, keys.WORK_DUE)
@@ -284,8 +286,12 @@ class WorkLedger:
         ids = list(ids)
         if not ids:
             return {}
-        scores = self.r.zmscore(keys.WORK_SENT, ids)
-        return {i: float(s) for i, s in zip(ids, scores, strict=True) if s is not None}
+        out: dict[str, float] = {}
+        for start in range(0, len(ids), PAGE):
+            chunk = ids[start : start + PAGE]
+            scores = self.r.zmscore(keys.WORK_SENT, chunk)
+            out.update((i, float(s)) for i, s in zip(chunk, scores, strict=True) if s is not None)
+        return out
 
     def published(self, ids: Iterable[str]) -> set[str]:
         """Those of these items the ledger counts as published (and not ended)."""
@@ -298,9 +304,17 @@ class WorkLedger:
         """Queue the count of one stage's published items on `pipe` (ids start with `stage.`)."""
         pipe.zlexcount(keys.WORK_LIVE, f"[{stage}.", f"({stage}/")
 
-    def live_ids(self, stage: str) -> list[str]:
-        """Ids of one stage's published items (read only when its counts disagree)."""
-        return [text(i) for i in self.r.zrangebylex(keys.WORK_LIVE, f"[{stage}.", f"({stage}/")]
+    def live_ids(self, stage: str, page: int = PAGE) -> list[str]:
+        """Ids of one stage's published items (read only when its counts disagree), a page at a
+        time so that Redis answers others in between."""
+        out: list[str] = []
+        low = f"[{stage}."
+        while True:
+            chunk = [text(i) for i in self.r.zrangebylex(keys.WORK_LIVE, low, f"({stage}/", start=0, num=page)]
+            out += chunk
+            if len(chunk) < page:
+                return out
+            low = "(" + chunk[-1]
 
     def read_runs(self, pipe: Any) -> None:
         """Queue on `pipe` the read of who runs what (read back with `runs_from`)."""
