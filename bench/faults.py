@@ -1,13 +1,14 @@
 """Fault soak: `newsflow run --once` on synthetic sites, fault-free and under each fault.
 
-    .venv/bin/python bench/faults.py [--articles 2000] [--sites 20] [--only NAME ...]
+    .venv/bin/python bench/faults.py [--articles 2000] [--sites 20] [--only NAME ...] [--markdown FILE]
 
 Serves `--articles` distinct articles on `--sites` loopback sites, then runs the real
 command once without faults and once per fault, each against a fresh redis-server of its
 own (append-only, fsync every second) and a fresh data directory (SQLite index; the search
 backend faults start noida-db, an Elasticsearch stand-in). Prints, per run: exit code,
 articles lost and duplicated, messages left unacknowledged, work left open, wall time, and
-articles/s against the fault-free run of the same invocation.
+articles/s against the fault-free run of the same invocation. `--markdown` also writes them as
+the table the documentation includes (docs/figures/faults.md), with the run's provenance.
 
 Faults: worker mains SIGKILLed every few hundred pages (I/O and cleaning, alternately),
 every cleaning pool child SIGKILLed repeatedly, Redis SIGKILLed and restarted 5 s later
@@ -26,8 +27,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import stop_cleanly_on_sigterm  # noqa: E402
+from bench.report import Provenance, markdown_table, write_fragment  # noqa: E402
 from tests.faults import harness  # noqa: E402
 from tests.search.noida import NoidaServer, free_port  # noqa: E402 - after the path is set
+
+FAULTS = {  # each run as the documentation's table names it
+    "none": "no fault (SQLite)",
+    "worker-mains": "worker mains SIGKILLed 6 times (I/O and cleaning, alternately)",
+    "pool-children": "every cleaning pool child SIGKILLed, 6 times",
+    "redis": "Redis SIGKILLed and restarted 5 s later, twice",
+    "none-es": "no fault (Elasticsearch stand-in)",
+    "search-frozen": "search backend frozen (SIGSTOP) 60 s",
+    "search-stopped": "search backend stopped 20 s (SIGTERM, then started again)",
+}
 
 
 def run_one(name: str, sites: list[harness.Site], articles: int) -> harness.Outcome:
@@ -73,9 +85,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--sites", type=int, default=20)
-    names = ["none", "worker-mains", "pool-children", "redis", "none-es", "search-frozen", "search-stopped"]
+    names = list(FAULTS)
     parser.add_argument("--only", nargs="*", choices=names, help="runs to do (default: all)")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the runs as a Markdown table here")
     args = parser.parse_args()
+    provenance = Provenance()
+    rows: list[list[object]] = []
     chosen = args.only or names
     print(f"{args.articles} articles on {args.sites} sites; one fresh redis-server per run")
     print(
@@ -98,9 +113,18 @@ def main() -> int:
                 f"{outcome.seconds:>9.1f}{rate:>8.1f}{ratio:>9}",
                 flush=True,
             )
+            rows.append([FAULTS[name], outcome.returncode, outcome.lost, outcome.duplicated,
+                         "-" if outcome.unacked is None else outcome.unacked,
+                         "-" if outcome.ledger_open is None else outcome.ledger_open,
+                         f"{outcome.seconds:.1f}", ratio])  # fmt: skip
             if outcome.returncode or outcome.lost or outcome.duplicated or outcome.unacked or outcome.ledger_open:
                 failed = True
                 print(f"  faults: {outcome.faults}\n  stderr tail: {outcome.stderr[-1500:]}", file=sys.stderr)
+    if args.markdown:
+        header = [f"run ({args.articles:,} articles, {args.sites} sites)", "exit", "lost", "duplicated", "unacked",
+                  "open work", "seconds", "vs fault-free"]  # fmt: skip
+        notes = "Compare the ratios: each against the fault-free run of its backend in the same invocation."
+        write_fragment(args.markdown, provenance, [markdown_table(header, rows)], notes=notes)
     return 1 if failed else 0
 
 

@@ -1,13 +1,14 @@
 """Item-to-searchable latency under load: from a feed entry seen to its article searchable.
 
-    .venv/bin/python bench/item_latency.py [--articles 1000] [--sites 10]
+    .venv/bin/python bench/item_latency.py [--articles 1000] [--sites 10] [--markdown docs/figures/item-latency.md]
 
 Serves synthetic sites on 127.0.0.1 and runs the real `newsflow run --once` (embedded Redis,
 SQLite, real workers) on all of them at once: the run is the load. The workers record each
 article's latency in the `newsflow_item_to_searchable_seconds` histogram (prometheus_client
 multiprocess files under the data directory); this reads the files of every worker of the
 run and prints p50 and p95 (interpolated within the histogram's buckets), with the article
-count and the run's wall time.
+count and the run's wall time; `--markdown` also writes them as the table the documentation
+includes, with the run's provenance.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.faults import harness  # noqa: E402 - after the path is set
+from bench.report import Provenance, markdown_table, write_fragment  # noqa: E402 - after the path is set
+from tests.faults import harness  # noqa: E402
 
 METRIC = "newsflow_item_to_searchable_seconds"
 
@@ -65,7 +67,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--sites", type=int, default=10)
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the figures as a Markdown table here")
     args = parser.parse_args()
+    provenance = Provenance()
     with tempfile.TemporaryDirectory(prefix="newsflow-latency-") as tmp:
         work = Path(tmp)
         metrics = work / "metrics"
@@ -83,6 +87,14 @@ def main() -> int:
         f"{count} latencies recorded"
     )
     print(f"item to searchable: p50 {p50:.1f} s, p95 {p95:.1f} s" if p50 is not None else "no latency recorded")
+    if args.markdown:
+        table = markdown_table(
+            ["articles", "sites", "run, s", "latencies recorded", "p50, s", "p95, s"],
+            [[f"{args.articles:,}", args.sites, f"{outcome.seconds:.1f}", f"{count:,}",
+              f"{p50:.1f}" if p50 is not None else "-", f"{p95:.1f}" if p95 is not None else "-"]],
+        )  # fmt: skip
+        notes = "Every site's feed polled at once by one `run --once`: each article queues behind the whole batch."
+        write_fragment(args.markdown, provenance, [table], notes=notes)
     return 0
 
 

@@ -1,6 +1,7 @@
 """Redis bytes per article in the steady state, and the near-duplicate recall kept.
 
     .venv/bin/python bench/redis_memory.py [--articles 10000 100000] [--sites 100] [--per-day 100000]
+        [--markdown docs/figures/redis-memory.md]
 
 For each size: a fresh redis-server (append-only off: memory only), then synthetic articles
 go through what the pipeline keeps in Redis per article (the seen URL and the feed's GUID
@@ -10,7 +11,8 @@ recently indexed). One article in fifty is a republished copy of an earlier one 
 changed, a credit line added): recall is the share of copies put in their original's cluster.
 Articles arrive on a simulated clock at `--per-day` (the near-duplicate index sizes itself to
 the traffic it sees). Prints used_memory per article, where it goes by key family (sampled
-with MEMORY USAGE), the near-duplicate index's layout, and the time per article.
+with MEMORY USAGE), the near-duplicate index's layout, and the time per article; `--markdown`
+also writes them as the tables the documentation includes, with the run's provenance.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import stop_cleanly_on_sigterm  # noqa: E402
+from bench.report import Provenance, markdown_table, write_fragment  # noqa: E402
 from pipeline.dedup import SIG_VERSION, NearDupIndex  # noqa: E402 - after the path is set
 from pipeline.feeds import FeedConfig, FeedEntry, claim_entries  # noqa: E402
 from pipeline.models import article_id  # noqa: E402
@@ -116,10 +119,42 @@ def main() -> int:
     parser.add_argument("--articles", type=int, nargs="+", default=[10_000])
     parser.add_argument("--sites", type=int, default=100)
     parser.add_argument("--per-day", type=int, default=100_000, help="simulated arrival rate (articles a day)")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the figures as Markdown tables here")
     args = parser.parse_args()
+    provenance = Provenance()
+    results = []
     for n in args.articles:
-        print(json.dumps(run(n, args.sites, args.per_day)), flush=True)
+        results.append(run(n, args.sites, args.per_day))
+        print(json.dumps(results[-1]), flush=True)
+    if args.markdown:
+        notes = f"{args.sites} sites, {args.per_day:,} articles a day (simulated)."
+        write_fragment(args.markdown, provenance, fragment_tables(results), notes=notes)
     return 0
+
+
+def fragment_tables(results: list[dict[str, object]]) -> list[str]:
+    """The documentation's tables: one row per size, then bytes per article by key family."""
+    sizes = markdown_table(
+        ["articles", "bytes per article", "copies found (recall)", "ms per article"],
+        [
+            [
+                f"{r['articles']:,}",
+                f"{r['bytes_per_article']:,}",
+                f"{r['near_duplicate_recall']} (of {r['copies']:,})",
+                r["ms_per_article"],
+            ]
+            for r in results
+        ],
+    )
+    families = sorted({k for r in results for k in r if k.startswith("bytes_per_article[")})
+    by_family = markdown_table(
+        ["key family, bytes per article", *(f"{r['articles']:,} articles" for r in results)],
+        [
+            [f"`{f.removeprefix('bytes_per_article[').removesuffix(']')}`", *(f"{r.get(f, 0):,}" for r in results)]
+            for f in families
+        ],
+    )
+    return [sizes, by_family]
 
 
 if __name__ == "__main__":

@@ -23,151 +23,184 @@ DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "newsf
 
 
 def _default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/newsflow`, or `~/.local/share/newsflow` when XDG_DATA_HOME is unset."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "newsflow"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSFLOW_", extra="ignore", populate_by_name=True)
+    """Every setting newsflow reads. Each field's docstring is its description: the
+    configuration reference (`docs/reference/configuration.md`) is generated from them."""
 
-    # Where the embedded Redis, the embedded search index and the raw pages live.
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSFLOW_", extra="ignore", populate_by_name=True, use_attribute_docstrings=True
+    )
+
     data_dir: Path = Field(default_factory=_default_data_dir)
-    # Unset: embedded Redis under data_dir. Set: a real Redis for broker and shared state.
+    """Where the embedded Redis, the embedded search index (`index.tantivy` or `index.sqlite3`),
+    the raw pages (unless `raw_store` says otherwise), the metrics files and the worker logs live."""
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "NEWSFLOW_REDIS_URL"))
-    # Unset: the embedded index under data_dir (search_backend). Set: an Elasticsearch cluster.
+    """Unset: an embedded Redis under `data_dir`. Set (e.g. `redis://redis:6379/0`): a real Redis
+    for the broker and the shared state."""
     elasticsearch_url: str | None = Field(
         default=None, validation_alias=AliasChoices("ELASTICSEARCH_URL", "NEWSFLOW_ELASTICSEARCH_URL")
     )
+    """Unset: the embedded index under `data_dir` (see `search_backend`). Set: an Elasticsearch
+    cluster."""
     elasticsearch_username: str | None = None
+    """User name for Elasticsearch's basic authentication (with `elasticsearch_password`)."""
     elasticsearch_password: SecretStr | None = None
+    """Password for Elasticsearch's basic authentication; never printed or logged."""
     elasticsearch_api_key: SecretStr | None = None
+    """An Elasticsearch API key, instead of a user name and password; never printed or logged."""
     elasticsearch_ca_certs: Path | None = None
-    # The embedded index: "tantivy" (a search engine, <data_dir>/index.tantivy) or "sqlite" (FTS5,
-    # <data_dir>/index.sqlite3). A data directory holding only a SQLite index keeps using it
-    # until `newsflow reindex` has built the Tantivy index from it.
+    """A CA bundle (PEM file) to verify the Elasticsearch cluster's certificate with."""
     search_backend: Literal["tantivy", "sqlite"] = "tantivy"
-    # Index name prefix; the live index is reached through the alias of this name.
+    """The embedded index: `tantivy` (a search engine, `<data_dir>/index.tantivy`) or `sqlite`
+    (FTS5, `<data_dir>/index.sqlite3`). A data directory holding only a SQLite index keeps
+    using it until `newsflow reindex` has built the Tantivy index from it."""
     elasticsearch_index: str = "newsflow-articles"
-    # Where raw pages are kept: a directory, or s3://bucket/prefix on S3-compatible storage
-    # (credentials, region and AWS_ENDPOINT_URL from the standard AWS_* variables). Unset:
-    # <data_dir>/raw.
+    """The alias every search reads; each month's articles are in `<this>-YYYY.MM-vN`, written
+    through the month's alias `<this>-YYYY.MM`."""
+    elasticsearch_shards: int | None = Field(default=None, ge=1, le=1024)
+    """Primary shards of each new monthly index. Unset: the index template's (1). Aim for
+    shards of 10 to 50 GB: see the capacity page."""
     raw_store: str | None = None
+    """Where raw pages are kept: a directory, or `s3://bucket/prefix` on S3-compatible storage
+    (credentials, region and `AWS_ENDPOINT_URL` from the standard `AWS_*` variables). Unset:
+    `<data_dir>/raw`. A bucket that does not exist stops `run` and each worker at start."""
 
-    # Feeds file used when `newsflow run` gets no --feeds.
     feeds_file: Path | None = None
-    # Default poll interval for a feed that does not set one, seconds.
+    """Feeds file used when `newsflow run` gets no `--feeds`."""
     feed_interval: float = 900.0
-    # Bounds of the adaptive poll interval, seconds: a busy feed is polled no more often than
-    # the minimum, a quiet one at least as often as the maximum (Retry-After may exceed it).
+    """Poll interval, in seconds, that a feed which does not set one starts from; it then adapts
+    to how often the feed publishes (about one new item a poll)."""
     feed_min_interval: float = 120.0
+    """Lower bound of the adaptive poll interval, in seconds: a busy feed is polled no more
+    often than this."""
     feed_max_interval: float = 6 * 3600.0
-    # Longest wait between two polls of a failing feed, seconds. Errors slow a feed down up to
-    # this, never stop it.
+    """Upper bound of the adaptive poll interval, in seconds: a quiet feed is polled at least
+    this often (a Retry-After may exceed it)."""
     feed_error_backoff_max: float = 6 * 3600.0
-    # Every this many 304 answers in a row, a feed is polled without validators, to notice an
-    # ETag or Last-Modified that stays put while the feed changes. 0 never checks.
+    """Longest wait between two polls of a failing feed, in seconds. Errors slow a feed down
+    up to this, never stop it."""
     feed_verify_every: int = 12
+    """Every this many 304 answers in a row, a feed is polled without validators, to notice an
+    ETag or Last-Modified that stays put while the feed changes. 0 never checks."""
 
-    # Fetching. Timeouts in seconds; total bounds a slow-drip server.
     connect_timeout: float = 10.0
+    """Seconds to open a connection to a site."""
     read_timeout: float = 20.0
+    """Seconds to wait for each read from a site."""
     total_timeout: float = 60.0
+    """Seconds for a whole request, name lookup included: bounds a server that drips its answer."""
     max_page_bytes: int = 5 * 1024 * 1024
+    """Larger pages are refused (streamed, so the cap holds without a Content-Length)."""
     max_feed_bytes: int = 10 * 1024 * 1024
+    """Larger feeds are refused."""
     max_redirects: int = 5
+    """Redirects followed for one request; each target is checked like the first address."""
     user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
-    # Minimum seconds between two requests to one host, across all workers. 0 disables.
+    """The User-Agent sent with every request."""
     host_delay: float = 1.0
-    # Requests a host that has been left alone may get back to back (token bucket size).
+    """Minimum seconds between two requests to one host, across all workers. 0 disables."""
     host_burst: int = 1
-    # Requests in flight at once to one host, across all workers. 0 disables the cap.
+    """Requests a host that has been left alone may get back to back (token bucket size)."""
     host_max_concurrency: int = 2
-    # A worker sleeps for a host's next slot up to this many seconds; longer, the work waits in
-    # the ledger until the host may be asked, instead of holding the worker.
+    """Requests in flight at once to one host, across all workers. 0 disables the cap."""
     host_max_wait: float = 10.0
-    # Back-off for a host answering 429 or 503 without Retry-After, seconds.
+    """A worker sleeps for a host's next slot up to this many seconds; longer, the work waits in
+    the ledger until the host may be asked, instead of holding the worker."""
     host_busy_backoff: float = 60.0
-    # A Retry-After longer than this (seconds) is cut to it: a broken header cannot park a host for a year.
+    """Back-off for a host answering 429 or 503 without Retry-After, in seconds."""
     max_retry_after: float = 6 * 3600.0
-    # Fetch, cache and obey robots.txt (Disallow, Allow, Crawl-delay). Only turn off for your own sites.
+    """A Retry-After longer than this (seconds) is cut to it: a broken header cannot park a
+    host for a year."""
     obey_robots: bool = True
-    # Seconds a fetched robots.txt is trusted before it is fetched again.
+    """Fetch, cache and obey robots.txt (Disallow, Allow, Crawl-delay). Only turn it off for
+    your own sites."""
     robots_ttl: float = 86400.0
-    # Seconds a host whose robots.txt answered 5xx or could not be reached is left alone.
+    """Seconds a fetched robots.txt is trusted before it is fetched again."""
     robots_error_ttl: float = 600.0
-    # A robots.txt Crawl-delay longer than this (seconds) is cut to it.
+    """Seconds a host whose robots.txt answered 5xx or could not be reached is left alone."""
     max_crawl_delay: float = 60.0
-    # CIDRs the address guard lets through, e.g. "127.0.0.1/32,10.0.0.0/8". Empty: public only.
+    """A robots.txt Crawl-delay longer than this (seconds) is cut to it."""
     allow_private_networks: str = ""
+    """Comma-separated CIDRs the fetcher may contact besides public addresses, e.g.
+    `127.0.0.1/32,10.0.0.0/8`. Empty: public addresses only."""
 
-    # Celery: how many times a transient failure is retried, and the backoff cap in seconds.
     max_retries: int = 5
+    """Retries of a transient failure before it is dead-lettered."""
     retry_backoff_max: float = 600.0
-    # Seconds before kombu itself delivers again a message taken by a vanished worker. Only a
-    # backstop: no task holds a message longer than one run (retries and deferrals wait in the
-    # work ledger, not in a worker), and the reconciler restores lost messages much sooner.
+    """Cap of the exponential backoff between two retries, in seconds."""
     visibility_timeout: int = 900
-    # Seconds a worker may run one work item before the item is presumed lost (its worker hung
-    # or died unnoticed) and published again. Longer than any fetch or clean can take.
+    """Seconds before kombu itself delivers again a message taken by a vanished worker. Only a
+    backstop: no task holds a message longer than one run (retries and deferrals wait in the
+    work ledger, not in a worker), and the reconciler restores lost messages much sooner."""
     work_lease: float = 300.0
-    # Seconds a published item may be missing from the broker (not queued, not held by a
-    # worker) before the reconciler publishes it again.
+    """Seconds a worker may run one work item before the item is presumed lost (its worker hung
+    or died unnoticed) and published again. Longer than any fetch or clean can take."""
     work_grace: float = 20.0
-    # Seconds between two reconciliations (publish deferred work that is due, restore lost
-    # messages) by the scheduler; `run` reconciles every second or two on its own.
+    """Seconds a published item may be missing from the broker (not queued, not held by a
+    worker) before the reconciler publishes it again."""
     reconcile_interval: float = 10.0
-    # Seconds `run --once` keeps offering pending documents to a search backend that does not
-    # take them, once all other work is done; then it ends and says how many wait.
+    """Seconds between two reconciliations (publish deferred work that is due, restore lost
+    messages) by the scheduler; `run` reconciles every second or two on its own."""
     index_patience: float = 60.0
-    # Seconds a task, the scheduler or `run` waits for an unreachable Redis before giving up
-    # (a task then leaves its work to the ledger; `run` stops with a clear message).
+    """Seconds `run --once` keeps offering pending documents to a search backend that does not
+    take them, once all other work is done; then it ends and says how many wait."""
     redis_patience: float = 300.0
-    # A worker process that dies is restarted; this many deaths within ten minutes stop `run`.
+    """Seconds a task, the scheduler or `run` waits for an unreachable Redis before giving up
+    (a task then leaves its work to the ledger; `run` stops with a clear message)."""
     worker_restart_limit: int = 10
-    # Articles per bulk request to the search backend.
+    """A worker process that dies is restarted; this many deaths within ten minutes stop `run`."""
     index_batch_size: int = 200
+    """Articles per bulk request to the search backend."""
 
-    # Cross-page boilerplate: a block printed on this many distinct pages of a site is dropped.
     boilerplate_min_pages: int = Field(default=3, ge=1, le=255)
-    # Recent pages per site whose blocks (and process messages) are kept, so that when a block
-    # crosses the threshold the pages that printed it before are cleaned again.
+    """Cross-page boilerplate: a block printed on this many distinct pages of a site is dropped."""
     boilerplate_recent_pages: int = Field(default=200, ge=1)
-    # A site's block counts are spread over this many small hashes, each holding up to
-    # `boilerplate_shard_size` blocks in each of two generations (the least recently seen are
-    # forgotten). Up to 128 a hash stays in Redis's compact encoding (hash-max-listpack-entries).
+    """Recent pages per site whose blocks (and process messages) are kept, so that when a block
+    crosses the threshold the pages that printed it before are cleaned again."""
     boilerplate_shards: int = Field(default=16, ge=1, le=256)
+    """A site's block counts are spread over this many small hashes (see
+    `boilerplate_shard_size`)."""
     boilerplate_shard_size: int = Field(default=120, ge=1)
-    # Days a URL (and a feed entry's GUID) is remembered as seen. Memory stays bounded; an
-    # article linked again after longer is fetched again, and still indexed once.
+    """Blocks each of a site's hashes holds in each of two generations; the least recently seen
+    are forgotten. Up to 128 a hash stays in Redis's compact encoding (hash-max-listpack-entries)."""
     seen_retention_days: float = Field(default=180.0, gt=0)
-    # Days an article stays in the near-duplicate index: a copy republished within this window
-    # joins its cluster. Redis holds a few hundred bytes per article for this long.
+    """Days a URL (and a feed entry's GUID) is remembered as seen, in about 13 bytes of Redis
+    each. An article linked again after longer is fetched again, and still indexed once."""
     neardup_window_days: float = Field(default=30.0, gt=0)
-    # Dead letters kept (the newest); older ones are dropped and counted.
+    """Days an article stays in the near-duplicate index: a copy republished within this window
+    joins its cluster. Redis holds a few hundred bytes per article for this long."""
     dead_letters_max: int = Field(default=100_000, gt=0)
+    """Dead letters kept (the newest); older ones are dropped and counted (`dead_letters_trimmed`)."""
 
-    # The drift alarm (a site's redesign): a site's first fresh pages form its baseline (the
-    # newest this many are kept), then each window of `drift_recent_pages` new pages is
-    # compared with it. `newsflow drift accept SITE` starts a site's baseline again.
     drift_baseline_pages: int = Field(default=60, gt=0)
+    """The drift alarm (a site's redesign): a site's first fresh pages form its baseline, and
+    the newest this many are kept. `newsflow drift accept SITE` starts a baseline again."""
     drift_recent_pages: int = Field(default=20, gt=0)
-    # Alarm when a window's median body length is below this share of the baseline's.
+    """Each window of this many new pages of a site is compared with its baseline."""
     drift_length_ratio: float = Field(default=0.5, gt=0, le=1)
-    # Alarm when the share of pages without article text rises by this much (0.25: 25 points).
+    """Alarm when a window's median body length is below this share of the baseline's."""
     drift_no_text_rise: float = Field(default=0.25, gt=0, le=1)
-    # Alarm when teasers removed per page exceed this many times the baseline's, plus the floor
-    # (so a site whose pages had none does not alarm on one).
+    """Alarm when the share of pages without article text rises by this much (0.25: 25 points)."""
     drift_teaser_ratio: float = Field(default=2.0, ge=1)
+    """Alarm when teasers removed per page exceed this many times the baseline's, plus
+    `drift_teaser_floor`."""
     drift_teaser_floor: float = Field(default=1.0, ge=0)
+    """Added to the teaser threshold, so a site whose pages had no teasers does not alarm on one."""
 
-    # Log lines: "text" for people, "json" (one object a line: time, level, message, stage,
-    # task id, URL, outcome) for a log stack.
     log_format: Literal["text", "json"] = "text"
-    # Worker metrics: each worker writes prometheus_client's multiprocess files under this
-    # directory (unset: <data_dir>/metrics), which the API's /metrics merges on one host.
+    """Log lines: `text` for people, `json` (one object a line: time, level, message, stage,
+    task id, URL, outcome) for a log stack."""
     metrics_dir: Path | None = None
-    # Also serve each worker's own metrics on this port, for hosts the API cannot see on disk. 0: off.
+    """Each worker writes prometheus_client's multiprocess files under this directory (unset:
+    `<data_dir>/metrics`), which the API's `/metrics` merges on one host."""
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Also serve each worker's own metrics on this port, for hosts the API cannot see on disk.
+    0: off."""
 
     @field_validator("raw_store")
     @classmethod

@@ -318,7 +318,10 @@ class _PageScan:
             el.tag in INLINE_TAGS or not (lead > 0 or el.tag in {"ul", "ol"} or len(children) == 1)
         ):
             return None
-        if len(items) > 1 and len({url for url, _, _ in items}) < 2:
+        urls = {url for url, _, _ in items}
+        # Several items that all lead to one story are one link twice (an image and its title),
+        # unless a heading frames them as a rail that lists another story twice.
+        if len(items) > 1 and len(urls) < 2 and (lead == 0 or urls == {self.page_url}):
             return None
         if all(url == self.page_url for url, _, _ in items):
             return None  # the story's own headline, linked to itself (blogs do): the article, not a teaser

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Set up newsflow's virtual environment (when missing or stale), then run a task in it.
 
-    python3 scripts/dev.py demo    the bundled demo, embedded Redis and SQLite
-    python3 scripts/dev.py test    lint, type check and the whole test suite (what CI runs)
+    python3 scripts/dev.py demo    the bundled demo, on the embedded Redis and search index
+    python3 scripts/dev.py test    lint, type check, the documentation build and the whole test suite
+                                   (what CI runs)
+    python3 scripts/dev.py docs    write the generated reference pages, then serve the documentation
+                                   site on http://127.0.0.1:8100 (`docs --generate`: only write them)
     python3 scripts/dev.py shell   a shell with the environment active
     python3 scripts/dev.py lock    resolve pyproject.toml into the lock files (with hashes),
                                    keeping the locked versions that still fit; `lock --upgrade`
@@ -21,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -68,7 +72,9 @@ def ensure_env() -> None:
     subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
     if unlocked():
         print("installing newsflow with the newest releases (NEWSFLOW_UNLOCKED)", file=sys.stderr)
-        subprocess.run([*pip, "install", "--upgrade", "--upgrade-strategy", "eager", "-e", f"{ROOT}[test]"], check=True)
+        subprocess.run(
+            [*pip, "install", "--upgrade", "--upgrade-strategy", "eager", "-e", f"{ROOT}[test,docs]"], check=True
+        )
     else:
         print(f"installing newsflow and its test tools from {DEV_LOCK.name}", file=sys.stderr)
         subprocess.run([*pip, "install", "--require-hashes", "--no-deps", "-r", str(DEV_LOCK)], check=True)
@@ -99,7 +105,7 @@ def lock(upgrade: bool = False) -> int:
         "python3 scripts/dev.py lock",
     ]
     for cmd in (
-        [*compile_, "--extra", "test", "-o", DEV_LOCK.name],
+        [*compile_, "--extra", "test", "--extra", "docs", "-o", DEV_LOCK.name],
         [*compile_, "--constraints", DEV_LOCK.name, "-o", LOCK.name],
     ):
         if subprocess.run(cmd, cwd=ROOT).returncode:
@@ -115,14 +121,22 @@ def run(cmd: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     task = argv[0] if argv else "help"
-    if task not in {"demo", "test", "shell", "lock"}:
+    if task not in {"demo", "test", "docs", "shell", "lock"}:
         print(__doc__)
         return 0 if task in {"help", "-h", "--help"} else 2
     if task == "lock":
         return lock(upgrade="--upgrade" in argv[1:])
     ensure_env()
+    # Material prints a notice of its successor on every build; the docs are pinned, so it is noise.
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     if task == "demo":
         return run([str(BIN / "newsflow"), "demo", *argv[1:]])
+    if task == "docs":
+        if run([str(BIN / "python"), "-m", "workers.docgen"]):
+            return 1
+        if "--generate" in argv[1:]:
+            return 0
+        return run([str(BIN / "mkdocs"), "serve", *argv[1:]])
     if task == "shell":
         env = {**os.environ, "VIRTUAL_ENV": str(VENV), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
         return subprocess.run([os.environ.get("SHELL", "/bin/sh")], env=env, cwd=ROOT).returncode
@@ -132,6 +146,9 @@ def main(argv: list[str]) -> int:
         [str(BIN / "mypy")],
     ):
         if run(step):
+            return 1
+    with tempfile.TemporaryDirectory(prefix="newsflow-site-") as site:  # the built site is not kept
+        if run([str(BIN / "mkdocs"), "build", "--strict", "--quiet", "--site-dir", site]):
             return 1
     return run([str(BIN / "python"), "-m", "pytest", *argv[1:]])
 

@@ -39,7 +39,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.errors import TransientError
@@ -76,21 +76,37 @@ class ApiError(Exception):
 
 
 class ErrorAnswer(BaseModel):
+    """What went wrong."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     error: str
+    """What failed, and what to do."""
 
 
 class SearchAnswer(BaseModel):
     """One page of results, as `SearchPage.to_json()` writes it."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     total: int
+    """Matching articles; stories, when near-duplicates collapse (the default)."""
     hits: list[SearchHit]
+    """This page's hits, best first (or newest, by date)."""
     next_cursor: list[Any] | None = None
+    """Give it back as `cursor`, in JSON, for the next page; null when no more can follow."""
     facets: dict[str, dict[str, int]] = {}
+    """Matching stories counted by site, by language and by day."""
 
 
 class Health(BaseModel):
+    """Redis and the search backend answer."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     ok: bool
     articles: int
+    """Articles in the index."""
 
 
 def parse_date(name: str, value: str | None) -> datetime | None:
@@ -252,7 +268,27 @@ def create_app(rt: Runtime) -> FastAPI:
     # Every route's latency histogram is there from the start, at zero.
     routes = sorted({r.path for r in app.routes if isinstance(r, APIRoute)})
     app.state.request_latency = metrics.request_latency(registry, routes)
+    schema_as_answered(app)
     return app
+
+
+def schema_as_answered(app: FastAPI) -> None:
+    """The schema without FastAPI's 422 answers: a bad parameter answers 400 here (`bad_parameter`),
+    which the routes' `responses` already document."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            models = schema.get("components", {}).get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                models.pop(unused, None)
+        return app.openapi_schema  # type: ignore[return-value]  # set by generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def get_and_head(app: FastAPI, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import scheduling, stages
+from pipeline.errors import PermanentError, TransientError
 from pipeline.feeds import FeedConfig
 from pipeline.state import describe, is_outage
 from workers.handoff import flush_held, reconcile, recover_node, submit
@@ -121,6 +122,7 @@ def _run_locked(
         group.stop()
     after = _guard(rt, watch, rt.state.stats)
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    _make_visible(rt)
     polled = [f for f in to_poll if float(rt.state.feed_state(f.id).get("last_success") or 0) >= started_at]
     return {
         "feeds": len(to_poll) if once else len(scheduling.all_feeds(rt.state)),
@@ -274,6 +276,17 @@ def _serve_forever(rt: Runtime, group: WorkerGroup, watch: Watch) -> None:
     while not stop:
         _guard(rt, watch, tend)
         time.sleep(0.5)
+
+
+def _make_visible(rt: Runtime) -> None:
+    """Elasticsearch shows a write to searches (and counts) at its index's next refresh, up to
+    a second later, and a month's first write lands in a new index: refresh before counting."""
+    try:
+        refresh = getattr(rt.search, "refresh_now", None)  # opening the backend may fail too
+        if refresh is not None:
+            refresh()
+    except (TransientError, PermanentError) as exc:
+        log.info("search backend not refreshed before the count: %s", exc)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

@@ -43,6 +43,26 @@ COMMENT_HEADING = re.compile(
     r"komentar|reacties|kommentarer)\b",
     re.IGNORECASE,
 )
+# What a site says to its reader rather than the story: calls to subscribe, follow, share or
+# read on, advertising and affiliate disclosures, the labels of contents boxes. Phrases of
+# each language's web usage, not of any one site.
+PROMPT_WORDS = re.compile(
+    r"\b(subscri(be|ption)|newsletter|sign(ing)? up|join (our|the|us)|follow us|download (our|the) app|"
+    r"advertisement|advertising|sponsored|affiliate|commissions?|we (may )?earn|qualifying purchases|disclos(ure|e)|"
+    r"editorial (note|policy|guidelines|standards)|all rights reserved|copyright|cookies?|privacy policy|"
+    r"terms of (use|service)|share (this|on|via)|leave a (comment|reply)|rate this|click here|continue reading|"
+    r"read more|table of contents|key takeaways|jump to|skip to|written by|reviewed by|fact.checked by|"
+    r"about the author|log ?in|register|"
+    r"abonn(ieren|ement|ez)|jetzt (lesen|anmelden|testen)|anzeige|werbung|lesen sie (auch|mehr)|teilen|"
+    r"inhaltsverzeichnis|s'abonner|inscrivez|publicité|partager|lire (aussi|la suite)|"
+    r"suscr[ií](be|bete|birse|pción)|publicidad|compartir|le[ae] (también|más)|únete|"
+    r"assine|publicidade|compartilh|leia (também|mais)|iscriviti|pubblicità|leggi anche|"
+    r"reklama|czytaj (też|także|więcej)|berlangganan|iklan|baca juga|"
+    r"đăng ký|quảng cáo|chia sẻ|xem thêm|tin liên quan|bình luận)\b",
+    re.IGNORECASE,
+)
+# "Read also: <headline>", "Mehr zum Thema: ...": a short label and a colon opening the block.
+LABEL_COLON = re.compile(r"^\W{0,3}\w+(\s\w+){0,2}\s?:\s*\S")
 _DATE = re.compile(
     r"\b(\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}|"
     r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}|\d{1,2} (jan|feb|mar|apr|may|jun|jul|aug|"
@@ -77,6 +97,7 @@ _TAG_CODES = {
     "aside": 13,
 }
 N_TAGS = 15  # the codes above and "other"
+PROMPT_MAX_CHARS = 400  # a call to the reader is a line or two; a longer block is prose that names one
 PROSE_CHARS = 80  # a block this long with few links reads as prose
 WINDOW = 3  # neighbours on each side averaged into the block's surroundings
 
@@ -96,6 +117,8 @@ FEATURES: list[str] = [
     "onsite_links",
     "is_heading",
     "depth",
+    "prompt_words",
+    "label_colon",
     *[f"tag_{i}" for i in range(N_TAGS)],
     *[f"in_{name}" for name in LANDMARKS],
     *[f"class_{i}" for i in range(CLASS_FAMILIES)],
@@ -144,19 +167,20 @@ def _signature(el: object) -> tuple[str, str]:
     return (getattr(el, "tag", ""), get("class") or "" if get else "")
 
 
-def _repetition(el: object, cache: dict[int, dict[tuple[str, str], int]]) -> int:
+def _repetition(el: object, cache: dict[object, dict[tuple[str, str], int]]) -> int:
     """How many of `el`'s siblings (itself included) share its tag and class."""
     parent = el.getparent()  # type: ignore[attr-defined]
     if parent is None:
         return 1
-    key = id(parent)
-    counts = cache.get(key)
+    # Keyed by the element itself, which the cache keeps alive: the id of a proxy lxml has
+    # freed is soon another element's.
+    counts = cache.get(parent)
     if counts is None:
         counts = {}
         for child in parent:
             sig = _signature(child)
             counts[sig] = counts.get(sig, 0) + 1
-        cache[key] = counts
+        cache[parent] = counts
     return counts.get(_signature(el), 1)
 
 
@@ -174,13 +198,14 @@ def _main_run(values: list[float]) -> tuple[int, int]:
     return best_span
 
 
-def _unpack(bits: int) -> np.ndarray:
-    """The low TOKEN_BUCKETS bits of `bits` as 0/1 values."""
-    raw = np.frombuffer((bits & _MASK).to_bytes(TOKEN_BUCKETS // 8, "little"), dtype=np.uint8)
-    return np.unpackbits(raw, bitorder="little")
+def _bit_columns(values: list[int], width: int) -> np.ndarray:
+    """The low `width` bits (at most 64) of each value as 0/1 columns, one row per value."""
+    raw = np.array(values, dtype="<u8").view(np.uint8).reshape(len(values), 8)
+    return np.unpackbits(raw, axis=1, bitorder="little")[:, :width]
 
 
-_MASK = (1 << TOKEN_BUCKETS) - 1
+_WORD_MASK = (1 << TOKEN_BUCKETS) - 1
+_FAMILY_MASK = (1 << CLASS_FAMILIES) - 1
 
 
 def _around(values: np.ndarray) -> np.ndarray:
@@ -194,33 +219,48 @@ def _around(values: np.ndarray) -> np.ndarray:
     return means
 
 
+def _onsite_share(links: list[str], page_host: str) -> float:
+    """The share of `links` that stay on the page's site (relative addresses do)."""
+    onsite = 0
+    for href in links:
+        if href.startswith("/") and not href.startswith("//"):
+            onsite += 1
+        elif href.startswith(("http:", "https:", "//")):
+            host = host_of(href)
+            onsite += host == page_host or host.endswith("." + page_host) or page_host.endswith("." + host)
+        elif not href.startswith(("#", "javascript:", "mailto:")):
+            onsite += 1
+    return onsite / len(links)
+
+
 def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
-    """One row of `FEATURES` per block."""
+    """One row of `FEATURES` per block.
+
+    The per-block loop gathers plain Python values; the matrix is filled column by column
+    afterwards (writing numbers one at a time into a NumPy row costs more than computing them).
+    """
     n = len(blocks)
     x = np.zeros((n, len(FEATURES)), dtype=np.float32)
     if n == 0:
         return x
     col = {name: i for i, name in enumerate(FEATURES)}
-    rep_cache: dict[int, dict[tuple[str, str], int]] = {}
+    rep_cache: dict[object, dict[tuple[str, str], int]] = {}
     total_chars = sum(b.chars for b in blocks) or 1
     total_link = sum(b.link_chars for b in blocks)
+    text_rows: list[tuple[float, ...]] = []
+    context_rows: list[tuple[float, ...]] = []
+    tag_codes: list[int] = []
     prose_value: list[float] = []
-    ld = np.zeros(n, dtype=np.float32)
-    lc = np.zeros(n, dtype=np.float32)
-    prose = np.zeros(n, dtype=np.float32)
     heading_related = False
     heading_at = -100
     heading_h1 = False
     heading_comment = False
     parent_prose: dict[int, float] = {}
     parents: dict[int, object] = {}
-    tag_base = col["tag_0"]
-    land_base = col["in_article"]
-    class_base = col["class_0"]
-    own_base = col["own_class_0"]
-    word_base = col["class_word_0"]
-    own_word_base = col["own_class_word_0"]
     chars_so_far = 0
+    previous_parent: object = None
+    log = math.log
+    log1p = math.log1p
     for i, b in enumerate(blocks):
         text = b.text
         chars = b.chars
@@ -229,81 +269,92 @@ def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
         link_density = min(1.0, b.link_chars / chars) if chars else 0.0
         el = b.element
         tag = el.tag
-        row = x[i]
-        row[0] = math.log1p(chars)
-        row[1] = math.log1p(n_words)
-        row[2] = link_density
-        row[3] = math.log1p(len(b.links))
-        row[4] = len(_PUNCT.findall(text)) / n_words
-        row[5] = 1.0 if _SENTENCE_END.search(text) else 0.0
-        row[6] = (chars - n_words + 1) / n_words
-        row[7] = sum(c.isdigit() for c in text) / chars if chars else 0.0
-        row[8] = sum(1 for w in words if w[:1].isupper()) / n_words
-        row[9] = 1.0 if text.endswith(("…", "...")) else 0.0
-        row[10] = 1.0 if _DATE.search(text) else 0.0
         related = chars <= 80 and RELATED_HEADING.search(text) is not None
-        row[11] = 1.0 if related else 0.0
-        if b.links:
-            onsite = 0
-            for href in b.links:
-                if href.startswith("/") and not href.startswith("//"):
-                    onsite += 1
-                elif href.startswith(("http:", "https:", "//")):
-                    host = host_of(href)
-                    onsite += host == page_host or host.endswith("." + page_host) or page_host.endswith("." + host)
-                elif not href.startswith(("#", "javascript:", "mailto:")):
-                    onsite += 1
-            row[12] = onsite / len(b.links)
         is_heading = tag in HEADING_TAGS
-        row[13] = 1.0 if is_heading else 0.0
-        row[14] = b.depth
-        row[tag_base + _TAG_CODES.get(tag, N_TAGS - 1)] = 1.0
-        bits = b.landmarks
-        for j, bit in enumerate(LANDMARKS.values()):
-            if bits & bit:
-                row[land_base + j] = 1.0
-        for j in range(CLASS_FAMILIES):
-            if b.classes >> j & 1:
-                row[class_base + j] = 1.0
-            if b.own_classes >> j & 1:
-                row[own_base + j] = 1.0
-        words_bits = b.classes >> TOKEN_SHIFT
-        if words_bits:
-            row[word_base : word_base + TOKEN_BUCKETS] = _unpack(words_bits)
-        own_words = b.own_classes >> TOKEN_SHIFT
-        if own_words:
-            row[own_word_base : own_word_base + TOKEN_BUCKETS] = _unpack(own_words)
-        row[col["position"]] = i / n
-        row[col["char_position"]] = chars_so_far / total_chars
-        chars_so_far += chars
+        text_rows.append(
+            (
+                log1p(chars),
+                log1p(n_words),
+                link_density,
+                log1p(len(b.links)),
+                len(_PUNCT.findall(text)) / n_words,
+                1.0 if _SENTENCE_END.search(text) else 0.0,
+                (chars - n_words + 1) / n_words,
+                sum(c.isdigit() for c in text) / chars if chars else 0.0,
+                sum(1 for w in words if w[:1].isupper()) / n_words,
+                1.0 if text.endswith(("…", "...")) else 0.0,
+                1.0 if _DATE.search(text) else 0.0,
+                1.0 if related else 0.0,
+                _onsite_share(b.links, page_host) if b.links else 0.0,
+                1.0 if is_heading else 0.0,
+                b.depth,
+                1.0 if chars <= PROMPT_MAX_CHARS and PROMPT_WORDS.search(text) is not None else 0.0,
+                1.0 if LABEL_COLON.match(text) is not None else 0.0,
+            )
+        )
+        tag_codes.append(_TAG_CODES.get(tag, N_TAGS - 1))
         parent = el.getparent()
-        row[col["rep_self"]] = math.log(_repetition(el, rep_cache))
+        rep_parent = rep_grand = 0.0
         if parent is not None:
-            row[col["rep_parent"]] = math.log(_repetition(parent, rep_cache))
+            rep_parent = log(_repetition(parent, rep_cache))
             grand = parent.getparent()
             if grand is not None:
-                row[col["rep_grandparent"]] = math.log(_repetition(grand, rep_cache))
+                rep_grand = log(_repetition(grand, rep_cache))
         if is_heading or (related and chars <= 60):
             heading_related = related
             heading_at = i
             heading_h1 = tag == "h1"
             heading_comment = chars <= 80 and COMMENT_HEADING.match(text) is not None
+            governed = (0.0, 0.0, 0.0, 0.0)
         else:
-            row[col["heading_comment"]] = 1.0 if heading_comment else 0.0
-            row[col["heading_related"]] = 1.0 if heading_related else 0.0
-            row[col["heading_distance"]] = math.log1p(min(i - heading_at, 100))
-            row[col["heading_is_h1"]] = 1.0 if heading_h1 else 0.0
-        ld[i] = link_density
-        lc[i] = row[0]
+            governed = (
+                1.0 if heading_comment else 0.0,
+                1.0 if heading_related else 0.0,
+                log1p(min(i - heading_at, 100)),
+                1.0 if heading_h1 else 0.0,
+            )
+        context_rows.append(
+            (
+                i / n,
+                chars_so_far / total_chars,
+                log(_repetition(el, rep_cache)),
+                rep_parent,
+                rep_grand,
+                *governed,
+                1.0 if i and previous_parent is parent else 0.0,
+            )
+        )
+        chars_so_far += chars
+        previous_parent = parent
         is_prose = chars >= PROSE_CHARS and link_density < 0.3
         if is_prose and parent is not None:
             key = id(parent)
             parent_prose[key] = parent_prose.get(key, 0.0) + chars
             parents[key] = parent
-        prose[i] = 1.0 if is_prose else 0.0
         prose_value.append(chars * (1 - link_density) if is_prose else -25.0 - 50.0 * link_density)
-        if i and blocks[i - 1].element.getparent() is parent:
-            row[col["same_parent_run"]] = 1.0
+    x[:, : len(_TEXT_COLUMNS)] = text_rows
+    x[:, [col[name] for name in _CONTEXT_COLUMNS]] = context_rows
+    rows = np.arange(n)
+    x[rows, col["tag_0"] + np.array(tag_codes)] = 1.0
+    land = _bit_columns([b.landmarks for b in blocks], 64)[:, [v.bit_length() - 1 for v in LANDMARKS.values()]]
+    x[:, col["in_article"] : col["in_article"] + len(LANDMARKS)] = land
+    classes = [b.classes for b in blocks]
+    own = [b.own_classes for b in blocks]
+    x[:, col["class_0"] : col["class_0"] + CLASS_FAMILIES] = _bit_columns(
+        [c & _FAMILY_MASK for c in classes], CLASS_FAMILIES
+    )
+    x[:, col["own_class_0"] : col["own_class_0"] + CLASS_FAMILIES] = _bit_columns(
+        [c & _FAMILY_MASK for c in own], CLASS_FAMILIES
+    )
+    x[:, col["class_word_0"] : col["class_word_0"] + TOKEN_BUCKETS] = _bit_columns(
+        [c >> TOKEN_SHIFT & _WORD_MASK for c in classes], TOKEN_BUCKETS
+    )
+    x[:, col["own_class_word_0"] : col["own_class_word_0"] + TOKEN_BUCKETS] = _bit_columns(
+        [c >> TOKEN_SHIFT & _WORD_MASK for c in own], TOKEN_BUCKETS
+    )
+    ld = x[:, col["link_density"]].copy()
+    lc = x[:, col["log_chars"]].copy()
+    prose = np.array([v > 0 for v in prose_value], dtype=np.float32)
     if parent_prose:
         # The element whose children hold the most prose: the story's own box.
         key = max(parent_prose, key=parent_prose.__getitem__)
@@ -316,10 +367,9 @@ def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
                 if b.element.getparent() is main:
                     x[i, col["child_of_main_parent"]] = 1.0
     start, end = _main_run(prose_value)
-    idx = np.arange(n)
-    x[:, col["in_main_run"]] = (idx >= start) & (idx <= end)
-    x[:, col["before_main_run"]] = np.log1p(np.clip(start - idx, 0, None))
-    x[:, col["after_main_run"]] = np.log1p(np.clip(idx - end, 0, None))
+    x[:, col["in_main_run"]] = (rows >= start) & (rows <= end)
+    x[:, col["before_main_run"]] = np.log1p(np.clip(start - rows, 0, None))
+    x[:, col["after_main_run"]] = np.log1p(np.clip(rows - end, 0, None))
     x[1:, col["prev_link_density"]] = ld[:-1]
     x[:-1, col["next_link_density"]] = ld[1:]
     x[1:, col["prev_log_chars"]] = lc[:-1]
@@ -332,3 +382,19 @@ def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
     x[:, col["page_log_blocks"]] = math.log1p(n)
     x[:, col["page_link_density"]] = total_link / total_chars
     return x
+
+
+# The columns the per-block loop fills, in the order it computes them.
+_TEXT_COLUMNS = FEATURES[:17]
+_CONTEXT_COLUMNS = (
+    "position",
+    "char_position",
+    "rep_self",
+    "rep_parent",
+    "rep_grandparent",
+    "heading_comment",
+    "heading_related",
+    "heading_distance",
+    "heading_is_h1",
+    "same_parent_run",
+)

@@ -6,6 +6,9 @@ runtime, and the same page gets the same scores on every machine. Every tree of 
 walked at once: one array step per level of depth, for all blocks and all trees together.
 
 Classes: 0 boilerplate (menus, footers, share bars), 1 article, 2 teaser (other stories).
+Two shapes of model: "multiclass" (one tree per class per round, a softmax over the three), and
+"article_teaser", the shipped one: trees that score "article or not", and fewer trees that score
+"teaser or boilerplate" for what is not article. It keeps a page with a third of the trees.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 
 MODEL_FILE = Path(__file__).with_name("block_model.npz")
 CLASSES = ("boilerplate", "article", "teaser")
+KINDS = ("multiclass", "article_teaser")
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,11 @@ class BlockModel:
     right: np.ndarray  # int32 per node
     value: np.ndarray  # float32 per node: the leaf's output
     roots: np.ndarray  # int32 per tree
-    tree_class: np.ndarray  # int32 per tree: the class it scores
+    tree_class: np.ndarray  # int32 per tree: the output it adds to (a class, or article / teaser)
     depth: int
     features: tuple[str, ...]
     meta: dict[str, object]
+    kind: str = "multiclass"  # one of KINDS
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities, one row per block (softmax of the summed tree outputs)."""
@@ -43,15 +48,18 @@ class BlockModel:
         k = len(CLASSES)
         if n == 0:
             return np.zeros((0, k), dtype=np.float32)
-        feature, threshold, left, right = self._walkable
+        feature, threshold, children, by_class = self._walkable
         flat = np.ascontiguousarray(x, dtype=np.float64).ravel()
         offsets = (np.arange(n) * x.shape[1])[:, None]
         node = np.broadcast_to(self.roots, (n, self.roots.size))
         for _ in range(self.depth):
-            go_left = flat.take(offsets + feature[node]) <= threshold[node]
-            node = np.where(go_left, left[node], right[node])
-        out = self.value[node]
-        raw = np.stack([out[:, self.tree_class == c].sum(axis=1) for c in range(k)], axis=1).astype(np.float64)
+            go_right = ~(flat.take(offsets + feature[node]) <= threshold[node])  # as LightGBM: NaN goes right
+            node = children.take(node * 2 + go_right)
+        raw = self.value[node].astype(np.float64) @ by_class
+        if self.kind == "article_teaser":
+            article, teaser = (1.0 / (1.0 + np.exp(-raw[:, 0])), 1.0 / (1.0 + np.exp(-raw[:, 1])))
+            rest = 1.0 - article
+            return np.stack([rest * (1.0 - teaser), article, rest * teaser], axis=1).astype(np.float32)
         raw -= raw.max(axis=1, keepdims=True)
         e = np.exp(raw)
         shares: np.ndarray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -59,15 +67,16 @@ class BlockModel:
 
     @functools.cached_property
     def _walkable(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The node table with leaves that lead to themselves whatever the block: feature 0,
-        threshold +inf, both children the leaf. A walk then needs no test for leaves."""
+        """The node table ready for a walk: leaves lead to themselves whatever the block
+        (feature 0, threshold +inf), so a walk needs no test for leaves; each node's children
+        side by side (left at 2i, right at 2i+1); and which class each tree scores, as a
+        matrix that sums the trees' outputs per class."""
         leaf = self.feature < 0
-        return (
-            np.where(leaf, 0, self.feature),
-            np.where(leaf, np.inf, self.threshold),
-            self.left,
-            self.right,
-        )
+        children = np.stack([self.left, self.right], axis=1).ravel()
+        outputs = 2 if self.kind == "article_teaser" else len(CLASSES)
+        by_class = np.zeros((self.roots.size, outputs), dtype=np.float64)
+        by_class[np.arange(self.roots.size), self.tree_class] = 1.0
+        return np.where(leaf, 0, self.feature), np.where(leaf, np.inf, self.threshold), children, by_class
 
     def save(self, path: Path) -> None:
         np.savez_compressed(
@@ -82,6 +91,7 @@ class BlockModel:
             depth=np.int32(self.depth),
             features=np.array(json.dumps(list(self.features))),
             meta=np.array(json.dumps(self.meta, sort_keys=True)),
+            kind=np.array(self.kind),
         )
 
 
@@ -98,6 +108,7 @@ def load_model(path: Path) -> BlockModel:
             depth=int(z["depth"]),
             features=tuple(json.loads(str(z["features"]))),
             meta=json.loads(str(z["meta"])),
+            kind=str(z["kind"]) if "kind" in z else "multiclass",
         )
 
 
@@ -115,8 +126,11 @@ def shipped_model() -> BlockModel:
     return model
 
 
-def from_lightgbm(dump: dict[str, Any], features: list[str], meta: dict[str, object]) -> BlockModel:
-    """Convert LightGBM's `dump_model()` into node arrays."""
+def from_lightgbm(
+    dump: dict[str, Any] | tuple[dict[str, Any], dict[str, Any]], features: list[str], meta: dict[str, object]
+) -> BlockModel:
+    """Convert LightGBM's `dump_model()` into node arrays: one multiclass booster's, or the
+    two binary boosters of an "article_teaser" model (article or not; teaser or boilerplate)."""
     feature: list[int] = []
     threshold: list[float] = []
     left: list[int] = []
@@ -124,7 +138,6 @@ def from_lightgbm(dump: dict[str, Any], features: list[str], meta: dict[str, obj
     value: list[float] = []
     roots: list[int] = []
     tree_class: list[int] = []
-    k = int(dump.get("num_tree_per_iteration", 1))
     max_depth = 0
 
     def add(node: dict[str, Any], depth: int) -> int:
@@ -147,9 +160,20 @@ def from_lightgbm(dump: dict[str, Any], features: list[str], meta: dict[str, obj
         right[i] = add(node["right_child"], depth + 1)
         return i
 
-    for n, tree in enumerate(dump["tree_info"]):
-        roots.append(add(tree["tree_structure"], 0))
-        tree_class.append(n % k)
+    if isinstance(dump, tuple):
+        kind = "article_teaser"
+        for output, booster in enumerate(dump):
+            if int(booster.get("num_tree_per_iteration", 1)) != 1:
+                raise ValueError("an article_teaser model is made of two binary boosters")
+            for tree in booster["tree_info"]:
+                roots.append(add(tree["tree_structure"], 0))
+                tree_class.append(output)
+    else:
+        kind = "multiclass"
+        k = int(dump.get("num_tree_per_iteration", 1))
+        for n, tree in enumerate(dump["tree_info"]):
+            roots.append(add(tree["tree_structure"], 0))
+            tree_class.append(n % k)
     return BlockModel(
         feature=np.array(feature, dtype=np.int32),
         threshold=np.array(threshold, dtype=np.float64),
@@ -161,4 +185,5 @@ def from_lightgbm(dump: dict[str, Any], features: list[str], meta: dict[str, obj
         depth=max_depth,
         features=tuple(features),
         meta=meta,
+        kind=kind,
     )

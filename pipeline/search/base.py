@@ -79,6 +79,26 @@ class IndexOutcome:
     resent: int = 0  # documents sent again after the backend came back from an outage
 
 
+@dataclass
+class Pruned:
+    """What `prune()` removed (or, in a dry run, would remove): the articles dated before
+    `before` (`article_date`)."""
+
+    before: datetime
+    dropped: dict[str, int] = field(default_factory=dict)  # whole index -> the articles it held
+    deleted: dict[str, int] = field(default_factory=dict)  # index -> articles deleted one by one
+
+    @property
+    def articles(self) -> int:
+        return sum(self.dropped.values()) + sum(self.deleted.values())
+
+
+def article_date(art: Article) -> datetime | None:
+    """The date that places an article in time for retention (and, on Elasticsearch, in its
+    month's index): its publication, else when its page was fetched."""
+    return art.published_at or art.fetched_at
+
+
 class SearchBackend(Protocol):
     """Stores Article documents and searches them."""
 
@@ -98,5 +118,8 @@ class SearchBackend(Protocol):
 
     def iter_all(self) -> Iterator[Article]:
         """Every document, in id order."""
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> Pruned:
+        """Remove the articles dated before `before` (`article_date`); a dry run only counts them."""
 
     def close(self) -> None: ...

@@ -1,9 +1,15 @@
 """Elasticsearch search backend: the distributed path, for clusters of millions of articles.
 
-Documents live in versioned indices (`newsflow-articles-v1`, `-v2`, ...) reached through one
-alias (`newsflow-articles`), so `reindex()` can build a new version beside the live one and
-swap the alias in one atomic `_aliases` call. Settings and mappings come from
-`config/elasticsearch/articles.json`.
+Articles live in monthly indices (`newsflow-articles-2026.01-v1`, ...), one per month of
+publication (the month first seen when the page gives no date), all read through one alias
+(`newsflow-articles`). Each month also has a write alias (`newsflow-articles-2026.01`), so
+`reindex()` can rebuild a month beside the live index and swap both aliases in one atomic
+`_aliases` call, and retention (`prune()`) drops whole months. A composable index template,
+`config/elasticsearch/articles.json`, gives each new monthly index its settings and mappings.
+
+A deployment from before the monthly indices keeps its single index (`newsflow-articles-v1`)
+behind the alias: it is read with the rest, new articles go to monthly indices, an article
+written again moves out of it, and `reindex()` splits it into months.
 
 Every write carries an external version (milliseconds of `indexed_at`), so a copy made by a
 reindex never overwrites a newer write, and a 409 conflict means "a newer copy is already
@@ -17,6 +23,8 @@ handed to the client and never appear in a message, a log line or `repr()`.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import logging
 import random
@@ -42,7 +50,7 @@ from pydantic import SecretStr, ValidationError
 
 from pipeline.errors import PermanentError, TransientError
 from pipeline.models import Article, as_utc
-from pipeline.search.base import IndexOutcome, SearchPage, SearchQuery
+from pipeline.search.base import IndexOutcome, Pruned, SearchPage, SearchQuery
 from pipeline.search.highlight import make_hit
 from pipeline.search.query import RECENCY_BOOST, ParsedQuery, Phrase, prepare, ranks_by_text, recent_since
 
@@ -61,36 +69,117 @@ _RETRY_STATUS = frozenset({408, 429})
 # unless the sort is the collapse field alone. Past this offset there is no next page.
 MAX_COLLAPSED_OFFSET = 10_000
 _OFFSET = "offset"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass
-class ReindexResult:
-    """What `reindex()` did: the alias moved from `source` to `target`."""
+class MonthRebuilt:
+    """One month of `reindex()`: `target` built from `sources`, then put behind the aliases."""
 
-    source: str
+    month: str
+    sources: list[str]
     target: str
     copied: int = 0
-    caught_up: int = 0  # documents written to `source` while the copy ran, copied after the swap
+    caught_up: int = 0  # documents written to the month's old index while the copy ran
+
+
+@dataclass
+class ReindexResult:
+    """What `reindex()` did, month by month."""
+
+    months: list[MonthRebuilt] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)  # single indices from before months, out of the alias
     rejected: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def copied(self) -> int:
+        return sum(m.copied for m in self.months)
+
+    @property
+    def caught_up(self) -> int:
+        return sum(m.caught_up for m in self.months)
 
 
 @dataclass(frozen=True)
 class _Op:
     doc_id: str
+    target: str  # a month's write alias, or a concrete index (reindex)
     data: bytes  # action line + source line, newline-terminated
+    version: int | None = None  # the external version written
 
 
-def load_template(path: Path | None = None) -> dict[str, Any]:
-    """The create-index body (settings + mappings) from `config/elasticsearch/articles.json`."""
+@dataclass(frozen=True)
+class _Copy:
+    """Where a stored copy of a document is, and the dates that placed it there."""
+
+    index: str
+    published_at: str | None
+    fetched_at: str | None
+
+
+def template_file(path: Path | None = None) -> dict[str, Any]:
+    """The composable index template, `config/elasticsearch/articles.json`, as written."""
     if path is None and not TEMPLATE_FILE.is_file():
         # Installed without the source tree: the file ships as package data of `config`.
         text = resources.files("config").joinpath("elasticsearch/articles.json").read_text(encoding="utf-8")
     else:
         text = Path(path or TEMPLATE_FILE).read_text(encoding="utf-8")
-    body = json.loads(text)
-    return {k: v for k, v in body.items() if k in ("settings", "mappings", "aliases")}
+    body: dict[str, Any] = json.loads(text)
+    return body
+
+
+def load_template(path: Path | None = None) -> dict[str, Any]:
+    """The settings and mappings every article index gets (the template's `template` part)."""
+    inner = template_file(path).get("template", {})
+    return {k: v for k, v in inner.items() if k in ("settings", "mappings")}
+
+
+def month_of(when: datetime) -> str:
+    """The month an instant belongs to, as a monthly index names it: `2026.01` (UTC)."""
+    when = as_utc(when)
+    # Index names (and the template's patterns) need a four-digit year from 1000 to 2999;
+    # a date outside that is a page's nonsense, kept at the edge rather than refused.
+    if when.year < 1000:
+        return "1000.01"
+    if when.year > 2999:
+        return "2999.12"
+    return f"{when.year:04d}.{when.month:02d}"
+
+
+def month_span(month: str) -> tuple[datetime, datetime]:
+    """The first instant of a month (`2026.01`) and the first of the next."""
+    year, mon = (int(part) for part in month.split("."))
+    start = datetime(year, mon, 1, tzinfo=UTC)
+    end = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def _month_query(month: str) -> dict[str, Any]:
+    """The documents of one month; the first and last months `month_of` names take every date
+    before and after them too (a page's nonsense date is placed there)."""
+    start, end = month_span(month)
+    first, last = month_of(datetime.min), month_of(datetime.max)
+    return dated(None if month == first else start, None if month == last else end)
+
+
+def dated(gte: datetime | None = None, lt: datetime | None = None) -> dict[str, Any]:
+    """The query for the documents whose date is in [gte, lt): the date that places an article
+    in a month, its publication, else when it was fetched, else when it was indexed."""
+    bounds = {k: as_utc(v).isoformat() for k, v in (("gte", gte), ("lt", lt)) if v is not None}
+    no_pub = {"exists": {"field": "published_at"}}
+    no_fetch = {"exists": {"field": "fetched_at"}}
+    return {
+        "bool": {
+            "should": [
+                {"range": {"published_at": bounds}},
+                {"bool": {"must_not": [no_pub], "filter": [{"range": {"fetched_at": bounds}}]}},
+                {"bool": {"must_not": [no_pub, no_fetch], "filter": [{"range": {"indexed_at": bounds}}]}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def nfc(value: Any) -> Any:
@@ -130,6 +219,7 @@ class ElasticsearchBackend:
         refresh: bool = False,
         request_timeout: float = 30.0,
         template: Path | None = None,
+        shards: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         parts = urlsplit(url)
@@ -151,6 +241,8 @@ class ElasticsearchBackend:
         self.backoff_max = backoff_max
         self.refresh = refresh
         self._template_path = template
+        self._shards = shards
+        self._template_put = False  # by this process: a month's index is created only after it
         self._sleep = sleep
         password_s, api_key_s = _secret(password), _secret(api_key)
         if api_key_s and username:
@@ -180,6 +272,7 @@ class ElasticsearchBackend:
             "api_key": settings.elasticsearch_api_key,
             "ca_certs": settings.elasticsearch_ca_certs,
             "index": settings.elasticsearch_index,
+            "shards": settings.elasticsearch_shards,
             "batch_size": settings.index_batch_size,
         }
         return cls(settings.elasticsearch_url, **{**kwargs, **overrides})
@@ -222,8 +315,10 @@ class ElasticsearchBackend:
     # -- index lifecycle ------------------------------------------------------------------
 
     def ensure_ready(self) -> None:
-        """Create `<alias>-v1` from the template and point the alias at it, unless the alias exists."""
+        """Put the index template, and create this month's index behind the alias unless the
+        alias exists (a deployment from before the monthly indices keeps its single index)."""
         with self._calling("ensure_ready"):
+            self._put_template()
             indices = self._client.indices
             if indices.exists_alias(name=self.alias):
                 return
@@ -232,43 +327,96 @@ class ElasticsearchBackend:
                     f"elasticsearch ensure_ready ({self.url}): {self.alias} is a concrete index, not an alias; "
                     f"move it to a versioned index ({self.alias}-v1) and alias it, or pick another elasticsearch_index"
                 )
-            first = self.version_name(1)
+        self._create_month(month_of(datetime.now(UTC)))
+
+    def _template(self) -> dict[str, Any]:
+        """The settings and mappings of a new index: the template file's, with `shards` if set."""
+        template = load_template(self._template_path)
+        if self._shards is not None:
+            template["settings"] = {**template.get("settings", {}), "number_of_shards": self._shards}
+        return template
+
+    def _put_template(self) -> None:
+        """The composable template that gives every new monthly index its settings and mappings."""
+        body = template_file(self._template_path)
+        self._client.indices.put_index_template(
+            name=self.alias,
+            index_patterns=[p.replace("{alias}", self.alias) for p in body["index_patterns"]],
+            priority=int(body.get("priority", 200)),
+            template=self._template(),
+            meta={"managed_by": "newsflow", "alias": self.alias},
+        )
+        self._template_put = True
+
+    def month_alias(self, month: str) -> str:
+        """The write alias of a month (`newsflow-articles-2026.01`)."""
+        return f"{self.alias}-{month}"
+
+    def month_index(self, month: str, version: int) -> str:
+        return f"{self.alias}-{month}-v{version}"
+
+    def _parse(self, name: str) -> tuple[str | None, int] | None:
+        """(month, version) of one of our monthly indices, (None, version) of a single index from
+        before the monthly ones, None for an index that is not ours."""
+        prefix = re.escape(self.alias)
+        if m := re.fullmatch(rf"{prefix}-(\d{{4}}\.\d{{2}})-v(\d+)", name):
+            return m.group(1), int(m.group(2))
+        if m := re.fullmatch(rf"{prefix}-v(\d+)", name):
+            return None, int(m.group(1))
+        return None
+
+    def _create_month(self, month: str) -> None:
+        """Create a month's first index, behind the read alias and as its month's write index.
+
+        The template gives it its settings and mappings. Several workers may start a new month
+        at once: the one that loses finds the index there, which is all it wanted.
+        """
+        name = self.month_index(month, 1)
+        aliases = {self.alias: {}, self.month_alias(month): {"is_write_index": True}}
+        with self._calling(f"create {name}"):
+            if not self._template_put:  # a backend used without ensure_ready(): no index without mappings
+                self._put_template()
             try:
-                indices.create(index=first, aliases={self.alias: {"is_write_index": True}}, **self._template())
+                self._client.indices.create(index=name, aliases=aliases)
             except ApiError as exc:
                 if exc.error != "resource_already_exists_exception":
                     raise
-                # Another worker created it first, or an earlier run stopped before the alias.
-                indices.update_aliases(actions=[{"add": {"index": first, "alias": self.alias, "is_write_index": True}}])
+                if not self._client.indices.exists_alias(name=self.month_alias(month)):
+                    # Left without its aliases (an earlier run stopped between two calls): adopt it.
+                    actions = [{"add": {"index": name, "alias": a, **v}} for a, v in aliases.items()]
+                    self._client.indices.update_aliases(actions=actions)
 
-    def _template(self) -> dict[str, Any]:
-        return load_template(self._template_path)
-
-    def version_name(self, version: int) -> str:
-        return f"{self.alias}-v{version}"
-
-    def current_index(self) -> str:
-        """The concrete index the alias points at now."""
+    def live_indices(self) -> dict[str, str | None]:
+        """The concrete indices the alias reads, each with its month (None: a single index from
+        before the monthly ones), oldest month first."""
         with self._calling("get alias"):
-            names = sorted(self._client.indices.get_alias(name=self.alias).body)
-        if len(names) != 1:
-            raise PermanentError(f"elasticsearch alias {self.alias} points at {names}; expected exactly one index")
-        return str(names[0])
+            try:
+                names = list(self._client.indices.get_alias(name=self.alias).body)
+            except NotFoundError:
+                return {}
+        found: dict[str, str | None] = {}
+        for name in names:
+            parsed = self._parse(name)
+            found[name] = parsed[0] if parsed else None
+        return dict(sorted(found.items(), key=lambda kv: (kv[1] or "", kv[0])))
 
-    def versions(self) -> list[str]:
-        """Every versioned index of this alias that exists, oldest first."""
+    def owned_indices(self) -> dict[str, tuple[str | None, int]]:
+        """Every index of this alias's naming that exists, behind the alias or not (versions a
+        reindex replaced are kept for the operator): name -> (month or None, version)."""
+        patterns = ",".join(f"{self.alias}-{p}" for p in ("v*", "1*", "2*"))
         with self._calling("list indices"):
-            found = self._client.indices.get(
-                index=f"{self.alias}-v*", allow_no_indices=True, expand_wildcards="open,closed"
-            )
-        return sorted(found.body, key=_version_of)
+            found = self._client.indices.get(index=patterns, allow_no_indices=True, expand_wildcards="open,closed")
+        owned = {name: parsed for name in found.body if (parsed := self._parse(name))}
+        return dict(sorted(owned.items(), key=lambda kv: (kv[1][0] or "", kv[1][1])))
 
     def drop(self) -> None:
-        """Delete the alias's indices, every version (tests and `newsflow reset` only)."""
-        names = self.versions()
+        """Delete every index of the alias and the template (tests and `newsflow reset` only)."""
+        names = list(self.owned_indices())
         with self._calling("delete indices"):
             for name in names:  # by name: clusters may refuse wildcard deletes
                 self._client.indices.delete(index=name, ignore_unavailable=True)
+            with suppress(NotFoundError):
+                self._client.indices.delete_index_template(name=self.alias)
 
     def refresh_now(self) -> None:
         """Make every write so far visible to search."""
@@ -283,39 +431,141 @@ class ElasticsearchBackend:
     def index_docs(self, docs: Iterable[Mapping[str, Any]], *, index: str | None = None) -> IndexOutcome:
         """Bulk-index ready documents (each with an `id`), batched by count and bytes.
 
-        Busy items are retried with backoff; refused items end in `rejected`; an unreachable
+        Each document goes to its month's index (`index`, a concrete index, for a reindex's
+        copy), and a copy of it stored in another index is deleted once it is written. Busy
+        items are retried with backoff; refused items end in `rejected`; an unreachable
         cluster, or items still busy after `max_retries`, raise `TransientError`.
         """
-        target = index or self.alias
         outcome = IndexOutcome()
-        batch: list[_Op] = []
-        size = 0
+        chunk: list[Mapping[str, Any]] = []
         for doc in docs:
-            op = self._op(target, doc)
-            if batch and (len(batch) >= self.batch_size or size + len(op.data) > self.batch_bytes):
-                self._send(batch, outcome)
-                batch, size = [], 0
-            batch.append(op)
-            size += len(op.data)
-        if batch:
-            self._send(batch, outcome)
+            chunk.append(doc)
+            if len(chunk) >= self.batch_size:
+                self._write(chunk, index, outcome)
+                chunk = []
+        if chunk:
+            self._write(chunk, index, outcome)
         return outcome
+
+    def _write(self, docs: list[Mapping[str, Any]], index: str | None, outcome: IndexOutcome) -> None:
+        if index is not None:
+            self._send_all([self._op(index, doc) for doc in docs], outcome, {}, [])
+            return
+        copies = self._locate([str(doc["id"]) for doc in docs])
+        ops = [self._op(self.month_alias(self._month(doc, copies.get(str(doc["id"]), []))), doc) for doc in docs]
+        placed: dict[str, str] = {}
+        missing: list[_Op] = []
+        self._send_all(ops, outcome, placed, missing)
+        if missing:
+            # The first article of a month: create its index (from the template), then send again.
+            for month in sorted({op.target.removeprefix(f"{self.alias}-") for op in missing}):
+                self._create_month(month)
+            gone: list[_Op] = []
+            self._send_all(missing, outcome, placed, gone)
+            for op in gone:  # deleted again in between (a prune, an operator): refused, replayable
+                outcome.rejected[op.doc_id] = f"HTTP 404: {op.target} vanished right after it was created; replay"
+        stale = [
+            (copy.index, doc_id, op)
+            for op in ops
+            if (doc_id := op.doc_id) in placed
+            for copy in copies.get(doc_id, [])
+            if copy.index != placed[doc_id]
+        ]
+        if stale:
+            self._delete_stale(stale)
+
+    def _month(self, doc: Mapping[str, Any], copies: list[_Copy]) -> str:
+        """The month whose index holds a document: its publication's, else the month it was
+        first seen (the earliest fetch of this copy and the stored ones), else this one.
+
+        A page re-cleaned later keeps its fetch time, so it goes back to the same month; one
+        whose publication date changed, or was found this time, moves to its new month.
+        """
+        published = _instant(doc.get("published_at"))
+        if published:
+            return month_of(published)
+        fetched = [f for f in (_instant(v) for v in [doc.get("fetched_at"), *(c.fetched_at for c in copies)]) if f]
+        return month_of(min(fetched) if fetched else datetime.now(UTC))
+
+    def _locate(self, doc_ids: list[str]) -> dict[str, list[_Copy]]:
+        """The stored copies of these documents, in whichever index of the alias they are.
+
+        A search, so a copy written less than a refresh interval ago (1 s) may not be found
+        yet: an article written twice that quickly, its month changed in between, can keep a
+        stale copy in the old month until it is written again (collapsed search shows one).
+        """
+        found: dict[str, list[_Copy]] = {}
+        with self._calling("locate documents"):
+            try:
+                resp = self._client.search(
+                    index=self.alias,
+                    query={"ids": {"values": doc_ids}},
+                    source_includes=["published_at", "fetched_at"],
+                    size=min(10_000, 4 * len(doc_ids)),  # room for copies in several months
+                    track_total_hits=False,
+                )
+            except NotFoundError:
+                return found  # no alias yet: the month's index is created with it
+        for hit in resp["hits"]["hits"]:
+            src = hit.get("_source") or {}
+            copy = _Copy(hit["_index"], src.get("published_at"), src.get("fetched_at"))
+            found.setdefault(hit["_id"], []).append(copy)
+        return found
+
+    def _delete_stale(self, stale: list[tuple[str, str, _Op]]) -> None:
+        """Delete the copies a document left in another index when it moved month. A copy
+        newer than the write (a 409) stays; a failure only leaves a copy the next write removes."""
+        lines = []
+        for index, doc_id, op in stale:
+            action: dict[str, Any] = {"_index": index, "_id": doc_id}
+            if op.version is not None:
+                action |= {"version": op.version, "version_type": "external_gte"}
+            lines.append(json.dumps({"delete": action}, separators=(",", ":")))
+        with self._calling(f"delete {len(stale)} moved copies"):
+            resp = self._client.bulk(
+                operations="\n".join(lines) + "\n",  # type: ignore[arg-type]
+                refresh="true" if self.refresh else None,
+            )
+        for item in resp["items"]:
+            result = next(iter(item.values()))
+            if int(result.get("status", 500)) not in (200, 404, 409):
+                log.warning(
+                    "elasticsearch: the old copy of %s in %s stays until its next write (%s)",
+                    result.get("_id"), result.get("_index"), _reason_of(result),
+                )  # fmt: skip
 
     def _op(self, target: str, doc: Mapping[str, Any]) -> _Op:
         doc_id = str(doc["id"])
         action: dict[str, Any] = {"_index": target, "_id": doc_id}
-        if target == self.alias:
-            # Without the alias, a cluster would auto-create a concrete index with dynamic mappings.
+        if self._parse(target) is None:
+            # A month's write alias: without it, a cluster would auto-create a concrete index
+            # with dynamic mappings; with it, a missing month answers 404 and is created.
             action["require_alias"] = True
         indexed_at = doc.get("indexed_at")
-        if isinstance(indexed_at, str):
-            action["version"] = _millis(indexed_at)
+        version = _millis(indexed_at) if isinstance(indexed_at, str) else None
+        if version is not None:
+            action["version"] = version
             action["version_type"] = "external_gte"
         head = json.dumps({"index": action}, separators=(",", ":"))
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-        return _Op(doc_id, f"{head}\n{body}\n".encode())
+        return _Op(doc_id, target, f"{head}\n{body}\n".encode(), version)
 
-    def _send(self, batch: list[_Op], outcome: IndexOutcome) -> None:
+    def _send_all(self, ops: list[_Op], outcome: IndexOutcome, placed: dict[str, str], missing: list[_Op]) -> None:
+        """Send `ops` in bulk requests bounded by count and bytes."""
+        batch: list[_Op] = []
+        size = 0
+        for op in ops:
+            if batch and (len(batch) >= self.batch_size or size + len(op.data) > self.batch_bytes):
+                self._send(batch, outcome, placed, missing)
+                batch, size = [], 0
+            batch.append(op)
+            size += len(op.data)
+        if batch:
+            self._send(batch, outcome, placed, missing)
+
+    def _send(self, batch: list[_Op], outcome: IndexOutcome, placed: dict[str, str], missing: list[_Op]) -> None:
+        """One bulk request, its busy items retried: `placed` learns the concrete index of each
+        document written, `missing` the documents whose month has no index yet."""
         pending = batch
         attempt = 0
         while pending:
@@ -331,7 +581,7 @@ class ElasticsearchBackend:
                 )
             except ApiError as exc:
                 if exc.meta.status == 413:
-                    self._split(pending, outcome)
+                    self._split(pending, outcome, placed, missing)
                     return
                 err = self._error(what, exc)
                 if not isinstance(err, TransientError):
@@ -346,13 +596,16 @@ class ElasticsearchBackend:
                     status = int(result.get("status", 500))
                     if status < 300 or status == 409:  # 409: a newer copy is already stored
                         outcome.indexed.append(op.doc_id)
+                        placed[op.doc_id] = str(result.get("_index") or op.target)
+                    elif status == 404 and _no_such_index(result) and self._parse(op.target) is None:
+                        missing.append(op)  # the month's first article: its index is created, then it is sent again
                     elif status in _RETRY_STATUS or status >= 500:
                         retry.append(op)
                         reason = f"HTTP {status} {_reason_of(result)}"
                     else:
                         why = self._redact(f"HTTP {status} {_reason_of(result)}")
                         if status == 404:
-                            why += f"; the alias {self.alias} is missing: run ensure_ready (or reindex), then replay"
+                            why += f"; the index {op.target} is missing: run ensure_ready (or reindex), then replay"
                         outcome.rejected[op.doc_id] = why
             if not retry:
                 return
@@ -371,7 +624,7 @@ class ElasticsearchBackend:
             self._sleep(delay)
             pending = retry
 
-    def _split(self, pending: list[_Op], outcome: IndexOutcome) -> None:
+    def _split(self, pending: list[_Op], outcome: IndexOutcome, placed: dict[str, str], missing: list[_Op]) -> None:
         """HTTP 413: the request was too large for the cluster; send each half on its own."""
         if len(pending) == 1:
             outcome.rejected[pending[0].doc_id] = (
@@ -380,34 +633,52 @@ class ElasticsearchBackend:
             return
         mid = len(pending) // 2
         log.info("elasticsearch bulk: HTTP 413 for %d documents, splitting in two", len(pending))
-        self._send(pending[:mid], outcome)
-        self._send(pending[mid:], outcome)
+        self._send(pending[:mid], outcome, placed, missing)
+        self._send(pending[mid:], outcome, placed, missing)
 
     def delete(self, doc_id: str) -> bool:
-        with self._calling(f"delete {doc_id}"):
-            try:
-                self._client.delete(index=self.alias, id=doc_id, refresh="true" if self.refresh else None)
-            except NotFoundError:
-                return False
-        return True
+        found = False
+        for index, _source in self._copies_now(doc_id):
+            with self._calling(f"delete {doc_id}"):
+                try:
+                    self._client.delete(index=index, id=doc_id, refresh="true" if self.refresh else None)
+                    found = True
+                except NotFoundError:
+                    pass
+        return found
 
     # -- reads ----------------------------------------------------------------------------
 
-    def get(self, doc_id: str) -> Article | None:
+    def _copies_now(self, doc_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored copy of one document, with its source, as of the last write (a
+        real-time get in each index of the alias: one per month, cheap for one id)."""
+        names = list(self.live_indices())
+        if not names:
+            return []
         with self._calling(f"get {doc_id}"):
-            try:
-                resp = self._client.get(index=self.alias, id=doc_id)
-            except NotFoundError:
-                return None
-        return from_es_doc(resp["_source"])
+            resp = self._client.mget(docs=[{"_index": name, "_id": doc_id} for name in names])
+        return [(d["_index"], d["_source"]) for d in resp["docs"] if d.get("found")]
+
+    def get(self, doc_id: str) -> Article | None:
+        copies = self._copies_now(doc_id)
+        if not copies:
+            return None
+        # Two copies only for a moment (a move between months): the newer write is the article.
+        _index, source = max(copies, key=lambda c: str(c[1].get("indexed_at") or ""))
+        return from_es_doc(source)
 
     def count(self) -> int:
         with self._calling("count"):
             return int(self._client.count(index=self.alias)["count"])
 
     def iter_all(self) -> Iterator[Article]:
-        for hit in self._scan(self.alias, {"match_all": {}}, sort=[{"id": "asc"}]):
-            yield from_es_doc(hit["_source"])
+        """Every document in id order: each index of the alias scanned on its own (noida-db
+        scans only one index of an alias per point in time), merged by id, one copy of each."""
+        scans = [self._scan(name, {"match_all": {}}, sort=[{"id": "asc"}]) for name in self.live_indices()]
+        merged = heapq.merge(*scans, key=lambda hit: str(hit["_source"]["id"]))
+        for _doc_id, copies in itertools.groupby(merged, key=lambda hit: str(hit["_source"]["id"])):
+            newest = max(copies, key=lambda hit: str(hit["_source"].get("indexed_at") or ""))
+            yield from_es_doc(newest["_source"])
 
     def _scan(self, index: str, query: dict[str, Any], sort: list[Any], page: int = 500) -> Iterator[dict[str, Any]]:
         """Every hit of `query` in a point-in-time snapshot of `index`, paged with search_after."""
@@ -535,69 +806,174 @@ class ElasticsearchBackend:
 
     def reindex(
         self,
-        target_version: int | None = None,
         progress: ProgressCallback | None = None,
         *,
-        page: int = 1000,
         clock_skew: timedelta = timedelta(minutes=5),
     ) -> ReindexResult:
-        """Build `<alias>-v<N+1>` (or `target_version`) from the live index and swap the alias.
+        """Rebuild the articles month by month, each beside its live index, then behind the aliases.
 
-        The copy reads a point-in-time snapshot; the alias moves in one `_aliases` call; then
-        documents written to the old index meanwhile are copied too (their versions keep a
-        newer write from being overwritten). The old index is kept for the operator to delete.
+        For each month, `<alias>-<month>-v<N+1>` is built from a point-in-time snapshot of the
+        month's index, and the month's documents in a single index from before the monthly
+        ones; the month's write alias and the read alias move to it in one `_aliases` call;
+        then the documents written to the old index meanwhile are copied too (their versions
+        keep a newer write from being overwritten). With a single index to split, every month
+        moves in one `_aliases` call that also takes the single index out of the alias, so
+        readers never see an article twice. Replaced indices are kept for the operator.
         """
-        source = self.current_index()
-        version = target_version or _version_of(source) + 1
-        target = self.version_name(version)
-        if target == source:
-            raise PermanentError(f"elasticsearch reindex: {target} is already the live index of {self.alias}")
-        with self._calling(f"create {target}"):
-            if self._client.indices.exists(index=target):
-                raise PermanentError(
-                    f"elasticsearch reindex: {target} exists already; delete it or pass another target version"
-                )
-            template = self._template()
-            settings = dict(template.get("settings", {}))
-            refresh_interval = settings.get("refresh_interval", "1s")
-            settings["refresh_interval"] = "-1"  # no refreshes while bulk loading
-            self._client.indices.create(index=target, settings=settings, mappings=template.get("mappings", {}))
+        live = self.live_indices()
+        single = [name for name, month in live.items() if month is None]
+        months = sorted({m for m in live.values() if m} | self._months_in(single))
+        owned = self.owned_indices()
         started = datetime.now(UTC) - clock_skew
-        with self._calling(f"count {source}"):
-            total = int(self._client.count(index=source)["count"])
-        result = ReindexResult(source=source, target=target)
-        result.copied = self._copy(source, target, {"match_all": {}}, result, progress, total)
-        self._settle(target, refresh_interval)  # searchable before readers are moved to it
-        with self._calling(f"swap alias {self.alias} to {target}"):
-            # One _aliases call: readers and writers see the old index or the new, never neither.
-            self._client.indices.update_aliases(
-                actions=[
-                    {"remove": {"index": source, "alias": self.alias}},
-                    {"add": {"index": target, "alias": self.alias, "is_write_index": True}},
-                ]
-            )
-        with self._calling(f"refresh {source}"):
-            # Writes that reached the old index before the swap become visible to the catch-up scan.
-            self._client.indices.refresh(index=source)
-        late = {"range": {"indexed_at": {"gte": started.isoformat()}}}
-        result.caught_up = self._copy(source, target, late, result, None, 0)
-        self._settle(target, refresh_interval)
+        with self._calling("count"):
+            total = int(self._client.count(index=self.alias)["count"])
+        result = ReindexResult()
+        from_single = 0
+        template = self._template()
+        settings = dict(template.get("settings", {}))
+        refresh_interval = settings.get("refresh_interval", "1s")
+        settings["refresh_interval"] = "-1"  # no refreshes while bulk loading
+        for month in months:
+            old = next((name for name, m in live.items() if m == month), None)
+            # v2 at least: a writer starting a month meanwhile creates v1, which the swap retires.
+            version = max([1, *(v for m, v in owned.values() if m == month)]) + 1
+            target = self.month_index(month, version)
+            rebuilt = MonthRebuilt(month=month, sources=[*filter(None, [old]), *single], target=target)
+            with self._calling(f"create {target}"):
+                self._client.indices.create(index=target, settings=settings, mappings=template.get("mappings", {}))
+            span = _month_query(month)
+            for source in rebuilt.sources:
+                base = result.copied + rebuilt.copied
+
+                def step(done: int, base: int = base) -> None:
+                    if progress:
+                        progress(base + done, max(total, base + done))
+
+                copied = self._copy(source, rebuilt.target, span if source in single else None, result, step)
+                rebuilt.copied += copied
+                from_single += copied if source in single else 0
+            self._settle(rebuilt.target, refresh_interval)  # searchable before readers are moved to it
+            result.months.append(rebuilt)
+            if not single:
+                self._swap([rebuilt], [], started, result)
+        if single:
+            with self._calling("count"):
+                held = sum(int(self._client.count(index=name)["count"]) for name in single)
+            if from_single + len(result.rejected) < held:
+                raise PermanentError(
+                    f"elasticsearch reindex: {held - from_single} document(s) of {', '.join(single)} have no date"
+                    " to place them in a month; nothing was swapped (the built indices are not behind the alias)"
+                )
+            result.retired = single
+            self._swap(result.months, single, started, result)
         return result
 
+    def _months_in(self, indices: list[str]) -> set[str]:
+        """The months the documents of these indices belong to (`dated()`'s date)."""
+        months: set[str] = set()
+        no_pub = {"bool": {"must_not": [{"exists": {"field": "published_at"}}]}}
+        neither = {"bool": {"must_not": [{"exists": {"field": f}} for f in ("published_at", "fetched_at")]}}
+
+        def by_month(field: str) -> dict[str, Any]:
+            return {"date_histogram": {"field": field, "calendar_interval": "month", "min_doc_count": 1}}
+
+        aggs = {
+            "published": by_month("published_at"),
+            "fetched": {"filter": no_pub, "aggs": {"months": by_month("fetched_at")}},
+            "indexed": {"filter": neither, "aggs": {"months": by_month("indexed_at")}},
+        }
+        for index in indices:  # one at a time: each is its own snapshot of months
+            with self._calling(f"months of {index}"):
+                found = self._client.search(index=index, size=0, aggs=aggs)["aggregations"]
+            buckets = [
+                *found["published"]["buckets"],
+                *found["fetched"]["months"]["buckets"],
+                *found["indexed"]["months"]["buckets"],
+            ]
+            months |= {month_of(_EPOCH + timedelta(milliseconds=b["key"])) for b in buckets}
+        return months
+
+    def _swap(self, rebuilt: list[MonthRebuilt], retire: list[str], started: datetime, result: ReindexResult) -> None:
+        """Move the months' aliases to their rebuilt indices, and take `retire` out of the read
+        alias, in one `_aliases` call; then copy what the old indices took meanwhile."""
+        live = self.live_indices()  # again: a writer may have started a month since the copy
+        actions: list[dict[str, Any]] = [{"remove": {"index": name, "alias": self.alias}} for name in retire]
+        olds: dict[str, str] = {}
+        for month in rebuilt:
+            old = next((name for name, m in live.items() if m == month.month), None)
+            if old is not None:
+                olds[month.month] = old
+                actions += [
+                    {"remove": {"index": old, "alias": self.alias}},
+                    {"remove": {"index": old, "alias": self.month_alias(month.month)}},
+                ]
+            actions += [
+                {"add": {"index": month.target, "alias": self.alias}},
+                {"add": {"index": month.target, "alias": self.month_alias(month.month), "is_write_index": True}},
+            ]
+        with self._calling(f"swap aliases of {len(rebuilt)} month(s)"):
+            # One _aliases call: readers and writers see the old indices or the new, never neither.
+            self._client.indices.update_aliases(actions=actions)
+        late = {"range": {"indexed_at": {"gte": started.isoformat()}}}
+        for month in rebuilt:
+            if month.month in olds:
+                with self._calling(f"refresh {olds[month.month]}"):
+                    # Writes that reached the old index before the swap become visible to the catch-up scan.
+                    self._client.indices.refresh(index=olds[month.month])
+                month.caught_up = self._copy(olds[month.month], month.target, late, result, None)
+                self._settle(month.target, None)
+
+    # -- retention ------------------------------------------------------------------------
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> Pruned:
+        """Remove the articles dated before `before` (`dated()`'s date): the months entirely
+        older go as whole indices; the month `before` falls in, and a single index from before
+        the monthly ones, lose their older articles one by one."""
+        before = as_utc(before)
+        boundary = month_of(before)
+        pruned = Pruned(before=before)
+        live = self.live_indices()
+        older = dated(lt=before)
+        for name, (month, _version) in self.owned_indices().items():
+            if month is not None and month_span(month)[1] <= before:
+                with self._calling(f"count {name}"):
+                    pruned.dropped[name] = int(self._client.count(index=name)["count"])
+                if not dry_run:
+                    with self._calling(f"delete {name}"):
+                        self._client.indices.delete(index=name, ignore_unavailable=True)
+        for name, month in live.items():
+            if month is not None and month != boundary:
+                continue
+            with self._calling(f"count {name}"):
+                n = int(self._client.count(index=name, query=older)["count"])
+            if n and not dry_run:
+                # One index at a time: noida-db deletes by query in only one index of an alias.
+                with self._calling(f"delete older articles of {name}"):
+                    done = self._client.options(request_timeout=3600).delete_by_query(
+                        index=name, query=older, conflicts="proceed", refresh=True, slices="auto"
+                    )
+                n = int(done.get("deleted", n))
+            if n:
+                pruned.deleted[name] = n
+        return pruned
+
     def _settle(self, index: str, refresh_interval: Any) -> None:
+        """Give a built index its refresh interval back (None: leave it) and refresh it."""
         with self._calling(f"refresh {index}"):
-            self._client.indices.put_settings(index=index, settings={"index": {"refresh_interval": refresh_interval}})
+            if refresh_interval is not None:
+                interval = {"index": {"refresh_interval": refresh_interval}}
+                self._client.indices.put_settings(index=index, settings=interval)
             self._client.indices.refresh(index=index)
 
     def _copy(
         self,
         source: str,
         target: str,
-        query: dict[str, Any],
+        query: dict[str, Any] | None,
         result: ReindexResult,
-        progress: ProgressCallback | None,
-        total: int,
+        progress: Callable[[int], None] | None,
     ) -> int:
+        """Copy the documents of `source` that match `query` (all: None) into `target`."""
         done = 0
         batch: list[dict[str, Any]] = []
 
@@ -608,9 +984,9 @@ class ElasticsearchBackend:
             done += len(batch)
             batch.clear()
             if progress:
-                progress(done, total)
+                progress(done)
 
-        for hit in self._scan(source, query, sort=[{"_shard_doc": "asc"}]):
+        for hit in self._scan(source, query or {"match_all": {}}, sort=[{"_shard_doc": "asc"}]):
             src = hit["_source"]
             try:
                 doc = to_es_doc(from_es_doc(src), indexed_at=src.get("indexed_at"))
@@ -664,9 +1040,18 @@ def _facets(aggs: Mapping[str, Any], collapsed: bool) -> dict[str, dict[str, int
     return out
 
 
-def _version_of(index: str) -> int:
-    m = re.search(r"-v(\d+)$", index)
-    return int(m.group(1)) if m else 0
+def _instant(value: Any) -> datetime | None:
+    """An ISO 8601 date of a document, in UTC; None when missing, or not a date (the mapping
+    refuses such a document: where it was routed does not matter)."""
+    try:
+        return as_utc(datetime.fromisoformat(str(value))) if value else None
+    except ValueError:
+        return None
+
+
+def _no_such_index(result: Mapping[str, Any]) -> bool:
+    err = result.get("error")
+    return isinstance(err, Mapping) and err.get("type") == "index_not_found_exception"
 
 
 def _millis(iso: str) -> int:

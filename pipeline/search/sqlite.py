@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from pipeline.settings import Settings
 
 from pipeline.models import Article, as_utc
-from pipeline.search.base import IndexOutcome, SearchPage, SearchQuery
+from pipeline.search.base import IndexOutcome, Pruned, SearchPage, SearchQuery, article_date
 from pipeline.search.folding import fold_text
 from pipeline.search.highlight import make_hit
 from pipeline.search.query import RECENCY_BOOST, ParsedQuery, Phrase, prepare, ranks_by_text, recent_since
@@ -150,6 +150,28 @@ class SqliteBackend:
             for _doc_id, doc in rows:
                 yield Article.from_doc(json.loads(doc))
             last = rows[-1][0]
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> Pruned:
+        """Delete the articles dated before `before`: published earlier, or undated and fetched earlier."""
+        pruned = Pruned(before=before)
+        conn = self._conn()
+        rows = [r for (r,) in conn.execute("SELECT rowid FROM articles WHERE published_at < ?", (_iso(before),))]
+        for rowid, doc in conn.execute("SELECT rowid, doc FROM articles WHERE published_at IS NULL"):
+            when = article_date(Article.from_doc(json.loads(doc)))
+            if when is not None and when < as_utc(before):
+                rows.append(rowid)
+        if rows:
+            pruned.deleted[str(self.path)] = len(rows)
+        if rows and not dry_run:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("DELETE FROM articles_fts WHERE rowid = ?", [(r,) for r in rows])
+                conn.executemany("DELETE FROM articles WHERE rowid = ?", [(r,) for r in rows])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return pruned
 
     def last_rowid(self) -> int:
         """The highest row number now: rows above it were written later (`reindex` copies them last)."""

@@ -43,7 +43,7 @@ import tantivy
 
 from pipeline.errors import PermanentError, TransientError
 from pipeline.models import Article, as_utc
-from pipeline.search.base import IndexOutcome, SearchPage, SearchQuery
+from pipeline.search.base import IndexOutcome, Pruned, SearchPage, SearchQuery, article_date
 from pipeline.search.folding import fold_text
 from pipeline.search.highlight import make_hit
 from pipeline.search.query import RECENCY_BOOST, ParsedQuery, Phrase, prepare, ranks_by_text, recent_since
@@ -319,6 +319,36 @@ class TantivyBackend:
         with self._writer() as (writer, searcher):
             self._write(writer, searcher, {}, removed={doc_id})
         return True
+
+    def prune(self, before: datetime, *, dry_run: bool = False) -> Pruned:
+        """Delete the articles dated before `before`: those published earlier (a range on the
+        `published` column), and the undated ones fetched earlier."""
+        pruned = Pruned(before=before)
+        searcher = self._searcher()
+        older = tantivy.Query.range_query(
+            self.schema, "published", tantivy.FieldType.Integer,
+            lower_bound=NO_DATE + 1, upper_bound=_micros(before), include_upper=False,
+        )  # fmt: skip
+        undated = tantivy.Query.range_query(
+            self.schema, "published", tantivy.FieldType.Integer, lower_bound=NO_DATE, upper_bound=NO_DATE
+        )
+        doomed: list[str] = []
+        for query, check in ((older, False), (undated, True)):
+            n = _count(searcher, query)
+            if not n:
+                continue
+            for _score, address in searcher.search(query, n, count=False).hits:
+                art = self._stored(searcher, address)
+                when = article_date(art)
+                if not check or (when is not None and when < as_utc(before)):
+                    doomed.append(art.id)
+        if doomed:
+            pruned.deleted[str(self.path)] = len(doomed)
+        if not dry_run:
+            for start in range(0, len(doomed), 1000):  # each batch one commit, its clusters mended
+                with self._writer() as (writer, fresh):
+                    self._write(writer, fresh, {}, removed=set(doomed[start : start + 1000]))
+        return pruned
 
     def _write(
         self, writer: Any, searcher: tantivy.Searcher, batch: dict[str, Article], removed: set[str]

@@ -98,6 +98,26 @@ def test_numpy_trees_score_as_lightgbm_does() -> None:
     assert np.allclose(model.scores(x), booster.predict(x), atol=1e-5)
 
 
+def test_two_binary_boosters_score_article_then_teaser_as_lightgbm_does() -> None:
+    """The shipped shape: P(article), and P(teaser) = P(not article) x P(teaser | not article)."""
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(800, 4)).astype(np.float32)
+    article = (x[:, 0] > 0.2).astype(int)
+    teaser = (x[:, 1] > 0).astype(int)
+    params = {"objective": "binary", "num_leaves": 7, "verbose": -1, "num_threads": 1}
+    first = lgb.train(params, lgb.Dataset(x, article), num_boost_round=12)
+    rest = article == 0
+    second = lgb.train(params, lgb.Dataset(x[rest], teaser[rest]), num_boost_round=6)
+    model = from_lightgbm((first.dump_model(), second.dump_model()), [f"f{i}" for i in range(4)], {})
+    scores = model.scores(x)
+    p_article, p_teaser = first.predict(x), second.predict(x)
+    assert model.kind == "article_teaser"
+    assert np.allclose(scores[:, 1], p_article, atol=1e-5)
+    assert np.allclose(scores[:, 2], (1 - p_article) * p_teaser, atol=1e-5)
+    assert np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+
+
 def test_the_shipped_model_matches_the_features_it_is_given() -> None:
     model = shipped_model()
     assert list(model.features) == FEATURES

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 from lxml import html as lxml_html
 
 from pipeline.cleaning import clean_page
+from pipeline.cleaning.features import FEATURES
+from pipeline.cleaning.model import BlockModel
 from pipeline.fallback import fallback_paragraphs
 
 URL = "https://journal-des-vallees.example/region/la-passerelle-sera-construite-2025-312.html"
@@ -19,13 +22,41 @@ STORY = [
 MENU = '<nav><ul><li><a href="/">Accueil</a></li><li><a href="/region/">Région</a></li></ul></nav>'
 
 
-def test_a_story_set_inside_an_aside_is_not_dropped_as_empty() -> None:
-    """Some sites put the whole story in an <aside>: the extractor skips it, the fallback reads it."""
+def _never_article() -> BlockModel:
+    """A classifier that keeps no block: one leaf per output, far below even odds."""
+    one = np.zeros(1, dtype=np.int32)
+    return BlockModel(
+        feature=np.full(2, -1, dtype=np.int32),
+        threshold=np.zeros(2),
+        left=np.arange(2, dtype=np.int32),
+        right=np.arange(2, dtype=np.int32),
+        value=np.full(2, -12.0, dtype=np.float32),
+        roots=np.arange(2, dtype=np.int32),
+        tree_class=np.concatenate([one, one + 1]),
+        depth=0,
+        features=tuple(FEATURES),
+        meta={},
+        kind="article_teaser",
+    )
+
+
+def _aside_story() -> bytes:
     paras = "".join(f"<p>{p}</p>" for p in STORY)
     story = f"<div class='sidebar-sticky'><aside><article><div class='article-content'>{paras}</div></article></aside></div>"
-    raw = f"<html><body>{MENU}{story}</body></html>".encode()
-    cleaned = clean_page(raw, URL)
-    assert cleaned.extractor == "fallback"
+    return f"<html><body>{MENU}{story}</body></html>".encode()
+
+
+def test_a_story_set_inside_an_aside_is_not_dropped_as_empty() -> None:
+    """Some sites put the whole story in an <aside>, where sidebars usually are: it is read whole."""
+    cleaned = clean_page(_aside_story(), URL)
+    for para in STORY:
+        assert para in cleaned.body
+
+
+def test_when_the_classifier_keeps_nothing_the_fallbacks_read_the_story() -> None:
+    """A page the classifier gives up on goes to trafilatura's full cascade, then to the densest prose."""
+    cleaned = clean_page(_aside_story(), URL, model=_never_article())
+    assert cleaned.extractor in {"trafilatura", "fallback"}
     for para in STORY:
         assert para in cleaned.body
 

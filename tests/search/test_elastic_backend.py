@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from pipeline.errors import TransientError
 from pipeline.models import Article, article_id
 from pipeline.search.base import SearchQuery
-from pipeline.search.elastic import ElasticsearchBackend, to_es_doc
+from pipeline.search.elastic import ElasticsearchBackend, month_of, to_es_doc
 from tests.search import noida
 
 Make = Callable[..., ElasticsearchBackend]
@@ -49,22 +49,24 @@ def arts(n: int, prefix: str = "doc", body: str = "Tin tức thời sự hôm na
     return out
 
 
-def test_ensure_ready_creates_a_versioned_index_behind_the_alias(make_es_backend: Make) -> None:
+def test_ensure_ready_puts_the_template_and_starts_this_months_index(make_es_backend: Make) -> None:
     es = make_es_backend()
     es.ensure_ready()
     es.ensure_ready()
-    assert es.versions() == [f"{es.alias}-v1"]
-    assert es.current_index() == f"{es.alias}-v1"
-    mapping = es._client.indices.get_mapping(index=es.alias).body[f"{es.alias}-v1"]["mappings"]
+    month = month_of(datetime.now(UTC))
+    assert es.live_indices() == {f"{es.alias}-{month}-v1": month}
+    template = es._client.indices.get_index_template(name=es.alias).body["index_templates"][0]["index_template"]
+    assert template["index_patterns"] == [f"{es.alias}-1*", f"{es.alias}-2*"]
+    mapping = es._client.indices.get_mapping(index=es.alias).body[f"{es.alias}-{month}-v1"]["mappings"]
     assert mapping["dynamic"] == "strict"
     assert mapping["properties"]["cluster_id"]["type"] == "keyword"
     assert mapping["properties"]["extraction"]["enabled"] is False
 
 
-def test_reindex_swaps_the_alias_and_keeps_every_document(make_es_backend: Make) -> None:
+def test_reindex_rebuilds_each_month_and_keeps_every_document(make_es_backend: Make) -> None:
     es = make_es_backend(batch_size=7)
     es.ensure_ready()
-    docs = arts(40)
+    docs = arts(40)  # all of June 2024
     es.index(docs)
     seen_counts: list[int] = []
     stop = threading.Event()
@@ -81,16 +83,19 @@ def test_reindex_swaps_the_alias_and_keeps_every_document(make_es_backend: Make)
     finally:
         stop.set()
         thread.join()
-    assert (result.source, result.target) == (f"{es.alias}-v1", f"{es.alias}-v2")
-    assert result.copied == 40 and not result.rejected
-    assert es.current_index() == f"{es.alias}-v2"
+    now = month_of(datetime.now(UTC))
+    june = next(m for m in result.months if m.month == "2024.06")
+    assert (june.sources, june.target) == ([f"{es.alias}-2024.06-v1"], f"{es.alias}-2024.06-v2")
+    assert result.copied == 40 and not result.rejected and not result.retired
+    assert set(es.live_indices()) == {f"{es.alias}-2024.06-v2", f"{es.alias}-{now}-v2"}
     assert es.count() == 40
     assert progress[-1] == (40, 40) and len(progress) == 6  # batches of 7
     assert seen_counts and set(seen_counts) == {40}
     assert es.search(SearchQuery(text="thoi su", limit=1)).total == 40
     assert sorted(a.id for a in es.iter_all()) == sorted(d.id for d in docs)
-    assert es.reindex(target_version=7).target == f"{es.alias}-v7"
-    assert es.current_index() == f"{es.alias}-v7"
+    again = es.reindex()
+    assert {m.target for m in again.months} == {f"{es.alias}-2024.06-v3", f"{es.alias}-{now}-v3"}
+    assert es.count() == 40
 
 
 def test_writes_made_while_reindexing_reach_the_new_index(make_es_backend: Make) -> None:
@@ -260,7 +265,10 @@ def fake_bulk() -> Iterator[tuple[FakeBulk, str]]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            status, payload = fake.handle(body) if self.path.startswith("/_bulk") else (404, {})
+            if "/_search" in self.path:  # where the documents are stored now: nowhere yet
+                status, payload = 200, {"hits": {"hits": []}}
+            else:
+                status, payload = fake.handle(body) if self.path.startswith("/_bulk") else (404, {})
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")

@@ -4,14 +4,16 @@
     importing.py  import (WARC backfill: pipeline.importing)
     search.py  search, export, explain
     clean.py   clean (one page, no Redis)
-    ops.py     status, dead-letters, reprocess, reindex, prune-raw
+    ops.py     status, dead-letters, reprocess, reindex, prune, prune-raw
     drift.py   drift list|accept                          (the drift alarm: pipeline.drift)
     feeds.py   feeds list|load|add|remove|pause|resume|import|export
     serve.py   serve                                      (the HTTP side: workers.api)
 
 Exit codes: 0 done; 1 the command failed (one line on stderr says why); 2 bad usage or
-settings; 75 Redis, the broker or the search backend does not answer (try again later);
-130 and 143 interrupted by SIGINT and SIGTERM; 141 the reader of stdout went away.
+settings; 75 Redis, the broker or the search backend does not answer, or another `run` holds
+the data directory (try again later); 130 and 143 interrupted by SIGINT and SIGTERM (`serve`
+and `run` exit 0: that is how they are stopped); 141 the reader of stdout went away
+(`newsflow export | head`).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ PREVIEW_CHARS = 160
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `clean` on the CLI's subparsers."""
     p = sub.add_parser("clean", help="clean one page (a file or a URL), show what is kept and removed")
-    p.add_argument("source", help="an HTML file, or an http(s):// URL to fetch")
+    p.add_argument("source", metavar="FILE-or-URL", help="an HTML file, or an http(s):// URL to fetch")
     p.add_argument("--url", help="with a file: the address the page was published at (links are read against it)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=cmd_clean)

@@ -14,12 +14,12 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dr = sub.add_parser("drift", help="each site's drift windows and standing alarm; accept a redesign")
-    dr.add_argument("--json", action="store_true")
+    dr.add_argument("--json", action="store_true", help="the sites as one JSON object")
     dr.set_defaults(func=cmd_list)
     dsub = dr.add_subparsers(metavar="ACTION")
     dl = dsub.add_parser("list", help="each watched site: baseline, recent window, standing alarm (the default)")
     # SUPPRESS: `drift --json list` keeps the group's --json instead of this parser's default.
-    dl.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    dl.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="the sites as one JSON object")
     dl.set_defaults(func=cmd_list)
     da = dsub.add_parser(
         "accept", help="take a site's current extraction as normal: clear its alarm, start its baseline again"

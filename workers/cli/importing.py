@@ -40,8 +40,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("paths", nargs="+", type=Path, metavar="FILE-or-DIR", help="WARC files, or directories of them")
     p.add_argument("--site", help="only pages of this site (its host without www., as `search --site` names it)")
     p.add_argument("--language", help="the language of pages that do not say theirs")
-    p.add_argument("--since", type=date, help="only pages archived (WARC-Date) from this time: YYYY-MM-DD or ISO 8601")
-    p.add_argument("--until", type=date, help="only pages archived up to this time: YYYY-MM-DD or ISO 8601")
+    p.add_argument(
+        "--since",
+        type=date,
+        metavar="DATE",
+        help="only pages archived (WARC-Date) from this time: YYYY-MM-DD or ISO 8601",
+    )
+    p.add_argument(
+        "--until", type=date, metavar="DATE", help="only pages archived up to this time: YYYY-MM-DD or ISO 8601"
+    )
     p.add_argument(
         "--workers",
         choices=("auto", "start", "none"),
@@ -53,9 +60,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--window",
         type=whole_number(1, 100_000),
         default=WINDOW,
+        metavar="N",
         help=f"pages handed on and not yet cleaned at most (default {WINDOW})",
     )
-    p.add_argument("--timeout", type=float, default=3600.0, help="give up waiting for the workers after this long")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="give up waiting for the workers after this long",
+    )
     p.set_defaults(func=cmd_import)
 
 

@@ -1,4 +1,4 @@
-"""Operator commands: `status`, `dead-letters`, `reprocess`, `reindex`, `prune-raw`."""
+"""Operator commands: `status`, `dead-letters`, `reprocess`, `reindex`, `prune`, `prune-raw`."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     st = sub.add_parser("status", help="queues, dead letters, feeds, index size")
-    st.add_argument("--json", action="store_true")
+    st.add_argument("--json", action="store_true", help="everything as one JSON object")
     st.add_argument("--watch", action="store_true", help="refresh in place every 2 s until Ctrl-C")
     st.set_defaults(func=cmd_status)
 
     dl = sub.add_parser("dead-letters", help="list dead letters, or replay them")
     dl.add_argument("--replay", action="store_true", help="queue every dead letter again")
-    dl.add_argument("--json", action="store_true")
+    dl.add_argument("--json", action="store_true", help="the dead letters as one JSON object")
     dl.set_defaults(func=cmd_dead_letters)
 
     rp = sub.add_parser(
@@ -35,13 +35,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ri = sub.add_parser(
         "reindex",
         help="embedded: build the Tantivy index from the live one (SQLite before the upgrade) and switch to it;"
-        " Elasticsearch: build a new index version and swap the alias",
+        " Elasticsearch: rebuild each month's index beside the live one and swap its aliases",
     )
     ri.set_defaults(func=cmd_reindex)
 
+    pn = sub.add_parser(
+        "prune",
+        help="delete indexed articles older than some days (by publication date, else fetch date):"
+        " on Elasticsearch whole monthly indices, then the older articles of the month at the cutoff",
+    )
+    _older_than(pn)
+    pn.add_argument("--dry-run", action="store_true", help="say what would be removed, and remove nothing")
+    pn.set_defaults(func=cmd_prune)
+
     pr = sub.add_parser("prune-raw", help="delete stored raw pages older than some days (the index keeps its articles)")
-    pr.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="age in days, at least 1")
+    _older_than(pr)
     pr.set_defaults(func=cmd_prune_raw)
+
+
+def _older_than(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="age in days, at least 1")
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -175,7 +188,37 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
             bars.update(bar, completed=done, total=total)
 
         result = backend.reindex(progress=progress)
-    print(f"reindexed into {result.target}: {result.copied} document(s); alias swapped")
+    for month in result.months:
+        late = f" (+{month.caught_up} written meanwhile)" if month.caught_up else ""
+        sources = ", ".join(month.sources) or "nothing"
+        print(f"{month.month}: {month.target} from {sources}, {month.copied} document(s){late}")
+    print(f"reindexed {len(result.months)} month(s), {result.copied} document(s); the aliases moved month by month")
+    for name in result.retired:
+        print(f"{name}, the single index from before the monthly ones, is out of the alias; delete it when you like")
+    if result.rejected:
+        print(f"newsflow: {len(result.rejected)} document(s) were refused and not copied", file=sys.stderr)
+    return 0
+
+
+def cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
+    """Delete the articles dated before the cutoff from the index (whole months on Elasticsearch)."""
+    from datetime import UTC, datetime, timedelta
+
+    if args.older_than < 1:
+        return fail("--older-than must be at least 1 day")
+    before = datetime.now(UTC) - timedelta(days=args.older_than)
+    with open_search(settings) as search:
+        pruned = search.prune(before, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    print(
+        f"{verb} {pruned.articles} article(s) published (or, undated, fetched) before"
+        f" {before:%Y-%m-%d %H:%M} UTC, {args.older_than:g} day(s) ago"
+    )
+    for name, n in pruned.dropped.items():
+        print(f"  {name}: the whole index, {n} article(s)")
+    for name, n in pruned.deleted.items():
+        print(f"  {name}: {n} article(s)")
+    print("their raw pages stay in the raw store: `newsflow prune-raw --older-than DAYS` deletes those")
     return 0
 
 

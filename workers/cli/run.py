@@ -20,9 +20,13 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="start Redis (if embedded), workers and the scheduler")
-    run.add_argument("--feeds", type=Path, help="feeds file (YAML); default: settings, then config/feeds.yaml")
+    run.add_argument(
+        "--feeds", type=Path, metavar="FILE", help="feeds file (YAML); default: settings, then config/feeds.yaml"
+    )
     run.add_argument("--once", action="store_true", help="poll every feed once, wait until all work is done, exit")
-    run.add_argument("--timeout", type=float, default=1800.0, help="with --once: give up after this many seconds")
+    run.add_argument(
+        "--timeout", type=float, default=1800.0, metavar="SECONDS", help="with --once: give up after this many seconds"
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="serve the bundled demo sites, ingest them and search")

@@ -22,13 +22,18 @@ MAX_LIMIT = 1000
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("search", help="full-text search of the index")
     s.add_argument(
-        "query", nargs="*", help='words to find (accents optional); "exact phrase", -word, a OR b, site:S, lang:L'
+        "query",
+        nargs="*",
+        metavar="QUERY",
+        help='words to find (accents optional); "exact phrase", -word, a OR b, site:S, lang:L',
     )
-    s.add_argument("--site")
-    s.add_argument("--language")
-    s.add_argument("--since", type=date, help="YYYY-MM-DD or ISO 8601")
-    s.add_argument("--until", type=date, help="YYYY-MM-DD or ISO 8601")
-    s.add_argument("--limit", type=whole_number(1, MAX_LIMIT), default=10, help=f"hits to show, 1 to {MAX_LIMIT}")
+    s.add_argument("--site", help="only this site (its host without www.)")
+    s.add_argument("--language", help="only this language code (en, vi, ...)")
+    s.add_argument("--since", type=date, metavar="DATE", help="published on or after: YYYY-MM-DD or ISO 8601")
+    s.add_argument("--until", type=date, metavar="DATE", help="published before: YYYY-MM-DD or ISO 8601")
+    s.add_argument(
+        "--limit", type=whole_number(1, MAX_LIMIT), default=10, metavar="N", help=f"hits to show, 1 to {MAX_LIMIT}"
+    )
     s.add_argument("--all", action="store_true", help="show every member of a duplicate cluster")
     s.add_argument(
         "--sort", choices=["relevance", "date"], default="relevance", help="relevance (default) or newest first"
@@ -41,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e.set_defaults(func=cmd_export)
 
     ex = sub.add_parser("explain", help="the kept and removed blocks of one article, with reasons")
-    ex.add_argument("url")
+    ex.add_argument("url", metavar="URL", help="the article's address, as fetched or canonical")
     ex.set_defaults(func=cmd_explain)
 
 

@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sv = sub.add_parser("serve", help="the HTTP search API, search page, /healthz and /metrics")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=whole_number(0, 65535), default=8000, help="TCP port, 0 for any free one")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    sv.add_argument(
+        "--port", type=whole_number(0, 65535), default=8000, metavar="PORT", help="TCP port, 0 for any free one"
+    )
     sv.set_defaults(func=cmd_serve)
 
 
