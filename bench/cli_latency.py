@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.models import Article, article_id  # noqa: E402
 from pipeline.search.sqlite import SqliteBackend  # noqa: E402
-from workers.runtime import EmbeddedRedis  # noqa: E402
+from workers.embedded import EmbeddedRedis  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus"
 

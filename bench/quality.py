@@ -79,7 +79,7 @@ from pipeline.settings import Settings  # noqa: E402
 from pipeline.state import StateStore  # noqa: E402
 from pipeline.storage import DirectoryRawStore  # noqa: E402
 from pipeline.urls import canonicalize_url, site_of  # noqa: E402
-from workers.runtime import EmbeddedRedis  # noqa: E402
+from workers.embedded import EmbeddedRedis  # noqa: E402
 
 DEFAULT_CORPUS = ROOT / "tests" / "corpus"
 DEFAULT_DEVSET = ROOT.parent / "shared" / "benchmarks" / "scrapinghub"

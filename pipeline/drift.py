@@ -23,28 +23,12 @@ from statistics import median
 from typing import TYPE_CHECKING, Any
 
 from pipeline.settings import SettingsView, setting
+from pipeline.state.drift import DriftWindows, PageSample
 
 if TYPE_CHECKING:
     from pipeline.state import StateStore
-    from pipeline.state.drift import DriftWindows
 
 log = logging.getLogger("newsflow.drift")
-
-
-@dataclass(frozen=True)
-class PageSample:
-    length: int  # characters of the cleaned body (0 when no text was found)
-    no_text: bool
-    teasers: int
-
-    def encode(self) -> str:
-        return f"{self.length},{int(self.no_text)},{self.teasers}"
-
-    @classmethod
-    def decode(cls, raw: str | bytes) -> PageSample:
-        text = raw.decode() if isinstance(raw, bytes) else raw
-        length, no_text, teasers = (int(x) for x in text.split(","))
-        return cls(length, bool(no_text), teasers)
 
 
 @dataclass(frozen=True)

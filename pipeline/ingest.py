@@ -13,13 +13,14 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from pipeline import drift
 from pipeline.cleaning import CleanedPage, block_fingerprint, clean_page
 from pipeline.cleaning.model import BlockModel
 from pipeline.dedup import NearDupIndex, content_hash
-from pipeline.drift import DriftLimits, PageSample
+from pipeline.drift import DriftLimits
 from pipeline.errors import Dropped, TransientError
 from pipeline.fetching import PageFetcher
 from pipeline.models import Article, Extraction, article_id
@@ -28,6 +29,7 @@ from pipeline.sniff import binary_kind
 from pipeline.stages import process_work
 from pipeline.state import StateStore, WorkItem
 from pipeline.state.boilerplate import BoilerplateStats
+from pipeline.state.drift import PageSample
 from pipeline.storage import RawStore
 from pipeline.urls import canonicalize_url, site_of
 
@@ -47,11 +49,11 @@ class PageRef:
     published: str | None = None  # the feed entry's date, used when the page has none
     reason: str = "new"  # "new" or "reclean"
 
-    def to_msg(self) -> dict:
+    def to_msg(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_msg(cls, msg: dict) -> PageRef:
+    def from_msg(cls, msg: dict[str, Any]) -> PageRef:
         return cls(**{k: v for k, v in msg.items() if k in cls.__dataclass_fields__})
 
     @classmethod

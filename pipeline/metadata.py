@@ -225,14 +225,16 @@ def _keywords(value: Any) -> list[str]:
 def parse_date(value: str) -> datetime | None:
     """A date as pages print it in their metadata (ISO 8601 first), or None."""
     try:
-        return date_parser.isoparse(value)
+        parsed: datetime = date_parser.isoparse(value)
+        return parsed
     except (ValueError, OverflowError):
         pass
     with warnings.catch_warnings():
         # "EST"-style zone names: dateutil warns and returns a naive time, taken as UTC.
         warnings.simplefilter("ignore", date_parser.UnknownTimezoneWarning)
         try:
-            return date_parser.parse(value)
+            guessed: datetime = date_parser.parse(value)
+            return guessed
         except (ValueError, OverflowError):
             return None
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pipeline.errors import HostBusy
 from pipeline.feeds import FeedConfig, PollResult, poll_feed
-from pipeline.fetching import Fetcher
+from pipeline.fetching import PageFetcher
 from pipeline.settings import SettingsView, setting
 from pipeline.state import StateStore
 
@@ -163,7 +163,7 @@ def next_poll_after(
         return now + interval
     backoff = min(max(cap, interval), interval * (2 ** min(consecutive_errors, 16)))
     # Jitter down only (0.75..1.0), so the cap holds and failing feeds do not retry in step.
-    return now + backoff * (0.75 + 0.25 * rand())
+    return float(now + backoff * (0.75 + 0.25 * rand()))
 
 
 def plan_after_poll(
@@ -217,7 +217,7 @@ def reschedule(state: StateStore, feed_id: str, when: float) -> None:
 def poll_and_plan(
     feed: FeedConfig,
     *,
-    fetcher: Fetcher,
+    fetcher: PageFetcher,
     state: StateStore,
     policy: PollPolicy,
     max_bytes: int,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -204,8 +205,6 @@ class Settings(BaseSettings):
     @field_validator("raw_store")
     @classmethod
     def _check_raw_store(cls, value: str | None) -> str | None:
-        from pipeline.storage import parse_location
-
         if value:
             parse_location(value)
         return value or None
@@ -313,3 +312,16 @@ def _yaml_source(settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource
         if data is not None and not isinstance(data, dict):
             raise ValueError(f"NEWSFLOW_CONFIG={path}: expected a mapping of setting names")
     return YamlConfigSettingsSource(settings_cls, yaml_file=path, yaml_file_encoding="utf-8")
+
+
+def parse_location(value: str) -> tuple[str, str] | None:
+    """`s3://bucket/prefix` as (bucket, prefix); None for a directory. A URL of another scheme is refused."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return None
+    if scheme != "s3":
+        raise ValueError(f"NEWSFLOW_RAW_STORE: {value!r} is neither a directory nor s3://bucket/prefix")
+    bucket, _, prefix = rest.partition("/")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):
+        raise ValueError(f"NEWSFLOW_RAW_STORE: {bucket!r} in {value!r} is not an S3 bucket name")
+    return bucket, prefix.strip("/")

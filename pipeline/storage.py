@@ -18,12 +18,10 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.errors import PermanentError, RawStoreMisconfigured, TransientError
-
-if TYPE_CHECKING:
-    from pipeline.settings import Settings
+from pipeline.settings import Settings, parse_location
 
 _KEY = re.compile(r"(?:^|/)([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})\.gz$")
 # botocore's own defaults are 60 s per read and 3 attempts in "legacy" mode (no back-off on
@@ -335,19 +333,6 @@ def s3_client() -> Any:
         or ("when_required" if custom_endpoint else "when_supported"),
     )
     return boto3.session.Session().client("s3", config=config)
-
-
-def parse_location(value: str) -> tuple[str, str] | None:
-    """`s3://bucket/prefix` as (bucket, prefix); None for a directory. A URL of another scheme is refused."""
-    scheme, sep, rest = value.partition("://")
-    if not sep:
-        return None
-    if scheme != "s3":
-        raise ValueError(f"NEWSFLOW_RAW_STORE: {value!r} is neither a directory nor s3://bucket/prefix")
-    bucket, _, prefix = rest.partition("/")
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):
-        raise ValueError(f"NEWSFLOW_RAW_STORE: {bucket!r} in {value!r} is not an S3 bucket name")
-    return bucket, prefix.strip("/")
 
 
 def open_raw_store(settings: Settings) -> RawStore:

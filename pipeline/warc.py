@@ -163,7 +163,8 @@ def _warc_date(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return iso_date_to_datetime(value.strip()).replace(tzinfo=UTC)
+        stamp: datetime = iso_date_to_datetime(value.strip())
+        return stamp.replace(tzinfo=UTC)
     except ValueError:
         return None
 

@@ -14,7 +14,8 @@ from hypothesis import settings as hypothesis_settings
 
 from demo.server import SiteServer
 from tests.support import SITES, WORKER_ENV, make_settings, start_workers
-from workers.runtime import EmbeddedRedis, Runtime, set_runtime
+from workers.embedded import EmbeddedRedis
+from workers.runtime import Runtime, set_runtime
 from workers.supervisor import WorkerGroup
 
 # No test times anything (benchmarks do): Hypothesis's per-example deadline failed tests on a

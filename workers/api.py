@@ -26,7 +26,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from functools import partial
 from importlib import resources
@@ -51,6 +51,8 @@ from workers.logs import configure_logging
 from workers.runtime import Runtime
 
 log = logging.getLogger("newsflow.api")
+# Redis or the search backend away for now: a 503 with one line, no traceback.
+AWAY: tuple[type[Exception], ...] = (TransientError, *OUTAGE_ERRORS)
 MAX_LIMIT = 100
 DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's files, from the fastapi-offline package
 # The docs pages may load nothing from another host: ReDoc's bundle still shows a logo from its
@@ -142,7 +144,7 @@ class _GuardedRoute(APIRoute):
     answer a clear 503, never a bare 500, and never take the server down.
     """
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         path = self.path
@@ -165,7 +167,7 @@ class _GuardedRoute(APIRoute):
                 return JSONResponse({"error": str(exc)}, status_code=exc.status)
             except ValueError as exc:  # a backend refusing a query it cannot answer (a foreign cursor)
                 return JSONResponse({"error": str(exc)}, status_code=400)
-            except (TransientError, *OUTAGE_ERRORS) as exc:  # away for now: one line says which, no traceback
+            except AWAY as exc:  # away for now: one line says which, no traceback
                 log.warning("%s %s: %s", request.method, request.url.path, exc)
                 return JSONResponse({"error": UNAVAILABLE}, status_code=503)
             except Exception:
@@ -305,7 +307,7 @@ def add_docs(app: FastAPI) -> None:
     so the pages work on a machine without internet."""
     assets = resources.files("fastapi_offline").joinpath("static")
     app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-assets")
-    shared = {"openapi_url": app.openapi_url or "/openapi.json", "title": f"{app.title} API"}
+    shared: dict[str, Any] = {"openapi_url": app.openapi_url or "/openapi.json", "title": f"{app.title} API"}
     icon = f"{DOCS_ASSETS}/favicon.png"
     swagger = get_swagger_ui_html(
         **shared,
@@ -318,7 +320,7 @@ def add_docs(app: FastAPI) -> None:
         **shared, redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js", redoc_favicon_url=icon, with_google_fonts=False
     )
     for path, page in (("/docs", swagger.body), ("/redoc", redoc.body)):
-        get_and_head(app, path, response_class=HTMLResponse, include_in_schema=False)(html_page(page))
+        get_and_head(app, path, response_class=HTMLResponse, include_in_schema=False)(html_page(bytes(page)))
 
 
 def html_page(body: bytes) -> Callable[[], HTMLResponse]:

@@ -20,7 +20,8 @@ ROUTES = {f"{q}.*": {"queue": q, "exchange": q, "routing_key": q} for q in QUEUE
 
 
 class NewsflowCelery(Celery):
-    def on_configure(self) -> None:  # called once, lazily, before the config is used
+    def on_configure(self) -> None:  # type: ignore[override]  # celery-types has only the signal; celery calls this
+        # Called once, lazily, before the config is used.
         # Hand the configuration over as its source: touching `self.conf` here would start
         # the configuration again from inside itself (a RecursionError in some import orders).
         self.config_from_object(configuration())
@@ -86,7 +87,8 @@ def die_with_supervisor(**_: Any) -> None:
 def check_raw_store(**_: Any) -> None:
     """A worker whose raw store cannot be used as configured (no such bucket, credentials
     refused) stops at start, saying why, instead of failing every page it takes."""
-    from pipeline.storage import RawStoreMisconfigured, open_raw_store
+    from pipeline.errors import RawStoreMisconfigured
+    from pipeline.storage import open_raw_store
     from workers.runtime import get_runtime
 
     try:

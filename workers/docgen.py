@@ -20,7 +20,10 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = Path("docs") / "reference"
@@ -62,12 +65,13 @@ def default_text(field: Any) -> str:
     return f"`{value}`"
 
 
-def configuration_page(settings_cls: type | None = None) -> str:
+def configuration_page(settings_cls: type[BaseSettings] | None = None) -> str:
     """The configuration reference: every field of `settings_cls` (default: `Settings`) in order."""
-    if settings_cls is None:
-        from pipeline.settings import Settings as settings_cls
-    fields = settings_cls.model_fields  # type: ignore[attr-defined]
-    prefix = settings_cls.model_config.get("env_prefix", "")  # type: ignore[attr-defined]
+    from pipeline.settings import Settings
+
+    cls = Settings if settings_cls is None else settings_cls
+    fields = cls.model_fields
+    prefix = cls.model_config.get("env_prefix", "")
     missing = [name for name, field in fields.items() if not field.description]
     if missing:
         raise ValueError(f"settings without a docstring, which the reference needs: {', '.join(missing)}")
@@ -93,7 +97,7 @@ def configuration_page(settings_cls: type | None = None) -> str:
         env = " or ".join(f"`{e}`" for e in env_names(name, field, prefix))
         out.append(f"\n## `{name}` {{#{name}}}\n\n")
         out.append(f"{env} · default: {default_text(field)}\n\n")
-        out.append(field.description.strip() + "\n")
+        out.append((field.description or "").strip() + "\n")
     return "".join(out)
 
 
@@ -322,9 +326,9 @@ def api_page(schema: dict[str, Any] | None = None) -> str:
         out.append(f"\n### {name}\n\n")
         if model.get("description"):
             out.append(_sentence(model["description"]) + "\n\n")
-        required = set(model.get("required", []))
+        needed = set(model.get("required", []))
         for prop, s in model.get("properties", {}).items():
-            note = "" if prop in required else ", optional"
+            note = "" if prop in needed else ", optional"
             desc = s.get("description", "")
             out.append(f"- `{prop}` ({_type_of(s)}{note})" + (f": {_sentence(desc)}" if desc else "") + "\n")
     return "".join(out)

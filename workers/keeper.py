@@ -1,7 +1,7 @@
 """The keeper of an embedded redis-server: `python -m workers.keeper BINARY CONFIG REDIS_DIR`.
 
 The embedded Redis of a data directory serves every newsflow process on it; the last one to
-leave stops it (`runtime.EmbeddedRedis`). A process killed with SIGKILL cannot, so this small
+leave stops it (`workers.embedded.EmbeddedRedis`). A process killed with SIGKILL cannot, so this small
 process starts the server as its child and watches the users' locks: once no process holds
 one (the last user closed, or died), it stops the server the way the last user would (under
 the control lock, SIGTERM: Redis writes its files) and exits. The server dies with its

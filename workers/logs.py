@@ -133,8 +133,11 @@ def route_stray_output() -> None:
     if isinstance(sys.stderr, StrayOutput):
         return
     err, out = sys.stderr, sys.stdout
-    sys.stdout = sys.__stdout__ = StrayOutput(logging.getLogger("stdout"), logging.INFO, out)
-    sys.stderr = sys.__stderr__ = StrayOutput(logging.getLogger("stderr"), logging.WARNING, err)
+    sys.stdout = StrayOutput(logging.getLogger("stdout"), logging.INFO, out)
+    sys.stderr = StrayOutput(logging.getLogger("stderr"), logging.WARNING, err)
+    # typeshed declares Python's own copies final; Celery prints its shutdown notices to them.
+    sys.__stdout__ = sys.stdout  # type: ignore[misc,assignment]
+    sys.__stderr__ = sys.stderr  # type: ignore[misc,assignment]
 
 
 def _real_stderr() -> IO[str]:
@@ -190,7 +193,7 @@ def _worker_logging_early(**_: Any) -> None:
         # past any stream: through logging instead.
         import celery.apps.worker
 
-        celery.apps.worker.safe_say = _say  # type: ignore[assignment]
+        celery.apps.worker.safe_say = _say  # type: ignore[attr-defined]  # celery-types leaves it out
 
 
 def _say(message: str, f: object = None) -> None:

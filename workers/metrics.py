@@ -257,9 +257,8 @@ def with_zero_histograms(families: list[Any]) -> list[Any]:
             if stage in present:
                 continue
             zero = HistogramMetricFamily(name, doc, labels=["stage"] if staged else [])
-            zero.add_metric(
-                [stage] if stage else [], [(floatToGoString(b), 0.0) for b in buckets] + [("+Inf", 0.0)], 0.0
-            )
+            edges = [(floatToGoString(b), 0.0) for b in buckets]  # type: ignore[no-untyped-call]  # untyped upstream
+            zero.add_metric([stage] if stage else [], [*edges, ("+Inf", 0.0)], 0.0)
             family.samples.extend(zero.samples)
     return families
 
@@ -277,7 +276,8 @@ class WorkerFilesCollector:
         if self.metrics_dir.is_dir():
             live, _dead = worker_dirs(self.metrics_dir)
             files = [f for d in live for f in glob.glob(str(d / "*.db"))]
-            families = list(MultiProcessCollector.merge(files, accumulate=True))
+            merged = MultiProcessCollector.merge(files, accumulate=True)  # type: ignore[no-untyped-call]  # untyped upstream
+            families = list(merged)
         return with_zero_histograms(families)
 
     def describe(self) -> Iterable[Any]:
@@ -381,7 +381,7 @@ def serve_worker_metrics(port: int, own_dir: Path) -> None:
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(own_dir))
+    MultiProcessCollector(registry, path=str(own_dir))  # type: ignore[no-untyped-call]  # untyped in prometheus_client
     start_http_server(port, registry=registry)
     log.info("worker metrics on port %d", port)
 

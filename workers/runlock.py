@@ -114,7 +114,7 @@ def _read_pid(fd: int) -> int | None:
 def _processes_of(data_dir: Path) -> list[int]:
     """Pids whose environment names `data_dir` as theirs (how `run` starts its children)."""
     marker = f"NEWSFLOW_DATA_DIR={data_dir}".encode()
-    found = []
+    found: list[int] = []
     proc = Path("/proc")
     if not proc.is_dir():
         return found

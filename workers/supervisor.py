@@ -62,7 +62,7 @@ class WorkerCrashLoop(RuntimeError):
 @dataclass
 class _Proc:
     spec: WorkerSpec
-    popen: subprocess.Popen | None = None
+    popen: subprocess.Popen[bytes] | None = None
     incarnation: int = 0
     restart_at: float | None = None
     deaths: deque[float] = field(default_factory=deque)
@@ -92,11 +92,11 @@ class WorkerGroup:
         self.restarts = 0
 
     @property
-    def procs(self) -> list[subprocess.Popen]:
+    def procs(self) -> list[subprocess.Popen[bytes]]:
         """The running processes (for tests that kill them)."""
         return [p.popen for p in self._procs if p.popen is not None]
 
-    def process_of(self, name: str) -> subprocess.Popen | None:
+    def process_of(self, name: str) -> subprocess.Popen[bytes] | None:
         return next((p.popen for p in self._procs if p.spec.name == name), None)
 
     def node(self, proc: _Proc) -> str:
@@ -206,7 +206,7 @@ class WorkerGroup:
         self._record()
 
 
-def _kill_group(popen: subprocess.Popen) -> None:
+def _kill_group(popen: subprocess.Popen[bytes]) -> None:
     """SIGKILL whatever is left of a worker's process group (it leads its own session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(popen.pid, signal.SIGKILL)

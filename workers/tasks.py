@@ -4,7 +4,7 @@ Every stage task is a work item of the ledger (`pipeline.state.work`); `StageTas
 outcome the same way for every stage, each in one Redis transaction with the item's exit
 from the ledger:
 
-  done         -> the next stage's items enter the ledger, then are published
+  done         -> `handoff.finish`: the next stage's items enter the ledger, then are published
   Dropped      -> counted by reason (`dropped:<reason>`)
   HostBusy     -> the item waits in the ledger until the host may be asked (no retry spent)
   TransientError -> the item waits an exponential back-off; dead-lettered after max retries
@@ -23,7 +23,7 @@ import random
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Task
 from celery.exceptions import Reject
@@ -34,7 +34,7 @@ from pipeline.feeds import FeedConfig
 from pipeline.state import DeadLetter, WorkItem, is_outage
 from workers import outages
 from workers.celery_app import app
-from workers.handoff import publish, reconcile, submit
+from workers.handoff import finish, reconcile, submit
 from workers.logs import url_of
 from workers.runtime import Runtime, get_runtime
 
@@ -52,7 +52,13 @@ class Handoff:
     index: dict[str, str] = field(default_factory=dict)
 
 
-class StageTask(Task):
+if TYPE_CHECKING:  # celery-types makes Task generic; at run time it is not subscriptable
+    _Task = Task[Any, Any]
+else:
+    _Task = Task
+
+
+class StageTask(_Task):
     abstract = True
     ledgered = True  # False: a trigger (index, sweep, schedule) whose state lives elsewhere
 
@@ -102,7 +108,7 @@ class StageTask(Task):
         try:
             handoff = self.run(*args, **kwargs)
         except Dropped as exc:
-            state.commit(done=done)
+            finish(state, done=done)
             state.incr(f"dropped:{exc.reason}")
             log.info("%s dropped: %s", self.name, exc, extra={"outcome": f"dropped:{exc.reason}"})
             return None
@@ -128,8 +134,7 @@ class StageTask(Task):
             return None
         if not isinstance(handoff, Handoff):
             return handoff
-        state.commit(done=done, add=handoff.add, index=handoff.index)
-        publish(state, [*handoff.recorded, *handoff.add])
+        finish(state, done=done, add=handoff.add, recorded=handoff.recorded, index=handoff.index)
         if handoff.index:
             publish_index()
         return None
@@ -203,7 +208,7 @@ def schedule_due_feeds(self: StageTask) -> int:
 
 
 @app.task(base=StageTask, name=stages.POLL, bind=True)
-def poll(self: StageTask, feed: dict, reschedule: bool = True) -> Handoff:
+def poll(self: StageTask, feed: dict[str, Any], reschedule: bool = True) -> Handoff:
     """Poll one feed; the fetch work of each new article URL is in the ledger already: publish it.
 
     A scheduled poll plans the feed's next poll whatever happens, and its failures live in the
@@ -258,7 +263,7 @@ def fetch(
 
 
 @app.task(base=StageTask, name=stages.PROCESS, bind=True)
-def process(self: StageTask, page: dict) -> Handoff:
+def process(self: StageTask, page: dict[str, Any]) -> Handoff:
     """Clean a stored page into an article, queue it for indexing, re-clean stale pages."""
     rt = self.rt
     ref = ingest.PageRef.from_msg(page)

@@ -215,7 +215,8 @@ def _around(values: np.ndarray) -> np.ndarray:
     idx = np.arange(n)
     lo = np.clip(idx - WINDOW, 0, n)
     hi = np.clip(idx + WINDOW + 1, 0, n)
-    return (sums[hi] - sums[lo]) / (hi - lo)
+    means: np.ndarray = (sums[hi] - sums[lo]) / (hi - lo)
+    return means
 
 
 def _onsite_share(links: list[str], page_host: str) -> float:

@@ -62,7 +62,8 @@ class BlockModel:
             return np.stack([rest * (1.0 - teaser), article, rest * teaser], axis=1).astype(np.float32)
         raw -= raw.max(axis=1, keepdims=True)
         e = np.exp(raw)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        shares: np.ndarray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return shares
 
     @functools.cached_property
     def _walkable(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

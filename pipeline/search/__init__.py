@@ -4,7 +4,7 @@ Elasticsearch, one protocol."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pipeline.search.base import SearchBackend
@@ -32,7 +32,7 @@ def open_backend(settings: Settings) -> SearchBackend:
     Each backend is imported only when chosen, so a process that searches the embedded
     index never loads the Elasticsearch client.
     """
-    backend: Any
+    backend: SearchBackend
     name = backend_name(settings)
     if name == "elasticsearch":
         from pipeline.search.elastic import ElasticsearchBackend

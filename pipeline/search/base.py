@@ -6,8 +6,6 @@ The contract tests in `tests/search/` hold every backend to the same behaviour.
 
 from __future__ import annotations
 
-import functools
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -45,24 +43,6 @@ class SearchHit:
     score: float
     cluster_id: str | None = None
     cluster_size: int = 1  # members of the cluster, this hit included
-
-    @classmethod
-    def of(cls, art: Article, query_text: str, score: float, cluster_size: int = 1) -> SearchHit:
-        """A hit for one stored article (every backend builds its hits here)."""
-        from pipeline.search.highlight import make_snippet  # it reads this module's folding
-
-        return cls(
-            id=art.id,
-            url=art.url,
-            title=art.title,
-            site=art.site,
-            language=art.language,
-            published_at=art.published_at.isoformat() if art.published_at else None,
-            snippet=make_snippet(art.body, query_text),
-            score=score,
-            cluster_id=art.cluster_id,
-            cluster_size=max(1, cluster_size),
-        )
 
 
 FACET_NAMES = ("site", "language", "published")
@@ -143,33 +123,3 @@ class SearchBackend(Protocol):
         """Remove the articles dated before `before` (`article_date`); a dry run only counts them."""
 
     def close(self) -> None: ...
-
-
-def fold_text(text: str) -> str:
-    """Lower-case and strip diacritics (Vietnamese đ included) for accent-blind matching."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    if text.isascii():
-        return text.lower()
-    if len(text) < 500:  # a query, a title: numpy's import would cost more than it saves
-        return _fold_slowly(text)
-    # Every indexed body is folded: a table lookup over the code points (numpy) instead of a
-    # Python test per character, ten times faster on Vietnamese text.
-    import numpy as np
-
-    decomposed = unicodedata.normalize("NFD", text)
-    codes = np.frombuffer(decomposed.encode("utf-32-le"), dtype=np.uint32)
-    if codes.max() > 0xFFFF:
-        return _fold_slowly(text)
-    return codes[~_bmp_marks()[codes]].tobytes().decode("utf-32-le").casefold()
-
-
-def _fold_slowly(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).casefold()
-
-
-@functools.cache
-def _bmp_marks() -> Any:
-    """For each code point of the Basic Multilingual Plane, whether it is a combining mark."""
-    import numpy as np
-
-    return np.array([unicodedata.combining(chr(c)) != 0 for c in range(0x10000)], dtype=bool)

@@ -50,7 +50,8 @@ from pydantic import SecretStr, ValidationError
 
 from pipeline.errors import PermanentError, TransientError
 from pipeline.models import Article, as_utc
-from pipeline.search.base import IndexOutcome, Pruned, SearchHit, SearchPage, SearchQuery
+from pipeline.search.base import IndexOutcome, Pruned, SearchPage, SearchQuery
+from pipeline.search.highlight import make_hit
 from pipeline.search.query import RECENCY_BOOST, ParsedQuery, Phrase, prepare, ranks_by_text, recent_since
 
 log = logging.getLogger(__name__)
@@ -719,7 +720,7 @@ class ElasticsearchBackend:
             size = 1
             if query.collapse:
                 size = int(h.get("inner_hits", {}).get("members", {}).get("hits", {}).get("total", {}).get("value", 1))
-            hits.append(SearchHit.of(art, query.text, float(h.get("_score") or 0.0), size))
+            hits.append(make_hit(art, query.text, float(h.get("_score") or 0.0), size))
         aggs = resp.get("aggregations", {})
         # Collapsed: clusters (cardinality is exact well below its 40000 precision threshold).
         total = int(aggs["clusters"]["value"]) if query.collapse else int(resp["hits"]["total"]["value"])
@@ -1013,7 +1014,7 @@ def _phrase(words: Phrase) -> dict[str, Any]:
 
 def to_es_doc(article: Article, indexed_at: str | None = None) -> dict[str, Any]:
     """The document as indexed: the Article in NFC, plus the fields search needs."""
-    doc = nfc(article.to_doc())
+    doc: dict[str, Any] = nfc(article.to_doc())
     # Collapse needs a value on every document: one without a cluster is its own cluster.
     doc["collapse_key"] = article.cluster_id or article.id
     doc["indexed_at"] = indexed_at or datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -1,4 +1,4 @@
-"""Snippets with highlighted matches, cut from the original (accented) text."""
+"""Hits with snippets: highlighted matches cut from the original (accented) text."""
 
 from __future__ import annotations
 
@@ -6,9 +6,28 @@ import functools
 import html
 import re
 
-from pipeline.search.base import fold_text
+from pipeline.models import Article
+from pipeline.search.base import SearchHit
+from pipeline.search.folding import fold_text
+from pipeline.search.query import parse_query
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)  # a word, as pipeline.search.query.WORD
+
+
+def make_hit(art: Article, query_text: str, score: float, cluster_size: int = 1) -> SearchHit:
+    """A hit for one stored article (every backend builds its hits here)."""
+    return SearchHit(
+        id=art.id,
+        url=art.url,
+        title=art.title,
+        site=art.site,
+        language=art.language,
+        published_at=art.published_at.isoformat() if art.published_at else None,
+        snippet=make_snippet(art.body, query_text),
+        score=score,
+        cluster_id=art.cluster_id,
+        cluster_size=max(1, cluster_size),
+    )
 
 
 def make_snippet(body: str, query: str, width: int = 240) -> str:
@@ -17,8 +36,6 @@ def make_snippet(body: str, query: str, width: int = 240) -> str:
     Matching folds case and diacritics, so "quyen" marks "quyền"; the query's syntax is
     understood (`-word`, `site:`, `OR` mark nothing). Text is HTML-escaped.
     """
-    from pipeline.search.query import parse_query
-
     terms = frozenset(parse_query(query).words)
     hits = _matches(body, terms) if terms else []
     if not hits:

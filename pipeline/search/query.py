@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from pipeline.search.folding import fold_text
+
 if TYPE_CHECKING:
     from pipeline.search.base import SearchQuery
 
@@ -55,8 +57,6 @@ class ParsedQuery:
 def parse_query(text: str) -> ParsedQuery:
     """Parse the reader's syntax (see the module docstring); never fails on any text. (Cached:
     each hit's snippet asks for the words again.)"""
-    from pipeline.search.base import fold_text
-
     clauses: list[list[Phrase]] = []
     excluded: list[Phrase] = []
     site = language = None

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from pipeline.settings import Settings
 
 from pipeline.models import Article, as_utc
-from pipeline.search.base import IndexOutcome, Pruned, SearchHit, SearchPage, SearchQuery, article_date, fold_text
+from pipeline.search.base import IndexOutcome, Pruned, SearchPage, SearchQuery, article_date
+from pipeline.search.folding import fold_text
+from pipeline.search.highlight import make_hit
 from pipeline.search.query import RECENCY_BOOST, ParsedQuery, Phrase, prepare, ranks_by_text, recent_since
 
 _SCHEMA = """
@@ -246,7 +248,7 @@ class SqliteBackend:
         hits = []
         for rid, _doc_id, score, _pub, ckey in rows:
             art = Article.from_doc(json.loads(docs[rid]))
-            hits.append(SearchHit.of(art, query.text, float(score), sizes.get(ckey, 1)))
+            hits.append(make_hit(art, query.text, float(score), sizes.get(ckey, 1)))
         cursor = None
         if len(rows) == query.limit:
             _rid, last_id, last_score, last_pub, _ckey = rows[-1]

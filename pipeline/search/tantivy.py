@@ -3,7 +3,7 @@
 Tantivy is a search engine library in the Lucene family (Rust, through its official Python
 bindings): BM25 ranking of the top hits, and columns ("fast fields") read per matching
 document for sorting and facets. Titles and bodies are indexed accent-folded
-(`pipeline.search.base.fold_text`), so a query typed without diacritics finds text written
+(`pipeline.search.folding.fold_text`), so a query typed without diacritics finds text written
 with them; documents are stored whole, as JSON, and snippets are cut from them in Python,
 as for every backend.
 
@@ -43,7 +43,9 @@ import tantivy
 
 from pipeline.errors import PermanentError, TransientError
 from pipeline.models import Article, as_utc
-from pipeline.search.base import IndexOutcome, Pruned, SearchHit, SearchPage, SearchQuery, article_date, fold_text
+from pipeline.search.base import IndexOutcome, Pruned, SearchPage, SearchQuery, article_date
+from pipeline.search.folding import fold_text
+from pipeline.search.highlight import make_hit
 from pipeline.search.query import RECENCY_BOOST, ParsedQuery, Phrase, prepare, ranks_by_text, recent_since
 
 if TYPE_CHECKING:
@@ -407,7 +409,7 @@ class TantivyBackend:
                     [(tantivy.Occur.Must, matching), (tantivy.Occur.Must, self._term("ckey", _ckey(art)))]
                 )
                 size = _count(searcher, members) or 1
-            hits.append(SearchHit.of(art, query.text, float(score) if by_text else 0.0, size))
+            hits.append(make_hit(art, query.text, float(score) if by_text else 0.0, size))
         total, facets = self._counts(searcher, matching, query)
         cursor = None
         if len(page_rows) == query.limit and need < MAX_OFFSET:

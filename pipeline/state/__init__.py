@@ -3,7 +3,8 @@
     keys        every key name, with the hash tags that keep a script's keys in one slot
     client      connecting, and telling an outage (wait it out) from a bug
     store       StateStore: the stores below, and `commit`, the transaction a stage ends with
-    work        the work ledger (what was queued and not finished; the reconciler's source)
+    work        the work ledger (what was queued and not finished; the reconciler's source), its one writer
+    snapshot    what the reconciler reads of the ledger and the broker (`pipeline.delivery` decides)
     feeds       feed registry, schedule, per-feed state, entry claims
     seen        seen URLs, windowed and compact
     docs        documents pending for the index, page records (per site) for re-cleaning
@@ -13,7 +14,8 @@
     packing     page ids and block fingerprints as short bytes
     shards      a big map of 64-bit keys spread over small hashes (seen URLs, the near-dup index)
     neardup     the near-duplicate index: short MinHash signatures, LSH bands in small hashes
-    broker      kombu's queues and unacknowledged messages, read (and restored)
+    broker      kombu's queues and unacknowledged messages, read (and restored): the one module
+                that knows kombu's Redis layout
     counters    counters and operator events
     imports     WARC imports: offsets per file, and the claim that hands their pages on
 

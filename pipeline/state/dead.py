@@ -9,27 +9,29 @@ from typing import Any
 
 from pipeline.state import keys
 from pipeline.state.client import Client
-from pipeline.state.work import WorkItem
+from pipeline.state.work import LEDGER_KEYS, RECORD_LUA, WorkItem
 
 DEFAULT_MAX = 100_000
 
-# KEYS: dead, work, sent. ARGV: now, max to take. Takes the oldest dead letters out and records
-# their work in the ledger in one step, so a replay interrupted at any point loses none.
-_TAKE_FOR_REPLAY = """
+# KEYS: dead, then the ledger's keys (`work.LEDGER_KEYS`). ARGV: now, max to take. Takes the
+# oldest dead letters out and records their work in the ledger in one step, so a replay
+# interrupted at any point loses none.
+_TAKE_FOR_REPLAY = (
+    RECORD_LUA
+    + """
+local ledger = {KEYS[2], KEYS[3], KEYS[4], KEYS[5]}
 local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 local out = {}
 for _, raw in ipairs(items) do
   local letter = cjson.decode(raw)
   local work, wid = letter['work'], letter['work_id']
-  if type(work) == 'string' and type(wid) == 'string' then
-    redis.call('HSET', KEYS[2], wid, work)
-    redis.call('ZADD', KEYS[3], ARGV[1], wid)
-  end
+  if type(work) == 'string' and type(wid) == 'string' then record_work(ledger, wid, work, ARGV[1]) end
   out[#out + 1] = raw
 end
 redis.call('LTRIM', KEYS[1], #items, -1)
 return out
 """
+)
 
 
 @dataclass
@@ -90,7 +92,4 @@ class DeadLetters:
 
     def take_for_replay(self, now: float, limit: int = 1000) -> list[DeadLetter]:
         """Take up to `limit` of the oldest letters out; their work is back in the ledger."""
-        return [
-            DeadLetter.from_json(x)
-            for x in self._take(keys=[keys.DEAD, keys.WORK, keys.WORK_SENT], args=[repr(now), limit])
-        ]
+        return [DeadLetter.from_json(x) for x in self._take(keys=[keys.DEAD, *LEDGER_KEYS], args=[repr(now), limit])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
+from collections.abc import Mapping
 from typing import Any
 
 from pipeline.state import keys
@@ -158,6 +159,12 @@ class PendingDocs:
         if not doc_ids:
             return 0
         return int(self._requeue(keys=[keys.REJECTED, keys.PENDING], args=doc_ids))
+
+    def add(self, docs: Mapping[str, str], pipe: Any) -> None:
+        """Documents (id -> JSON) wait for the search backend (part of a transaction)."""
+        if docs:
+            mapping: dict[Any, Any] = dict(docs)
+            pipe.hset(keys.PENDING, mapping=mapping)
 
     def count(self) -> int:
         return int(self.r.hlen(keys.PENDING))

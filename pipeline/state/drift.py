@@ -13,11 +13,29 @@ clears on the first normal window after it, or when an operator accepts the chan
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
-from pipeline.drift import PageSample
 from pipeline.state import keys
 from pipeline.state.client import Client, text
+
+
+@dataclass(frozen=True)
+class PageSample:
+    """What one cleaned (or dropped) page tells about its site's extraction (`pipeline.drift`)."""
+
+    length: int  # characters of the cleaned body (0 when no text was found)
+    no_text: bool
+    teasers: int
+
+    def encode(self) -> str:
+        return f"{self.length},{int(self.no_text)},{self.teasers}"
+
+    @classmethod
+    def decode(cls, raw: str | bytes) -> PageSample:
+        length, no_text, teasers = (int(x) for x in text(raw).split(","))
+        return cls(length, bool(no_text), teasers)
+
 
 # KEYS: baseline list, recent list. ARGV: sample, baseline size, recent size.
 # Returns {} while the windows fill, else {baseline samples, recent samples} (recent emptied).

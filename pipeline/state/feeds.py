@@ -13,7 +13,7 @@ from typing import Any
 from pipeline.state import keys
 from pipeline.state.client import Client, text
 from pipeline.state.seen import CLAIM_URL_LUA, SeenUrls, guid_digest
-from pipeline.state.work import WorkItem
+from pipeline.state.work import LEDGER_KEYS, RECORD_LUA, WorkItem
 
 # Take the due feeds and push their next time forward by the lease in one step, so two
 # schedulers (or a scheduler restarted mid-tick) never queue the same poll twice.
@@ -26,8 +26,8 @@ return due
 # For each entry (url field, guid digest, work id, work JSON): claim the URL in the shared
 # seen-set (`seen.py`), remember the feed's guid -> url digest, and for a new entry record its
 # fetch work in the ledger.
-# KEYS = the feed's current and previous GUID maps, the seen epoch table, the ledger's work
-# hash and sent zset, then n seen shards per entry. ARGV = ttl, now, current seen epoch, n,
+# KEYS = the feed's current and previous GUID maps, the seen epoch table, the ledger's keys
+# (`work.LEDGER_KEYS`, four), then n seen shards per entry. ARGV = ttl, now, current seen epoch, n,
 # GUID map size, then the quadruples.
 # A GUID map is bounded by count, not time: when the current one holds `size` GUIDs it becomes
 # the previous one. Each poll writes every GUID the feed lists into the current map, so a GUID
@@ -39,8 +39,9 @@ return due
 #   guid_changed  like seen, but the GUID was new: counted to notice feeds with unstable GUIDs
 _CLAIM_ENTRIES = (
     CLAIM_URL_LUA
+    + RECORD_LUA
     + """
-local cur_map, prev_map, table, work, sent = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local cur_map, prev_map, table, ledger = KEYS[1], KEYS[2], KEYS[3], {KEYS[4], KEYS[5], KEYS[6], KEYS[7]}
 local ttl, now, epoch, n, size = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 for _, map in ipairs({cur_map, prev_map}) do
   local w = redis.call('HGET', map, '@w')
@@ -49,7 +50,7 @@ end
 local out, added, i = {}, 0, 0
 for a = 6, #ARGV, 4 do
   local u, g, wid, wjson = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
-  local url_new = claim_url(6 + i * n, n, u, ttl) == 1
+  local url_new = claim_url(8 + i * n, n, u, ttl) == 1
   i = i + 1
   if url_new then added = added + 1 end
   local verdict = 'new'
@@ -60,10 +61,7 @@ for a = 6, #ARGV, 4 do
     elseif prev then verdict = 'seen'
     elseif not url_new then verdict = 'guid_changed' end
   elseif not url_new then verdict = 'seen' end
-  if verdict == 'new' then
-    redis.call('HSET', work, wid, wjson)
-    redis.call('ZADD', sent, now, wid)
-  end
+  if verdict == 'new' then record_work(ledger, wid, wjson, now) end
   out[#out + 1] = verdict
 end
 count_claimed(table, epoch, added, ARGV[2])
@@ -178,7 +176,7 @@ class FeedStore:
         args: list[str | int | bytes] = [self.seen.ttl, repr(now), plan.epoch, plan.per_digest, size]
         for field, (_digest, guid), item in zip(plan.fields, entries, work, strict=True):
             args += [field, guid_digest(guid) if guid else "", item.id, item.to_json()]
-        claim_keys = [*_guid_maps(feed_id), keys.SEEN_EPOCHS, keys.WORK, keys.WORK_SENT, *plan.shards]
+        claim_keys = [*_guid_maps(feed_id), keys.SEEN_EPOCHS, *LEDGER_KEYS, *plan.shards]
         return [text(v) for v in self._claim_entries(keys=claim_keys, args=args)]
 
     def guid_map_sizes(self, feed_id: str) -> list[int]:

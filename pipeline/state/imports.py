@@ -16,26 +16,26 @@ from typing import Any
 from pipeline.state import keys
 from pipeline.state.client import Client, text
 from pipeline.state.seen import CLAIM_URL_LUA, SeenUrls
-from pipeline.state.work import WorkItem
+from pipeline.state.work import LEDGER_KEYS, RECORD_LUA, WorkItem
 
-# KEYS = the import's hash, the imports zset, the seen epoch table, the ledger's work hash and
-# sent zset, then n seen shards per page. ARGV = ttl, now, current seen epoch, n, import id,
+# KEYS = the import's hash, the imports zset, the seen epoch table, the ledger's keys
+# (`work.LEDGER_KEYS`, four), then n seen shards per page. ARGV = ttl, now, current seen epoch, n, import id,
 # offset, records read, the number of skip reasons, (reason, count) pairs, then per page its
 # seen field, work id and work JSON. Returns 1 per new page, 0 per page seen before.
 _COMMIT = (
     CLAIM_URL_LUA
+    + RECORD_LUA
     + """
-local state, imports, table, work, sent = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local state, imports, table, ledger = KEYS[1], KEYS[2], KEYS[3], {KEYS[4], KEYS[5], KEYS[6], KEYS[7]}
 local ttl, now, epoch, n = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
 local skips = tonumber(ARGV[8])
 local out, added, i = {}, 0, 0
 for a = 9 + 2 * skips, #ARGV, 3 do
-  local new = claim_url(6 + i * n, n, ARGV[a], ttl)
+  local new = claim_url(8 + i * n, n, ARGV[a], ttl)
   i = i + 1
   if new == 1 then
     added = added + 1
-    redis.call('HSET', work, ARGV[a + 1], ARGV[a + 2])
-    redis.call('ZADD', sent, now, ARGV[a + 1])
+    record_work(ledger, ARGV[a + 1], ARGV[a + 2], now)
   end
   out[#out + 1] = new
 end
@@ -100,8 +100,7 @@ class ImportStore:
             keys.import_state(import_id),
             keys.IMPORTS,
             keys.SEEN_EPOCHS,
-            keys.WORK,
-            keys.WORK_SENT,
+            *LEDGER_KEYS,
             *plan.shards,
         ]
         return [bool(v) for v in self._commit(keys=claim_keys, args=args)]

@@ -10,7 +10,7 @@ share a hash tag (the part in braces), so a Redis Cluster keeps them in one slot
 - `{<host>}`: one host's politeness state.
 
 Everything else is touched one key at a time and spreads freely. The broker's own keys
-(queues, `unacked`) belong to kombu and are only read here (see `broker.py`).
+(queues, `unacked`, bindings) belong to kombu; `broker.py` alone knows their names.
 """
 
 from __future__ import annotations
@@ -41,10 +41,15 @@ def seen_shard(epoch: int | str, shard: int | str) -> str:
 
 
 WORK = CORE + "work"  # hash: work id -> work item JSON (the ledger)
-WORK_SENT = CORE + "work:sent"  # zset: work id -> when it was last handed to the broker
+WORK_SENT = CORE + "work:sent"  # zset: work id -> when it was last recorded or handed to the broker
+WORK_UNPUB = CORE + "work:unpublished"  # zset: work id -> when it was recorded, until a publish of it succeeds
+WORK_LIVE = (
+    CORE + "work:live"
+)  # zset, all scores 0: ids published and not ended, by stage (ZLEXCOUNT "[fetch." "(fetch/")
+WORK_LAYOUT = CORE + "work:layout"  # string: set once the ledger's items of an earlier layout were adopted
 WORK_DUE = CORE + "work:due"  # zset: work id -> when deferred work is due again
 WORK_RUN = CORE + "work:run"  # hash: work id -> JSON of the worker running it
-WORK_SCAN = CORE + "work:scan"  # a token: one reconciler compares the ledger with the queues at a time
+WORK_SCAN = CORE + "work:scan"  # a token: one reconciler reads a stage's queue at a time
 PENDING = CORE + "index:pending"  # hash: doc id -> document JSON waiting for the search backend
 REJECTED = CORE + "index:rejected"  # hash: doc id -> document JSON the backend refused
 DEAD = CORE + "dead"  # list of dead letters, oldest first
@@ -111,19 +116,3 @@ def neardup_epochs(version: str) -> str:
 def neardup_shard(version: str, epoch: int | str, shard: int | str) -> str:
     """One small hash of the index: key bytes -> slots."""
     return f"{PREFIX}ndx:{version}:{epoch}:{shard}"
-
-
-# -- kombu's keys (read, restored; never written otherwise) --------------------------------------
-UNACKED = "unacked"
-UNACKED_INDEX = "unacked_index"
-PRIORITY_SEP = "\x06\x16"
-PRIORITY_STEPS = (0, 3, 6, 9)
-
-
-def queue(name: str, priority: int = 0) -> str:
-    """A kombu queue list; non-zero priorities live in sibling lists."""
-    return name if not priority else f"{name}{PRIORITY_SEP}{priority}"
-
-
-def binding(exchange: str) -> str:
-    return f"_kombu.binding.{exchange}"

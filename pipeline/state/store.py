@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
 
 from pipeline.state import keys
 from pipeline.state.boilerplate import DEFAULT_RECENT_PAGES, BoilerplateStats
@@ -27,6 +26,7 @@ from pipeline.state.imports import ImportStore
 from pipeline.state.lease import Lease
 from pipeline.state.neardup import NearDupStore
 from pipeline.state.seen import DEFAULT_RETENTION, SeenUrls
+from pipeline.state.snapshot import Audit, Snapshot
 from pipeline.state.work import WorkItem, WorkLedger
 
 
@@ -93,8 +93,7 @@ class StateStore:
         if done is not None:
             self.work.forget(done, pipe)
         if index:
-            docs: dict[Any, Any] = dict(index)
-            pipe.hset(keys.PENDING, mapping=docs)
+            self.pending.add(index, pipe)
         if defer is not None:
             self.work.defer(defer[0], defer[1], pipe)
         self.work.record(add, now, pipe)
@@ -108,6 +107,47 @@ class StateStore:
             over = int(results[dead_at]) - self.dead.limit
             if over > 0:
                 self.counters.incr("dead_letters_trimmed", over)
+
+    # -- the reconciler's reads (`pipeline.delivery` decides on them) --------------------------------
+    def delivery_snapshot(self, now: float, grace: float, lease: float, limit: int = 1000) -> Snapshot:
+        """What a reconciliation pass reads, in a few commands whatever the backlog: per stage the
+        ledger's published items and the queue's messages, the held messages and who runs what
+        (in one transaction, so the counts agree with each other), then the due and unpublished
+        items (at most `limit` each)."""
+        queues = self.broker.queues
+        pipe = self._r.pipeline(transaction=True)
+        for stage in queues:
+            self.work.live_count(stage, pipe)
+        self.broker.count_waiting(pipe)
+        self.broker.read_held(pipe)
+        self.work.read_runs(pipe)
+        replies = pipe.execute()
+        n = len(queues)
+        live = {stage: int(x) for stage, x in zip(queues, replies[:n], strict=True)}
+        waiting = self.broker.waiting_counts(replies[n:-3])
+        held = self.broker.held_from(replies[-3:-1])
+        ids = [m.task_id for m in held if m.task_id]
+        return Snapshot(
+            now=now,
+            grace=grace,
+            lease=lease,
+            due=self.work.due(now, limit),
+            unpublished=self.work.unpublished(now, limit),
+            running=self.work.runs_from(replies[-1]),
+            held=held,
+            sent=self.work.sent_times(ids),
+            carrying=self.work.published(ids),
+            live=live,
+            waiting=waiting,
+        )
+
+    def delivery_audit(self, stage: str, now: float, grace: float) -> Audit:
+        """A stage's published items and every message that carries one: its queue is read
+        first, then the held messages, so a message taken meanwhile is seen in the second."""
+        live = self.work.sent_times(self.work.live_ids(stage))
+        queued = self.broker.queued_ids(stage)
+        held = {m.task_id for m in self.broker.held()}
+        return Audit(stage=stage, now=now, grace=grace, live=live, queued=queued, held=held)
 
     # -- shortcuts used everywhere -------------------------------------------------------------------
     def incr(self, name: str, amount: int = 1) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from pipeline.models import Article, article_id
-from pipeline.search.base import fold_text
+from pipeline.search.folding import fold_text
 
 DAY0 = datetime(2025, 3, 10, 7, 30, tzinfo=UTC)
 
