@@ -385,7 +385,7 @@ def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
 
 
 # The columns the per-block loop fills, in the order it computes them.
-_TEXT_COLUMNS = FEATURES[:17]
+_TEXT_COLUMNS = FEATURES[: FEATURES.index("label_colon") + 1]
 _CONTEXT_COLUMNS = (
     "position",
     "char_position",

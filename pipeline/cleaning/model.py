@@ -43,7 +43,8 @@ class BlockModel:
     kind: str = "multiclass"  # one of KINDS
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities, one row per block (softmax of the summed tree outputs)."""
+        """Class probabilities, one row per block: a softmax of the summed tree outputs
+        ("multiclass"), or P(article) and P(teaser | not article) as sigmoids ("article_teaser")."""
         n = x.shape[0]
         k = len(CLASSES)
         if n == 0:
