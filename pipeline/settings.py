@@ -156,6 +156,11 @@ class Settings(BaseSettings):
     """A worker process that dies is restarted; this many deaths within ten minutes stop `run`."""
     index_batch_size: int = 200
     """Articles per bulk request to the search backend."""
+    index_linger: float = Field(default=0.5, ge=0.0, le=10.0)
+    """Seconds an index batch waits for more articles when fewer than a batch are pending, so
+    that pages cleaned close together reach the search backend in one request (one commit)
+    instead of one each. One batch waits at a time; 0 sends each article as soon as it is
+    cleaned."""
 
     boilerplate_min_pages: int = Field(default=3, ge=1, le=255)
     """Cross-page boilerplate: a block printed on this many distinct pages of a site is dropped."""

@@ -220,6 +220,11 @@ def event_counters(stats: dict[str, int], family: Callable[..., Any]) -> Iterato
     """The shared event counters of `StateStore.stats()` as Prometheus counters."""
     yield family("newsflow_indexed", "Articles the search backend took.", value=stats.get("indexed", 0))
     yield family(
+        "newsflow_index_batches",
+        "Bulk requests the search backend took (indexed over this: articles per request).",
+        value=stats.get("index_batches", 0),
+    )
+    yield family(
         "newsflow_dead_lettered", "Tasks dead-lettered (failed for good), every stage.", value=stats.get("failed", 0)
     )
     yield family("newsflow_retried", "Transient failures retried, every stage.", value=stats.get("retried", 0))

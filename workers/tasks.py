@@ -22,6 +22,7 @@ import logging
 import random
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,8 @@ from workers.runtime import Runtime, get_runtime
 
 log = logging.getLogger("newsflow.tasks")
 MAX_DEFERRALS = 200  # an item put off this many times for a busy host is given up (dead-lettered)
+GATHER_POLL = 0.05  # seconds between two looks at the pending count while an index batch fills
+GATHER_SLACK = 5.0  # seconds the gather lease outlives the wait, for a waiter slowed down
 
 
 @dataclass
@@ -293,6 +296,8 @@ def index(self: StageTask) -> int:
     """
     rt = self.rt
     try:
+        if not _gather(rt):
+            return 0  # the batch that is waiting reads this trigger's documents
         return _index_batch(rt)
     except TransientError as exc:
         outages.SEARCH.hit(exc, waiting=rt.state.pending.count())  # the sweep takes them later
@@ -322,12 +327,38 @@ def index_rejected(self: StageTask, doc_id: str) -> Handoff:
     return Handoff()
 
 
+def _gather(rt: Runtime) -> bool:
+    """Wait up to `index_linger` seconds for a batch to fill, so that the articles cleaned close
+    together make one request and one commit; False when another trigger is waiting already.
+
+    Every page publishes a trigger after its document is pending. The one trigger that holds
+    the gather lease waits, gives the lease up, and only then reads the pending documents, so
+    a trigger that finds the lease held may return at once: whoever holds it reads later than
+    this trigger's document was written. A waiter that dies leaves the lease to expire, and the
+    sweep indexes whatever it would have taken.
+    """
+    linger, size = rt.settings.index_linger, rt.settings.index_batch_size
+    if linger <= 0 or rt.state.pending.count() >= size:
+        return True
+    lease, token = rt.state.index_gather_lease(linger + GATHER_SLACK), uuid.uuid4().hex
+    if not lease.hold(token):
+        return False
+    try:
+        deadline = time.monotonic() + linger
+        while (left := deadline - time.monotonic()) > 0 and rt.state.pending.count() < size:
+            time.sleep(min(GATHER_POLL, left))
+    finally:
+        lease.release(token)
+    return True
+
+
 def _index_batch(rt: Runtime) -> int:
     began = time.monotonic()
     outcome = ingest.index_pending(rt.state, rt.search, rt.settings.index_batch_size)
     outages.SEARCH.over("index batch(es)", began)
     if outcome.indexed:
         rt.state.incr("indexed", len(outcome.indexed))
+        rt.state.incr("index_batches")
     if outcome.resent:
         rt.state.incr("index_resent_after_outage", outcome.resent)
         log.warning(

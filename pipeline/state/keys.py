@@ -24,6 +24,7 @@ EVENTS = PREFIX + "events"  # list: recent operator events (worker restarts, Red
 FEEDS = PREFIX + "feeds"  # hash: feed id -> feed config JSON
 FEEDS_NEXT = PREFIX + "feeds:next"  # zset: feed id -> next poll (unix time)
 SCHEDULER_LEASE = PREFIX + "scheduler:lease"  # string: the token of the one scheduler (beat) that schedules
+INDEX_GATHER = PREFIX + "index:gather"  # string: the token of the one index batch waiting for more documents
 
 
 def feed_state(feed_id: str) -> str:

@@ -75,6 +75,10 @@ class StateStore:
         """The lease that decides which scheduler (beat) of this Redis schedules."""
         return Lease(self._r, keys.SCHEDULER_LEASE, ttl)
 
+    def index_gather_lease(self, ttl: float) -> Lease:
+        """The lease of the one index batch that waits for more documents (see `workers.tasks.index`)."""
+        return Lease(self._r, keys.INDEX_GATHER, ttl)
+
     # -- the hand-off ------------------------------------------------------------------------------
     def commit(
         self,

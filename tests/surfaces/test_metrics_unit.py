@@ -25,9 +25,18 @@ def test_only_directories_whose_lock_is_held_count_as_live(tmp_path: Path) -> No
 
 def test_redis_counters_become_outcome_counters() -> None:
     """indexed, failed, retried and dropped:<reason> map to their own counters; every event stays."""
-    stats = {"indexed": 7, "failed": 2, "retried": 3, "dropped:not_article": 4, "dropped:too_short": 1, "fetched": 9}
+    stats = {
+        "indexed": 7,
+        "index_batches": 2,
+        "failed": 2,
+        "retried": 3,
+        "dropped:not_article": 4,
+        "dropped:too_short": 1,
+        "fetched": 9,
+    }
     families = {f.name: f for f in event_counters(stats, CounterMetricFamily)}
     assert families["newsflow_indexed"].samples[0].value == 7
+    assert families["newsflow_index_batches"].samples[0].value == 2
     assert families["newsflow_dead_lettered"].samples[0].value == 2
     assert families["newsflow_retried"].samples[0].value == 3
     dropped = {s.labels["reason"]: s.value for s in families["newsflow_dropped"].samples}
