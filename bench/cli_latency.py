@@ -1,8 +1,9 @@
 """Wall time of the read commands (`newsflow search`, `export`, `status`) next to `python -c pass`.
 
-Builds a data directory whose SQLite index holds the golden corpus's articles (a few dozen),
-then runs each command as an operator would, in a subprocess, several times, and prints the
-median and the fastest run of each, all measured in the same run on the same machine.
+Builds a data directory whose index (the default backend, or the one NEWSFLOW_SEARCH_BACKEND
+names) holds the golden corpus's articles (a few dozen), then runs each command as an operator
+would, in a subprocess, several times, and prints the median and the fastest run of each, all
+measured in the same run on the same machine.
 `status` is timed twice: starting the embedded Redis itself, and with a server already
 running for the data directory (as while `newsflow run` or `serve` is up).
 
@@ -25,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.models import Article, article_id  # noqa: E402
-from pipeline.search.sqlite import SqliteBackend  # noqa: E402
+from pipeline.search import backend_name, open_backend  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
 from workers.embedded import EmbeddedRedis  # noqa: E402
 
 CORPUS = ROOT / "tests" / "corpus"
@@ -33,7 +35,9 @@ CORPUS = ROOT / "tests" / "corpus"
 
 def build_index(data_dir: Path) -> int:
     """Index every corpus article's expected text; returns how many."""
-    backend = SqliteBackend(data_dir / "index.sqlite3")
+    settings = Settings(data_dir=data_dir)
+    print(f"index: {backend_name(settings)}")
+    backend = open_backend(settings)
     articles = []
     for text in sorted(CORPUS.glob("*/*.txt")):
         url = f"https://{text.parent.name}.example/{text.stem}.html"
