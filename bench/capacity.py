@@ -44,7 +44,7 @@ class Inputs:
     shard_gb: float = 40  # target primary shard size (Elastic: 10-50 GB)
     shard_docs: float = 200e6  # most documents a shard should hold (Elastic's guide)
     clean_per_core: float = 37.9  # pages/s of clean_page on one core: quality.py
-    pipeline_per_core: float = 6.0  # articles/s of a whole import, per core of 2 shared ones: import_warc.py
+    pipeline_per_core: float = 8.0  # articles/s of a whole import, per core of 2 shared ones: import_warc.py
     stage_ms: float = 4.27  # Redis work of the process stage per article, ms: redis_memory.py
     index_per_thread: float = 920  # articles/s of one bulk client: es_bulk.py
     fetch_seconds: float = 1.0  # one page fetched from the internet (assumed: not measurable here)
