@@ -1,10 +1,12 @@
 """Item-to-searchable latency under load: from a feed entry seen to its article searchable.
 
-    .venv/bin/python bench/item_latency.py [--articles 1000] [--sites 10] [--markdown docs/figures/item-latency.md]
+    .venv/bin/python bench/item_latency.py [--articles 1000] [--sites 10] [--linger SECONDS]
+        [--markdown docs/figures/item-latency.md]
 
 Serves synthetic sites on 127.0.0.1 and runs the real `newsflow run --once` (embedded Redis,
-SQLite, real workers) on all of them at once: the run is the load. The workers record each
-article's latency in the `newsflow_item_to_searchable_seconds` histogram (prometheus_client
+the default index, real workers) on all of them at once: the run is the load. The workers record
+a latency in the `newsflow_item_to_searchable_seconds` histogram for each index batch, that of
+the article whose trigger ran it (a waiting batch's oldest) (prometheus_client
 multiprocess files under the data directory); this reads the files of every worker of the
 run and prints p50 and p95 (interpolated within the histogram's buckets), with the article
 count and the run's wall time; `--markdown` also writes them as the table the documentation
@@ -67,6 +69,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--sites", type=int, default=10)
+    parser.add_argument(
+        "--linger", type=float, metavar="SECONDS", help="NEWSFLOW_INDEX_LINGER for the run (default: the setting's)"
+    )
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the figures as a Markdown table here")
     args = parser.parse_args()
     provenance = Provenance()
@@ -74,6 +79,8 @@ def main() -> int:
         work = Path(tmp)
         metrics = work / "metrics"
         env = harness.base_env(work / "data", NEWSFLOW_METRICS_DIR=str(metrics))
+        if args.linger is not None:
+            env["NEWSFLOW_INDEX_LINGER"] = str(args.linger)
         with harness.serve(harness.make_sites(args.sites, args.articles)) as sites:
             outcome = harness.run_with_faults(sites, work, env, None, timeout=1800)
         if outcome.returncode:
