@@ -4,10 +4,10 @@
 
 Serves `--articles` distinct articles on `--sites` loopback sites, then runs the real
 command once without faults and once per fault, each against a fresh redis-server of its
-own (append-only, fsync every second) and a fresh data directory (SQLite index; the search
-backend faults start noida-db, an Elasticsearch stand-in). Prints, per run: exit code,
-articles lost and duplicated, messages left unacknowledged, work left open, wall time, and
-articles/s against the fault-free run of the same invocation. `--markdown` also writes them as
+own (append-only, fsync every second) and a fresh data directory (the embedded default index,
+Tantivy; the search backend faults start noida-db, an Elasticsearch stand-in). Prints, per
+run: exit code, articles lost and duplicated, messages left unacknowledged, work left open,
+wall time, and articles/s against the fault-free run of the same invocation. `--markdown` also writes them as
 the table the documentation includes (docs/figures/faults.md), with the run's provenance.
 
 Faults: worker mains SIGKILLed every few hundred pages (I/O and cleaning, alternately),
@@ -32,7 +32,7 @@ from tests.faults import harness  # noqa: E402
 from tests.search.noida import NoidaServer, free_port  # noqa: E402 - after the path is set
 
 FAULTS = {  # each run as the documentation's table names it
-    "none": "no fault (SQLite)",
+    "none": "no fault (embedded Tantivy index)",
     "worker-mains": "worker mains SIGKILLed 6 times (I/O and cleaning, alternately)",
     "pool-children": "every cleaning pool child SIGKILLed, 6 times",
     "redis": "Redis SIGKILLed and restarted 5 s later, twice",
