@@ -4,6 +4,9 @@ It holds the small stores (feeds, seen URLs, the work ledger, pending documents,
 records, dead letters, hosts, counters, the broker's queues) and `commit`, the one
 transaction a stage ends with: its work item leaves the ledger, its output enters it, and
 its marks (a pending document, a dead letter, a deferral) are written, all or nothing.
+
+The broker's queues may live on a Redis of their own (`broker_url`): `broker` is then a second
+client, and only `BrokerView` uses it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class StateStore:
         self,
         client: Client,
         *,
+        broker: Client | None = None,
         seen_retention: float = DEFAULT_RETENTION,
         dead_letters_max: int = DEFAULT_DEAD_LETTERS_MAX,
         queues: Iterable[str] = (),
@@ -44,6 +48,8 @@ class StateStore:
         recent_pages: int = DEFAULT_RECENT_PAGES,
     ) -> None:
         self._r = client
+        # The broker's Redis: the state's own unless the queues live apart.
+        self._broker = client if broker is None else broker
         self.clock = clock
         self.counters = Counters(client)
         self.seen = SeenUrls(client, seen_retention, clock)
@@ -55,13 +61,21 @@ class StateStore:
         self.pages = PageRecords(client, keep=recent_pages)
         self.dead = DeadLetters(client, dead_letters_max)
         self.hosts = HostStore(client)
-        self.broker = BrokerView(client, queues)
+        self.broker = BrokerView(self._broker, queues)
         self.drift = DriftWindows(client)
         self.imports = ImportStore(client, self.seen)
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: object) -> StateStore:
-        return cls(connect(url), **kwargs)  # type: ignore[arg-type]
+    def from_url(cls, url: str, broker_url: str | None = None, **kwargs: object) -> StateStore:
+        """A store on the Redis at `url`, reading the broker's queues at `broker_url` (default: the same)."""
+        client = connect(url)
+        broker = client if broker_url in (None, url) else connect(broker_url)
+        return cls(client, broker=broker, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def _clients(self) -> list[Client]:
+        """The state's Redis, then the broker's when it is another."""
+        return [self._r] if self._broker is self._r else [self._r, self._broker]
 
     # -- stores that take their own parameters ---------------------------------------------------
     def boilerplate(self, min_pages: int = 3, **kwargs: float | int) -> BoilerplateStats:
@@ -113,19 +127,32 @@ class StateStore:
         """What a reconciliation pass reads, in a few commands whatever the backlog: per stage the
         ledger's published items and the queue's messages, the held messages and who runs what
         (in one transaction, so the counts agree with each other), then the due and unpublished
-        items (at most `limit` each)."""
+        items (at most `limit` each).
+
+        With the broker on a Redis of its own, the ledger is read in one transaction and the
+        broker in the next. What moves in between can make a stage look short of messages (an
+        item that ended after the first read, its message acknowledged before the second): the
+        stage is then counted again and audited, and its items are found carried or ended. Or
+        it can make a stage look fuller for one pass (a message published in between), which
+        delays finding a loss in it to a later pass; a lost message stays lost, so one is found.
+        """
         queues = self.broker.queues
         pipe = self._r.pipeline(transaction=True)
         for stage in queues:
             self.work.live_count(stage, pipe)
-        self.broker.count_waiting(pipe)
-        self.broker.read_held(pipe)
         self.work.read_runs(pipe)
+        apart = self._broker is not self._r
+        broker_pipe = self._broker.pipeline(transaction=True) if apart else pipe
+        self.broker.count_waiting(broker_pipe)
+        self.broker.read_held(broker_pipe)
         replies = pipe.execute()
+        if apart:
+            replies += broker_pipe.execute()
         n = len(queues)
         live = {stage: int(x) for stage, x in zip(queues, replies[:n], strict=True)}
-        waiting = self.broker.waiting_counts(replies[n:-3])
-        held = self.broker.held_from(replies[-3:-1])
+        runs = replies[n]
+        waiting = self.broker.waiting_counts(replies[n + 1 : -2])
+        held = self.broker.held_from(replies[-2:])
         ids = [m.task_id for m in held if m.task_id]
         return Snapshot(
             now=now,
@@ -133,7 +160,7 @@ class StateStore:
             lease=lease,
             due=self.work.due(now, limit),
             unpublished=self.work.unpublished(now, limit),
-            running=self.work.runs_from(replies[-1]),
+            running=self.work.runs_from(runs),
             held=held,
             sent=self.work.sent_times(ids),
             carrying=self.work.published(ids),
@@ -157,7 +184,8 @@ class StateStore:
         return self.counters.all()
 
     def used_memory(self) -> int:
-        """Bytes Redis holds (`used_memory`): newsflow's state, the queues, and anything else."""
+        """Bytes the state's Redis holds (`used_memory`): newsflow's state, the queues when the
+        broker shares it, and anything else."""
         return int(self._r.info("memory")["used_memory"])
 
     def feed_state(self, feed_id: str) -> dict[str, str]:
@@ -170,8 +198,14 @@ class StateStore:
         return self.feeds.bump(feed_id, name, amount)
 
     def wait_available(self, patience: float, **kwargs: object) -> bool:
-        """Block until Redis answers (True) or `patience` seconds pass (False); see `client`."""
-        return wait_until_available(self._r, patience, **kwargs)  # type: ignore[arg-type]
+        """Block until Redis (the broker's too, when apart) answers (True) or `patience` seconds
+        pass (False); see `client`."""
+        deadline = time.monotonic() + patience
+        for client in self._clients:
+            left = max(0.0, deadline - time.monotonic())
+            if not wait_until_available(client, left, **kwargs):  # type: ignore[arg-type]
+                return False
+        return True
 
     def memory(self, sample: int = 200) -> tuple[int, dict[str, int]]:
         """Redis's used memory, and an estimate of it by key family (`nf:ndx`, `nf:core:seen`...),
@@ -196,7 +230,9 @@ class StateStore:
         return len(doomed)
 
     def ping(self) -> bool:
-        return bool(self._r.ping())
+        """True when the state's Redis answers, and the broker's too when apart."""
+        return all(bool(client.ping()) for client in self._clients)
 
     def close(self) -> None:
-        self._r.close()
+        for client in self._clients:
+            client.close()

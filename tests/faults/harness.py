@@ -466,7 +466,7 @@ def run_with_faults(
         proc.returncode, stdout, stderr + export.stderr, seconds, sum(len(s.articles) for s in sites), urls, faults=log
     )
     if env.get("REDIS_URL"):
-        store = StateStore.from_url(env["REDIS_URL"])
+        store = StateStore.from_url(env["REDIS_URL"], env.get("NEWSFLOW_BROKER_URL"))
         try:
             outcome.unacked = store.broker.in_flight()
             outcome.ledger_open = store.work.counts().total
