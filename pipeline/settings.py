@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "newsflow.yaml"
@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     """The Redis that carries Celery's queues (`redis://`, `rediss://` or `unix://`). Unset: the
     state's Redis (`redis_url`, or the embedded one). Set, the queues live there and the shared
     state stays on `redis_url`; the reconciler reads the queues where they are."""
+    redis_cluster: bool = False
+    """`true`: `redis_url` names any node of a Redis Cluster, which holds the shared state (the
+    seen URLs and the work ledger split into partitions spread over its slots). The broker then
+    needs a Redis of its own (`broker_url`): Celery's queues cannot live on a cluster."""
     elasticsearch_url: str | None = Field(
         default=None, validation_alias=AliasChoices("ELASTICSEARCH_URL", "NEWSFLOW_ELASTICSEARCH_URL")
     )
@@ -222,6 +226,23 @@ class Settings(BaseSettings):
                 f"NEWSFLOW_BROKER_URL: {what}; name the broker's Redis with a redis://, rediss:// or unix:// URL"
             )
         return value or None
+
+    @model_validator(mode="after")
+    def _check_cluster(self) -> Self:
+        if self.redis_cluster and not self.redis_url:
+            raise ValueError(
+                "NEWSFLOW_REDIS_CLUSTER: set REDIS_URL to a node of the cluster (the embedded Redis is one)"
+            )
+        if self.redis_cluster and not self.broker_url:
+            raise ValueError(
+                "NEWSFLOW_REDIS_CLUSTER: set NEWSFLOW_BROKER_URL to a Redis of the broker's own "
+                "(Celery's queues cannot live on a cluster)"
+            )
+        if self.redis_cluster and (self.redis_url or "").startswith("unix://"):
+            raise ValueError(
+                "NEWSFLOW_REDIS_CLUSTER: a cluster is reached over TCP: REDIS_URL must be redis:// or rediss://"
+            )
+        return self
 
     @field_validator("raw_store")
     @classmethod

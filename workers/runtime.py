@@ -64,7 +64,7 @@ class Runtime:
 
     @cached_property
     def state(self) -> StateStore:
-        client = connect(self.redis_url)
+        client = connect(self.redis_url, cluster=self.settings.redis_cluster)
         return StateStore(
             client,
             broker=client if self.broker_url == self.redis_url else connect(self.broker_url),
