@@ -1,7 +1,7 @@
 """Redis bytes per article in the steady state, and the near-duplicate recall kept.
 
     .venv/bin/python bench/redis_memory.py [--articles 10000 100000] [--sites 100] [--per-day 100000]
-        [--markdown docs/figures/redis-memory.md]
+        [--markdown docs/figures/redis-memory.md] [--cluster]
 
 For each size: a fresh redis-server (append-only off: memory only), then synthetic articles
 go through what the pipeline keeps in Redis per article (the seen URL and the feed's GUID
@@ -13,6 +13,9 @@ Articles arrive on a simulated clock at `--per-day` (the near-duplicate index si
 the traffic it sees). Prints used_memory per article, where it goes by key family (sampled
 with MEMORY USAGE), the near-duplicate index's layout, and the time per article; `--markdown`
 also writes them as the tables the documentation includes, with the run's provenance.
+
+`--cluster` keeps the state on a three-master Redis Cluster instead (the tests' own, started
+here) and also prints each node's memory and the largest over the smallest.
 """
 
 from __future__ import annotations
@@ -45,13 +48,15 @@ def body_of(rng: random.Random, n: int) -> str:
     return " ".join(" ".join(rng.choice(WORDS) for _ in range(40)) + f" {n}-{p}." for p in range(6))
 
 
-def run(articles: int, sites: int, per_day: int, seed: int = 11) -> dict[str, float]:
+def run(articles: int, sites: int, per_day: int, seed: int = 11, cluster: bool = False) -> dict[str, float]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="newsflow-memory-") as tmp:
-        server = harness.RedisServer(Path(tmp), free_port())
+        server: harness.RedisServer | harness.RedisClusterServers
+        server = harness.RedisClusterServers(Path(tmp)) if cluster else harness.RedisServer(Path(tmp), free_port())
         server.start()
-        state = StateStore.from_url(server.url)
+        state = StateStore.from_url(server.url, cluster=cluster)
         try:
+            base_nodes = state.node_memory()
             base, _ = state.memory()
             clock = [1_800_000_000.0]
             store = state.neardup(SIG_VERSION)
@@ -94,6 +99,7 @@ def run(articles: int, sites: int, per_day: int, seed: int = 11) -> dict[str, fl
             seconds = time.perf_counter() - started
             used_now, families = state.memory()
             used = used_now - base
+            nodes = {node: used - base_nodes[node] for node, used in state.node_memory().items()}
             shares = {f: b / articles for f, b in families.items()}
             layout = store.index.layout()
             return {
@@ -108,10 +114,18 @@ def run(articles: int, sites: int, per_day: int, seed: int = 11) -> dict[str, fl
                 "copies": copies,
                 "near_duplicate_recall": round(found / max(1, copies), 4),
                 **{f"bytes_per_article[{f}]": round(v) for f, v in sorted(shares.items(), key=lambda kv: -kv[1])},
+                **(node_figures(nodes) if cluster else {}),
             }
         finally:
             state.close()
             server.stop()
+
+
+def node_figures(nodes: dict[str, int]) -> dict[str, float]:
+    """Each node's memory grown by the run, and the largest over the smallest."""
+    out: dict[str, float] = {f"node_bytes[{i}]": b for i, b in enumerate(sorted(nodes.values()))}
+    out["node_largest_over_smallest"] = round(max(nodes.values()) / max(1, min(nodes.values())), 3)
+    return out
 
 
 def main() -> int:
@@ -120,11 +134,12 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=100)
     parser.add_argument("--per-day", type=int, default=100_000, help="simulated arrival rate (articles a day)")
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the figures as Markdown tables here")
+    parser.add_argument("--cluster", action="store_true", help="the state on a three-master Redis Cluster")
     args = parser.parse_args()
     provenance = Provenance()
     results = []
     for n in args.articles:
-        results.append(run(n, args.sites, args.per_day))
+        results.append(run(n, args.sites, args.per_day, cluster=args.cluster))
         print(json.dumps(results[-1]), flush=True)
     if args.markdown:
         notes = f"{args.sites} sites, {args.per_day:,} articles a day (simulated)."

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "newsflow.yaml"
@@ -33,7 +33,12 @@ class Settings(BaseSettings):
     configuration reference (`docs/reference/configuration.md`) is generated from them."""
 
     model_config = SettingsConfigDict(
-        env_prefix="NEWSFLOW_", extra="ignore", populate_by_name=True, use_attribute_docstrings=True
+        env_prefix="NEWSFLOW_",
+        extra="ignore",
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+        # A URL given may hold a password: errors name the setting and say why, not the value.
+        hide_input_in_errors=True,
     )
 
     data_dir: Path = Field(default_factory=_default_data_dir)
@@ -41,7 +46,15 @@ class Settings(BaseSettings):
     the raw pages (unless `raw_store` says otherwise), the metrics files and the worker logs live."""
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "NEWSFLOW_REDIS_URL"))
     """Unset: an embedded Redis under `data_dir`. Set (e.g. `redis://redis:6379/0`): a real Redis
-    for the broker and the shared state."""
+    for the shared state, and for the broker unless `broker_url` names another."""
+    broker_url: str | None = None
+    """The Redis that carries Celery's queues (`redis://`, `rediss://` or `unix://`). Unset: the
+    state's Redis (`redis_url`, or the embedded one). Set, the queues live there and the shared
+    state stays on `redis_url`; the reconciler reads the queues where they are."""
+    redis_cluster: bool = False
+    """`true`: `redis_url` names any node of a Redis Cluster, which holds the shared state (the
+    seen URLs and the work ledger split into partitions spread over its slots). The broker then
+    needs a Redis of its own (`broker_url`): Celery's queues cannot live on a cluster."""
     elasticsearch_url: str | None = Field(
         default=None, validation_alias=AliasChoices("ELASTICSEARCH_URL", "NEWSFLOW_ELASTICSEARCH_URL")
     )
@@ -206,6 +219,35 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     """Also serve each worker's own metrics on this port, for hosts the API cannot see on disk.
     0: off."""
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_broker_url(cls, value: str | None) -> str | None:
+        scheme, sep, _ = (value or "").partition("://")
+        if value and (not sep or scheme not in ("redis", "rediss", "unix")):
+            # Only the scheme is shown: the rest may hold a password.
+            what = f"{scheme}:// is not Redis" if sep else "not a URL"
+            raise ValueError(
+                f"NEWSFLOW_BROKER_URL: {what}; name the broker's Redis with a redis://, rediss:// or unix:// URL"
+            )
+        return value or None
+
+    @model_validator(mode="after")
+    def _check_cluster(self) -> Self:
+        if self.redis_cluster and not self.redis_url:
+            raise ValueError(
+                "NEWSFLOW_REDIS_CLUSTER: set REDIS_URL to a node of the cluster (the embedded Redis is one)"
+            )
+        if self.redis_cluster and not self.broker_url:
+            raise ValueError(
+                "NEWSFLOW_REDIS_CLUSTER: set NEWSFLOW_BROKER_URL to a Redis of the broker's own "
+                "(Celery's queues cannot live on a cluster)"
+            )
+        if self.redis_cluster and (self.redis_url or "").startswith("unix://"):
+            raise ValueError(
+                "NEWSFLOW_REDIS_CLUSTER: a cluster is reached over TCP: REDIS_URL must be redis:// or rediss://"
+            )
+        return self
 
     @field_validator("raw_store")
     @classmethod

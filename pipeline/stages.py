@@ -38,12 +38,13 @@ def fetch_work(
     published: str | None = None,
 ) -> WorkItem:
     """Fetch one article page (keyed by its canonical URL: one fetch per URL at a time)."""
-    return WorkItem.make(FETCH, url, url=url, feed=feed, site=site, language=language, published=published)
+    return WorkItem.make(FETCH, url, place=url, url=url, feed=feed, site=site, language=language, published=published)
 
 
 def process_work(page: dict[str, Any], page_id: str) -> WorkItem:
-    """Clean one stored page (keyed by page and reason: a re-clean does not replace a first clean)."""
-    return WorkItem.make(PROCESS, f"{page_id}:{page.get('reason', 'new')}", page=page)
+    """Clean one stored page (keyed by page and reason: a re-clean does not replace a first clean),
+    placed by the page's URL (an import claims it with its work: see `WorkItem.make`)."""
+    return WorkItem.make(PROCESS, f"{page_id}:{page.get('reason', 'new')}", place=page.get("url"), page=page)
 
 
 def index_rejected_work(doc_id: str) -> WorkItem:

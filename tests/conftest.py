@@ -13,6 +13,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from demo.server import SiteServer
+from tests.faults import harness
 from tests.support import SITES, WORKER_ENV, make_settings, start_workers
 from workers.embedded import EmbeddedRedis
 from workers.runtime import Runtime, set_runtime
@@ -39,13 +40,31 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedded_redis(data_dir: Path) -> Iterator[str]:
-    """The session's Redis; stopped when the session ends (even if a test fails)."""
+def state_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.RedisClusterServers | None]:
+    """With NEWSFLOW_TEST_STATE=cluster, a three-master Redis Cluster for the session's state."""
+    if not harness.STATE_ON_CLUSTER:
+        yield None
+        return
+    cluster = harness.RedisClusterServers(tmp_path_factory.mktemp("state-cluster")).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def embedded_redis(data_dir: Path, state_cluster: harness.RedisClusterServers | None) -> Iterator[str]:
+    """The session's Redis (the state's URL: with NEWSFLOW_TEST_STATE=cluster, the cluster's,
+    the embedded Redis then being the broker); stopped when the session ends (even if a test fails)."""
     server = EmbeddedRedis(data_dir)
     # The Celery app configures itself from the environment on first use: point it here.
-    saved = {k: os.environ.get(k) for k in ("REDIS_URL", "NEWSFLOW_DATA_DIR", *WORKER_ENV)}
+    names = ("REDIS_URL", "NEWSFLOW_REDIS_CLUSTER", "NEWSFLOW_BROKER_URL", "NEWSFLOW_DATA_DIR", *WORKER_ENV)
+    saved = {k: os.environ.get(k) for k in names}
     os.environ.update({"REDIS_URL": server.url, "NEWSFLOW_DATA_DIR": str(data_dir), **WORKER_ENV})
-    yield server.url
+    state_url = server.url
+    if state_cluster is not None:
+        harness.CLUSTER = harness.SessionCluster(state_cluster.url, server.url)
+        os.environ.update(harness.on_cluster({"REDIS_URL": state_cluster.url}))
+        state_url = state_cluster.url
+    yield state_url
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

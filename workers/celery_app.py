@@ -29,12 +29,12 @@ class NewsflowCelery(Celery):
 
 def configuration() -> dict[str, Any]:
     """The Celery settings, from this process's newsflow settings."""
-    from workers.runtime import broker_url, get_runtime
+    from workers.runtime import get_runtime, kombu_url
 
     runtime = get_runtime()
     settings = runtime.settings
     return dict(
-        broker_url=broker_url(runtime.redis_url),
+        broker_url=kombu_url(runtime.broker_url),
         broker_transport_options={
             # A task reserved by a worker that vanished is delivered again after this.
             "visibility_timeout": settings.visibility_timeout,

@@ -124,6 +124,9 @@ def reconcile(state: StateStore, *, grace: float, lease: float, now: float | Non
             found = apply(state, plan_audit(state.delivery_audit(stage, now, grace)), now)
             out.republished += found.republished
             out.inspected.append(stage)
+    if out.republished:
+        # What the broker lost or a publish never carried: an operator sees it in `status`.
+        state.incr("work_published_again", out.republished)
     if out or out.inspected:
         log.info(
             "reconciled: %d due, %d restored, %d published again (queues read: %s)",

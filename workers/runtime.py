@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pipeline.errors import TransientError
 from pipeline.settings import Settings
 from pipeline.stages import QUEUES
-from pipeline.state import StateStore, connect
+from pipeline.state import StateStore, connect, describe
 from workers.embedded import EmbeddedRedis
 
 if TYPE_CHECKING:  # the heavy parts are imported by the properties that build them
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the heavy parts are imported by the properties that build t
 log = logging.getLogger("newsflow")
 
 
-def broker_url(redis_url: str) -> str:
+def kombu_url(redis_url: str) -> str:
     """The Celery broker URL for a Redis URL (unix sockets use kombu's own scheme)."""
     if redis_url.startswith("unix://"):
         return "redis+socket://" + redis_url[len("unix://") :]
@@ -51,9 +51,23 @@ class Runtime:
         return self._embedded.url
 
     @cached_property
+    def broker_url(self) -> str:
+        """The Redis of Celery's queues: `broker_url` when set, else the state's."""
+        return self.settings.broker_url or self.redis_url
+
+    def where_redis(self) -> str:
+        """The Redis an outage message names: the state's, and the broker's when apart."""
+        where = f"Redis at {describe(self.redis_url)}"
+        if self.broker_url != self.redis_url:
+            where += f" (broker at {describe(self.broker_url)})"
+        return where
+
+    @cached_property
     def state(self) -> StateStore:
+        client = connect(self.redis_url, cluster=self.settings.redis_cluster)
         return StateStore(
-            connect(self.redis_url),
+            client,
+            broker=client if self.broker_url == self.redis_url else connect(self.broker_url),
             seen_retention=self.settings.seen_retention_days * 86400,
             dead_letters_max=self.settings.dead_letters_max,
             queues=QUEUES,

@@ -19,7 +19,7 @@ from typing import Any
 from pipeline import scheduling, stages
 from pipeline.errors import PermanentError, TransientError
 from pipeline.feeds import FeedConfig
-from pipeline.state import describe, is_outage
+from pipeline.state import is_outage
 from workers.handoff import flush_held, reconcile, recover_node, submit
 from workers.runlock import RunLock
 from workers.runtime import Runtime
@@ -157,12 +157,12 @@ def _guard(rt: Runtime, watch: Watch, step: Callable[[], Any]) -> Any:
                 raise
             began = time.monotonic()
             print(
-                f"newsflow: Redis at {describe(rt.redis_url)} is unavailable ({exc}); waiting up to {patience:.0f} s",
+                f"newsflow: {rt.where_redis()} is unavailable ({exc}); waiting up to {patience:.0f} s",
                 file=sys.stderr,
             )
             if not rt.state.wait_available(patience):
                 raise RunStopped(
-                    f"Redis at {describe(rt.redis_url)} unavailable for {patience:.0f} s; stopping. "
+                    f"{rt.where_redis()} unavailable for {patience:.0f} s; stopping. "
                     "Queued work is kept in Redis (with append-only persistence) and goes on at the next run.",
                     exit_code=75,  # EX_TEMPFAIL, as for every command that finds Redis away
                 ) from None

@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 from redis import exceptions as rexc
+from redis.cluster import ClusterPipeline, RedisCluster
 
 log = logging.getLogger("newsflow.state")
 
@@ -30,12 +31,46 @@ OUTAGE_ERRORS: tuple[type[Exception], ...] = (
 Client = redis.Redis
 
 
-def connect(url: str) -> Client:
-    """A client for `url` (redis://, rediss:// or unix://) that notices dead sockets quickly."""
+def connect(url: str, *, cluster: bool = False) -> Client:
+    """A client for `url` (redis://, rediss:// or unix://) that notices dead sockets quickly.
+
+    With `cluster`, `url` names any node of a Redis Cluster, and the client (redis-py's
+    `RedisCluster`, typed here as a `Client`: its commands are the same) finds the others."""
     options: dict[str, Any] = {"health_check_interval": 15, "socket_connect_timeout": 5, "socket_timeout": 30}
     if not url.startswith("unix://"):
         options["socket_keepalive"] = True  # TCP only
+    if cluster:
+        if url.startswith("unix://"):
+            raise ValueError("NEWSFLOW_REDIS_CLUSTER: a cluster is reached over TCP (redis:// or rediss://)")
+        return RedisCluster.from_url(url, **options)  # type: ignore[return-value]
     return redis.Redis.from_url(url, **options)
+
+
+def is_cluster(client: Client) -> bool:
+    """True for a Redis Cluster's client: its keys are spread over slots."""
+    return isinstance(client, RedisCluster)
+
+
+def run_script(pipe: Any, script: Any, keys: list[str], args: list[Any]) -> None:
+    """Queue a registered script on a pipeline: by its digest on one Redis; by its text on a
+    cluster, whose pipelines refuse EVALSHA."""
+    if isinstance(pipe, ClusterPipeline):
+        pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+    else:
+        script(keys=keys, args=args, client=pipe)
+
+
+def ping(client: Client) -> bool:
+    """PING the Redis, or every primary of a cluster (one whose node is down does not answer)."""
+    if is_cluster(client):
+        return bool(client.ping(target_nodes=RedisCluster.PRIMARIES))
+    return bool(client.ping())
+
+
+def batch(client: Client) -> Any:
+    """A transaction on one Redis; on a cluster, where the keys it touches may lie in several
+    slots, a pipeline (each command applies on its own)."""
+    return client.pipeline(transaction=not is_cluster(client))
 
 
 def text(value: bytes | str) -> str:
@@ -82,7 +117,7 @@ def wait_until_available(
     last_log = -10.0
     while True:
         try:
-            client.ping()
+            ping(client)
             return True
         except OUTAGE_ERRORS as exc:
             waited = clock() - start

@@ -9,7 +9,7 @@ from typing import Any
 
 from pipeline.state import keys
 from pipeline.state.client import Client
-from pipeline.state.work import LEDGER_KEYS, RECORD_LUA, WorkItem
+from pipeline.state.work import RECORD_LUA, WorkItem, WorkLedger
 
 DEFAULT_MAX = 100_000
 
@@ -74,9 +74,10 @@ class DeadLetter:
 class DeadLetters:
     """A capped list: the newest `limit` letters stay; older ones are dropped and counted."""
 
-    def __init__(self, client: Client, limit: int = DEFAULT_MAX) -> None:
+    def __init__(self, client: Client, limit: int = DEFAULT_MAX, work: WorkLedger | None = None) -> None:
         self.r = client
         self.limit = max(1, limit)
+        self.work = work or WorkLedger(client)
         self._take = client.register_script(_TAKE_FOR_REPLAY)
 
     def add(self, letter: DeadLetter, pipe: Any) -> None:
@@ -91,5 +92,17 @@ class DeadLetters:
         return int(self.r.llen(keys.DEAD))
 
     def take_for_replay(self, now: float, limit: int = 1000) -> list[DeadLetter]:
-        """Take up to `limit` of the oldest letters out; their work is back in the ledger."""
-        return [DeadLetter.from_json(x) for x in self._take(keys=[keys.DEAD, *LEDGER_KEYS], args=[repr(now), limit])]
+        """Take up to `limit` of the oldest letters out; their work is back in the ledger.
+
+        On a partitioned ledger (a Redis Cluster) their work is recorded first and the letters
+        are taken out after: a replay cut off in between (or run twice at once) replays a
+        letter twice, which costs a run, not the work."""
+        if len(self.work.parts) == 1:
+            ledger = self.work.parts[0].ledger
+            return [DeadLetter.from_json(x) for x in self._take(keys=[keys.DEAD, *ledger], args=[repr(now), limit])]
+        raw = list(self.r.lrange(keys.DEAD, 0, limit - 1))
+        letters = [DeadLetter.from_json(x) for x in raw]
+        self.work.record([letter.work for letter in letters if letter.work is not None], now)
+        if raw:
+            self.r.ltrim(keys.DEAD, len(raw), -1)
+        return letters

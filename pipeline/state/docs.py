@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.state import keys
-from pipeline.state.client import Client, text
+from pipeline.state.client import Client, run_script, text
 from pipeline.state.packing import pack_id
 
 PAGE_TTL = 14 * 86400  # seconds a site's page records outlive its last page
@@ -125,7 +125,7 @@ class PendingDocs:
             aside: dict[Any, Any] = dict(rejected)
             pipe.hset(keys.REJECTED, mapping=aside)
         if args:
-            pipe.eval(_DEL_IF_SAME, 1, keys.PENDING, *args)
+            run_script(pipe, self._del_if_same, [keys.PENDING], args)
         if indexed:
             taken: dict[Any, Any] = dict(indexed)
             pipe.hset(keys.RECENT_DOCS, mapping=taken)

@@ -6,6 +6,11 @@ share a hash tag (the part in braces), so a Redis Cluster keeps them in one slot
 - `{core}`: the hand-off keys. Seen URLs, feed GUID maps, the work ledger, documents
   pending for the index and dead letters change together when a stage hands work to the
   next, so they live in one slot.
+- On a Redis Cluster the seen-URL map and the work ledger are split into `PARTITIONS`
+  partitions instead (`Partition`), each under a hash tag of its own, spread evenly over the
+  slots: a URL's partition holds both its seen entry and the ledger entry of the work it
+  makes (`WorkItem.make(place=url)`), so a claim is still one script. On one Redis there is
+  one partition, whose keys are the `{core}` keys above: an existing data directory's.
 - `{<site>}`: one site's boilerplate statistics, its page records, and its drift windows.
 - `{<host>}`: one host's politeness state.
 
@@ -14,6 +19,12 @@ Everything else is touched one key at a time and spreads freely. The broker's ow
 """
 
 from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from functools import cache
+
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 PREFIX = "nf:"
 CORE = PREFIX + "{core}:"
@@ -72,6 +83,11 @@ def feed_guids(feed_id: str, generation: str) -> str:
     return f"{CORE}feed:{feed_id}:gids:{generation}"
 
 
+def feed_guids_apart(feed_id: str, generation: str) -> str:
+    """A feed's GUID map on a partitioned layout (a Redis Cluster): under the feed's own tag."""
+    return f"{PREFIX}gids:{{{feed_id}}}:{generation}"
+
+
 # -- per site, per host ------------------------------------------------------------------------
 def boilerplate(site: str, what: str) -> str:
     """One of a site's boilerplate keys: `ids` and `fps` (its recent pages, two aligned lists),
@@ -117,3 +133,89 @@ def neardup_epochs(version: str) -> str:
 def neardup_shard(version: str, epoch: int | str, shard: int | str) -> str:
     """One small hash of the index: key bytes -> slots."""
     return f"{PREFIX}ndx:{version}:{epoch}:{shard}"
+
+
+# -- partitions of the seen map and the work ledger ------------------------------------------------
+PARTITIONS = 128  # on a Redis Cluster: about 43 per node of three, each a slot of its own
+
+
+@dataclass(frozen=True)
+class Partition:
+    """The keys of one partition of the seen map and the work ledger (see the module docstring)."""
+
+    number: int
+    tag: str  # the hash tag, braces included
+
+    def key(self, name: str) -> str:
+        return f"{PREFIX}{self.tag}:{name}"
+
+    @property
+    def seen_epochs(self) -> str:
+        return self.key("seen:epochs")
+
+    def seen_shard(self, epoch: int | str, shard: int | str) -> str:
+        return self.key(f"seen:{epoch}:{shard}")
+
+    @property
+    def ledger(self) -> tuple[str, str, str, str]:
+        """The keys a script that records work is given (`work.RECORD_LUA`): work, sent,
+        unpublished, due."""
+        return (self.key("work"), self.key("work:sent"), self.key("work:unpublished"), self.key("work:due"))
+
+    @property
+    def work(self) -> str:
+        return self.key("work")
+
+    @property
+    def work_sent(self) -> str:
+        return self.key("work:sent")
+
+    @property
+    def work_unpub(self) -> str:
+        return self.key("work:unpublished")
+
+    @property
+    def work_live(self) -> str:
+        return self.key("work:live")
+
+    @property
+    def work_due(self) -> str:
+        return self.key("work:due")
+
+    @property
+    def work_run(self) -> str:
+        return self.key("work:run")
+
+
+@cache
+def partitions(count: int) -> tuple[Partition, ...]:
+    """The partitions of a layout: one (the `{core}` keys) or `count`, whose hash tags are chosen
+    so that partition p's slot lies in the p-th of `count` equal ranges of the 16,384 slots:
+    however a cluster deals out its slots in ranges, each node gets its share of partitions."""
+    if count == 1:
+        return (Partition(0, "{core}"),)
+    out = []
+    for p in range(count):
+        low, high = p * REDIS_CLUSTER_HASH_SLOTS // count, (p + 1) * REDIS_CLUSTER_HASH_SLOTS // count
+        k = 0
+        while not low <= key_slot(f"core:{p}:{k}".encode()) < high:
+            k += 1
+        out.append(Partition(p, f"{{core:{p}:{k}}}"))
+    return tuple(out)
+
+
+def partition_of_digest(digest: str, count: int) -> int:
+    """The partition of a URL digest (hex): its first four digits, modulo the partitions."""
+    return int(digest[:4], 16) % count
+
+
+def partition_of_work(work_id: str, count: int) -> int:
+    """The partition of a work item: the first four hex digits of its id's digest (placed
+    there by `WorkItem.make`), or a hash of an id of another shape."""
+    if count == 1:
+        return 0
+    tail = work_id.rsplit(":", 1)[-1][:4]
+    try:
+        return int(tail, 16) % count if len(tail) == 4 else zlib.crc32(work_id.encode()) % count
+    except ValueError:
+        return zlib.crc32(work_id.encode()) % count

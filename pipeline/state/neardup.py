@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.state import keys
-from pipeline.state.client import Client, text
+from pipeline.state.client import Client, run_script, text
 from pipeline.state.shards import Epoch, ShardedKeys
 
 BLOCK = 1024  # records per string
@@ -113,7 +113,7 @@ class NearDupStore:
         pipe = self.r.pipeline(transaction=False)
         for key in hashed:
             shard, field = self.index.place(epochs[0], key)
-            self._add(keys=[shard], args=[field, slot, ttl], client=pipe)
+            run_script(pipe, self._add, [shard], [field, slot, ttl])
         return self._read(pipe, len(hashed), then_look, epochs)
 
     def _read(self, pipe: Any, skip: int, hashed: list[int], epochs: list[Epoch]) -> list[set[int]]:

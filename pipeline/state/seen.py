@@ -7,13 +7,17 @@ the client works out which shards a claim reads and writes, and the claim itself
 script (here, or with the feed entries in `feeds.py`), so it is atomic with what goes with it.
 Two URLs that fall in one shard with the same 40-bit field are taken for one: among 18 million
 URLs (100,000 a day for 180 days) that happens less than once in a thousand windows.
+
+On a Redis Cluster the map is split into partitions (`keys.Partition`), one `ShardedKeys` map
+each: a URL's digest picks its partition, and a claim of URLs of several partitions is one
+script per partition, each with the ledger keys of its partition.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pipeline.state import keys
@@ -78,41 +82,65 @@ class ClaimPlan:
     fields: list[bytes]
     epoch: int
     per_digest: int
+    part: keys.Partition  # the partition of every digest of the plan
 
 
 class SeenUrls:
     def __init__(
-        self, client: Client, retention: float = DEFAULT_RETENTION, clock: Callable[[], float] = time.time
+        self,
+        client: Client,
+        retention: float = DEFAULT_RETENTION,
+        clock: Callable[[], float] = time.time,
+        parts: Sequence[keys.Partition] = keys.partitions(1),
     ) -> None:
         self.r = client
         self.ttl = int(retention) + 1
         self._clock = clock
-        self.index = ShardedKeys(client, keys.SEEN_EPOCHS, keys.seen_shard)
+        self.parts = tuple(parts)
+        self.indexes = [ShardedKeys(client, part.seen_epochs, part.seen_shard) for part in self.parts]
+        self.index = self.indexes[0]  # a single Redis's one map (tests and benchmarks read its layout)
         self._claim = client.register_script(_CLAIM)
 
     def now(self) -> float:
         return self._clock()
 
-    def plan(self, digests: list[str]) -> ClaimPlan:
-        """Open the current epoch (the next one if this one is full) and place the digests."""
-        epochs = self.index.open(self._clock(), 0, self.ttl)
+    def by_part(self, digests: Sequence[str]) -> dict[int, list[int]]:
+        """The positions of the digests, grouped by partition (in their order)."""
+        out: dict[int, list[int]] = {}
+        for i, digest in enumerate(digests):
+            out.setdefault(keys.partition_of_digest(digest, len(self.parts)), []).append(i)
+        return out
+
+    def check_placed(self, part: int, work_id: str) -> None:
+        """A claim records work in its URL's partition: the item's id must name that partition."""
+        if keys.partition_of_work(work_id, len(self.parts)) != part:
+            raise ValueError(f"work item {work_id} is not placed by the URL it claims (WorkItem.make(place=url))")
+
+    def plan(self, digests: list[str], part: int = 0) -> ClaimPlan:
+        """Open the current epoch of partition `part` (the next one if this one is full) and
+        place the digests (all of that partition: see `by_part`)."""
+        index = self.indexes[part]
+        epochs = index.open(self._clock(), 0, self.ttl)
         shards: list[str] = []
         fields: list[bytes] = []
         for digest in digests:
             key = int(digest[:16], 16)
             for epoch in epochs:
-                shard, field = self.index.place(epoch, key)
+                shard, field = index.place(epoch, key)
                 shards.append(shard)
             fields.append(field)
-        return ClaimPlan(shards, fields, epochs[0].number, len(epochs))
+        return ClaimPlan(shards, fields, epochs[0].number, len(epochs), self.parts[part])
 
     def claim_digests(self, digests: list[str]) -> list[bool]:
         """For each URL digest, True when this caller claimed it (no one had seen it)."""
-        if not digests:
-            return []
-        plan = self.plan(digests)
-        args: list[int | str | bytes] = [self.ttl, repr(self._clock()), plan.epoch, plan.per_digest, *plan.fields]
-        return [bool(x) for x in self._claim(keys=[keys.SEEN_EPOCHS, *plan.shards], args=args)]
+        out = [False] * len(digests)
+        for part, positions in self.by_part(digests).items():
+            plan = self.plan([digests[i] for i in positions], part)
+            args: list[int | str | bytes] = [self.ttl, repr(self._clock()), plan.epoch, plan.per_digest, *plan.fields]
+            claimed = self._claim(keys=[plan.part.seen_epochs, *plan.shards], args=args)
+            for i, x in zip(positions, claimed, strict=True):
+                out[i] = bool(x)
+        return out
 
     def claim(self, canonical_url: str) -> bool:
         """True for the first caller to claim this URL; False if it was seen before."""
@@ -120,4 +148,4 @@ class SeenUrls:
 
     def count(self) -> int:
         """URLs claimed within the window."""
-        return self.index.count(self._clock(), self.ttl)
+        return sum(index.count(self._clock(), self.ttl) for index in self.indexes)

@@ -22,18 +22,24 @@ with what the stage's queue carries and reads messages only where the two disagr
 
 This module is the ledger's only writer. The scripts of other stores that record work (a
 feed's entry claim, an import's batch, a dead letter's replay) take `RECORD_LUA` from here.
+
+On a Redis Cluster the ledger is split into partitions (`keys.Partition`): an item lives in
+the partition its id names (`keys.partition_of_work`), and a reader of the whole ledger reads
+every partition. On one Redis there is one partition: the `{core}` keys.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.state import keys
-from pipeline.state.client import Client, text
+from pipeline.state.client import Client, batch, text
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,9 +59,14 @@ class WorkItem:
     error: str = ""
 
     @classmethod
-    def make(cls, task: str, key: str, **kwargs: Any) -> WorkItem:
-        """An item whose id derives from the task and a key: recording it twice keeps one entry."""
+    def make(cls, task: str, key: str, *, place: str | None = None, **kwargs: Any) -> WorkItem:
+        """An item whose id derives from the task and a key: recording it twice keeps one entry.
+
+        `place` (a URL) puts the item in that URL's ledger partition, beside its seen entry
+        (`keys.partition_of_digest`): its digest's first four hex digits are the URL's."""
         digest = hashlib.sha1(f"{task}\x00{key}".encode()).hexdigest()[:24]
+        if place is not None:
+            digest = hashlib.sha1(place.encode("utf-8")).hexdigest()[:4] + digest[4:]
         return cls(id=f"{task}:{digest}", task=task, kwargs=kwargs)
 
     def to_json(self) -> str:
@@ -118,9 +129,10 @@ class LedgerCounts:
 
 PAGE = 10_000  # ids or messages per command when a backlog is read
 
-# The keys a script that records work must be given, in this order (Redis Cluster keeps them
-# in one slot: see keys.py).
-LEDGER_KEYS = (keys.WORK, keys.WORK_SENT, keys.WORK_UNPUB, keys.WORK_DUE)
+# The keys a script that records work must be given, in this order (`keys.Partition.ledger`,
+# one partition's: a Redis Cluster keeps them in one slot). These are the one partition's of a
+# single Redis.
+LEDGER_KEYS = keys.partitions(1)[0].ledger
 
 # Lua for scripts that record work: record_work(k, id, item JSON, now), where `k` is a table of
 # the LEDGER_KEYS. Recording an item that is already there replaces it and counts as recorded
@@ -194,145 +206,205 @@ return 1
 class WorkLedger:
     """The ledger's commands; the hand-off transactions are in `StateStore.commit`."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, parts: Sequence[keys.Partition] = keys.partitions(1)) -> None:
         self.r = client
+        self.parts = tuple(parts)
         self._claim_due = client.register_script(_CLAIM_DUE)
         self._published = client.register_script(_PUBLISHED)
         self._start = client.register_script(_START)
         self._adopt = client.register_script(_ADOPT)
         self._adopted = False
 
+    # -- partitions --------------------------------------------------------------------------------
+    def part(self, work_id: str) -> keys.Partition:
+        """The partition that holds an item."""
+        return self.parts[keys.partition_of_work(work_id, len(self.parts))]
+
+    def by_part(self, ids: Iterable[str]) -> dict[keys.Partition, list[str]]:
+        """Ids grouped by their partition (in their order)."""
+        out: dict[keys.Partition, list[str]] = {}
+        for work_id in ids:
+            out.setdefault(self.part(work_id), []).append(work_id)
+        return out
+
+    def _each(self, queue: Callable[[Any, keys.Partition], None]) -> list[Any]:
+        """Queue one read per partition on one pipeline (a transaction on one Redis) and return
+        the replies in the partitions' order."""
+        pipe = batch(self.r)
+        for part in self.parts:
+            queue(pipe, part)
+        return list(pipe.execute())
+
     # -- writing (the transactions of `StateStore.commit` join these) ------------------------------
     def record(self, items: Sequence[WorkItem], now: float, pipe: Any = None) -> None:
         """Add items (or replace items of the same id) as recorded at `now`, as `RECORD_LUA`
-        does; joins `pipe` if given."""
+        does; joins `pipe` if given (the items must then share one partition)."""
         if not items:
             return
-        p = pipe if pipe is not None else self.r.pipeline(transaction=True)
-        ids = [i.id for i in items]
-        p.hset(keys.WORK, mapping={i.id: i.to_json() for i in items})
-        p.zadd(keys.WORK_SENT, dict.fromkeys(ids, now))
-        p.zadd(keys.WORK_UNPUB, dict.fromkeys(ids, now))
-        p.zrem(keys.WORK_DUE, *ids)
         if pipe is None:
-            p.execute()
+            for part, group in self.by_part(i.id for i in items).items():
+                chosen = set(group)
+                p = self.r.pipeline(transaction=True)
+                self._record(part, [i for i in items if i.id in chosen], now, p)
+                p.execute()
+            return
+        self._record(self.part(items[0].id), items, now, pipe)
+
+    @staticmethod
+    def _record(part: keys.Partition, items: Sequence[WorkItem], now: float, p: Any) -> None:
+        ids = [i.id for i in items]
+        p.hset(part.work, mapping={i.id: i.to_json() for i in items})
+        p.zadd(part.work_sent, dict.fromkeys(ids, now))
+        p.zadd(part.work_unpub, dict.fromkeys(ids, now))
+        p.zrem(part.work_due, *ids)
 
     def forget(self, work_id: str, pipe: Any) -> None:
         """Remove an item whose task ended (part of a transaction)."""
-        pipe.hdel(keys.WORK, work_id)
-        pipe.zrem(keys.WORK_SENT, work_id)
-        pipe.zrem(keys.WORK_UNPUB, work_id)
-        pipe.zrem(keys.WORK_LIVE, work_id)
-        pipe.zrem(keys.WORK_DUE, work_id)
-        pipe.hdel(keys.WORK_RUN, work_id)
+        part = self.part(work_id)
+        pipe.hdel(part.work, work_id)
+        pipe.zrem(part.work_sent, work_id)
+        pipe.zrem(part.work_unpub, work_id)
+        pipe.zrem(part.work_live, work_id)
+        pipe.zrem(part.work_due, work_id)
+        pipe.hdel(part.work_run, work_id)
 
     def defer(self, item: WorkItem, due: float, pipe: Any) -> None:
         """Keep an item waiting until `due`, with no message (part of a transaction)."""
-        pipe.hset(keys.WORK, item.id, item.to_json())
-        pipe.zadd(keys.WORK_DUE, {item.id: due})
-        pipe.zrem(keys.WORK_SENT, item.id)
-        pipe.zrem(keys.WORK_UNPUB, item.id)
-        pipe.zrem(keys.WORK_LIVE, item.id)
-        pipe.hdel(keys.WORK_RUN, item.id)
+        part = self.part(item.id)
+        pipe.hset(part.work, item.id, item.to_json())
+        pipe.zadd(part.work_due, {item.id: due})
+        pipe.zrem(part.work_sent, item.id)
+        pipe.zrem(part.work_unpub, item.id)
+        pipe.zrem(part.work_live, item.id)
+        pipe.hdel(part.work_run, item.id)
 
     def start(self, work_id: str, node: str, tag: str, now: float) -> bool:
         """Note that `node` runs the item now; False when the ledger has no such item."""
         record = json.dumps({"node": node, "tag": tag, "at": now})
-        return bool(self._start(keys=[keys.WORK, keys.WORK_RUN], args=[work_id, record]))
+        part = self.part(work_id)
+        return bool(self._start(keys=[part.work, part.work_run], args=[work_id, record]))
 
     def get(self, work_id: str) -> WorkItem | None:
-        raw = self.r.hget(keys.WORK, work_id)
+        raw = self.r.hget(self.part(work_id).work, work_id)
         return WorkItem.from_json(raw) if raw else None
 
     def mark_sent(self, ids: Iterable[str], now: float) -> None:
         """The broker took these items' messages: they are published (those still recorded)."""
-        ids = list(ids)
-        if ids:
-            self._published(keys=[keys.WORK, keys.WORK_SENT, keys.WORK_UNPUB, keys.WORK_LIVE], args=[repr(now), *ids])
+        for part, group in self.by_part(ids).items():
+            self._published(keys=[part.work, part.work_sent, part.work_unpub, part.work_live], args=[repr(now), *group])
 
     def claim_due(self, ids: Iterable[str], now: float) -> list[WorkItem]:
         """Of these deferred items, those still due by `now`, recorded again: the caller
         publishes them (of two reconcilers, one claims each)."""
-        ids = list(ids)
-        if not ids:
-            return []
-        return [WorkItem.from_json(x) for x in self._claim_due(keys=list(LEDGER_KEYS), args=[repr(now), *ids])]
+        out: list[WorkItem] = []
+        for part, group in self.by_part(ids).items():
+            out += [WorkItem.from_json(x) for x in self._claim_due(keys=list(part.ledger), args=[repr(now), *group])]
+        return out
+
+    def _oldest(self, key: Callable[[keys.Partition], str], before: float, limit: int) -> dict[str, float]:
+        """The members of one sorted set of every partition scored up to `before`, the lowest
+        scores first (at most `limit`)."""
+        replies = self._each(
+            lambda pipe, part: pipe.zrangebyscore(key(part), "-inf", before, start=0, num=limit, withscores=True)
+        )
+        pairs = sorted(((float(t), text(i)) for reply in replies for i, t in reply), key=lambda p: p[0])
+        return {i: t for t, i in pairs[:limit]}
 
     def due(self, now: float, limit: int = 1000) -> dict[str, float]:
         """Deferred items whose time has come: work id -> when (at most `limit`, the longest-waiting first)."""
-        pairs: list[tuple[bytes, float]] = self.r.zrangebyscore(  # type: ignore[assignment]  # redis-py's union
-            keys.WORK_DUE, "-inf", now, start=0, num=limit, withscores=True
-        )
-        return {text(i): float(t) for i, t in pairs}
+        return self._oldest(lambda part: part.work_due, now, limit)
 
     def unpublished(self, before: float, limit: int = 1000) -> dict[str, float]:
         """Items recorded by `before` whose publish has not succeeded: work id -> recorded at
         (at most `limit`, the oldest first)."""
-        pairs: list[tuple[bytes, float]] = self.r.zrangebyscore(  # type: ignore[assignment]  # redis-py's union
-            keys.WORK_UNPUB, "-inf", before, start=0, num=limit, withscores=True
-        )
-        return {text(i): float(t) for i, t in pairs}
+        return self._oldest(lambda part: part.work_unpub, before, limit)
+
+    def _per_part(self, ids: Iterable[str], read: Callable[[keys.Partition, list[str]], Iterable[T]]) -> list[T]:
+        """`read(partition, ids of it)` for each partition the ids fall in, a page at a time."""
+        out: list[T] = []
+        for part, group in self.by_part(ids).items():
+            for start in range(0, len(group), PAGE):
+                out += read(part, group[start : start + PAGE])
+        return out
 
     def items(self, ids: Iterable[str]) -> dict[str, WorkItem]:
         """The ledger's entries for these ids (those it still has)."""
-        ids = list(ids)
-        if not ids:
-            return {}
-        values = self.r.hmget(keys.WORK, ids)
-        return {i: WorkItem.from_json(v) for i, v in zip(ids, values, strict=True) if v is not None}
+        return dict(
+            self._per_part(
+                ids,
+                lambda part, chunk: (
+                    (i, WorkItem.from_json(v))
+                    for i, v in zip(chunk, self.r.hmget(part.work, chunk), strict=True)
+                    if v is not None
+                ),
+            )
+        )
 
     def sent_times(self, ids: Iterable[str]) -> dict[str, float]:
         """When each of these items was last recorded or published (those not waiting)."""
-        ids = list(ids)
-        if not ids:
-            return {}
-        out: dict[str, float] = {}
-        for start in range(0, len(ids), PAGE):
-            chunk = ids[start : start + PAGE]
-            scores = self.r.zmscore(keys.WORK_SENT, chunk)
-            out.update((i, float(s)) for i, s in zip(chunk, scores, strict=True) if s is not None)
-        return out
+        return dict(
+            self._per_part(
+                ids,
+                lambda part, chunk: (
+                    (i, float(s))
+                    for i, s in zip(chunk, self.r.zmscore(part.work_sent, chunk), strict=True)
+                    if s is not None
+                ),
+            )
+        )
 
     def published(self, ids: Iterable[str]) -> set[str]:
         """Those of these items the ledger counts as published (and not ended)."""
-        ids = list(ids)
-        if not ids:
-            return set()
-        return {i for i, s in zip(ids, self.r.zmscore(keys.WORK_LIVE, ids), strict=True) if s is not None}
+        return set(
+            self._per_part(
+                ids,
+                lambda part, chunk: (
+                    i for i, s in zip(chunk, self.r.zmscore(part.work_live, chunk), strict=True) if s is not None
+                ),
+            )
+        )
 
     def live_count(self, stage: str, pipe: Any) -> None:
-        """Queue the count of one stage's published items on `pipe` (ids start with `stage.`)."""
-        pipe.zlexcount(keys.WORK_LIVE, f"[{stage}.", f"({stage}/")
+        """Queue on `pipe` the count of one stage's published items (ids start with `stage.`):
+        one reply per partition, summed by `live_counts_from`."""
+        for part in self.parts:
+            pipe.zlexcount(part.work_live, f"[{stage}.", f"({stage}/")
+
+    def live_counts_from(self, stages: Sequence[str], replies: Sequence[Any]) -> dict[str, int]:
+        n = len(self.parts)
+        return {stage: sum(int(x) for x in replies[i * n : (i + 1) * n]) for i, stage in enumerate(stages)}
 
     def live_ids(self, stage: str, page: int = PAGE) -> list[str]:
         """Ids of one stage's published items (read only when its counts disagree), a page at a
         time so that Redis answers others in between."""
         out: list[str] = []
-        low = f"[{stage}."
-        while True:
-            chunk = [text(i) for i in self.r.zrangebylex(keys.WORK_LIVE, low, f"({stage}/", start=0, num=page)]
-            out += chunk
-            if len(chunk) < page:
-                return out
-            low = "(" + chunk[-1]
+        for part in self.parts:
+            low = f"[{stage}."
+            while True:
+                chunk = [text(i) for i in self.r.zrangebylex(part.work_live, low, f"({stage}/", start=0, num=page)]
+                out += chunk
+                if len(chunk) < page:
+                    break
+                low = "(" + chunk[-1]
+        return out
 
     def read_runs(self, pipe: Any) -> None:
-        """Queue on `pipe` the read of who runs what (read back with `runs_from`)."""
-        pipe.hgetall(keys.WORK_RUN)
+        """Queue on `pipe` the read of who runs what (one reply per partition, read back with `runs_from`)."""
+        for part in self.parts:
+            pipe.hgetall(part.work_run)
 
     @staticmethod
-    def runs_from(reply: dict[Any, Any]) -> dict[str, Run]:
-        return {text(k): Run.from_json(v) for k, v in reply.items()}
+    def runs_from(replies: Sequence[dict[Any, Any]]) -> dict[str, Run]:
+        return {text(k): Run.from_json(v) for reply in replies for k, v in reply.items()}
 
     def running(self) -> dict[str, Run]:
         """Items a worker took: work id -> who runs it since when."""
-        return self.runs_from(self.r.hgetall(keys.WORK_RUN))
+        return self.runs_from(self._each(lambda pipe, part: pipe.hgetall(part.work_run)))
 
     def release(self, ids: Iterable[str]) -> None:
         """Forget who ran these items (their worker is gone), so they count as sent again."""
-        ids = list(ids)
-        if ids:
-            self.r.hdel(keys.WORK_RUN, *ids)
+        for part, group in self.by_part(ids).items():
+            self.r.hdel(part.work_run, *group)
 
     def adopt_earlier_layout(self, batch: int = 10_000) -> int:
         """Once per ledger (and checked once per process): items an earlier newsflow recorded
@@ -341,12 +413,15 @@ class WorkLedger:
             return 0
         adopted = 0
         if not self.r.exists(keys.WORK_LAYOUT):
-            start = 0
-            while ids := [
-                text(i) for i in self.r.zrange(keys.WORK_SENT, start, start + batch - 1) if isinstance(i, bytes | str)
-            ]:
-                adopted += int(self._adopt(keys=[keys.WORK_SENT, keys.WORK_UNPUB, keys.WORK_LIVE], args=ids))
-                start += len(ids)
+            for part in self.parts:
+                start = 0
+                while ids := [
+                    text(i)
+                    for i in self.r.zrange(part.work_sent, start, start + batch - 1)
+                    if isinstance(i, bytes | str)
+                ]:
+                    adopted += int(self._adopt(keys=[part.work_sent, part.work_unpub, part.work_live], args=ids))
+                    start += len(ids)
             self.r.set(keys.WORK_LAYOUT, "live")
         self._adopted = True
         return adopted
@@ -357,13 +432,12 @@ class WorkLedger:
         return bool(self.r.set(keys.WORK_SCAN, "1", nx=True, px=max(1, int(seconds * 1000))))
 
     def counts(self) -> LedgerCounts:
-        pipe = self.r.pipeline(transaction=False)
-        pipe.hlen(keys.WORK)
-        pipe.zcard(keys.WORK_DUE)
-        pipe.hlen(keys.WORK_RUN)
-        total, waiting, running = pipe.execute()
-        return LedgerCounts(int(total), int(waiting), int(running))
+        replies = [
+            int(x) for x in self._each(lambda pipe, part: pipe.hlen(part.work).zcard(part.work_due).hlen(part.work_run))
+        ]
+        return LedgerCounts(sum(replies[0::3]), sum(replies[1::3]), sum(replies[2::3]))
 
     def oldest_sent(self) -> float | None:
-        first = self.r.zrange(keys.WORK_SENT, 0, 0, withscores=True)
-        return float(first[0][1]) if first else None
+        firsts = self._each(lambda pipe, part: pipe.zrange(part.work_sent, 0, 0, withscores=True))
+        times = [float(first[0][1]) for first in firsts if first]
+        return min(times, default=None)

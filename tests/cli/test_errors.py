@@ -57,6 +57,16 @@ def test_a_password_in_redis_url_is_not_printed(tmp_path: Path) -> None:
     assert "s3cret-word" not in line and "operator" not in line and "Redis at 127.0.0.1:1/0" in line
 
 
+def test_an_unreachable_broker_is_one_line_naming_it(tmp_path: Path) -> None:
+    """With the queues on a Redis of their own, a broker that does not answer is named (not its
+    password), with the setting to check; exit 75."""
+    done = newsflow(["status"], tmp_path, NEWSFLOW_BROKER_URL="redis://operator:s3cret-word@127.0.0.1:1/0")
+    line = assert_one_line(done)
+    assert done.returncode == EX_TEMPFAIL
+    assert "the broker's Redis at 127.0.0.1:1/0" in line and "NEWSFLOW_BROKER_URL" in line
+    assert "s3cret-word" not in line
+
+
 def test_status_with_elasticsearch_down_says_so_once(tmp_path: Path) -> None:
     """The rest of the status is still printed; the index size is unknown, said in one warning."""
     done = newsflow(["status"], tmp_path, ELASTICSEARCH_URL="http://127.0.0.1:1", timeout=180)

@@ -306,10 +306,11 @@ class RedisServer:
     """A redis-server on a free 127.0.0.1 port with append-only persistence (fsync every second),
     killable with SIGKILL and restartable on the same port and data."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, extra: tuple[str, ...] = ()) -> None:
         self.dir = Path(data_dir)
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
+        self.extra = extra
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> RedisServer:
@@ -317,7 +318,7 @@ class RedisServer:
         args = [
             redis_server_binary(),
             "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", *self.extra,
         ]  # fmt: skip
         with (self.dir / "redis.log").open("ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
@@ -346,6 +347,69 @@ class RedisServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def cluster_ports(count: int) -> list[int]:
+    """Free 127.0.0.1 ports for cluster nodes: each node also listens 10,000 ports higher (its
+    cluster bus), so both must be free, and the port at most 55,535."""
+    import socket
+
+    ports: list[int] = []
+    while len(ports) < count:
+        with socket.socket() as low, socket.socket() as high:
+            low.bind(("127.0.0.1", 0))
+            port = int(low.getsockname()[1])
+            if port > 55535 or port in ports:
+                continue
+            try:
+                high.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+            ports.append(port)
+    return ports
+
+
+class RedisClusterServers:
+    """A Redis Cluster of `masters` redis-servers (no replicas) on free 127.0.0.1 ports: the
+    16,384 slots dealt out in equal ranges (CLUSTER ADDSLOTS), the nodes introduced to each
+    other (CLUSTER MEET), ready once every node says `cluster_state:ok`. `url` names the first."""
+
+    def __init__(self, data_dir: Path, masters: int = 3) -> None:
+        ports = cluster_ports(masters)
+        self.nodes = [
+            RedisServer(
+                Path(data_dir) / f"node-{port}", port, ("--cluster-enabled", "yes", "--cluster-node-timeout", "5000")
+            )
+            for port in ports
+        ]
+        self.url = self.nodes[0].url.removesuffix("/0")
+
+    def start(self, timeout: float = 60.0) -> RedisClusterServers:
+        from pipeline.state import connect
+
+        for node in self.nodes:
+            node.start()
+        clients = [connect(node.url) for node in self.nodes]
+        try:
+            slots, n = 16384, len(self.nodes)
+            for i, client in enumerate(clients):
+                client.execute_command("CLUSTER", "ADDSLOTS", *range(i * slots // n, (i + 1) * slots // n))
+            for node in self.nodes[1:]:
+                clients[0].execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                infos = [client.execute_command("CLUSTER", "INFO") for client in clients]
+                if all(b"cluster_state:ok" in info and b"cluster_known_nodes:%d" % n in info for info in infos):
+                    return self
+                time.sleep(0.1)
+        finally:
+            for client in clients:
+                client.close()
+        raise RuntimeError(f"the cluster on ports {[node.port for node in self.nodes]} did not become ready")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 # -- processes --------------------------------------------------------------------------------------
@@ -406,6 +470,38 @@ class Outcome:
         return len(self.indexed_urls) - len(set(self.indexed_urls))
 
 
+# `NEWSFLOW_TEST_STATE=cluster` runs the suites with the shared state on a three-master Redis
+# Cluster that the test session starts (tests/conftest.py), and the broker on a single Redis:
+# the session's (REDIS_URL then names the cluster), or the one a fault test starts for itself.
+STATE_ON_CLUSTER = os.environ.get("NEWSFLOW_TEST_STATE") == "cluster"
+
+
+@dataclass
+class SessionCluster:
+    url: str  # a node of the cluster
+    broker: str  # the session's broker (the embedded Redis)
+
+
+CLUSTER: SessionCluster | None = None  # set by the session fixture when STATE_ON_CLUSTER
+
+
+def on_cluster(env: dict[str, str]) -> dict[str, str]:
+    """The environment of a command, with the state moved to the session's cluster: a REDIS_URL
+    naming the cluster gets the session's broker; any other becomes the broker."""
+    if CLUSTER is None or "REDIS_URL" not in env or "NEWSFLOW_BROKER_URL" in env:
+        return env  # no cluster, or a test that places the broker itself
+    given = env["REDIS_URL"]
+    broker = CLUSTER.broker if given == CLUSTER.url else given
+    return {**env, "REDIS_URL": CLUSTER.url, "NEWSFLOW_REDIS_CLUSTER": "true", "NEWSFLOW_BROKER_URL": broker}
+
+
+def open_state(env: dict[str, str]) -> StateStore:
+    """A store on the state of a command's environment (and its broker, when apart)."""
+    return StateStore.from_url(
+        env["REDIS_URL"], env.get("NEWSFLOW_BROKER_URL"), cluster=env.get("NEWSFLOW_REDIS_CLUSTER") == "true"
+    )
+
+
 def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {
         k: v
@@ -421,7 +517,7 @@ def base_env(data_dir: Path, **extra: str) -> dict[str, str]:
         NEWSFLOW_REDIS_PATIENCE="120",
     )
     env.update(extra)
-    return env
+    return on_cluster(env)
 
 
 def newsflow(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -466,7 +562,7 @@ def run_with_faults(
         proc.returncode, stdout, stderr + export.stderr, seconds, sum(len(s.articles) for s in sites), urls, faults=log
     )
     if env.get("REDIS_URL"):
-        store = StateStore.from_url(env["REDIS_URL"])
+        store = open_state(env)
         try:
             outcome.unacked = store.broker.in_flight()
             outcome.ledger_open = store.work.counts().total
@@ -480,7 +576,7 @@ def run_with_faults(
 def progress(env: dict[str, str]) -> int:
     """Pages fetched so far (0 while Redis does not answer)."""
     try:
-        store = StateStore.from_url(env["REDIS_URL"])
+        store = open_state(env)
         try:
             return store.stats().get("fetched", 0)
         finally:

@@ -93,6 +93,25 @@ def test_redis_killed_and_restarted_loses_nothing(
     assert "Redis answers again after" in logs["worker-io.log"]
 
 
+@pytest.mark.skipif(
+    not harness.STATE_ON_CLUSTER, reason="kills a node of the state's cluster (NEWSFLOW_TEST_STATE=cluster)"
+)
+def test_a_cluster_node_killed_and_restarted_loses_nothing(
+    tmp_path: Path,
+    redis_server: harness.RedisServer,
+    state_cluster: harness.RedisClusterServers,
+    sites: list[harness.Site],
+) -> None:
+    """One of the state cluster's three masters SIGKILLed mid-run and started again 5 s later:
+    the work on its partitions waits, then everything finishes, once."""
+    env = harness.base_env(tmp_path / "data", REDIS_URL=redis_server.url)
+    node = state_cluster.nodes[1]
+    outcome = harness.run_with_faults(sites, tmp_path, env, harness.kill_redis(node, at=80, down=5.0))
+    assert len(outcome.faults) == 2, outcome.faults
+    assert_nothing_lost(outcome)
+    assert "Redis outages:" in outcome.stdout
+
+
 @pytest.mark.skipif(bool(os.environ.get("ELASTICSEARCH_URL")), reason="freezes a search backend it starts itself")
 def test_search_backend_frozen_then_stopped_loses_nothing(
     tmp_path: Path, redis_server: harness.RedisServer, sites: list[harness.Site]

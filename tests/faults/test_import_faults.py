@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.state import StateStore
 from tests.faults import harness
 
 pytestmark = pytest.mark.integration
@@ -37,10 +36,10 @@ def archive(tmp_path: Path) -> Path:
     return path
 
 
-def read_state(url: str) -> tuple[dict[str, int], list[dict[str, str]]]:
+def read_state(env: dict[str, str]) -> tuple[dict[str, int], list[dict[str, str]]]:
     """The counters and the imports, or nothing while Redis does not answer."""
     try:
-        store = StateStore.from_url(url)
+        store = harness.open_state(env)
         try:
             return store.stats(), store.imports.all()
         finally:
@@ -49,10 +48,10 @@ def read_state(url: str) -> tuple[dict[str, int], list[dict[str, str]]]:
         return {}, []
 
 
-def wait_until(proc: subprocess.Popen[str], url: str, test: object, timeout: float = 240) -> bool:
+def wait_until(proc: subprocess.Popen[str], env: dict[str, str], test: object, timeout: float = 240) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
-        stats, imports = read_state(url)
+        stats, imports = read_state(env)
         if test(stats, imports):  # type: ignore[operator]
             return True
         time.sleep(0.1)
@@ -64,12 +63,12 @@ def start_import(archive: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def sample_open_pages(proc: subprocess.Popen[str], url: str) -> list[int]:
+def sample_open_pages(proc: subprocess.Popen[str], env: dict[str, str]) -> list[int]:
     """How many of the import's pages are in the ledger, sampled while it runs (a thread)."""
     seen: list[int] = [0]
 
     def sample() -> None:
-        store = StateStore.from_url(url)
+        store = harness.open_state(env)
         try:
             while proc.poll() is None:
                 with contextlib.suppress(Exception):
@@ -83,12 +82,12 @@ def sample_open_pages(proc: subprocess.Popen[str], url: str) -> list[int]:
     return seen
 
 
-def check_everything_once(env: dict[str, str], url: str) -> None:
+def check_everything_once(env: dict[str, str]) -> None:
     export = harness.newsflow(["export"], env)
     urls = [json.loads(line)["url"] for line in export.stdout.splitlines() if line.strip()]
     assert len(urls) == ARTICLES, f"{ARTICLES - len(set(urls))} lost"
     assert len(set(urls)) == ARTICLES, "an article indexed twice"
-    store = StateStore.from_url(url)
+    store = harness.open_state(env)
     try:
         assert store.work.counts().total == 0, "work left open in the ledger"
         assert store.broker.in_flight() == 0, "messages left unacknowledged"
@@ -114,11 +113,11 @@ def test_import_killed_mid_file_then_run_again_loses_nothing(
         def midway(stats: dict[str, int], imports: list[dict[str, str]]) -> bool:
             return bool(imports) and 60 <= int(imports[0].get("queued") or 0) < ARTICLES - 60
 
-        assert wait_until(proc, redis_server.url, midway), proc.communicate()[1][-3000:]
+        assert wait_until(proc, env, midway), proc.communicate()[1][-3000:]
         orphans = list(harness.worker_mains(proc.pid).values())
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
-        _, imports = read_state(redis_server.url)
+        _, imports = read_state(env)
         assert imports[0]["state"] == "running"  # what `status` shows as in progress
         status = harness.newsflow(["status"], env)
         assert "import in progress: " in status.stdout and str(archive) in status.stdout
@@ -128,7 +127,7 @@ def test_import_killed_mid_file_then_run_again_loses_nothing(
         total_records = 2 * ARTICLES + 4 * SITES
         read_again = int(next(x for x in again.stdout.splitlines() if x.startswith("records read:")).split()[-1])
         assert 0 < read_again < total_records - 100  # it went on from its offset
-        check_everything_once(env, redis_server.url)
+        check_everything_once(env)
     finally:
         # Workers of the killed import outlive it (each leads its own session); stop them here.
         for pid in orphans:
@@ -147,12 +146,10 @@ def test_workers_killed_during_an_import_lose_nothing(
     env = harness.base_env(tmp_path / "data", REDIS_URL=redis_server.url)
     proc = start_import(archive, env)
     killed = []
-    most_open = sample_open_pages(proc, redis_server.url)
+    most_open = sample_open_pages(proc, env)
     try:
         for name, at in (("process", 40), ("io", 120)):
-            assert wait_until(proc, redis_server.url, lambda s, i, at=at: s.get("indexed", 0) >= at), (
-                proc.communicate()[1][-3000:]
-            )
+            assert wait_until(proc, env, lambda s, i, at=at: s.get("indexed", 0) >= at), proc.communicate()[1][-3000:]
             pid = harness.worker_mains(proc.pid).get(name)
             assert pid is not None
             os.kill(pid, signal.SIGKILL)
@@ -166,6 +163,6 @@ def test_workers_killed_during_an_import_lose_nothing(
     assert proc.returncode == 0, stderr[-3000:]
     assert killed == ["process", "io"]
     assert "worker restarts:   2" in stdout
-    check_everything_once(env, redis_server.url)
+    check_everything_once(env)
     # The backpressure: never more than the window and one batch of its pages open at once.
     assert 0 < max(most_open) <= 20 + 50

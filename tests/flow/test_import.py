@@ -160,7 +160,7 @@ def test_publish_only_waits_for_workers_then_the_same_import_goes_on(tmp_path: P
     harness.write_archive(sites, archive, junk=False)
     data = tmp_path / "data"
     # A page a feed already brought in is not imported again.
-    with Runtime(Settings(data_dir=data, redis_url=None)) as rt:
+    with Runtime(Settings(data_dir=data, redis_url=None, redis_cluster=False, broker_url=None)) as rt:
         assert rt.state.seen.claim(f"{sites[0].base}/news/{sites[0].articles[0][0]}.html")
     stuck = newsflow(["import", str(archive), "--workers", "none", "--window", "5", "--timeout", "3"], data)
     assert stuck.returncode == 1

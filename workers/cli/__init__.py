@@ -132,6 +132,9 @@ def _explain(exc: Exception, settings: Settings) -> tuple[str, int] | None:
             hint = "check REDIS_URL, or unset it for the embedded one"
         else:
             where, hint = "the embedded Redis", f"see {settings.data_dir / 'redis' / 'redis.log'}"
+        if settings.broker_url and settings.broker_url != settings.redis_url:
+            where += f" or the broker's Redis at {describe(settings.broker_url)}"
+            hint += "; check NEWSFLOW_BROKER_URL"
         return f"{where} does not answer ({exc}); {hint}", EX_TEMPFAIL
     if isinstance(exc, TransientError):
         return str(exc), EX_TEMPFAIL

@@ -129,6 +129,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         update={
             "data_dir": data_dir,
             "redis_url": None,
+            "redis_cluster": False,
+            "broker_url": None,
             "elasticsearch_url": settings.elasticsearch_url,
             "host_delay": 0.0,
             "allow_private_networks": "127.0.0.1/32",
