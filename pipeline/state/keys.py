@@ -160,7 +160,7 @@ class Partition:
     def ledger(self) -> tuple[str, str, str, str]:
         """The keys a script that records work is given (`work.RECORD_LUA`): work, sent,
         unpublished, due."""
-        return (self.key("work"), self.key("work:sent"), self.key("work:unpublished"), self.key("work:due"))
+        return (self.work, self.work_sent, self.work_unpub, self.work_due)
 
     @property
     def work(self) -> str:
