@@ -53,9 +53,15 @@ def is_cluster(client: Client) -> bool:
 
 def run_script(pipe: Any, script: Any, keys: list[str], args: list[Any]) -> None:
     """Queue a registered script on a pipeline: by its digest on one Redis; by its text on a
-    cluster, whose pipelines refuse EVALSHA."""
+    cluster, whose pipelines refuse EVALSHA.
+
+    On a cluster the script names the node of its keys' slot itself: left to find it, redis-py's
+    cluster pipeline (8.x) asks a node `COMMAND GETKEYS` for every EVAL it queues, one more
+    round trip per script (a sixth of the state's time in `bench/redis_memory.py --cluster`).
+    A slot that has moved meanwhile still answers MOVED, and the pipeline follows it."""
     if isinstance(pipe, ClusterPipeline):
-        pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+        node = pipe.get_node_from_key(keys[0])  # type: ignore[no-untyped-call]
+        pipe.execute_command("EVAL", script.script, len(keys), *keys, *args, target_nodes=node)  # type: ignore[no-untyped-call]
     else:
         script(keys=keys, args=args, client=pipe)
 
