@@ -150,3 +150,20 @@ def _digest(url: str) -> str:
     from pipeline.state import url_digest
 
     return url_digest(url)
+
+
+def test_queued_scripts_go_to_their_nodes_without_asking_for_their_keys(
+    state: StateStore, cluster: RedisClusterServers
+) -> None:
+    """The near-duplicate index files each band through a script queued on a cluster pipeline:
+    every node runs its share, and no node is asked for a script's keys (`COMMAND GETKEYS`,
+    one more round trip per script, which redis-py's cluster pipeline would otherwise send)."""
+    from pipeline.dedup import SIG_VERSION, NearDupIndex
+
+    index = NearDupIndex(state.neardup(SIG_VERSION), clock=lambda: 1_800_000_000.0)
+    asked, evals = per_node(cluster, "command"), per_node(cluster, "eval")
+    first = index.assign("a" * 32, "the harbour bridge reopened on monday after six months of repairs " * 8)
+    again = index.assign("b" * 32, "the harbour bridge reopened on monday after six months of repairs " * 8)
+    assert again.cluster_id == first.cluster_id  # the bands were filed where the lookups read them
+    assert per_node(cluster, "command") == asked
+    assert all(after > before for before, after in zip(evals, per_node(cluster, "eval"), strict=True))
