@@ -46,6 +46,17 @@ def connect(url: str, *, cluster: bool = False) -> Client:
     return redis.Redis.from_url(url, **options)
 
 
+def close(client: Client) -> None:
+    """Close the client and its sockets. A cluster client's close leaves each node's connection
+    pool open (redis-py hands the nodes' clients a pool they do not own): those are
+    disconnected here, so a store closed is a store without sockets."""
+    if is_cluster(client):
+        for node in client.get_nodes():  # type: ignore[attr-defined]
+            if node.redis_connection is not None:
+                node.redis_connection.connection_pool.disconnect()
+    client.close()
+
+
 def is_cluster(client: Client) -> bool:
     """True for a Redis Cluster's client: its keys are spread over slots."""
     return isinstance(client, RedisCluster)

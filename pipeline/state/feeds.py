@@ -141,6 +141,19 @@ turn_over(cur_map, prev_map, now, size, ttl)
 return 1
 """
 )
+# The partitioned claim's first step: a feed's maps forgotten when idle past the window (as
+# _CLAIM_ENTRIES does first), then the slot each GUID is remembered under ('' when unknown).
+_READ_GUIDS = (
+    GUID_MAPS_LUA
+    + """
+forget_idle(KEYS[1], KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[1]))
+local out = {}
+for a = 3, #ARGV do
+  out[#out + 1] = redis.call('HGET', KEYS[1], ARGV[a]) or redis.call('HGET', KEYS[2], ARGV[a]) or ''
+end
+return out
+"""
+)
 GUID_MAP_MIN = 100  # GUIDs a feed's map holds before it turns over: small feeds stay compact
 
 
@@ -153,6 +166,7 @@ class FeedStore:
         self._claim_entries = client.register_script(_CLAIM_ENTRIES)
         self._claim_placed = client.register_script(_CLAIM_PLACED)
         self._remember_guids = client.register_script(_REMEMBER_GUIDS)
+        self._read_guids = client.register_script(_READ_GUIDS)
 
     def _guid_maps(self, feed_id: str) -> tuple[str, str]:
         """A feed's current and previous GUID maps."""
@@ -262,12 +276,9 @@ class FeedStore:
         guids = [guid_digest(guid) if guid else "" for _digest, guid in entries]
         wanted = sorted({g for g in guids if g})
         known: dict[str, bytes] = {}
-        if wanted:
-            pipe = self.r.pipeline(transaction=True)  # the two maps share the feed's slot
-            pipe.hmget(maps[0], wanted)
-            pipe.hmget(maps[1], wanted)
-            cur, prev = pipe.execute()
-            known = {g: c if c is not None else p for g, c, p in zip(wanted, cur, prev, strict=True) if (c or p)}
+        if wanted:  # the two maps share the feed's slot
+            found = self._read_guids(keys=list(maps), args=[self.seen.ttl, repr(now), *wanted])
+            known = {g: v for g, v in zip(wanted, found, strict=True) if v}
         verdicts = [""] * len(entries)
         fields: dict[int, bytes] = {}
         digests = [digest for digest, _guid in entries]

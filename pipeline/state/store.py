@@ -23,7 +23,7 @@ from typing import Any
 from pipeline.state import keys
 from pipeline.state.boilerplate import DEFAULT_RECENT_PAGES, BoilerplateStats
 from pipeline.state.broker import BrokerView
-from pipeline.state.client import Client, batch, connect, is_cluster, ping, text, wait_until_available
+from pipeline.state.client import Client, batch, close, connect, is_cluster, ping, text, wait_until_available
 from pipeline.state.counters import Counters
 from pipeline.state.dead import DEFAULT_MAX as DEFAULT_DEAD_LETTERS_MAX
 from pipeline.state.dead import DeadLetter, DeadLetters
@@ -275,4 +275,4 @@ class StateStore:
 
     def close(self) -> None:
         for client in self._clients:
-            client.close()
+            close(client)

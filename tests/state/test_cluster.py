@@ -167,3 +167,20 @@ def test_queued_scripts_go_to_their_nodes_without_asking_for_their_keys(
     assert again.cluster_id == first.cluster_id  # the bands were filed where the lookups read them
     assert per_node(cluster, "command") == asked
     assert all(after > before for before, after in zip(evals, per_node(cluster, "eval"), strict=True))
+
+
+def test_a_feeds_guid_map_forgets_what_it_held_past_the_window(state: StateStore, cluster: RedisClusterServers) -> None:
+    """The partitioned claim reads a feed's GUID maps as the single-Redis claim does: a map left
+    idle past the window is forgotten first, so an old GUID is new again, not 'moved'."""
+    now = [1_800_000_000.0]
+    store = StateStore.from_url(cluster.url, cluster=True, seen_retention=3 * 86400.0, clock=lambda: now[0])
+    try:  # on the cluster `state` has cleared
+        feed = FeedConfig(url="https://tin.example/rss/home.rss")
+        entry = FeedEntry(url="https://tin.example/a-b-c.html", guid="tin-1", title="A", published_at=None)
+        moved = FeedEntry(url="https://tin.example/a-b-c-d.html", guid="tin-1", title="A", published_at=None)
+        assert claim_entries(store, feed, [entry])[0] == ["new"]
+        assert claim_entries(store, feed, [moved])[0] == ["moved"]
+        now[0] += 10 * 86400.0
+        assert claim_entries(store, feed, [entry])[0] == ["new"]
+    finally:
+        store.close()

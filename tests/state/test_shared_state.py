@@ -104,7 +104,7 @@ def test_blocks_unseen_for_the_window_are_forgotten(runtime: Runtime) -> None:
 
 def test_page_records_are_kept_for_a_sites_recent_pages_only(runtime: Runtime, embedded_redis: str) -> None:
     """A site keeps the records of its last pages; older ones are gone, other sites unaffected."""
-    state = StateStore.from_url(embedded_redis, recent_pages=5)
+    state = StateStore.from_url(embedded_redis, cluster=harness.STATE_ON_CLUSTER, recent_pages=5)
     try:
         _remember_twelve_pages_and_check(state.pages)
     finally:
@@ -150,7 +150,9 @@ def test_seen_urls_are_remembered_for_the_retention_window_only(runtime: Runtime
     """A URL stays claimed for the retention window, then is new again; old generations expire by themselves."""
     clock = Clock()
     day = 86400.0
-    state = StateStore.from_url(runtime.redis_url, seen_retention=30 * day, clock=clock)
+    state = StateStore.from_url(
+        runtime.redis_url, cluster=harness.STATE_ON_CLUSTER, seen_retention=30 * day, clock=clock
+    )
     url = "https://tin.example/thoi-su/bai-viet-mot-2025.html"
     assert state.seen.claim(url) is True
     assert state.seen.claim(url) is False
@@ -160,14 +162,16 @@ def test_seen_urls_are_remembered_for_the_retention_window_only(runtime: Runtime
     clock.now += 15 * day  # beyond retention plus one period: forgotten
     assert state.seen.claim(url) is True
     # Every shard carries a TTL, so Redis frees the old ones without a sweeper.
-    layout = state.seen.index.layout()
-    assert layout["shards"] and 0 < layout["ttl_min"] <= layout["ttl_max"] <= state.seen.ttl
+    layouts = [layout for index in state.seen.indexes if (layout := index.layout())["shards"]]
+    assert layouts and all(0 < lay["ttl_min"] <= lay["ttl_max"] <= state.seen.ttl for lay in layouts)
 
 
 def test_feed_guids_are_windowed_like_urls(runtime: Runtime) -> None:
     """A feed's GUID map forgets entries after the window too: its memory is bounded per feed."""
     clock = Clock()
-    state = StateStore.from_url(runtime.redis_url, seen_retention=3 * 86400.0, clock=clock)
+    state = StateStore.from_url(
+        runtime.redis_url, cluster=harness.STATE_ON_CLUSTER, seen_retention=3 * 86400.0, clock=clock
+    )
     feed = FeedConfig(url="https://tin.example/rss/home.rss")
     entry = FeedEntry(url="https://tin.example/a-b-c.html", guid="tin-1", title="A", published_at=None)
     moved = FeedEntry(url="https://tin.example/a-b-c-d.html", guid="tin-1", title="A", published_at=None)
@@ -185,7 +189,7 @@ def test_feed_guids_are_windowed_like_urls(runtime: Runtime) -> None:
 
 def test_dead_letters_keep_the_newest_and_count_the_rest(runtime: Runtime) -> None:
     """The dead-letter list is capped: the newest entries stay, the dropped ones are counted."""
-    state = StateStore.from_url(runtime.redis_url, dead_letters_max=3)
+    state = StateStore.from_url(runtime.redis_url, cluster=harness.STATE_ON_CLUSTER, dead_letters_max=3)
     for n in range(5):
         state.commit(dead=DeadLetter("fetch.page", f"HTTP 404 ({n})", args=[f"https://tin.example/{n}.html"]))
     assert state.dead.count() == 3
