@@ -7,8 +7,9 @@ The steps, in order:
 4. image captions taken apart (each once, for the `captions` field);
 5. the rest cut into text blocks (`blocks.py`), each scored by the block classifier
    (`features.py`, `model.py`) as article, teaser or boilerplate; the article blocks are kept.
-   When it keeps next to nothing, trafilatura's full cascade reads the page, then the page's
-   densest block of prose (`pipeline.fallback`);
+   When it keeps next to nothing, or less than half of what trafilatura reads as the page's
+   text, trafilatura's full cascade reads the page, then the page's densest block of prose
+   (`pipeline.fallback`);
 6. the headline, bylines, credits, calls to action and markup leftovers dropped;
 7. repeats within the page dropped (a caption printed again as text, a paragraph twice);
 8. a "Source: <url>" line moved to `source_url`;
@@ -122,6 +123,11 @@ _DATELINE = re.compile(r"^[(\w][\w.()\s]{0,30}\s?[-–—]\s")
 _NEWSROOM_CREDITS = re.compile(r"^\(?(additional )?(reporting|writing|editing) by \S", re.IGNORECASE)
 MIN_ARTICLE_CHARS = 60  # shorter than a one-sentence brief: a menu or an empty page
 FALLBACK_WHEN_CHARS = 200  # the extractor kept less than this: see pipeline/fallback.py
+# The classifier kept fewer words than this share of trafilatura's reading: it gave up on the
+# page, and trafilatura's full cascade reads it (`_reading_given_up`). Chosen on the article
+# pages of ScrapingHub and wcxb-dev, where each fold of sites, choosing from 0.3-1.0 on the
+# other four, chose 0.5; trafilatura-eval, never looked at for it, is the check.
+GIVE_UP_SHARE = 0.5
 # When the extractor's fast path kept less than this, or less than this share of the page's
 # text, its full cascade is tried (on the development sets: about one page in fourteen; it
 # recovers much of the recall the fast path loses, and more share than this costs precision).
@@ -292,10 +298,8 @@ def clean_page(
         reason = None if label == "article" else label
         blocks.append(Block(tb.text, block_fingerprint(tb.text), reason, label, probabilities))
     extractor = "classifier"
-    if sum(len(b.text) for b in blocks if b.reason is None) < FALLBACK_WHEN_CHARS:
-        # The classifier kept next to nothing: a page it gives up on goes to trafilatura's
-        # full cascade, then to the page's densest prose.
-        read = extract_text(root, url, page.fast_text, page.page_chars)
+    if (read := _reading_given_up(page, url, [b.text for b in blocks if b.reason is None])) is not None:
+        # The classifier gave up on the page: trafilatura reads it, then the page's densest prose.
         texts = [t.strip().strip("|").strip() for t in read.split("\n")]
         extractor = "trafilatura"
         texts = [t for t in texts if t]
@@ -414,16 +418,36 @@ def _bound(page: CleanedPage, limits: PageLimits, truncated: dict[str, int]) -> 
     page.truncated = truncated
 
 
-def extract_text(root: lxml_html.HtmlElement, url: str, fast_text: str, page_chars: int) -> str:
+def _reading_given_up(page: ReadPage, url: str, kept: list[str]) -> str | None:
+    """trafilatura's reading of a page the classifier gave up on, else None.
+
+    It gave up when it kept next to nothing (`FALLBACK_WHEN_CHARS`), or fewer than
+    `GIVE_UP_SHARE` of the words trafilatura reads as the page's text: then the classifier
+    has taken the page's main text for teasers or chrome (a forum thread, a listing, a story
+    split over cells), and trafilatura's full cascade reads it instead."""
+    kept_chars = sum(len(k) for k in kept)
+    if kept_chars < FALLBACK_WHEN_CHARS:
+        return extract_text(page.root, url, page.fast_text, page.page_chars)
+    read = extract_text(page.root, url, page.fast_text, page.page_chars)
+    if sum(len(k.split()) for k in kept) >= GIVE_UP_SHARE * len(read.split()):
+        return None
+    if read is page.fast_text:  # the cascade has not read it yet
+        read = extract_text(page.root, url, page.fast_text, page.page_chars, cascade=True)
+    return read
+
+
+def extract_text(
+    root: lxml_html.HtmlElement, url: str, fast_text: str, page_chars: int, *, cascade: bool = False
+) -> str:
     """The main text of a parsed page, by trafilatura (which works on a copy of the tree).
 
     Its fast path's text first (`fast_text`, read once by `read_page`). Its full cascade (a
-    comparison with readability and jusText, retries for recall) costs more and only pays
-    where the fast path kept little of the page's text (`page_chars`, white space left out);
-    it is quadratic in the page's size, so a huge page never gets it.
+    comparison with readability and jusText, retries for recall) costs more and is run where
+    the fast path kept little of the page's text (`page_chars`, white space left out), or when
+    asked (`cascade`); it is quadratic in the page's size, so a huge page never gets it.
     """
     text = fast_text
-    if len(text) >= FULL_CASCADE_MIN_CHARS and len(text) >= FULL_CASCADE_SHARE * page_chars:
+    if not cascade and len(text) >= FULL_CASCADE_MIN_CHARS and len(text) >= FULL_CASCADE_SHARE * page_chars:
         return text
     if count_nodes(root) > FULL_CASCADE_MAX_NODES:
         return text

@@ -76,3 +76,30 @@ def test_a_page_without_enough_prose_gives_nothing() -> None:
     """A menu and a line are not an article: the page stays dropped."""
     root = lxml_html.document_fromstring(f"<html><body>{MENU}<div><p>{STORY[0]}</p></div></body></html>")
     assert fallback_paragraphs(root) == []
+
+
+def _plain_story(paras: list[str]) -> bytes:
+    body = "".join(f"<p>{p}</p>" for p in paras)
+    return f"<html><body>{MENU}<main><article><h1>La passerelle</h1>{body}</article></main></body></html>".encode()
+
+
+MORE = [
+    "Le chantier fermera le quai nord aux voitures pendant deux mois, l'été prochain.",
+    "Une navette gratuite reliera le parking de la gare au marché couvert pendant les travaux.",
+    "L'opposition municipale a voté contre, jugeant le calendrier trop serré avant les élections.",
+    "Le maire a répondu que les subventions régionales seraient perdues si le vote était repoussé.",
+]
+
+
+def test_a_classifier_keeping_under_half_of_trafilaturas_reading_gives_the_page_up() -> None:
+    """Keeping three paragraphs of ten is giving up (trafilatura's full reading is taken);
+    keeping six is not (the classifier's choice stands)."""
+    from pipeline.cleaning.page import _reading_given_up, read_page
+
+    paras = STORY + MORE
+    page = read_page(_plain_story(paras), URL)
+    read = _reading_given_up(page, URL, paras[:3])
+    assert read is not None
+    for para in paras:
+        assert para in read
+    assert _reading_given_up(page, URL, paras[:6]) is None
