@@ -38,11 +38,11 @@ class PageSample:
 
 
 # KEYS: baseline list, recent list. ARGV: sample, baseline size, recent size.
-# Returns {} while the windows fill, else {baseline samples, recent samples} (recent emptied).
+# Returns {} while the windows fill ({1} for the site's first sample), else {baseline samples,
+# recent samples} (recent emptied).
 _ADD = """
 if redis.call('LLEN', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('RPUSH', KEYS[1], ARGV[1])
-  return {}
+  return {redis.call('RPUSH', KEYS[1], ARGV[1]) == 1 and 1 or nil}
 end
 if redis.call('RPUSH', KEYS[2], ARGV[1]) < tonumber(ARGV[3]) then
   return {}
@@ -67,8 +67,11 @@ class DriftWindows:
         """Record one page; when this page fills the recent window, (baseline, recent) to compare."""
         site_keys = [keys.drift(site, window) for window in WINDOWS]
         out = self._add(keys=site_keys, args=[sample.encode(), baseline, recent])
-        if not out:
+        if len(out) < 2:
+            if out:  # the site's first sample: it is watched from now on
+                self.r.sadd(keys.DRIFT_SITES, site)
             return None
+        self.r.sadd(keys.DRIFT_SITES, site)  # again with every full window, in case that was lost
         base, recent_window = ([PageSample.decode(x) for x in part] for part in out)
         return base, recent_window
 
@@ -90,15 +93,25 @@ class DriftWindows:
 
     def sites(self) -> list[str]:
         """Every site with a window or a standing alarm, sorted."""
+        if not self.r.exists(keys.DRIFT_SITES):
+            self._adopt_earlier_sites()
+        found = {text(site) for site in self.r.smembers(keys.DRIFT_SITES)}
+        found.update(text(site) for site in self.r.hkeys(keys.DRIFT_ALARMS))
+        return sorted(found)
+
+    def _adopt_earlier_sites(self) -> None:
+        """Windows a newsflow before the set of watched sites wrote (or none yet): found by a
+        scan of the keyspace, once, and added to the set."""
         # The pattern and the site's place in a key come from the one spelling of the key in `keys`.
         head, tail = keys.drift("\0", "baseline").split("\0")
         found = {text(k)[len(head) : -len(tail)] for k in self.r.scan_iter(match=f"{head}*{tail}", count=1000)}
-        found.update(text(site) for site in self.r.hkeys(keys.DRIFT_ALARMS))
-        return sorted(found)
+        if found:
+            self.r.sadd(keys.DRIFT_SITES, *found)
 
     def forget(self, site: str) -> bool:
         """Drop the site's windows, then its alarm: a page arriving in between starts the new
         baseline rather than being compared with the old one. False when nothing was kept."""
+        self.r.srem(keys.DRIFT_SITES, site)  # first: a page arriving after the windows go adds it again
         dropped = self.r.delete(*(keys.drift(site, window) for window in WINDOWS))
         cleared = self.clear_alarm(site)
         return bool(dropped) or cleared

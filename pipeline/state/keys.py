@@ -107,6 +107,7 @@ def drift(site: str, what: str) -> str:
 
 
 DRIFT_ALARMS = PREFIX + "drift:alarms"  # hash: site -> JSON of its standing drift alarm
+DRIFT_SITES = PREFIX + "drift:sites"  # set: the sites with drift windows (what `drift list` reads)
 
 
 def host(host_key: str, what: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -275,3 +276,39 @@ def test_pages_claiming_one_canonical_with_different_stories_stay_apart(runtime:
     other = process_page(_page(store, "che-shan", tea, canonical), deps).article
     assert first.id == again.id and first.canonical_url == canonical
     assert other.id != first.id and other.canonical_url == "https://tin.example/tin-tuc/che-shan.html"
+
+
+def test_the_watched_sites_are_listed_without_scanning_the_keyspace(runtime: Runtime) -> None:
+    """A site's first drift sample enters the set of watched sites that `drift list` reads;
+    accepting the site takes it out; windows written before the set existed are found once."""
+    from pipeline.state import keys
+    from pipeline.state.drift import PageSample
+
+    def scans() -> int:
+        return sum(int(node.get("cmdstat_scan", {}).get("calls", 0)) for node in _commandstats(runtime))
+
+    windows = runtime.state.drift
+    sample = PageSample(length=1800, no_text=False, teasers=2)
+    windows.add("tin.example", sample, baseline=3, recent=2)
+    windows.add("tin.example", sample, baseline=3, recent=2)
+    windows.add("gazette.example", sample, baseline=3, recent=2)
+    assert windows.sites() == ["gazette.example", "tin.example"]  # the first sight needs no scan
+    before = scans()
+    assert windows.sites() == ["gazette.example", "tin.example"]
+    assert scans() == before
+    assert windows.forget("tin.example") and windows.sites() == ["gazette.example"]
+    # Windows of an earlier newsflow, without the set: adopted by one scan, then read from the set.
+    runtime.state.drift.r.delete(keys.DRIFT_SITES)
+    assert windows.sites() == ["gazette.example"]
+    before = scans()
+    assert windows.sites() == ["gazette.example"] and scans() == before
+
+
+def _commandstats(runtime: Runtime) -> list[dict[str, Any]]:
+    """INFO commandstats of the state's Redis, of every node on a cluster."""
+    r = runtime.state.drift.r
+    if harness.STATE_ON_CLUSTER:
+        from redis.cluster import RedisCluster
+
+        return list(r.info("commandstats", target_nodes=RedisCluster.PRIMARIES).values())  # type: ignore[call-arg]
+    return [r.info("commandstats")]
