@@ -425,10 +425,9 @@ def _reading_given_up(page: ReadPage, url: str, kept: list[str]) -> str | None:
     `GIVE_UP_SHARE` of the words trafilatura reads as the page's text: then the classifier
     has taken the page's main text for teasers or chrome (a forum thread, a listing, a story
     split over cells), and trafilatura's full cascade reads it instead."""
-    kept_chars = sum(len(k) for k in kept)
-    if kept_chars < FALLBACK_WHEN_CHARS:
-        return extract_text(page.root, url, page.fast_text, page.page_chars)
     read = extract_text(page.root, url, page.fast_text, page.page_chars)
+    if sum(len(k) for k in kept) < FALLBACK_WHEN_CHARS:
+        return read
     if sum(len(k.split()) for k in kept) >= GIVE_UP_SHARE * len(read.split()):
         return None
     if read is page.fast_text:  # the cascade has not read it yet

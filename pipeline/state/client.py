@@ -68,7 +68,7 @@ def run_script(pipe: Any, script: Any, keys: list[str], args: list[Any]) -> None
 
     On a cluster the script names the node of its keys' slot itself: left to find it, redis-py's
     cluster pipeline (8.x) asks a node `COMMAND GETKEYS` for every EVAL it queues, one more
-    round trip per script (a sixth of the state's time in `bench/redis_memory.py --cluster`).
+    round trip per script (a fifth of the state's time in `bench/redis_memory.py --cluster`).
     A slot that has moved meanwhile still answers MOVED, and the pipeline follows it."""
     if isinstance(pipe, ClusterPipeline):
         node = pipe.get_node_from_key(keys[0])  # type: ignore[no-untyped-call]

@@ -67,11 +67,10 @@ class DriftWindows:
         """Record one page; when this page fills the recent window, (baseline, recent) to compare."""
         site_keys = [keys.drift(site, window) for window in WINDOWS]
         out = self._add(keys=site_keys, args=[sample.encode(), baseline, recent])
+        if out:  # the site's first sample, or a full window (again, in case the first was lost)
+            self.r.sadd(keys.DRIFT_SITES, site)
         if len(out) < 2:
-            if out:  # the site's first sample: it is watched from now on
-                self.r.sadd(keys.DRIFT_SITES, site)
             return None
-        self.r.sadd(keys.DRIFT_SITES, site)  # again with every full window, in case that was lost
         base, recent_window = ([PageSample.decode(x) for x in part] for part in out)
         return base, recent_window
 
