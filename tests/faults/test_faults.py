@@ -88,8 +88,11 @@ def test_redis_killed_and_restarted_loses_nothing(
     # ends; no traceback (tracebacks are for bugs).
     logs = worker_logs(env)
     assert not [name for name, text in logs.items() if "Traceback" in text]
-    begins = sum(text.count("Redis is unavailable") for text in logs.values())
-    assert 1 <= begins <= 4, begins  # the I/O worker, the process worker and its two pool children
+    begun = [line for text in logs.values() for line in text.splitlines() if "Redis is unavailable" in line]
+    # Four processes (the I/O worker, the process worker and its two pool children), one warning
+    # each; twice at most, as a process may see Redis answer and drop once more while the
+    # restarted server reloads its append-only file. Logged per attempt, it would be about 20.
+    assert 1 <= len(begun) <= 8, "\n".join(begun)
     assert "Redis answers again after" in logs["worker-io.log"]
 
 
