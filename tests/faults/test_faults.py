@@ -93,7 +93,11 @@ def test_redis_killed_and_restarted_loses_nothing(
     # each; twice at most, as a process may see Redis answer and drop once more while the
     # restarted server reloads its append-only file. Logged per attempt, it would be about 20.
     assert 1 <= len(begun) <= 8, "\n".join(begun)
-    assert "Redis answers again after" in logs["worker-io.log"]
+    # Each log that says an outage began says it ended. (With state on a cluster the killed Redis
+    # is only the broker, and whether the I/O worker meets it at all is timing.)
+    assert [
+        name for name, text in logs.items() if "Redis is unavailable" in text and "Redis answers again" not in text
+    ] == []
 
 
 @pytest.mark.skipif(
