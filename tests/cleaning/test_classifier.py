@@ -64,6 +64,27 @@ def test_features_have_one_row_per_block_and_the_named_columns() -> None:
     assert x[nav, FEATURES.index("in_nav")] == 1.0
 
 
+def test_text_features_count_what_they_name() -> None:
+    """Punctuation, digits, capitals, a closing mark, a date: each column from its own text."""
+    root = root_of(
+        "<html><body><p>Rain, wind; and «snow»</p><p>Ends here.\n</p><p>Opened 12 May 2026: 40 stalls</p>"
+        "<p>no date in 1 sentence?!</p><p>Hai ngày, tháng 3</p><p>ⅷ ² no digits at all</p></body></html>"
+    )
+    blocks = cut_blocks(root)
+    x = block_features(blocks, "example.org")
+
+    def column(name: str) -> list[float]:
+        return [round(float(v), 4) for v in x[:, FEATURES.index(name)]]
+
+    assert len(blocks) == 6
+    assert column("punct_per_word") == [0.5, 0.5, round(1 / 6, 4), 0.4, 0.25, 0.0]
+    assert column("ends_sentence") == [1.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+    assert column("has_date") == [0.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    assert column("upper_share") == [0.25, 0.5, round(2 / 6, 4), 0.0, 0.25, 0.0]
+    # str.isdigit counts the superscript two, which no date pattern reads as a digit.
+    assert column("digit_share") == [0.0, 0.0, round(8 / 29, 4), round(1 / 23, 4), round(1 / 17, 4), round(1 / 20, 4)]
+
+
 def test_the_shipped_model_keeps_the_story_and_drops_the_chrome() -> None:
     """The story's paragraphs score as article; menu and footer do not; scores are probabilities."""
     page = read_page(PAGE.encode(), URL)
