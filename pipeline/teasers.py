@@ -449,7 +449,26 @@ class _PageScan:
         found = self.article_anchor(el)
         if not found or len(found[1]) < 0.6 * len(text):
             return None
+        if el.tag == "a":
+            card = self.card_around(el, found[0])
+            if card is not None:
+                return card
         return TeaserBlock(element=el, links=self.related_links([found[:2]]), text=text, kind="inline")
+
+    def card_around(self, a: lxml_html.HtmlElement, url: str) -> TeaserBlock | None:
+        """The card a standalone link titles: its short parent, led by the link, the rest an
+        excerpt or a date with no other link ("<div><a>Title</a><p>Excerpt…</p></div>").
+        Cutting the link alone would leave the excerpt in the story."""
+        parent = a.getparent()
+        if parent is None or parent.tag not in {"div", "li"} or parent in self.headline_holders:
+            return None
+        text = self.bounded_text(parent, SINGLE_ITEM_MAX_CHARS)
+        if not text or sum(1 for _ in parent.iter("a")) > 1:
+            return None
+        led = self.item_title(parent, text)
+        if led is None or led[0] != url:
+            return None
+        return TeaserBlock(element=parent, links=self.related_links([led]), text=text, kind="inline")
 
 
 def _on_a_line_of_its_own(el: lxml_html.HtmlElement) -> bool:

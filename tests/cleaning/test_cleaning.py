@@ -8,12 +8,13 @@ import unicodedata
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import html as lxml_html
 
 from pipeline.charset import decode_html
 from pipeline.cleaning import CleanedPage, clean_page
 from pipeline.cleaning.page import _both_readings, _split_title
 from pipeline.errors import Dropped, PermanentError
-from pipeline.teasers import article_url_of
+from pipeline.teasers import article_url_of, find_teaser_blocks
 
 URL = "https://baotinhxa.vn/thoi-su/hoi-nghi-tong-ket-de-an-ho-tro-nong-dan-2025-10234.html"
 
@@ -138,6 +139,55 @@ def test_a_row_of_headline_links_to_a_sister_site_is_a_teaser() -> None:
         assert title not in cleaned.body
         assert url in [r.url for r in cleaned.related]
     assert all(p in cleaned.body for p in BODY)
+
+
+DE_URL = "https://kreisbote.example/lokales/2026/04/neue-bruecke-ueber-die-lahn-freigegeben.html"
+DE_BODY = [
+    "Nach zwei Jahren Bauzeit ist die neue Brücke über die Lahn am Samstag für den Verkehr freigegeben worden.",
+    "Der Bürgermeister dankte den Anwohnern für ihre Geduld während der Sperrung der alten Holzbrücke.",
+    "Fußgänger und Radfahrer haben auf der neuen Brücke einen eigenen, breiten Weg auf beiden Seiten.",
+]
+
+
+def de_page(after_story: str) -> bytes:
+    story = "".join(f"<p>{p}</p>" for p in DE_BODY)
+    return f"""<html lang="de"><head><meta charset="utf-8"><title>Neue Brücke über die Lahn freigegeben</title></head><body>
+<div class="beitrag"><h1>Neue Brücke über die Lahn freigegeben</h1>{story}{after_story}</div></body></html>""".encode()
+
+
+def test_cards_under_the_story_leave_with_their_excerpts() -> None:
+    """Cards in the story's own box, each a headline link over an unlinked excerpt: the teaser
+    is the card, since cutting the link alone would leave the excerpt in the body."""
+    cards = [
+        (
+            "/lokales/2026/04/stadtfest-findet-wieder-statt.html",
+            "Stadtfest findet wieder statt",
+            "Nach drei Jahren Pause plant der Verein wieder ein Fest auf dem Marktplatz…",
+        ),
+        (
+            "/lokales/2026/03/neuer-radweg-nach-giessen-geplant.html",
+            "Neuer Radweg nach Gießen geplant",
+            "Der Kreis will die Lücke zwischen den beiden Orten bis zum Herbst schließen…",
+        ),
+    ]
+    html = "<h4>Weitere Artikel</h4>" + "".join(f'<div><a href="{u}">{t}</a><p>{x}</p></div>' for u, t, x in cards)
+    blocks = find_teaser_blocks(lxml_html.document_fromstring(de_page(html)), DE_URL)
+    assert [(b.element.tag, b.text) for b in blocks] == [("div", f"{t} {x}") for _, t, x in cards]
+    cleaned = clean_page(de_page(html), DE_URL)
+    for url, title, excerpt in cards:
+        assert title not in cleaned.body
+        assert excerpt not in cleaned.body
+        assert url.rsplit("/", 1)[1] in " ".join(r.url for r in cleaned.related)
+    assert all(p in cleaned.body for p in DE_BODY)
+
+
+def test_a_link_over_a_long_paragraph_leaves_the_paragraph() -> None:
+    """A standalone link to another story over paragraphs of prose in one box: the box is no card."""
+    prose = " ".join(DE_BODY) + " Die Kosten lagen am Ende etwas unter der ursprünglichen Schätzung des Landes."
+    html = f'<div><a href="/lokales/2026/02/alte-holzbruecke-wird-abgerissen.html">Alte Holzbrücke wird abgerissen</a><p>{prose}</p><p>{prose}</p></div>'
+    cleaned = clean_page(de_page(html), DE_URL)
+    assert "Alte Holzbrücke wird abgerissen" not in cleaned.body
+    assert prose in cleaned.body
 
 
 def test_a_bold_link_inside_a_sentence_is_prose() -> None:
