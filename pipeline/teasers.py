@@ -456,11 +456,12 @@ class _PageScan:
         return TeaserBlock(element=el, links=self.related_links([found[:2]]), text=text, kind="inline")
 
     def card_around(self, a: lxml_html.HtmlElement, url: str) -> TeaserBlock | None:
-        """The card a standalone link titles: its short parent, led by the link, the rest an
+        """The card a standalone link titles: its short <div>, led by the link, the rest an
         excerpt or a date with no other link ("<div><a>Title</a><p>Excerpt…</p></div>").
-        Cutting the link alone would leave the excerpt in the story."""
+        Cutting the link alone would leave the excerpt in the story. (A link in an <li> is
+        never standalone: the list's items are read as a teaser list.)"""
         parent = a.getparent()
-        if parent is None or parent.tag not in {"div", "li"} or parent in self.headline_holders:
+        if parent is None or parent.tag != "div" or parent in self.headline_holders:
             return None
         text = self.bounded_text(parent, SINGLE_ITEM_MAX_CHARS)
         if not text or sum(1 for _ in parent.iter("a")) > 1:

@@ -69,7 +69,7 @@ _DATE = re.compile(
     r"sep|oct|nov|dec)|\d+ (minutes?|hours?|days?|mins?|hrs?) ago|tháng \d{1,2})",
     re.IGNORECASE,
 )
-# Counted one character at a time (`str.count`), and a block's last character looked at
+# Punctuation counted mark by mark (`str.count`), and a block's last character looked at
 # directly: both cheaper than a regular expression over the whole text.
 _PUNCT_CHARS = ".,;:!?。、，"
 _SENTENCE_ENDS = tuple(".!?。»”\"')")
