@@ -7,7 +7,12 @@ The same search finds:
 - a lone short paragraph that is mostly a link to another article ("Read more: ..."),
 - a pop-up card of a person's stories set inside a sentence (the sentence stays),
 - a row of three or more paragraphs that are each only a headline link, to any site (a
-  network's cross-promotion).
+  network's cross-promotion),
+- headlines set one to a line with <br> in one paragraph or cell, a date or label beside
+  each, under at most a short heading line,
+- the "previous story / next story" line: its links, and words that only say which way,
+- the unlinked blurb cut short ("…") right under a standalone headline link, and the
+  heading over two or more such items in a row ("Related posts" written as paragraphs).
 A link that a sentence runs into is prose, not a title, unless it is most of a headline
 that is linked only in part.
 """
@@ -45,6 +50,29 @@ HEADLINE_HOLDERS = {"p", "h3", "h4", "h5"}
 MIN_HEADLINE_RUN = 3
 HEADLINE_SHARE = 0.9  # of its paragraph that a headline link covers
 INLINE_MAX_CHARS = 220  # "Read more: <title>" standing alone between paragraphs
+LINE_LIST_TAGS = {"p", "div", "td", "font", "span"}  # holders of a list written with <br>
+LINE_LIST_MAX_CHARS = 2000
+LINE_TITLE_SHARE = 0.6  # of its line that a headline link covers (the rest a date or a label)
+EXCERPT_MAX_CHARS = 320  # the blurb under a related post's headline: a sentence or two, cut short
+EXCERPT_TAGS = {"p", "div", "span"}
+# Words of a "« Previous story: <title> | Next story: <title> »" line besides its titles: they
+# only say which way the link goes. English, German, French, Spanish, Italian, Portuguese,
+# Dutch and Vietnamese.
+_WAY_WORDS = frozenset(
+    word
+    for line in (
+        "previous prev next older newer story post article entry",
+        "vorheriger vorherige voriger vorige nächster nächste artikel beitrag zurück weiter",
+        "précédent précédente suivant suivante",
+        "anterior siguiente artículo entrada noticia",
+        "precedente successivo successiva articolo",
+        "próximo próxima notícia artigo",
+        "volgende bericht",
+        "bài tin trước sau tiếp theo",
+    )
+    for word in line.split()
+)
+_WORDS = re.compile(r"\w+")
 # Links read per page. Real pages hold up to about 2,200 (the most in both development sets);
 # a hostile one holds 100,000, and reading each would take a minute. Past this many, the
 # page's further links are taken as plain links (their text stays for the extractor to weigh).
@@ -68,7 +96,8 @@ class TeaserBlock:
     element: lxml_html.HtmlElement
     links: list[RelatedLink] = field(default_factory=list)
     text: str = ""
-    kind: str = "list"  # "list" or "inline"
+    kind: str = "list"  # "list", "inline", or "excerpt" (an unlinked blurb under an inline teaser)
+    headed: bool = False  # the first of a run of inline teasers: a heading right before it is theirs
 
 
 def text_of(el: lxml_html.HtmlElement) -> str:
@@ -447,13 +476,101 @@ class _PageScan:
         if el.tag == "strong" and not _on_a_line_of_its_own(el):
             return None  # a bold link inside a sentence: words of the story
         found = self.article_anchor(el)
-        if not found or len(found[1]) < 0.6 * len(text):
+        if not found:
             return None
+        if len(found[1]) < 0.6 * len(text):
+            return self.way_line(el, text)
         if el.tag == "a":
             card = self.card_around(el, found[0])
             if card is not None:
                 return card
         return TeaserBlock(element=el, links=self.related_links([found[:2]]), text=text, kind="inline")
+
+    def line_list(self, el: lxml_html.HtmlElement) -> TeaserBlock | None:
+        """Headlines one to a line in a single element ("<p><b>Related</b><br><a>Title</a>
+        (12 May)<br><a>Title</a> (9 May)</p>"): two or more lines, each mostly a headline
+        link to another article of the site, and at most a short heading line first."""
+        if el.tag not in LINE_LIST_TAGS or el.find("br") is None or not self.holds_link(el):
+            return None
+        if self.bounded_text(el, LINE_LIST_MAX_CHARS) is None:
+            return None
+        texts: list[list[str]] = [[el.text or ""]]
+        anchors: list[list[lxml_html.HtmlElement]] = [[]]
+        for child in el:
+            if child.tag == "br":
+                texts.append([child.tail or ""])
+                anchors.append([])
+                continue
+            if isinstance(child.tag, str):
+                if child.tag in _UNREAD or child.find(".//br") is not None:
+                    return None  # lines inside lines: not one flat list
+                texts[-1].append(self.text(child))
+                anchors[-1].extend(child.iter("a"))
+            texts[-1].append(child.tail or "")
+        items: list[tuple[str, str]] = []
+        for n, (pieces, links) in enumerate(zip(texts, anchors, strict=True)):
+            line = _joined(pieces)
+            if not line:
+                continue
+            found = next(
+                ((url, title) for a in links if (url := self.link(a.get("href", ""))) and (title := self.text(a))),
+                None,
+            )
+            if found and len(found[1]) >= MIN_TITLE_CHARS and len(found[1]) >= LINE_TITLE_SHARE * len(line):
+                items.append(found)
+            elif n == 0 and not links and len(line) <= HEADING_MAX_CHARS:
+                continue  # the list's heading
+            else:
+                return None
+        if len(items) < 2 or len({url for url, _ in items}) < 2 or el in self.headline_holders:
+            return None
+        return TeaserBlock(element=el, links=self.related_links(items), text=self.text(el))
+
+    def way_line(self, el: lxml_html.HtmlElement, text: str) -> TeaserBlock | None:
+        """A "« Previous story: <title> | Next story: <title> »" line: one or two links to
+        other articles, and around them only words that say which way they go."""
+        titled = list(itertools.islice(self.titled_links(el), 3))
+        if not 1 <= len(titled) <= 2:
+            return None
+        rest = text
+        for _, title in titled:
+            rest = rest.replace(title, " ", 1)
+        words = _WORDS.findall(rest.lower())
+        if not words or any(w not in _WAY_WORDS for w in words):
+            return None  # a sentence around the links, or no word that says which way
+        return TeaserBlock(element=el, links=self.related_links(titled), text=text, kind="inline")
+
+    def excerpts_after(self, found: list[TeaserBlock]) -> list[TeaserBlock]:
+        """The unlinked blurbs cut short ("…") right under standalone headline links, as
+        related posts are often written: "<p><a>Title</a></p><p>Blurb…</p>", repeated. Cutting
+        the links alone would leave the blurbs in the story. The first of two or more such
+        items in a row, each with its blurb, is marked `headed`: the heading over them goes
+        with them. (Two bare links under a heading may be the story's own "see also".)"""
+        teasers = {b.element: b for b in found if b.kind == "inline"}
+        excerpts: dict[lxml_html.HtmlElement, TeaserBlock] = {}
+        for el in teasers:
+            nxt = el.getnext()
+            if (el.tail or "").strip() or nxt is None or nxt in teasers or nxt.tag not in EXCERPT_TAGS:
+                continue
+            if next(nxt.iter("a"), None) is not None:
+                continue
+            text = self.bounded_text(nxt, EXCERPT_MAX_CHARS)
+            if text and text.rstrip(")]").endswith(("…", "...")):
+                excerpts[nxt] = TeaserBlock(element=nxt, text=text, kind="excerpt")
+
+        def item_after(el: lxml_html.HtmlElement) -> lxml_html.HtmlElement | None:
+            """The next item after teaser `el` and its blurb, when both have blurbs."""
+            blurb = el.getnext()
+            if blurb not in excerpts or (blurb.tail or "").strip():
+                return None
+            nxt = blurb.getnext()
+            return nxt if nxt in teasers and nxt.getnext() in excerpts else None
+
+        following = {after for el in teasers if (after := item_after(el)) is not None}
+        for el, block in teasers.items():
+            if el not in following and item_after(el) is not None:
+                block.headed = True
+        return list(excerpts.values())
 
     def card_around(self, a: lxml_html.HtmlElement, url: str) -> TeaserBlock | None:
         """The card a standalone link titles: its short <div>, led by the link, the rest an
@@ -551,6 +668,8 @@ def search_teasers(root: lxml_html.HtmlElement, page_url: str) -> TeaserSearch:
         if el.tag in CONTAINER_TAGS:
             block = scan.teaser_list(el)
         if block is None:
+            block = scan.line_list(el)
+        if block is None:
             block = scan.inline_teaser(el)
         if block is not None:
             found.append(block)
@@ -558,6 +677,7 @@ def search_teasers(root: lxml_html.HtmlElement, page_url: str) -> TeaserSearch:
         stack.extend(reversed([c for c in el if scan.holds_link(c)]))
     inside = {b.element for b in found}
     found.extend(b for b in scan.headline_runs(top) if not inside.intersection(b.element.iterancestors()))
+    found.extend(scan.excerpts_after(found))
     return TeaserSearch(found, scan.size(top))
 
 
@@ -570,7 +690,7 @@ def remove_teasers(
     for block in blocks:
         el = block.element
         prev = el.getprevious()
-        if block.kind == "list" and _is_heading(prev):
+        if (block.kind == "list" or block.headed) and _is_heading(prev):
             block.text = f"{text_of(prev)} {block.text}"
             _drop(prev)
         parent = el.getparent()

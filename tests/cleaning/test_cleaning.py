@@ -190,6 +190,105 @@ def test_a_link_over_a_long_paragraph_leaves_the_paragraph() -> None:
     assert prose in cleaned.body
 
 
+RELATED_POSTS = [
+    (
+        "/lokales/2026/04/stadtfest-findet-wieder-statt.html",
+        "Stadtfest findet wieder statt",
+        "Nach drei Jahren Pause plant der Verein wieder ein Fest auf dem Marktplatz, mit Musik und […]",
+    ),
+    (
+        "/lokales/2026/03/neuer-radweg-nach-giessen-geplant.html",
+        "Neuer Radweg nach Gießen geplant",
+        "Der Kreis will die Lücke zwischen den beiden Orten bis zum Herbst schließen…",
+    ),
+]
+
+
+def test_related_posts_written_as_paragraphs_leave_with_blurbs_and_heading() -> None:
+    """Related posts as paragraphs in the story's box, a headline link over a blurb cut short:
+    the blurbs and the heading over the pairs go with the links."""
+    html = "<h3>Ähnliche Beiträge</h3>" + "".join(
+        f'<p><a href="{u}">{t}</a></p><p>{x}</p>' for u, t, x in RELATED_POSTS
+    )
+    cleaned = clean_page(de_page(html), DE_URL)
+    for url, title, blurb in RELATED_POSTS:
+        assert title not in cleaned.body
+        assert blurb not in cleaned.body
+        assert url.rsplit("/", 1)[1] in " ".join(r.url for r in cleaned.related)
+    assert "Ähnliche Beiträge" not in cleaned.body
+    assert all(p in cleaned.body for p in DE_BODY)
+
+
+def test_a_paragraph_after_a_lone_read_more_link_stays() -> None:
+    """The paragraph after a "read more" link is the story's next one unless it is a blurb cut
+    short; two bare links under a heading leave the heading (it may be the story's own)."""
+    after = "Die Stadt rechnet damit, dass die Brücke in diesem Sommer deutlich mehr Radfahrer sieht."
+    cut = "Wie es danach weitergeht, ist noch offen…"
+    html = (
+        f'<p><a href="{RELATED_POSTS[0][0]}">Lesen Sie auch: {RELATED_POSTS[0][1]}</a></p><p>{after}</p>'
+        f'<p>{cut} Das sagte der Bürgermeister, der im Herbst mit <a href="/kontakt">den Anwohnern</a> spricht.</p>'
+        "<h3>Mehr zum Thema</h3>" + "".join(f'<p><a href="{u}">{t}</a></p>' for u, t, _ in RELATED_POSTS)
+    )
+    blocks = find_teaser_blocks(lxml_html.document_fromstring(de_page(html)), DE_URL)
+    assert [b.kind for b in blocks] == ["inline"] * 3
+    assert not any(b.headed for b in blocks)
+    cleaned = clean_page(de_page(html), DE_URL)
+    assert after in cleaned.body
+    assert RELATED_POSTS[0][1] not in cleaned.body
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "&laquo; Vorheriger Artikel: <a href='{a}'>{x}</a> | Nächster Artikel: <a href='{b}'>{y}</a> &raquo;",
+        "<a href='{a}'>{x}</a> &larr; Previous story &middot; Next story &rarr; <a href='{b}'>{y}</a>",
+        "Bài trước: <a href='{a}'>{x}</a><br>Bài sau: <a href='{b}'>{y}</a>",
+    ],
+)
+def test_a_previous_and_next_story_line_is_a_teaser(line: str) -> None:
+    """A line of links to the stories before and after, and words that only say which way."""
+    (a, x, _), (b, y, _) = RELATED_POSTS
+    html = "<p>" + line.format(a=a, x=x, b=b, y=y) + "</p>"
+    blocks = find_teaser_blocks(lxml_html.document_fromstring(de_page(html)), DE_URL)
+    assert [b.element.tag for b in blocks] == ["p"]
+    assert [r.title for r in blocks[0].links] == [x, y]
+
+
+def test_a_sentence_with_two_links_is_no_previous_and_next_line() -> None:
+    (a, x, _), (b, y, _) = RELATED_POSTS
+    html = f"<p>Next year the <a href='{a}'>{x}</a> and <a href='{b}'>{y}</a> share a budget.</p>"
+    assert find_teaser_blocks(lxml_html.document_fromstring(de_page(html)), DE_URL) == []
+
+
+def test_headlines_one_to_a_line_leave_with_their_dates_and_heading() -> None:
+    """A list written with line breaks in one paragraph: a heading line, then a headline link and
+    a date on each line (Portuguese)."""
+    items = [
+        ("/lokales/2026/04/feira-do-livro-abre-no-sabado.html", "Feira do livro abre no sábado", "12/04/2026"),
+        ("/lokales/2026/04/nova-linha-de-onibus-ao-hospital.html", "Nova linha de ônibus ao hospital", "09/04/2026"),
+        ("/lokales/2026/03/escola-ganha-telhado-novo.html", "Escola ganha telhado novo", "28/03/2026"),
+    ]
+    lines = "<br>".join(f'<a href="{u}">{t}</a> ({d})' for u, t, d in items)
+    html = f"<p><b>Notícias relacionadas</b><br>{lines}</p>"
+    blocks = find_teaser_blocks(lxml_html.document_fromstring(de_page(html)), DE_URL)
+    assert [(b.element.tag, b.kind) for b in blocks] == [("p", "list")]
+    assert [r.title for r in blocks[0].links] == [t for _, t, _ in items]
+    cleaned = clean_page(de_page(html), DE_URL)
+    assert "Notícias relacionadas" not in cleaned.body
+    assert not any(d in cleaned.body for _, _, d in items)
+    assert all(p in cleaned.body for p in DE_BODY)
+
+
+def test_lines_of_prose_with_links_are_no_headline_list() -> None:
+    """Lines of a poem or an address, each with a link in it, are not a list of headlines."""
+    (a, x, _), (b, y, _) = RELATED_POSTS
+    html = (
+        f"<p>Am Ufer steht seit gestern, so schreibt man uns, das <a href='{a}'>{x}</a> wieder auf dem Plan<br>"
+        f"und auch der Kreis verspricht im Rat: <a href='{b}'>{y}</a>, noch vor dem Winter</p>"
+    )
+    assert find_teaser_blocks(lxml_html.document_fromstring(de_page(html)), DE_URL) == []
+
+
 def test_a_bold_link_inside_a_sentence_is_prose() -> None:
     """A linked phrase set in bold inside a sentence stays, with the sentence around it."""
     extra = (
