@@ -34,7 +34,7 @@ from lxml import html as lxml_html
 
 from pipeline.charset import decode_html
 from pipeline.cleaning.blocks import TextBlock, cut_blocks
-from pipeline.cleaning.features import block_features, host_of
+from pipeline.cleaning.features import RELATED_HEADING, _ends_sentence, block_features, host_of
 from pipeline.cleaning.model import CLASSES, BlockModel, shipped_model
 from pipeline.errors import Dropped, PermanentError
 from pipeline.fallback import fallback_paragraphs
@@ -113,6 +113,8 @@ _BYLINE = re.compile(r"^(by|par|von|por|oleh|bởi)\s+\S.*$", re.IGNORECASE)
 _CREDIT = re.compile(
     r"^(theo|nguồn|source|sources|via|quelle|fuente|sumber|d'après|according to)\s*:?\s+\S.{0,50}$", re.IGNORECASE
 )
+HEADING_MAX_CHARS = 80
+RELATED_WORDS_WITHIN = 8  # characters: a related-stories heading opens with its words ("Browse related")
 MIN_CUT_COPY_CHARS = 30  # a shorter cut copy could be any sentence's opening words
 HEAD_BLOCKS = 2  # a headline or standfirst is looked for among the first blocks only
 MIN_STANDFIRST_CHARS = 40
@@ -323,6 +325,7 @@ def clean_page(
     source_url = _take_source_line(blocks)
     _mark_bylines(blocks, meta.authors)
     _mark_calls_to_action(blocks)
+    _mark_related_headings(blocks)
     for b in blocks:
         if b.reason is None and _MACHINE_TEXT.match(b.text.strip()):
             b.reason = "markup"
@@ -666,6 +669,24 @@ def _mark_calls_to_action(blocks: list[Block]) -> None:
             b.reason = "boilerplate"
         elif _TAG_LABEL.match(text) and i + 1 < len(tail) and _is_list(tail[i + 1].text):
             b.reason = tail[i + 1].reason = "boilerplate"  # the list under its label
+
+
+def _mark_related_headings(blocks: list[Block]) -> None:
+    """A short heading that opens with the words of a related-stories box ("Related",
+    "See also", "Most read", "Weitere Artikel"), kept while the block right under it was
+    removed: the box went and left its heading behind. A heading kept over kept text, or
+    one whose related words come late ("12 cameras recommended"), stays."""
+    live = [i for i, b in enumerate(blocks) if b.reason is None]
+    for j, i in enumerate(live):
+        text = blocks[i].text.strip()
+        if not (0 < len(text) <= HEADING_MAX_CHARS and len(text.split()) <= 10) or _ends_sentence(text):
+            continue
+        under = live[j + 1] if j + 1 < len(live) else len(blocks)
+        if under == i + 1 or not any(b.reason in ("teaser", "boilerplate") for b in blocks[i + 1 : under]):
+            continue
+        found = RELATED_HEADING.search(text)
+        if found is not None and found.start() <= RELATED_WORDS_WITHIN and not text[:1].isdigit():
+            blocks[i].reason = "teaser"
 
 
 def _is_list(text: str) -> bool:

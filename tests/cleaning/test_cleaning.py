@@ -12,7 +12,7 @@ from lxml import html as lxml_html
 
 from pipeline.charset import decode_html
 from pipeline.cleaning import CleanedPage, clean_page
-from pipeline.cleaning.page import _both_readings, _split_title
+from pipeline.cleaning.page import Block, _both_readings, _mark_related_headings, _split_title
 from pipeline.errors import Dropped, PermanentError
 from pipeline.teasers import article_url_of, find_teaser_blocks
 
@@ -629,3 +629,39 @@ def test_the_fast_paths_text_stays_when_the_full_cascade_drops_it() -> None:
     assert _both_readings(fast, other) == f"{fast}\n{other}"
     wider = f"{BODY[0]}\n{BODY[1]}\n{BODY[2]}"
     assert _both_readings(fast, wider) == wider  # the cascade kept it: its reading alone
+
+
+def _blocks(*rows: tuple[str, str | None]) -> list[Block]:
+    return [Block(text, text[:8], reason) for text, reason in rows]
+
+
+@pytest.mark.parametrize(
+    "heading", ["Related", "See also:", "Weitere Artikel", "Tin liên quan", "Browse related stories"]
+)
+def test_a_related_heading_left_over_its_removed_box_goes(heading: str) -> None:
+    """The classifier took the box of other stories; the heading over it leaves with it."""
+    blocks = _blocks(
+        (DE_BODY[0], None), (heading, None), ("Stadtfest findet wieder statt", "teaser"), (DE_BODY[1], None)
+    )
+    _mark_related_headings(blocks)
+    assert [b.reason for b in blocks] == [None, "teaser", "teaser", None]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # kept text right under it: a heading of the story
+        [("See also", None), (DE_BODY[1], None), ("Stadtfest findet wieder statt", "teaser")],
+        # the related words come late: "recommended" in a heading of the story's own list
+        [("12 cameras recommended", None), ("Stadtfest findet wieder statt", "boilerplate"), (DE_BODY[1], None)],
+        # a block under it removed as a repeat, not by the classifier
+        [("Related", None), (DE_BODY[0], "repeat"), (DE_BODY[1], None)],
+        # a sentence, not a heading
+        [("Related work is listed below.", None), ("Stadtfest findet wieder statt", "teaser")],
+    ],
+)
+def test_a_heading_over_kept_text_or_not_a_related_one_stays(rows: list[tuple[str, str | None]]) -> None:
+    blocks = _blocks((DE_BODY[0], None), *rows)
+    before = [b.reason for b in blocks]
+    _mark_related_headings(blocks)
+    assert [b.reason for b in blocks] == before
