@@ -175,8 +175,10 @@ class Settings(BaseSettings):
     instead of one each. One batch waits at a time; 0 sends each article as soon as it is
     cleaned."""
 
-    boilerplate_min_pages: int = Field(default=3, ge=1, le=255)
-    """Cross-page boilerplate: a block printed on this many distinct pages of a site is dropped."""
+    boilerplate_min_pages: int = Field(default=2, ge=1, le=255)
+    """Cross-page boilerplate: a block printed on this many distinct pages of a site is dropped.
+    Two catches a site's promotions and notes from its second page on (pages cleaned before are
+    cleaned again); a page that is mostly blocks printed elsewhere is a copy and keeps them."""
     boilerplate_recent_pages: int = Field(default=200, ge=1)
     """Recent pages per site whose blocks (and process messages) are kept, so that when a block
     crosses the threshold the pages that printed it before are cleaned again."""

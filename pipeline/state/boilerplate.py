@@ -149,7 +149,7 @@ class BoilerplateStats:
     def __init__(
         self,
         client: Client,
-        min_pages: int = 3,
+        min_pages: int = 2,
         window_days: float = 14.0,
         shards: int = DEFAULT_SHARDS,
         shard_size: int = DEFAULT_SHARD_SIZE,

@@ -88,7 +88,7 @@ class StateStore:
         return [self._r] if self._broker is self._r else [self._r, self._broker]
 
     # -- stores that take their own parameters ---------------------------------------------------
-    def boilerplate(self, min_pages: int = 3, **kwargs: float | int) -> BoilerplateStats:
+    def boilerplate(self, min_pages: int = 2, **kwargs: float | int) -> BoilerplateStats:
         kwargs.setdefault("recent_pages", self.recent_pages)
         return BoilerplateStats(self._r, min_pages=min_pages, **kwargs)  # type: ignore[arg-type]
 
