@@ -383,7 +383,7 @@ def _bound(page: CleanedPage, limits: PageLimits, truncated: dict[str, int]) -> 
             return None
         return value
 
-    page.blocks = items(page.blocks, limits.blocks, "blocks")
+    page.blocks = _within_block_limit(page.blocks, limits.blocks, truncated)
     room = limits.body_chars
     for b in page.blocks:
         if b.reason is not None:
@@ -527,6 +527,20 @@ def _caption_table(el: lxml_html.HtmlElement) -> bool:
     if el.tag != "table" or len(el.findall(".//img")) != 1 or el.findall(".//a[@href]"):
         return False
     return 0 < len(text_of(el)) <= MAX_CAPTION_CHARS and len(el.findall(".//tr")) <= 3
+
+
+def _within_block_limit(blocks: list[Block], limit: int, truncated: dict[str, int]) -> list[Block]:
+    """At most `limit` blocks, the kept ones first, in page order. Cut in page order alone, a
+    page with thousands of removed blocks before its text (a menu of thousands of links, or
+    a page the classifier gave up on, whose reading is listed after every removed block)
+    would lose its body and be stored with none."""
+    if len(blocks) <= limit:
+        return blocks
+    kept = [b for b in blocks if b.reason is None][:limit]
+    spare = limit - len(kept)
+    chosen = {id(b) for b in kept} | {id(b) for b in [b for b in blocks if b.reason is not None][:spare]}
+    truncated["blocks"] = len(blocks) - limit
+    return [b for b in blocks if id(b) in chosen]
 
 
 def _dedupe_captions(captions: list[str], limit: int) -> tuple[list[str], int]:

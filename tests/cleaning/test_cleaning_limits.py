@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,6 +77,18 @@ def test_the_body_is_cut_at_its_bound_between_blocks() -> None:
     assert len(cleaned.body) <= 1_000
     assert "over_limit" in {b.reason for b in cleaned.blocks}
     assert cleaned.removed_counts()["over_limit"] > 100
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_thousands_of_removed_blocks_never_take_the_body(where: str) -> None:
+    """Past the block bound, the blocks cut are removed ones: the story stays, wherever the
+    removed blocks stand (a menu of 400 section links before it or after it)."""
+    menu = "<ul>" + "".join(f"<li><a href='/section-{i}/'>Section {i}</a></li>" for i in range(400)) + "</ul>"
+    page = hostile(menu) if where == "after" else hostile().replace(b"<body>", f"<body>{menu}".encode())
+    cleaned = clean_page(page, URL, limits=PageLimits(blocks=100))
+    assert len(cleaned.blocks) == 100
+    assert cleaned.truncated["blocks"] > 0
+    assert_story_kept(cleaned)
 
 
 def test_authors_tags_captions_and_addresses_are_bounded() -> None:
