@@ -69,6 +69,24 @@ PAGES: dict[str, Callable[[], bytes]] = {
         f'<meta name="author" content="{"A" * 1_000_000}">'
     ),
     "20,000 nested divs": lambda: page("<div>" * 20_000 + STORY + "</div>" * 20_000),
+    "50k headline + blurb pairs": lambda: page(
+        "".join(
+            f'<p><a href="/news/story-number-{i}-of-the-day.html">Story {i} of the day</a></p><p>Blurb {i} and…</p>'
+            for i in range(50_000)
+        )
+    ),
+    "20k previous/next lines": lambda: page(
+        "".join(
+            f'<p>Previous: <a href="/news/story-{i}-x.html">Story {i} of a day</a> | '
+            f'Next: <a href="/news/story-{i + 1}-x.html">Story {i + 1} of a day</a></p>'
+            for i in range(20_000)
+        )
+    ),
+    "100k <br> headline lines": lambda: page(
+        "<p>"
+        + "<br>".join(f'<a href="/news/story-{i}-x.html">Story {i} of a day</a> (12 May)' for i in range(N))
+        + "</p>"
+    ),
 }
 
 
