@@ -42,7 +42,14 @@ from pipeline.limits import DEFAULT_LIMITS, PageLimits, T, count_nodes, cut_list
 from pipeline.metadata import PageMetadata, read_metadata
 from pipeline.models import RelatedLink
 from pipeline.sniff import binary_kind
-from pipeline.teasers import MAX_PAGE_LINKS, TeaserBlock, remove_teasers, search_teasers, text_of
+from pipeline.teasers import (
+    HEADING_MAX_CHARS,
+    MAX_PAGE_LINKS,
+    TeaserBlock,
+    remove_teasers,
+    search_teasers,
+    text_of,
+)
 
 _TITLE_SEPARATORS = (" – ", " — ", " - ", " | ", " :: ", " · ", " » ")
 _SOURCE_LINE = re.compile(r"^\s*(nguồn|source|quelle|fuente|sumber)\s*:\s*(\S+)\s*$", re.IGNORECASE)
@@ -113,7 +120,6 @@ _BYLINE = re.compile(r"^(by|par|von|por|oleh|bởi)\s+\S.*$", re.IGNORECASE)
 _CREDIT = re.compile(
     r"^(theo|nguồn|source|sources|via|quelle|fuente|sumber|d'après|according to)\s*:?\s+\S.{0,50}$", re.IGNORECASE
 )
-HEADING_MAX_CHARS = 80
 RELATED_WORDS_WITHIN = 8  # characters: a related-stories heading opens with its words ("Browse related")
 MIN_CUT_COPY_CHARS = 30  # a shorter cut copy could be any sentence's opening words
 HEAD_BLOCKS = 2  # a headline or standfirst is looked for among the first blocks only
@@ -536,11 +542,18 @@ def _within_block_limit(blocks: list[Block], limit: int, truncated: dict[str, in
     would lose its body and be stored with none."""
     if len(blocks) <= limit:
         return blocks
-    kept = [b for b in blocks if b.reason is None][:limit]
-    spare = limit - len(kept)
-    chosen = {id(b) for b in kept} | {id(b) for b in [b for b in blocks if b.reason is not None][:spare]}
+    kept = min(limit, sum(1 for b in blocks if b.reason is None))
+    removed = limit - kept
+    out = []
+    for b in blocks:
+        if b.reason is None and kept:
+            out.append(b)
+            kept -= 1
+        elif b.reason is not None and removed:
+            out.append(b)
+            removed -= 1
     truncated["blocks"] = len(blocks) - limit
-    return [b for b in blocks if id(b) in chosen]
+    return out
 
 
 def _dedupe_captions(captions: list[str], limit: int) -> tuple[list[str], int]:
