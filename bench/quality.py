@@ -54,6 +54,7 @@ import tempfile
 import time
 import unicodedata
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from difflib import SequenceMatcher
@@ -68,8 +69,9 @@ if str(ROOT) not in sys.path:
 import trafilatura  # noqa: E402 - after the path is set
 
 from bench.report import Provenance, markdown_table, write_fragment  # noqa: E402
-from pipeline.cleaning import clean_page  # noqa: E402
+from pipeline.cleaning import clean_page, train_kind  # noqa: E402
 from pipeline.cleaning import train as training  # noqa: E402
+from pipeline.cleaning.kind import KIND_MODEL_FILE, NOT_ARTICLE_SCORE  # noqa: E402
 from pipeline.cleaning.model import MODEL_FILE, BlockModel, load_model  # noqa: E402
 from pipeline.dedup import SIG_VERSION, NearDupIndex  # noqa: E402
 from pipeline.errors import Dropped, PermanentError  # noqa: E402
@@ -358,6 +360,7 @@ class PageOutput:
     error: str | None = None
     cleanings: int = 0
     final_pass_body: str | None = None  # body when cleaned again with the converged statistics
+    not_article: float = 0.0  # the page-kind model's probability that it is not an article
 
 
 @dataclass
@@ -369,11 +372,15 @@ class PipelineRun:
 
 
 def run_pipeline(
-    pages: list[PageInput], workdir: Path, final_pass: bool = True, models: dict[int, BlockModel] | None = None
+    pages: list[PageInput],
+    workdir: Path,
+    final_pass: bool = True,
+    models: dict[int, BlockModel] | None = None,
+    kind_models: dict[int, BlockModel] | None = None,
 ) -> PipelineRun:
     """Clean the pages through process_page on a fresh embedded Redis; see the module doc.
-    With `models` (one per fold of sites), each page is cleaned by the model of its site's
-    fold, which never saw that site."""
+    With `models` and `kind_models` (block classifiers and page-kind models, one per fold of
+    sites), each page is cleaned by the models of its site's fold, which never saw that site."""
     server = EmbeddedRedis(workdir)
     state = StateStore.from_url(server.url)
     try:
@@ -402,6 +409,8 @@ def run_pipeline(
             refs[page.key] = ref
             if models is not None:
                 deps.model = readonly.model = models[training.fold_of(page.site)]
+            if kind_models is not None:
+                deps.kind_model = readonly.kind_model = kind_models[training.fold_of(page.site)]
             queue: deque[PageRef] = deque([ref])
             while queue:
                 msg = queue.popleft()
@@ -413,6 +422,7 @@ def run_pipeline(
                     out.body, out.cluster_id, out.error = "", None, f"{type(exc).__name__}: {exc}"
                     continue
                 out.body, out.cluster_id, out.error = built.article.body, built.article.cluster_id, None
+                out.not_article = built.cleaned.not_article
                 for again in built.reclean:
                     queue.append(PageRef.from_msg(again.kwargs["page"]))
                     recleaned += 1
@@ -422,6 +432,8 @@ def run_pipeline(
             for page in sorted(pages, key=lambda p: p.order):
                 if models is not None:
                     readonly.model = models[training.fold_of(page.site)]
+                if kind_models is not None:
+                    readonly.kind_model = kind_models[training.fold_of(page.site)]
                 try:
                     # Read-only: the converged counts, no recording, no cluster assignment.
                     body = process_page(refs[page.key], readonly).cleaned.body
@@ -436,20 +448,41 @@ def run_pipeline(
         server.close()
 
 
-def held_out_models() -> dict[int, BlockModel]:
-    """The block classifier trained once per fold of sites, each without its fold's sites
-    (`pipeline.cleaning.train`, the data and settings of the shipped model). Kept under
-    .cache/ for the shipped model they go with; a new model trains them again."""
-    key = hashlib.sha1(MODEL_FILE.read_bytes()).hexdigest()[:16]
-    folder = FOLD_CACHE / key
+def _cached_folds(shipped: Path, name: str, train: Callable[[], dict[int, BlockModel]]) -> dict[int, BlockModel]:
+    """Fold models kept under .cache/ for the shipped model they go with (by its hash): a new
+    shipped model trains them again (`train`, once)."""
+    key = hashlib.sha1(shipped.read_bytes()).hexdigest()[:16]
+    folder = FOLD_CACHE / (key if name == "block" else f"{name}-{key}")
     files = [folder / f"{k}.npz" for k in range(training.FOLDS)]
     if not all(f.exists() for f in files):
-        print("training the held-out fold models (a few minutes, once per shipped model)", file=sys.stderr)
-        table = training.build_table(list(training.load_pages(training.DEFAULT_BENCHMARKS)))
+        print(f"training the held-out {name} fold models (minutes, once per shipped model)", file=sys.stderr)
+        models = train()
         folder.mkdir(parents=True, exist_ok=True)
-        for k, model in training.fold_models(table).items():
+        for k, model in models.items():
             model.save(folder / f"{k}.npz")
     return {k: load_model(f) for k, f in enumerate(files)}
+
+
+def held_out_models() -> dict[int, BlockModel]:
+    """The block classifier trained once per fold of sites, each without its fold's sites
+    (`pipeline.cleaning.train`, the data and settings of the shipped model)."""
+    return _cached_folds(
+        MODEL_FILE,
+        "block",
+        lambda: training.fold_models(training.build_table(list(training.load_pages(training.DEFAULT_BENCHMARKS)))),
+    )
+
+
+def held_out_kind_models() -> dict[int, BlockModel]:
+    """The page-kind model trained once per fold of sites, each without its fold's sites
+    (`pipeline.cleaning.train_kind`)."""
+    return _cached_folds(
+        KIND_MODEL_FILE,
+        "kind",
+        lambda: train_kind.kind_fold_models(
+            train_kind.build_kind_table(list(train_kind.load_kind_pages(training.DEFAULT_BENCHMARKS)))
+        ),
+    )
 
 
 def run_trafilatura(html: bytes, url: str) -> str:
@@ -561,12 +594,14 @@ def score_devset(
     started = time.perf_counter()
     pages, truth = load_devset(devset)
     models = held_out_models() if held_out else None
+    kind_models = held_out_kind_models() if held_out else None
     with tempfile.TemporaryDirectory(prefix="nf-quality-") as tmp:
-        run = run_pipeline(pages, Path(tmp), final_pass=False, models=models)
+        run = run_pipeline(pages, Path(tmp), final_pass=False, models=models, kind_models=kind_models)
     nf: list[PageScore] = []
     tf: list[PageScore] = []
     excluded: dict[str, list[int]] = {"newsflow": [0, 0], "trafilatura": [0, 0]}  # found, snippets
-    kinds: dict[str, list[tuple[float, float, bool]]] = {}  # page type -> (ours, theirs, dropped)
+    # page type -> (ours, theirs, dropped, read as not an article)
+    kinds: dict[str, list[tuple[float, float, bool, bool]]] = {}
     for page in pages:
         rec = truth[page.key]
         teasers, repeated = _as_list(rec.get("teasers")), _as_list(rec.get("site_repeated_blocks"))
@@ -578,7 +613,9 @@ def score_devset(
         for who, body in (("newsflow", out.body), ("trafilatura", theirs)):
             excluded[who][0] += sum(1 for snippet in must_not if snippet and snippet in body)
             excluded[who][1] += len(must_not)
-        kinds.setdefault(rec.get("page_type", "article"), []).append((nf[-1].f1, tf[-1].f1, not out.body))
+        kinds.setdefault(rec.get("page_type", "article"), []).append(
+            (nf[-1].f1, tf[-1].f1, not out.body, out.not_article >= NOT_ARTICLE_SCORE)
+        )
     by_key = {s.key: s for s in tf}
     worst_nf = worst(nf)
     lowest = worst(nf, key=lambda s: s.recall)
@@ -604,6 +641,7 @@ def score_devset(
                 "newsflow F1": statistics.mean(r[0] for r in rows),
                 "trafilatura F1": statistics.mean(r[1] for r in rows),
                 "dropped": sum(r[2] for r in rows),
+                "not_article": sum(r[3] for r in rows),
                 "better": sum(r[0] > r[1] + 0.01 for r in rows),
                 "worse": sum(r[0] < r[1] - 0.01 for r in rows),
             }
@@ -883,12 +921,13 @@ def print_devset(res: dict[str, Any], title: str = "scrapinghub article-extracti
         f"trafilatura {found['trafilatura']:.2%}"
     )
     if len(res["page_types"]) > 1:
-        head = ("pages", "newsflow F1", "trafilatura", "better", "worse", "dropped")
-        print(f"{'page type':<15}" + "".join(f"{h:>{w}}" for h, w in zip(head, (6, 13, 13, 8, 7, 9), strict=True)))
+        head = ("pages", "newsflow F1", "trafilatura", "better", "worse", "dropped", "not article")
+        widths = (6, 13, 13, 8, 7, 9, 13)
+        print(f"{'page type':<15}" + "".join(f"{h:>{w}}" for h, w in zip(head, widths, strict=True)))
         for kind, t in res["page_types"].items():
             print(
                 f"{kind:<15}{t['pages']:>6}{t['newsflow F1']:>13.4f}{t['trafilatura F1']:>13.4f}"
-                f"{t['better']:>8}{t['worse']:>7}{t['dropped']:>9}"
+                f"{t['better']:>8}{t['worse']:>7}{t['dropped']:>9}{t.get('not_article', 0):>13}"
             )
     print(f"re-cleans triggered: {res['recleaned']}")
     print(f"near-duplicate pairs found: {res['false_neardup_pairs']} (in a set of distinct articles, each is false)")
@@ -1014,7 +1053,7 @@ def _page_by_page(res: dict[str, Any], keys: set[str] | None = None, margin: flo
 
 
 def _counts(page_type: dict[str, Any]) -> list[int]:
-    return [page_type["better"], page_type["worse"], page_type["dropped"]]
+    return [page_type["better"], page_type["worse"], page_type["dropped"], page_type.get("not_article", 0)]
 
 
 def fragment_tables(out: dict[str, Any]) -> tuple[list[str], str]:
@@ -1064,7 +1103,16 @@ def fragment_tables(out: dict[str, Any]) -> tuple[list[str], str]:
     ]
     main = markdown_table(["set", "newsflow", "trafilatura alone"], rows)
     types = markdown_table(
-        ["wcxb-dev page type", "pages", "newsflow F1", "trafilatura F1", "newsflow better", "worse", "dropped"],
+        [
+            "wcxb-dev page type",
+            "pages",
+            "newsflow F1",
+            "trafilatura F1",
+            "newsflow better",
+            "worse",
+            "dropped",
+            "read as not an article",
+        ],
         [
             [name, v["pages"], f"{v['newsflow F1']:.4f}", f"{v['trafilatura F1']:.4f}", *_counts(v)]
             for name, v in w["page_types"].items()

@@ -130,6 +130,7 @@ class ProcessDeps:
     learn: bool = True
     drift: DriftLimits = field(default_factory=DriftLimits)  # when a site's extraction counts as changed
     model: BlockModel | None = None  # the block classifier; None: the shipped one
+    kind_model: BlockModel | None = None  # the page-kind model; None: the shipped one
 
 
 @dataclass
@@ -187,7 +188,14 @@ def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
     if deps.learn and deps.state is not None:
         deps.state.pages.remember(page_id, json.dumps(page.to_msg()), site)
     try:
-        cleaned = clean_page(body, final, charset=page.charset, boilerplate=known_boilerplate, model=deps.model)
+        cleaned = clean_page(
+            body,
+            final,
+            charset=page.charset,
+            boilerplate=known_boilerplate,
+            model=deps.model,
+            kind_model=deps.kind_model,
+        )
     except Dropped as exc:
         if exc.reason == "no_text":
             _watch_drift(page, site, deps, PageSample(0, True, 0))
@@ -237,6 +245,7 @@ def _article(page: PageRef, cleaned: CleanedPage, *, doc_id: str, canonical: str
             reason: [b.fingerprint for b in cleaned.blocks if b.reason == reason] for reason in removed
         },
         extractor=f"newsflow-{cleaned.extractor}",
+        not_article=cleaned.not_article,
     )
     if cleaned.teaser_texts:
         extraction.removed["teaser"] = extraction.removed.get("teaser", 0) + len(cleaned.teaser_texts)

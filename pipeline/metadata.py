@@ -53,6 +53,8 @@ class PageMetadata:
     tags: list[str] = field(default_factory=list)
     image: str | None = None
     description: str | None = None
+    # What the page says it is: its JSON-LD @types and its og:type as "og:<type>", lower-cased.
+    kinds: frozenset[str] = frozenset()
 
 
 def read_metadata(root: lxml_html.HtmlElement, url: str) -> PageMetadata:
@@ -76,7 +78,9 @@ def read_metadata(root: lxml_html.HtmlElement, url: str) -> PageMetadata:
     def meta(*names: str) -> str | None:
         return next((metas[n] for n in names if n in metas), None)
 
-    story = _json_ld_story(root)
+    story, kinds = _json_ld_story(root)
+    if og_type := meta("og:type"):
+        kinds.add("og:" + og_type.lower())
     title = meta("og:title", "twitter:title") or _text(story.get("headline"))
     if not title:
         title_el = root.find(".//title")
@@ -102,6 +106,7 @@ def read_metadata(root: lxml_html.HtmlElement, url: str) -> PageMetadata:
         tags=list(dict.fromkeys(tags)),
         image=meta("og:image") or _named(story.get("image"), "url"),
         description=meta("og:description", "description") or _text(story.get("description")),
+        kinds=frozenset(kinds),
     )
 
 
@@ -137,9 +142,12 @@ def _published(root: lxml_html.HtmlElement, url: str, meta: Any, story: dict[str
     return found if found is not None and (found.month, found.day) != (1, 1) else None
 
 
-def _json_ld_story(root: lxml_html.HtmlElement) -> dict[str, Any]:
-    """The page's JSON-LD object that describes its story (an Article or one of its kinds), or {}."""
+def _json_ld_story(root: lxml_html.HtmlElement) -> tuple[dict[str, Any], set[str]]:
+    """The page's JSON-LD object that describes its story (an Article or one of its kinds), or
+    {}; and every @type its JSON-LD names, lower-cased."""
     best: dict[str, Any] = {}
+    story: dict[str, Any] | None = None
+    kinds: set[str] = set()
     for script in root.iter("script"):
         if (script.get("type") or "").strip().lower() != "application/ld+json":
             continue
@@ -151,14 +159,16 @@ def _json_ld_story(root: lxml_html.HtmlElement) -> dict[str, Any]:
         except ValueError:
             continue  # sites print broken JSON-LD often enough; it only ever adds
         for obj in _objects(data):
-            kinds = obj.get("@type")
-            kinds = kinds if isinstance(kinds, list) else [kinds]
-            names = " ".join(k.lower() for k in kinds if isinstance(k, str))
-            if any(t in names for t in _STORY_TYPES) and "headline" in obj:
-                return obj
+            types = obj.get("@type")
+            types = types if isinstance(types, list) else [types]
+            named = [k.lower() for k in types[:10] if isinstance(k, str)]
+            kinds.update(named)
+            names = " ".join(named)
+            if story is None and any(t in names for t in _STORY_TYPES) and "headline" in obj:
+                story = obj
             if not best and names == "webpage":
                 best = obj
-    return best
+    return (story if story is not None else best), kinds
 
 
 def _objects(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:

@@ -46,6 +46,10 @@ class Extraction(BaseModel):
     extractor: str = ""
     """What chose the body: `classifier`, `trafilatura` (its full cascade) or `fallback` (the
     page's densest prose)."""
+    not_article: float = 0.0
+    """The page-kind model's probability that the page is not an article (a section front, a
+    forum thread, a shop, service or documentation page). From 0.95 the page was read as not an
+    article: trafilatura's full cascade chose its text."""
 
 
 class Article(BaseModel):

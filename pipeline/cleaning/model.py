@@ -9,6 +9,8 @@ Classes: 0 boilerplate (menus, footers, share bars), 1 article, 2 teaser (other 
 Two shapes of model: "multiclass" (one tree per class per round, a softmax over the three), and
 "article_teaser", the shipped one: trees that score "article or not", and fewer trees that score
 "teaser or boilerplate" for what is not article. It keeps a page with a third of the trees.
+The page-kind model (`kind.py`) is a third shape, "binary": one score per row, whether the
+page is not an article.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 MODEL_FILE = Path(__file__).with_name("block_model.npz")
 CLASSES = ("boilerplate", "article", "teaser")
-KINDS = ("multiclass", "article_teaser")
+KINDS = ("multiclass", "article_teaser", "binary")
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,10 @@ class BlockModel:
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities, one row per block: a softmax of the summed tree outputs
-        ("multiclass"), or P(article) and P(teaser | not article) as sigmoids ("article_teaser")."""
+        ("multiclass"), or P(article) and P(teaser | not article) as sigmoids ("article_teaser");
+        for a "binary" model, one column: the probability of its one question."""
         n = x.shape[0]
-        k = len(CLASSES)
+        k = 1 if self.kind == "binary" else len(CLASSES)
         if n == 0:
             return np.zeros((0, k), dtype=np.float32)
         feature, threshold, children, by_class = self._walkable
@@ -57,6 +60,9 @@ class BlockModel:
             go_right = ~(flat.take(offsets + feature[node]) <= threshold[node])  # as LightGBM: NaN goes right
             node = children.take(node * 2 + go_right)
         raw = self.value[node].astype(np.float64) @ by_class
+        if self.kind == "binary":
+            probability: np.ndarray = (1.0 / (1.0 + np.exp(-raw))).astype(np.float32)
+            return probability
         if self.kind == "article_teaser":
             article, teaser = (1.0 / (1.0 + np.exp(-raw[:, 0])), 1.0 / (1.0 + np.exp(-raw[:, 1])))
             rest = 1.0 - article
@@ -74,7 +80,7 @@ class BlockModel:
         matrix that sums the trees' outputs per class."""
         leaf = self.feature < 0
         children = np.stack([self.left, self.right], axis=1).ravel()
-        outputs = 2 if self.kind == "article_teaser" else len(CLASSES)
+        outputs = {"article_teaser": 2, "binary": 1}.get(self.kind, len(CLASSES))
         by_class = np.zeros((self.roots.size, outputs), dtype=np.float64)
         by_class[np.arange(self.roots.size), self.tree_class] = 1.0
         return np.where(leaf, 0, self.feature), np.where(leaf, np.inf, self.threshold), children, by_class
@@ -130,8 +136,9 @@ def shipped_model() -> BlockModel:
 def from_lightgbm(
     dump: dict[str, Any] | tuple[dict[str, Any], dict[str, Any]], features: list[str], meta: dict[str, object]
 ) -> BlockModel:
-    """Convert LightGBM's `dump_model()` into node arrays: one multiclass booster's, or the
-    two binary boosters of an "article_teaser" model (article or not; teaser or boilerplate)."""
+    """Convert LightGBM's `dump_model()` into node arrays: one multiclass booster's, one binary
+    booster's, or the two binary boosters of an "article_teaser" model (article or not; teaser
+    or boilerplate)."""
     feature: list[int] = []
     threshold: list[float] = []
     left: list[int] = []
@@ -170,8 +177,8 @@ def from_lightgbm(
                 roots.append(add(tree["tree_structure"], 0))
                 tree_class.append(output)
     else:
-        kind = "multiclass"
         k = int(dump.get("num_tree_per_iteration", 1))
+        kind = "binary" if k == 1 and str(dump.get("objective", "")).startswith("binary") else "multiclass"
         for n, tree in enumerate(dump["tree_info"]):
             roots.append(add(tree["tree_structure"], 0))
             tree_class.append(n % k)

@@ -35,6 +35,7 @@ from lxml import html as lxml_html
 from pipeline.charset import decode_html
 from pipeline.cleaning.blocks import TextBlock, cut_blocks
 from pipeline.cleaning.features import RELATED_HEADING, _ends_sentence, block_features, host_of
+from pipeline.cleaning.kind import NOT_ARTICLE_SCORE, not_article_score
 from pipeline.cleaning.model import CLASSES, BlockModel, shipped_model
 from pipeline.errors import Dropped, PermanentError
 from pipeline.fallback import fallback_paragraphs
@@ -184,9 +185,17 @@ class CleanedPage:
     # What the bounds of `pipeline.limits` cut: "title_chars" -> characters cut, "related" ->
     # links left out, "page_elements" -> elements of a huge page never read, and so on.
     truncated: dict[str, int] = field(default_factory=dict)
-    # "classifier"; "trafilatura" when the classifier kept next to nothing and trafilatura's
-    # reading was used; "fallback" when that found nothing and the page's densest prose was read.
+    # "classifier"; "trafilatura" when the classifier kept next to nothing, or the page is
+    # not an article, and trafilatura's reading was used; "fallback" when that found nothing
+    # and the page's densest prose was read.
     extractor: str = "classifier"
+    # The page-kind model's probability that the page is not an article (`kind.py`): a
+    # section front, a forum thread, a shop, service or documentation page.
+    not_article: float = 0.0
+
+    @property
+    def is_article(self) -> bool:
+        return self.not_article < NOT_ARTICLE_SCORE
 
     @property
     def kept(self) -> list[Block]:
@@ -269,10 +278,11 @@ def read_page(body: bytes, url: str, *, charset: str | None = None, limits: Page
     return ReadPage(root, meta, canonical, teasers, page_chars, headings, captions, truncated, blocks, fast_text)
 
 
-def classify_blocks(page: ReadPage, model: BlockModel | None = None) -> np.ndarray:
-    """Class probabilities of the page's blocks (see `model.CLASSES`)."""
+def classify_blocks(page: ReadPage, model: BlockModel | None = None, x: np.ndarray | None = None) -> np.ndarray:
+    """Class probabilities of the page's blocks (see `model.CLASSES`); `x`, their features
+    when already computed."""
     model = model or shipped_model()
-    return model.scores(block_features(page.blocks, host_of(page.canonical)))
+    return model.scores(block_features(page.blocks, host_of(page.canonical)) if x is None else x)
 
 
 def clean_page(
@@ -283,13 +293,20 @@ def clean_page(
     boilerplate: Callable[[list[str]], Collection[str]] | None = None,
     limits: PageLimits = DEFAULT_LIMITS,
     model: BlockModel | None = None,
+    kind_model: BlockModel | None = None,
 ) -> CleanedPage:
     """Extract the article of one page. Raises Dropped when there is no article text.
 
     `boilerplate(fingerprints)` answers which of the page's block fingerprints the site
     prints on many pages; it is asked once, with every candidate block. Every field is
-    held within `limits`; what they cut is in `CleanedPage.truncated`. `model` replaces the
-    shipped block classifier (the bench scores each page with a model that never saw its site).
+    held within `limits`; what they cut is in `CleanedPage.truncated`. `model` and `kind_model`
+    replace the shipped block classifier and page-kind model (the bench scores each page with
+    models that never saw its site).
+
+    A page the page-kind model reads as not an article (`kind.NOT_ARTICLE_SCORE`) is read by
+    trafilatura's full cascade instead of the block classifier, which learned from articles
+    only: on held-out folds of wcxb-dev that read listings, forums and shop pages closer to
+    what their annotators chose.
     """
     page = read_page(body, url, charset=charset, limits=limits)
     root, meta, teasers, captions, truncated = page.root, page.meta, page.teasers, page.captions, page.truncated
@@ -297,7 +314,9 @@ def clean_page(
     for t in teasers:
         for link in t.links:
             related.setdefault(link.url, link)
-    scores = classify_blocks(page, model)
+    x = block_features(page.blocks, host_of(page.canonical))
+    scores = classify_blocks(page, model, x)
+    not_article = not_article_score(page, x, kind_model)
     blocks = []
     for tb, p in zip(page.blocks, scores, strict=True):
         # Article at KEEP_SCORE or above; else the likelier of boilerplate and teaser.
@@ -306,17 +325,12 @@ def clean_page(
         reason = None if label == "article" else label
         blocks.append(Block(tb.text, block_fingerprint(tb.text), reason, label, probabilities))
     extractor = "classifier"
-    if (read := _reading_given_up(page, url, [b.text for b in blocks if b.reason is None])) is not None:
+    if not_article >= NOT_ARTICLE_SCORE:
+        whole = _whole_page_reading(body, charset, url, page, limits)
+        blocks, extractor = _read_instead(blocks, whole, root, extractor, only_if_longer=False)
+    elif (read := _reading_given_up(page, url, [b.text for b in blocks if b.reason is None])) is not None:
         # The classifier gave up on the page: trafilatura reads it, then the page's densest prose.
-        texts = [t.strip().strip("|").strip() for t in read.split("\n")]
-        extractor = "trafilatura"
-        texts = [t for t in texts if t]
-        if sum(len(t) for t in texts) < FALLBACK_WHEN_CHARS and (found := fallback_paragraphs(root)):
-            texts, extractor = found, "fallback"
-        if sum(len(t) for t in texts) > sum(len(b.text) for b in blocks if b.reason is None):
-            blocks = [*[b for b in blocks if b.reason is not None], *(Block(t, block_fingerprint(t)) for t in texts)]
-        else:
-            extractor = "classifier"
+        blocks, extractor = _read_instead(blocks, read, root, extractor, only_if_longer=True)
     caption_norms = [normalize_block(c) for c in captions]
     title = _split_title(meta.title, meta.site_name)
     top_headings = page.headings[0]
@@ -363,6 +377,7 @@ def clean_page(
         captions=captions,
         teaser_texts=[t.text for t in teasers],
         extractor=extractor,
+        not_article=round(not_article, 4),
     )
     _bound(cleaned, limits, {k: n for k, n in truncated.items() if n})
     return cleaned
@@ -425,6 +440,31 @@ def _bound(page: CleanedPage, limits: PageLimits, truncated: dict[str, int]) -> 
     page.image = url(page.image, "image")
     page.source_url = url(page.source_url, "source_url")
     page.truncated = truncated
+
+
+def _read_instead(
+    blocks: list[Block], read: str, root: lxml_html.HtmlElement, extractor: str, *, only_if_longer: bool
+) -> tuple[list[Block], str]:
+    """The page's blocks with trafilatura's reading `read` in place of the kept ones (or, when
+    it found next to nothing, the page's densest prose); unchanged when that finds nothing, or
+    (`only_if_longer`) less than the classifier kept. Also says which extractor chose the text."""
+    texts = [t for t in (line.strip().strip("|").strip() for line in read.split("\n")) if t]
+    chosen = "trafilatura"
+    if sum(len(t) for t in texts) < FALLBACK_WHEN_CHARS and (found := fallback_paragraphs(root)):
+        texts, chosen = found, "fallback"
+    kept_chars = sum(len(b.text) for b in blocks if b.reason is None)
+    if not texts or (only_if_longer and sum(len(t) for t in texts) <= kept_chars):
+        return blocks, extractor
+    return [*[b for b in blocks if b.reason is not None], *(Block(t, block_fingerprint(t)) for t in texts)], chosen
+
+
+def _whole_page_reading(body: bytes, charset: str | None, url: str, page: ReadPage, limits: PageLimits) -> str:
+    """trafilatura's full cascade over the page as served, its teaser rails and captions left
+    in: on a page that is not an article (a section front, a shop's catalogue) the lists are
+    what it holds. Parsed again, as `read_page` has cut them from its tree."""
+    root = lxml_html.document_fromstring(decode_html(body, charset), parser=_PARSER)
+    cut_tree(root, limits.page_elements)
+    return extract_text(root, url, page.fast_text, page.page_chars, cascade=True)
 
 
 def _reading_given_up(page: ReadPage, url: str, kept: list[str]) -> str | None:

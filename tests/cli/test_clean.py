@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cleaning.kind import NOT_ARTICLE_SCORE
 from pipeline.settings import Settings
 from workers.cli.clean import cmd_clean, register
 
@@ -101,6 +102,7 @@ def test_a_url_is_fetched_through_the_guard_and_json_says_everything(
     assert doc["body"] == "\n\n".join(STORY)
     assert [link["title"] for link in doc["related"]] == [t for _, t in RAIL]
     assert doc["teaser_blocks"] and doc["extractor"] == "classifier"
+    assert 0.0 <= doc["not_article"] < NOT_ARTICLE_SCORE  # the page-kind model's call: an article
     story = [b for b in doc["blocks"] if b["text"] in STORY]
     assert len(story) == len(STORY)
     for b in story:  # each block says what the classifier made of it, with its scores

@@ -83,6 +83,7 @@ def as_json(cleaned: CleanedPage, url: str) -> dict[str, Any]:
         "authors": cleaned.authors,
         "language": cleaned.language,
         "extractor": cleaned.extractor,
+        "not_article": cleaned.not_article,
         "body": cleaned.body,
         "blocks": [
             {"text": b.text, "fingerprint": b.fingerprint, "removed": b.reason, "class": b.label, "scores": b.scores}
@@ -104,6 +105,8 @@ def print_page(cleaned: CleanedPage, url: str) -> None:
     print(f"{cleaned.canonical_url or url}  published={when}  authors={', '.join(cleaned.authors) or '-'}")
     kept = len(cleaned.kept)
     print(f"kept {kept} blocks ({len(cleaned.body)} characters) by {cleaned.extractor}; removed: {_counts(cleaned)}")
+    kind = "an article" if cleaned.is_article else "not an article: read by trafilatura"
+    print(f"page kind: {kind} (probability it is not one: {cleaned.not_article:.2f})")
     print("each block: kept or why it went, the classifier's probability that it is article text, its text")
     for b in cleaned.blocks:
         mark = "KEEP" if b.reason is None else f"DROP {b.reason}"

@@ -1,0 +1,123 @@
+"""The page-kind model: what it reads of a page, its trees, and what cleaning does with its answer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.cleaning.features import block_features, host_of
+from pipeline.cleaning.kind import NOT_ARTICLE_SCORE, PAGE_FEATURES, page_features, shipped_kind_model
+from pipeline.cleaning.model import from_lightgbm
+from pipeline.cleaning.page import clean_page, read_page
+
+STORY_URL = "https://diario-del-valle.example/2026/05/14/el-puente-viejo-reabre-tras-dos-anos.html"
+STORY = """<!DOCTYPE html><html lang="es"><head><title>El puente viejo reabre tras dos años</title>
+<meta property="og:type" content="article">
+<meta property="article:published_time" content="2026-05-14T08:30:00+02:00">
+<meta name="author" content="Lucía Ferrer">
+<script type="application/ld+json">{"@type": "NewsArticle", "headline": "El puente viejo reabre tras dos años"}</script>
+</head><body>
+<nav><a href="/">Portada</a> <a href="/local">Local</a> <a href="/deportes">Deportes</a></nav>
+<article><h1>El puente viejo reabre tras dos años de obras</h1>
+<p>El puente de piedra que une los dos barrios del pueblo volvió a abrirse al tráfico el jueves por la mañana,
+después de dos años de obras que costaron casi tres millones de euros.</p>
+<p>Los vecinos del barrio alto, que durante las obras debían dar un rodeo de once kilómetros para llegar al
+mercado, celebraron la reapertura con una comida en la plaza.</p>
+<p>El ayuntamiento recordó que los camiones de más de doce toneladas seguirán sin poder cruzarlo, y que la
+velocidad quedará limitada a treinta kilómetros por hora.</p>
+<p>La obra reforzó los cimientos, que el río había socavado en las crecidas de los últimos inviernos, y
+sustituyó la barandilla de hierro por otra de acero con la misma forma.</p>
+</article>
+<footer><p>© 2026 Diario del Valle</p></footer></body></html>"""
+
+SECTION_URL = "https://diario-del-valle.example/deportes/"
+_CARD = """<article class="card"><a href="/2026/05/{n:02d}/cronica-{n}.html"><img src="/img/{n}.jpg" alt=""></a>
+<span class="label">Deportes</span><h3><a href="/2026/05/{n:02d}/cronica-{n}.html">Crónica de la jornada {n}:
+el equipo local suma {n} puntos</a></h3><time datetime="2026-05-{n:02d}">{n} de mayo</time>
+<p class="dek">Resumen breve del partido número {n}.</p></article>"""
+SECTION = (
+    """<!DOCTYPE html><html lang="es"><head><title>Deportes - Diario del Valle</title>
+<meta property="og:type" content="website"></head><body>
+<nav><a href="/">Portada</a> <a href="/local">Local</a> <a href="/deportes">Deportes</a></nav>
+<main><h1>Deportes</h1><div class="grid">"""
+    + "".join(_CARD.format(n=n) for n in range(1, 25))
+    + """</div><nav class="pager"><a href="?page=2">Siguiente</a> <a href="?page=3">3</a></nav></main>
+<footer><p>© 2026 Diario del Valle</p></footer></body></html>"""
+)
+
+SHOP_URL = "https://werkzeug-laden.example/produkte/akku-bohrschrauber-18v"
+SHOP = """<!DOCTYPE html><html lang="de"><head><title>Akku-Bohrschrauber 18 V | Werkzeug-Laden</title>
+<meta property="og:type" content="product">
+<script type="application/ld+json">{"@type": "Product", "name": "Akku-Bohrschrauber 18 V",
+"offers": {"@type": "Offer", "price": "89.90", "priceCurrency": "EUR"}}</script></head><body>
+<nav><a href="/">Start</a> <a href="/produkte">Produkte</a> <a href="/warenkorb">Warenkorb</a></nav>
+<main><h1>Akku-Bohrschrauber 18 V</h1><p class="price">89,90 €</p><p>inkl. MwSt., zzgl. Versand</p>
+<form action="/warenkorb"><input type="number" name="menge" value="1"><button>In den Warenkorb</button></form>
+<ul><li>2 Akkus, 2,0 Ah</li><li>Drehmoment 45 Nm</li><li>LED-Licht</li><li>Koffer</li></ul>
+<table><tr><th>Gewicht</th><td>1,4 kg</td></tr><tr><th>Drehzahl</th><td>0-1500 U/min</td></tr>
+<tr><th>Garantie</th><td>3 Jahre</td></tr></table>
+<h2>Das könnte Ihnen auch gefallen</h2><ul>
+<li><a href="/produkte/bitset">Bit-Set 32-teilig</a> <span>12,90 €</span></li>
+<li><a href="/produkte/akku-2ah">Ersatzakku 2,0 Ah</a> <span>34,90 €</span></li>
+<li><a href="/produkte/ladegeraet">Schnellladegerät</a> <span>29,90 €</span></li></ul></main>
+<footer><p>© 2026 Werkzeug-Laden</p></footer></body></html>"""
+
+
+def features_of(markup: str, url: str) -> dict[str, float]:
+    page = read_page(markup.encode(), url)
+    row = page_features(page, block_features(page.blocks, host_of(page.canonical)))
+    assert row.shape == (1, len(PAGE_FEATURES))
+    return dict(zip(PAGE_FEATURES, row[0].tolist(), strict=True))
+
+
+def test_features_read_what_the_page_declares_and_its_address() -> None:
+    story = features_of(STORY, STORY_URL)
+    shop = features_of(SHOP, SHOP_URL)
+    section = features_of(SECTION, SECTION_URL)
+    assert (story["declared_story"], story["declared_product"]) == (1.0, 0.0)
+    assert (shop["declared_story"], shop["declared_product"]) == (0.0, 1.0)
+    assert section["og_website"] == 1.0 and story["og_website"] == 0.0
+    assert story["path_year"] == 1.0 and shop["path_year"] == 0.0
+    assert shop["path_product"] == 1.0 and story["path_product"] == 0.0
+    assert story["has_date"] == 1.0 and story["has_author"] == 1.0
+    assert shop["price_blocks"] > 0.0 and story["price_blocks"] == 0.0
+    assert section["trailing_slash"] == 1.0 and story["trailing_slash"] == 0.0
+    assert story["slug_words"] == 7.0  # el-puente-viejo-reabre-tras-dos-anos(.html): seven words
+    # The 24 cards are cut as a teaser rail before the counts: the page is mostly teasers.
+    assert section["teaser_share"] > 0.5 > story["teaser_share"]
+
+
+def test_numpy_trees_score_a_binary_booster_as_lightgbm_does() -> None:
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(500, 4))
+    y = ((x[:, 0] + 0.5 * x[:, 2]) > 0.2).astype(int)
+    params = {"objective": "binary", "num_leaves": 5, "verbose": -1, "num_threads": 1}
+    booster = lgb.train(params, lgb.Dataset(x, y), num_boost_round=20)
+    model = from_lightgbm(booster.dump_model(), [f"f{i}" for i in range(4)], {})
+    assert model.kind == "binary"
+    assert np.allclose(model.scores(x)[:, 0], booster.predict(x), atol=1e-5)
+
+
+def test_a_story_stays_an_article_and_is_read_by_the_classifier() -> None:
+    cleaned = clean_page(STORY.encode(), STORY_URL)
+    assert cleaned.not_article < NOT_ARTICLE_SCORE and cleaned.is_article
+    assert cleaned.extractor == "classifier"
+    assert "once kilómetros" in cleaned.body and "Portada" not in cleaned.body
+
+
+@pytest.mark.parametrize(("markup", "url"), [(SECTION, SECTION_URL), (SHOP, SHOP_URL)], ids=["section", "shop"])
+def test_a_section_front_and_a_shop_page_are_read_as_not_articles(markup: str, url: str) -> None:
+    cleaned = clean_page(markup.encode(), url)
+    assert cleaned.not_article >= NOT_ARTICLE_SCORE and not cleaned.is_article
+    assert cleaned.extractor in {"trafilatura", "fallback"}
+    assert cleaned.body  # read, not dropped: the operator sees its kind in the audit trail
+
+
+def test_the_shipped_page_kind_model_is_small_and_names_its_data() -> None:
+    model = shipped_kind_model()
+    assert model.kind == "binary" and list(model.features) == PAGE_FEATURES
+    assert "wcxb-dev" in json.dumps(model.meta["trained_on"])
+    assert len(model.roots) <= 400
