@@ -131,6 +131,7 @@ class ProcessDeps:
     drift: DriftLimits = field(default_factory=DriftLimits)  # when a site's extraction counts as changed
     model: BlockModel | None = None  # the block classifier; None: the shipped one
     kind_model: BlockModel | None = None  # the page-kind model; None: the shipped one
+    drop_not_articles: bool = False  # Settings.drop_not_articles
 
 
 @dataclass
@@ -200,6 +201,11 @@ def process_page(page: PageRef, deps: ProcessDeps) -> ProcessOutcome:
         if exc.reason == "no_text":
             _watch_drift(page, site, deps, PageSample(0, True, 0))
         raise
+    if deps.drop_not_articles and not cleaned.is_article:
+        raise Dropped(
+            "not_article",
+            f"{final}: read as not an article (page-kind score {cleaned.not_article:.2f}; drop_not_articles is on)",
+        )
     canonical = trusted_canonical(cleaned.canonical_url, final)
     doc_id = article_id(canonical)
     if canonical not in (final, page.url) and deps.neardup is not None and deps.neardup.differs(doc_id, cleaned.body):

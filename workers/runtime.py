@@ -124,6 +124,7 @@ class Runtime:
             neardup=self.neardup,
             state=self.state,
             drift=DriftLimits.from_settings(self.settings),
+            drop_not_articles=self.settings.drop_not_articles,
         )
 
     @cached_property

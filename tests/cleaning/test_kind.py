@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,9 @@ from pipeline.cleaning.features import block_features, host_of
 from pipeline.cleaning.kind import NOT_ARTICLE_SCORE, PAGE_FEATURES, page_features, shipped_kind_model
 from pipeline.cleaning.model import from_lightgbm
 from pipeline.cleaning.page import clean_page, read_page
+from pipeline.errors import Dropped
+from pipeline.ingest import PageRef, ProcessDeps, process_page
+from pipeline.storage import DirectoryRawStore
 
 STORY_URL = "https://diario-del-valle.example/2026/05/14/el-puente-viejo-reabre-tras-dos-anos.html"
 STORY = """<!DOCTYPE html><html lang="es"><head><title>El puente viejo reabre tras dos años</title>
@@ -121,3 +125,20 @@ def test_the_shipped_page_kind_model_is_small_and_names_its_data() -> None:
     assert model.kind == "binary" and list(model.features) == PAGE_FEATURES
     assert "wcxb-dev" in json.dumps(model.meta["trained_on"])
     assert len(model.roots) <= 400
+
+
+def test_the_process_step_drops_what_is_not_an_article_only_when_asked(tmp_path: Path) -> None:
+    """Off by default: the shop page is indexed with its score. On: dropped as `not_article`
+    (the reason an operator counts), while the story still goes through."""
+    store = DirectoryRawStore(tmp_path / "raw")
+
+    def ref(markup: str, url: str) -> PageRef:
+        return PageRef(url=url, final_url=url, ref=store.put(markup.encode()), fetched_at="")
+
+    kept = process_page(ref(SHOP, SHOP_URL), ProcessDeps(store=store))
+    assert kept.article.extraction.not_article >= NOT_ARTICLE_SCORE and kept.article.body
+    with pytest.raises(Dropped) as caught:
+        process_page(ref(SHOP, SHOP_URL), ProcessDeps(store=store, drop_not_articles=True))
+    assert caught.value.reason == "not_article" and SHOP_URL in str(caught.value)
+    story = process_page(ref(STORY, STORY_URL), ProcessDeps(store=store, drop_not_articles=True))
+    assert story.article.extraction.not_article < NOT_ARTICLE_SCORE and "once kilómetros" in story.article.body
