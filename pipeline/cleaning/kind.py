@@ -14,16 +14,36 @@ import math
 import re
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import numpy as np
+from lxml import html as lxml_html
 
+from pipeline.cleaning.blocks import TextBlock
 from pipeline.cleaning.features import FEATURES
 from pipeline.cleaning.model import BlockModel, load_model
+from pipeline.metadata import PageMetadata
+from pipeline.teasers import TeaserBlock
 
-if TYPE_CHECKING:
-    from pipeline.cleaning.page import ReadPage
+
+class ReadPage(Protocol):
+    """What the model reads of a page: `page.ReadPage` has it (named here, not imported, as
+    `page` imports this module)."""
+
+    @property
+    def root(self) -> lxml_html.HtmlElement: ...
+    @property
+    def meta(self) -> PageMetadata: ...
+    @property
+    def canonical(self) -> str: ...
+    @property
+    def blocks(self) -> list[TextBlock]: ...
+    @property
+    def teasers(self) -> list[TeaserBlock]: ...
+    @property
+    def fast_text(self) -> str: ...
+
 
 KIND_MODEL_FILE = Path(__file__).with_name("page_kind_model.npz")
 # A page the model scores at least this likely not to be an article is read as one that is

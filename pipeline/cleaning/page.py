@@ -148,6 +148,10 @@ FULL_CASCADE_MAX_NODES = 12_000
 # what is not the story at the same F1 on article pages (wcxb-dev teaser leakage 8.8% -> 7.6%),
 # but cost trafilatura-eval 0.8 points of recall, past the gate's one point behind trafilatura.
 KEEP_SCORE = 0.45
+# On a page read as not an article, a line of trafilatura's reading that the classifier took
+# for boilerplate is left out when shorter than this or mostly links (menus, cookie and
+# copyright lines); a longer one may be a forum post, which it reads as comments.
+CHROME_MAX_CHARS = 120
 
 
 @dataclass
@@ -327,7 +331,13 @@ def clean_page(
     extractor = "classifier"
     if not_article >= NOT_ARTICLE_SCORE:
         whole = _whole_page_reading(body, charset, url, page, limits)
-        blocks, extractor = _read_instead(blocks, whole, root, extractor, only_if_longer=False)
+        # trafilatura chooses the page's part; the chrome the classifier found in it stays out.
+        chrome = {
+            normalize_block(b.text)
+            for b, tb in zip(blocks, page.blocks, strict=True)
+            if b.label == "boilerplate" and (len(tb.text) < CHROME_MAX_CHARS or tb.link_chars > 0.5 * len(tb.text))
+        }
+        blocks, extractor = _read_instead(blocks, whole, root, extractor, only_if_longer=False, leave_out=chrome)
     elif (read := _reading_given_up(page, url, [b.text for b in blocks if b.reason is None])) is not None:
         # The classifier gave up on the page: trafilatura reads it, then the page's densest prose.
         blocks, extractor = _read_instead(blocks, read, root, extractor, only_if_longer=True)
@@ -443,12 +453,22 @@ def _bound(page: CleanedPage, limits: PageLimits, truncated: dict[str, int]) -> 
 
 
 def _read_instead(
-    blocks: list[Block], read: str, root: lxml_html.HtmlElement, extractor: str, *, only_if_longer: bool
+    blocks: list[Block],
+    read: str,
+    root: lxml_html.HtmlElement,
+    extractor: str,
+    *,
+    only_if_longer: bool,
+    leave_out: Collection[str] = (),
 ) -> tuple[list[Block], str]:
     """The page's blocks with trafilatura's reading `read` in place of the kept ones (or, when
     it found next to nothing, the page's densest prose); unchanged when that finds nothing, or
-    (`only_if_longer`) less than the classifier kept. Also says which extractor chose the text."""
+    (`only_if_longer`) less than the classifier kept. Lines whose `normalize_block` text is in
+    `leave_out` are left out (they are among the removed blocks already). Also says which
+    extractor chose the text."""
     texts = [t for t in (line.strip().strip("|").strip() for line in read.split("\n")) if t]
+    if leave_out:
+        texts = [t for t in texts if normalize_block(t) not in leave_out]
     chosen = "trafilatura"
     if sum(len(t) for t in texts) < FALLBACK_WHEN_CHARS and (found := fallback_paragraphs(root)):
         texts, chosen = found, "fallback"

@@ -11,7 +11,7 @@ import pytest
 from pipeline.cleaning.features import block_features, host_of
 from pipeline.cleaning.kind import NOT_ARTICLE_SCORE, PAGE_FEATURES, page_features, shipped_kind_model
 from pipeline.cleaning.model import from_lightgbm
-from pipeline.cleaning.page import clean_page, read_page
+from pipeline.cleaning.page import Block, _read_instead, block_fingerprint, clean_page, normalize_block, read_page
 from pipeline.errors import Dropped
 from pipeline.ingest import PageRef, ProcessDeps, process_page
 from pipeline.storage import DirectoryRawStore
@@ -142,3 +142,22 @@ def test_the_process_step_drops_what_is_not_an_article_only_when_asked(tmp_path:
     assert caught.value.reason == "not_article" and SHOP_URL in str(caught.value)
     story = process_page(ref(STORY, STORY_URL), ProcessDeps(store=store, drop_not_articles=True))
     assert story.article.extraction.not_article < NOT_ARTICLE_SCORE and "once kilómetros" in story.article.body
+
+
+def test_trafilaturas_reading_of_a_page_leaves_out_the_chrome_the_classifier_found() -> None:
+    """A line the classifier removed as boilerplate stays out of the reading that replaces the
+    kept blocks; the reading's other lines come in, in their order."""
+    root = read_page(SHOP.encode(), SHOP_URL).root
+    removed = Block("Cookies helfen uns", block_fingerprint("Cookies helfen uns"), "boilerplate", "boilerplate")
+    kept = Block("Akku-Bohrschrauber", block_fingerprint("Akku-Bohrschrauber"))
+    read = "Akku-Bohrschrauber 18 V\n| Gewicht | 1,4 kg |\nCookies helfen uns.\nDrehmoment 45 Nm"
+    blocks, extractor = _read_instead(
+        [removed, kept], read, root, "classifier", only_if_longer=False, leave_out={normalize_block(removed.text)}
+    )
+    assert extractor == "trafilatura"
+    assert [b.text for b in blocks if b.reason is None] == [
+        "Akku-Bohrschrauber 18 V",
+        "Gewicht | 1,4 kg",
+        "Drehmoment 45 Nm",
+    ]
+    assert [b.text for b in blocks if b.reason] == ["Cookies helfen uns"]
