@@ -3,8 +3,9 @@
 A news pipeline is handed section fronts, tag pages, forum threads, shop pages and manuals
 too; read as if they were stories, their text is a list of other pages' headlines or a
 price table. What a page declares (its `og:type`, its JSON-LD types), the shape of its
-address, the counts of its markup and what the block classifier made of it say which kind
-it is, in any language: `page_features` computes them, `PAGE_FEATURES` names the columns.
+address, the counts of its markup and the shape of its text blocks (links, lists, prices,
+repeated siblings) say which kind it is, in any language: `page_features` computes them,
+`PAGE_FEATURES` names the columns.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from lxml import html as lxml_html
 
 from pipeline.cleaning.blocks import TextBlock
 from pipeline.cleaning.features import FEATURES
-from pipeline.cleaning.model import BlockModel, load_model
+from pipeline.cleaning.model import BlockModel, load_shipped
 from pipeline.metadata import PageMetadata
 from pipeline.teasers import TeaserBlock
 
@@ -54,12 +55,12 @@ KIND_MODEL_FILE = Path(__file__).with_name("page_kind_model.npz")
 NOT_ARTICLE_SCORE = 0.95
 
 
-# Words of an address's path that name a kind of page, by kind. English and the languages of
-# our corpus; the model weighs them with everything else, so a miss only loses a hint.
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+# Words of an address's path that name a kind of page, by kind. English and the languages of
+# our corpus; the model weighs them with everything else, so a miss only loses a hint.
 _PATH_WORDS: dict[str, frozenset[str]] = {
     "forum": _words(
         "forum forums thread threads topic topics t community discussion discussions discuss questions question "
@@ -146,10 +147,10 @@ def page_features(page: ReadPage, x: np.ndarray) -> np.ndarray:
     (`features.block_features`). The block classifier's scores are left out on purpose: the
     page-kind model then needs no retraining when the block classifier changes, and on
     held-out folds they added nothing (AUC 0.970 with them, 0.972 without)."""
-    declared = page.meta.kinds
+    meta = page.meta
+    declared = meta.kinds
     row: list[float] = [float(any(t in declared for t in types)) for types in _DECLARED.values()]
     row.append(float("og:website" in declared))
-    meta = page.meta
     row += [float(meta.published_at is not None), float(bool(meta.authors)), float(bool(meta.section))]
     row.append(_log(len(meta.tags)))
     parts = urlsplit(page.canonical)
@@ -202,13 +203,9 @@ def page_features(page: ReadPage, x: np.ndarray) -> np.ndarray:
 @functools.cache
 def shipped_kind_model() -> BlockModel:
     """The page-kind model in the package, read once per process."""
-    model = load_model(KIND_MODEL_FILE)
-    if list(model.features) != PAGE_FEATURES:
-        raise RuntimeError(
-            f"{KIND_MODEL_FILE.name} was trained on other features than pipeline/cleaning/kind.py computes: "
-            "rebuild it with `python -m pipeline.cleaning.train_kind`"
-        )
-    return model
+    return load_shipped(
+        KIND_MODEL_FILE, PAGE_FEATURES, "pipeline/cleaning/kind.py", "python -m pipeline.cleaning.train_kind"
+    )
 
 
 def not_article_score(page: ReadPage, x: np.ndarray, model: BlockModel | None = None) -> float:

@@ -119,18 +119,23 @@ def load_model(path: Path) -> BlockModel:
         )
 
 
+def load_shipped(path: Path, features: list[str], computed_by: str, rebuild: str) -> BlockModel:
+    """A model shipped in the package, refused when it was trained on other features than
+    `computed_by` (a module's path) computes now; `rebuild` is the command that trains it."""
+    model = load_model(path)
+    if list(model.features) != features:
+        raise RuntimeError(
+            f"{path.name} was trained on other features than {computed_by} computes: rebuild it with `{rebuild}`"
+        )
+    return model
+
+
 @functools.cache
 def shipped_model() -> BlockModel:
     """The model in the package, read once per process."""
     from pipeline.cleaning.features import FEATURES
 
-    model = load_model(MODEL_FILE)
-    if list(model.features) != FEATURES:
-        raise RuntimeError(
-            f"{MODEL_FILE.name} was trained on other features than pipeline/cleaning/features.py computes: "
-            "rebuild it with `python -m pipeline.cleaning.train`"
-        )
-    return model
+    return load_shipped(MODEL_FILE, FEATURES, "pipeline/cleaning/features.py", "python -m pipeline.cleaning.train")
 
 
 def from_lightgbm(
