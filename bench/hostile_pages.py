@@ -87,6 +87,17 @@ PAGES: dict[str, Callable[[], bytes]] = {
         + "<br>".join(f'<a href="/news/story-{i}-x.html">Story {i} of a day</a> (12 May)' for i in range(N))
         + "</p>"
     ),
+    # No story at all: read as not an article, so trafilatura's full cascade reads it whole.
+    "shop of 20k products": lambda: (
+        '<!DOCTYPE html><html><head><title>Garden chairs | Shop</title><meta property="og:type" '
+        'content="product.group"></head><body><h1>Garden chairs</h1><ul>'
+        + "".join(
+            f'<li class="product"><a href="/p/{i}">Garden chair model {i}</a>'
+            f'<span class="price">${i % 90 + 10}.99</span><button>Add to cart</button></li>'
+            for i in range(20_000)
+        )
+        + "</ul></body></html>"
+    ).encode(),
 }
 
 
