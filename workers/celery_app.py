@@ -43,6 +43,8 @@ def configuration() -> dict[str, Any]:
             "unacked_restore_throttle": 1,
         },
         broker_connection_retry_on_startup=True,
+        # Celery's consumer, less one way a broker outage ended the worker (`workers.consumer`).
+        worker_consumer="workers.consumer:Consumer",
         task_ignore_result=True,
         result_backend=None,
         task_acks_late=True,

@@ -65,6 +65,8 @@ REDIS = Outage("Redis")
 SEARCH = Outage("the search backend")
 # Celery's consumer says so when it has its broker connection back.
 _RECONNECTED = ("celery.worker.consumer.connection", "Connected to ")
+# Where and how Celery's worker says it stops on an error it cannot recover from.
+_STOPPING = ("celery.worker", logging.CRITICAL)
 
 
 class OutageFilter(logging.Filter):
@@ -72,7 +74,10 @@ class OutageFilter(logging.Filter):
     others are counted; none prints a traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.name.startswith("newsflow.outage"):
+        # A worker saying why it stops ("Unrecoverable error", with its traceback): folded into
+        # the outage, the process would end without a word.
+        stopping = record.name == _STOPPING[0] and record.levelno >= _STOPPING[1]
+        if stopping or record.name.startswith("newsflow.outage"):
             return True
         error = _outage_in(record)
         if error is None:

@@ -95,9 +95,14 @@ def test_redis_killed_and_restarted_loses_nothing(
     assert 1 <= len(begun) <= 8, "\n".join(begun)
     # Each log that says an outage began says it ended. (With state on a cluster the killed Redis
     # is only the broker, and whether the I/O worker meets it at all is timing.)
-    assert [
+    unended = [
         name for name, text in logs.items() if "Redis is unavailable" in text and "Redis answers again" not in text
-    ] == []
+    ]
+    # When it fails, say why: a worker restarted by `run` (its exit code is in the run's output)
+    # never saw the outage end, and the end of its log shows how it went.
+    restarts = [line for line in outcome.stderr.splitlines() if "exited (code" in line]
+    tails = {name: logs[name][-2500:] for name in unended}
+    assert unended == [], (restarts, tails)
 
 
 @pytest.mark.skipif(

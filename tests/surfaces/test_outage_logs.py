@@ -49,6 +49,21 @@ def test_a_redis_outage_is_one_warning_then_one_line_without_tracebacks(worker_l
     assert any("an unrelated line goes through" in line for line in lines)
 
 
+def test_a_worker_stopping_on_an_outage_error_says_why(worker_log: io.StringIO) -> None:
+    """Celery's worker stopping on an error it cannot recover from, a Redis connection error
+    among them, logs it with its traceback: folded into the outage, the process would end
+    without a word (it did, once in ten fault runs)."""
+    error = RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    try:
+        raise error
+    except RedisConnectionError:
+        logging.getLogger("celery.worker.request").critical("Couldn't ack %r", "task-1", exc_info=True)
+        logging.getLogger("celery.worker").critical("Unrecoverable error: %r", error, exc_info=True)
+    text = worker_log.getvalue()
+    assert "Couldn't ack" not in text  # an outage met: folded, as before
+    assert "Unrecoverable error" in text and "Traceback" in text and "ConnectionError: Error 111" in text
+
+
 def test_a_success_that_began_before_the_outage_does_not_end_it(worker_log: io.StringIO) -> None:
     """Another thread's call answered just after the first failure says nothing of the end."""
     before = time.monotonic()
