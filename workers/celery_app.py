@@ -43,8 +43,6 @@ def configuration() -> dict[str, Any]:
             "unacked_restore_throttle": 1,
         },
         broker_connection_retry_on_startup=True,
-        # Celery's consumer, less one way a broker outage ended the worker (`workers.consumer`).
-        worker_consumer="workers.consumer:Consumer",
         task_ignore_result=True,
         result_backend=None,
         task_acks_late=True,
@@ -69,6 +67,11 @@ def configuration() -> dict[str, Any]:
 
 
 app = NewsflowCelery("newsflow", include=["workers.tasks"])
+
+# A broker connection taken apart in an outage fails as a connection error (`workers.broker`).
+from workers import broker as _broker  # noqa: E402
+
+_broker.install()
 
 # Their Celery signal receivers (task metrics, the log format) connect when the app is loaded.
 from workers import logs as _logs  # noqa: E402, F401
