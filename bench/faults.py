@@ -10,6 +10,9 @@ run: exit code, articles lost and duplicated, messages left unacknowledged, work
 wall time, and articles/s against the fault-free run of the same invocation. `--markdown` also writes them as
 the table the documentation includes (docs/figures/faults.md), with the run's provenance.
 
+"restarts" counts the worker processes `run` started again: the faults that kill workers
+cause them; under any other fault a restart is a worker that crashed.
+
 Faults: worker mains SIGKILLed every few hundred pages (I/O and cleaning, alternately),
 every cleaning pool child SIGKILLed repeatedly, Redis SIGKILLed and restarted 5 s later
 (twice), the search backend frozen 60 s, and the search backend stopped 20 s.
@@ -40,6 +43,12 @@ FAULTS = {  # each run as the documentation's table names it
     "search-frozen": "search backend frozen (SIGSTOP) 60 s",
     "search-stopped": "search backend stopped 20 s (SIGTERM, then started again)",
 }
+
+
+def restarts(outcome: harness.Outcome) -> int:
+    """Worker processes `run` said it restarted (`workers.service.supervise`)."""
+    lines = outcome.stderr.splitlines()
+    return sum(1 for line in lines if line.startswith("newsflow: worker") and line.endswith("; restarted"))
 
 
 def run_one(name: str, sites: list[harness.Site], articles: int) -> harness.Outcome:
@@ -94,7 +103,8 @@ def main() -> int:
     chosen = args.only or names
     print(f"{args.articles} articles on {args.sites} sites; one fresh redis-server per run")
     print(
-        f"{'run':<16}{'exit':>5}{'lost':>6}{'dup':>5}{'unacked':>9}{'open':>6}{'seconds':>9}{'art/s':>8}{'vs free':>9}"
+        f"{'run':<16}{'exit':>5}{'lost':>6}{'dup':>5}{'unacked':>9}{'open':>6}{'restarts':>9}{'seconds':>9}{'art/s':>8}"
+        f"{'vs free':>9}"
     )
     baseline: dict[bool, float] = {}
     failed = False
@@ -109,20 +119,20 @@ def main() -> int:
             print(
                 f"{name:<16}{outcome.returncode:>5}{outcome.lost:>6}{outcome.duplicated:>5}"
                 f"{outcome.unacked if outcome.unacked is not None else '-':>9}"
-                f"{outcome.ledger_open if outcome.ledger_open is not None else '-':>6}"
+                f"{outcome.ledger_open if outcome.ledger_open is not None else '-':>6}{restarts(outcome):>9}"
                 f"{outcome.seconds:>9.1f}{rate:>8.1f}{ratio:>9}",
                 flush=True,
             )
             rows.append([FAULTS[name], outcome.returncode, outcome.lost, outcome.duplicated,
                          "-" if outcome.unacked is None else outcome.unacked,
-                         "-" if outcome.ledger_open is None else outcome.ledger_open,
+                         "-" if outcome.ledger_open is None else outcome.ledger_open, restarts(outcome),
                          f"{outcome.seconds:.1f}", ratio])  # fmt: skip
             if outcome.returncode or outcome.lost or outcome.duplicated or outcome.unacked or outcome.ledger_open:
                 failed = True
                 print(f"  faults: {outcome.faults}\n  stderr tail: {outcome.stderr[-1500:]}", file=sys.stderr)
     if args.markdown:
         header = [f"run ({args.articles:,} articles, {args.sites} sites)", "exit", "lost", "duplicated", "unacked",
-                  "open work", "seconds", "vs fault-free"]  # fmt: skip
+                  "open work", "workers restarted", "seconds", "vs fault-free"]  # fmt: skip
         notes = "Compare the ratios: each against the fault-free run of its backend in the same invocation."
         write_fragment(args.markdown, provenance, [markdown_table(header, rows)], notes=notes)
     return 1 if failed else 0
