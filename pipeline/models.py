@@ -49,7 +49,7 @@ class Extraction(BaseModel):
     not_article: float = 0.0
     """The page-kind model's probability that the page is not an article (a section front, a
     forum thread, a shop, service or documentation page). From 0.95 the page was read as not an
-    article: trafilatura's full cascade chose its text, less the short or link-heavy lines the
+    article: trafilatura's full cascade chose its text, less the lines under 60 characters the
     block classifier took for boilerplate."""
 
 
