@@ -33,3 +33,13 @@ def test_recall_stays_within_a_point_of_the_library(scores: dict[str, Any]) -> N
     ours, theirs = scores["newsflow"]["recall"], scores["trafilatura"]["recall"]
     gap = FLOORS["recall_gap_max"]
     assert theirs - ours <= gap, f"recall {ours:.4f} trails trafilatura's {theirs:.4f} by more than {gap}"
+
+
+def test_fewer_must_exclude_snippets_reach_the_body(scores: dict[str, Any]) -> None:
+    """The snippets the set names as not the page's text (menus, related headlines, calls to
+    subscribe) reach the body less often than with trafilatura, and no more often than the floor."""
+    ours, theirs = scores["newsflow"]["must_exclude_found"], scores["trafilatura"]["must_exclude_found"]
+    assert ours < theirs, f"must-exclude snippets found {ours:.4f}, not below trafilatura's {theirs:.4f}"
+    assert ours <= FLOORS["must_exclude_max"], (
+        f"must-exclude snippets found {ours:.4f} over {FLOORS['must_exclude_max']} ({FLOORS['why']['must_exclude_max']})"
+    )
