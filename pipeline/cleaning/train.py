@@ -156,19 +156,44 @@ class Labeller:
         return 0
 
     def labels(self, texts: list[str]) -> list[int | None]:
-        """Labels of a page's blocks in order. A short block ("About", "Share") is article
-        text only beside a longer block of the article: alone, its words standing somewhere
-        in the body say nothing."""
+        """Labels of a page's blocks in order. A short block ("About", "Share", "Photo:") is
+        article text only beside a longer block of the article, and only where its words stand
+        in the body between those of its longer neighbours: alone, or found elsewhere in the
+        body, its few words say nothing (a tag, a category label, a credit the annotators left
+        out can all be words the story uses)."""
         out = [self.label(t) for t in texts]
-        long = [len(words(t)) >= self.SHORT_WORDS for t in texts]
+        ws = [words(t) for t in texts]
+        long = [len(w) >= self.SHORT_WORDS for w in ws]
+        where = self._places(ws, [long[i] and out[i] == 1 for i in range(len(texts))])
         for i, lab in enumerate(out):
             if lab != 1 or long[i]:
                 continue
-            prev = next((out[j] for j in range(i - 1, -1, -1) if long[j]), None)
-            after = next((out[j] for j in range(i + 1, len(out)) if long[j]), None)
-            if prev != 1 and after != 1:
+            prev = next((j for j in range(i - 1, -1, -1) if long[j]), None)
+            after = next((j for j in range(i + 1, len(out)) if long[j]), None)
+            if (prev is None or out[prev] != 1) and (after is None or out[after] != 1):
+                out[i] = 0
+                continue
+            start = where[prev] + len(" ".join(ws[prev])) if prev is not None and where[prev] >= 0 else 0
+            end = where[after] + 1 if after is not None and where[after] >= 0 else len(self.body)
+            found = self.body.find(" " + " ".join(ws[i]) + " ", start)
+            if found < 0 or found > end:
                 out[i] = 0
         return out
+
+    def _places(self, ws: list[list[str]], anchor: list[bool]) -> list[int]:
+        """Where each anchor block's words stand in the body (-1: not word for word), read in
+        page order: a paragraph printed twice (an interview's repeated question) is placed
+        after the anchor before it."""
+        where = [-1] * len(ws)
+        cursor = 0
+        for i, w in enumerate(ws):
+            if anchor[i]:
+                needle = " " + " ".join(w) + " "
+                at = self.body.find(needle, cursor)
+                where[i] = at if at >= 0 else self.body.find(needle)
+                if at >= 0:
+                    cursor = at + len(needle) - 1
+        return where
 
 
 @dataclass

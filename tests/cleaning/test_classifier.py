@@ -186,3 +186,53 @@ def test_a_link_to_an_address_that_does_not_parse_is_no_article_link() -> None:
     )
     cleaned = clean_page(page, "https://x.example/a.html")
     assert cleaned.body.startswith("A story long enough to keep.")
+
+
+def test_training_labels_follow_the_annotated_text() -> None:
+    """A block is article text when its words stand in the annotated body, a teaser when they
+    stand in an annotated teaser, boilerplate otherwise."""
+    from pipeline.cleaning.train import Labeller
+
+    body = "The council voted on Tuesday to fund a new footbridge over the river. Work starts in spring."
+    labeller = Labeller(body, ["Rovers win the derby at last after ten years"])
+    texts = [
+        "The council voted on Tuesday to fund a new footbridge over the river.",
+        "Rovers win the derby at last after ten years",
+        "Subscribe to our newsletter for the week's news",
+    ]
+    assert labeller.labels(texts) == [1, 2, 0]
+
+
+def test_a_short_block_is_article_text_only_where_the_body_puts_it() -> None:
+    """A short block whose words the story uses elsewhere (a tag, a photo credit's label) is
+    not article text; the same words standing between its neighbours' paragraphs are."""
+    from pipeline.cleaning.train import Labeller
+
+    first = "The storm reached the coast on Monday night and cut power to ten thousand homes."
+    second = "Crews worked through Tuesday to bring the lines back, the utility said in a statement."
+    body = f"{first} Power cuts {second} Later the mayor spoke of the storm's cost."
+    labeller = Labeller(body, [])
+    # "Power cuts" stands between the two paragraphs in the body: article text.
+    assert labeller.labels([first, "Power cuts", second]) == [1, 1, 1]
+    # "Storm" is a word of the story, but no text stands between the paragraphs in the body.
+    assert labeller.labels([first, "Storm", second]) == [1, 0, 1]
+    # After the last paragraph, "the mayor" stands in the body after it: article text.
+    assert labeller.labels([first, second, "the mayor"]) == [1, 1, 1]
+    # ... but "Monday night" stands before it, so printed there it is not.
+    assert labeller.labels([first, second, "Monday night"]) == [1, 1, 0]
+
+
+def test_a_paragraph_printed_twice_does_not_misplace_the_blocks_after_it() -> None:
+    """An interview's repeated question is placed after the answer before it, so the short
+    name that follows the second answer is read where it stands."""
+    from pipeline.cleaning.train import Labeller
+
+    question = "What made you start writing about food for other people to read?"
+    answers = [
+        "I wanted to keep my grandmother's recipes somewhere safe for good.",
+        "My friends kept asking me for the sauce I make on Sundays.",
+    ]
+    body = f"Anna Berg {question} {answers[0]} Omar Said {question} {answers[1]}"
+    labeller = Labeller(body, [])
+    texts = ["Anna Berg", question, answers[0], "Omar Said", question, answers[1]]
+    assert labeller.labels(texts) == [1, 1, 1, 1, 1, 1]
