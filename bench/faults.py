@@ -116,16 +116,17 @@ def main() -> int:
             if name in ("none", "none-es"):
                 baseline[es] = rate
             ratio = f"{rate / baseline[es]:.2f}x" if baseline.get(es) else "-"
+            restarted = restarts(outcome)
             print(
                 f"{name:<16}{outcome.returncode:>5}{outcome.lost:>6}{outcome.duplicated:>5}"
                 f"{outcome.unacked if outcome.unacked is not None else '-':>9}"
-                f"{outcome.ledger_open if outcome.ledger_open is not None else '-':>6}{restarts(outcome):>9}"
+                f"{outcome.ledger_open if outcome.ledger_open is not None else '-':>6}{restarted:>9}"
                 f"{outcome.seconds:>9.1f}{rate:>8.1f}{ratio:>9}",
                 flush=True,
             )
             rows.append([FAULTS[name], outcome.returncode, outcome.lost, outcome.duplicated,
                          "-" if outcome.unacked is None else outcome.unacked,
-                         "-" if outcome.ledger_open is None else outcome.ledger_open, restarts(outcome),
+                         "-" if outcome.ledger_open is None else outcome.ledger_open, restarted,
                          f"{outcome.seconds:.1f}", ratio])  # fmt: skip
             if outcome.returncode or outcome.lost or outcome.duplicated or outcome.unacked or outcome.ledger_open:
                 failed = True

@@ -163,8 +163,9 @@ class Labeller:
         out can all be words the story uses)."""
         out = [self.label(t) for t in texts]
         ws = [words(t) for t in texts]
+        phrases = [" " + " ".join(w) + " " for w in ws]  # as they are looked for in `self.body`
         long = [len(w) >= self.SHORT_WORDS for w in ws]
-        where = self._places(ws, [long[i] and out[i] == 1 for i in range(len(texts))])
+        where = self._places(phrases, [long[i] and out[i] == 1 for i in range(len(texts))])
         for i, lab in enumerate(out):
             if lab != 1 or long[i]:
                 continue
@@ -173,22 +174,22 @@ class Labeller:
             if (prev is None or out[prev] != 1) and (after is None or out[after] != 1):
                 out[i] = 0
                 continue
-            start = where[prev] + len(" ".join(ws[prev])) if prev is not None and where[prev] >= 0 else 0
+            # From the last word of the longer block before it to the first of the one after.
+            start = where[prev] + len(phrases[prev]) - 2 if prev is not None and where[prev] >= 0 else 0
             end = where[after] + 1 if after is not None and where[after] >= 0 else len(self.body)
-            found = self.body.find(" " + " ".join(ws[i]) + " ", start)
+            found = self.body.find(phrases[i], start)
             if found < 0 or found > end:
                 out[i] = 0
         return out
 
-    def _places(self, ws: list[list[str]], anchor: list[bool]) -> list[int]:
-        """Where each anchor block's words stand in the body (-1: not word for word), read in
+    def _places(self, phrases: list[str], anchor: list[bool]) -> list[int]:
+        """Where each anchor block's phrase stands in the body (-1: not word for word), read in
         page order: a paragraph printed twice (an interview's repeated question) is placed
         after the anchor before it."""
-        where = [-1] * len(ws)
+        where = [-1] * len(phrases)
         cursor = 0
-        for i, w in enumerate(ws):
+        for i, needle in enumerate(phrases):
             if anchor[i]:
-                needle = " " + " ".join(w) + " "
                 at = self.body.find(needle, cursor)
                 where[i] = at if at >= 0 else self.body.find(needle)
                 if at >= 0:
