@@ -11,7 +11,8 @@ The steps, in order:
    text, trafilatura's full cascade reads the page, then the page's densest block of prose
    (`pipeline.fallback`);
 6. the headline, bylines, credits, calls to action and markup leftovers dropped;
-7. repeats within the page dropped (a caption printed again as text, a paragraph twice);
+7. repeats within the page dropped (a caption printed again as text, unless the page was read
+   whole as not an article; a paragraph twice);
 8. a "Source: <url>" line moved to `source_url`;
 9. blocks the caller knows to be site boilerplate dropped (`boilerplate` argument).
 Every removed block is recorded with its reason, for the audit trail.
@@ -358,9 +359,13 @@ def clean_page(
     for b in blocks:
         if b.reason is None and _MACHINE_TEXT.match(b.text.strip()):
             b.reason = "markup"
+    # A caption printed once more as plain text under its picture goes. Not on a page read
+    # whole (`_whole_page_reading`): that reading kept the captions in place, so a line that
+    # matches one is the caption itself, printed once; on a listing or a shop page it is
+    # often an item's only text.
+    read_whole = not_article >= NOT_ARTICLE_SCORE and extractor == "trafilatura"
     for b in blocks:
-        # A caption printed once more as plain text under its picture.
-        if b.reason is None and captions and _is_caption_copy(b.text, caption_norms):
+        if b.reason is None and captions and not read_whole and _is_caption_copy(b.text, caption_norms):
             b.reason = "caption"
     _mark_repeats(blocks)
     if boilerplate is not None:

@@ -69,6 +69,31 @@ SHOP = """<!DOCTYPE html><html lang="de"><head><title>Akku-Bohrschrauber 18 V | 
 <footer><p>© 2026 Werkzeug-Laden</p></footer></body></html>"""
 
 
+GALLERY_URL = "https://fotoclub-haarlem.example/galerij/"
+_PHOTOS = (
+    "De molen bij zonsopkomst",
+    "Kinderen op het ijs van de Spaarne",
+    "Een reiger in de polder",
+    "Het oude stadhuis in de mist",
+    "Tulpenvelden na de regen",
+    "De markt op zaterdagochtend",
+    "Zeilboten op het Spaarne",
+    "Een kat in de bibliotheek",
+)
+GALLERY = (
+    """<!DOCTYPE html><html lang="nl"><head><title>Galerij | Fotoclub Haarlem</title>
+<meta property="og:type" content="website"></head><body>
+<nav><a href="/">Home</a> <a href="/galerij/">Galerij</a> <a href="/leden/">Leden</a></nav>
+<main><h1>Galerij</h1><p>Foto's van onze leden uit het voorjaar.</p><div class="grid">"""
+    + "".join(
+        f'<figure class="foto"><img src="/img/{n}.jpg" alt=""><figcaption>{title}, foto van lid nummer {n + 3}'
+        "</figcaption></figure>"
+        for n, title in enumerate(_PHOTOS)
+    )
+    + """</div></main><footer><p>© 2026 Fotoclub Haarlem</p></footer></body></html>"""
+)
+
+
 def features_of(markup: str, url: str) -> dict[str, float]:
     page = read_page(markup.encode(), url)
     row = page_features(page, block_features(page.blocks, host_of(page.canonical)))
@@ -118,6 +143,18 @@ def test_a_section_front_and_a_shop_page_are_read_as_not_articles(markup: str, u
     assert cleaned.not_article >= NOT_ARTICLE_SCORE and not cleaned.is_article
     assert cleaned.extractor in {"trafilatura", "fallback"}
     assert cleaned.body  # read, not dropped: the operator sees its kind in the audit trail
+
+
+def test_a_gallery_read_whole_keeps_its_captions_as_its_text() -> None:
+    """A page read whole by trafilatura, captions in place: a line that matches a caption is
+    the caption itself, not a copy of it, and on a gallery it is all the page says. (The rule
+    for copies took every line out, and the page was dropped as empty.)"""
+    cleaned = clean_page(GALLERY.encode(), GALLERY_URL)
+    assert not cleaned.is_article and cleaned.extractor == "trafilatura"
+    assert len(cleaned.captions) == len(_PHOTOS)
+    for title in _PHOTOS:
+        assert title in cleaned.body
+    assert "caption" not in cleaned.removed_counts()
 
 
 def test_the_shipped_page_kind_model_is_small_and_names_its_data() -> None:

@@ -44,3 +44,11 @@ def test_fewer_must_exclude_snippets_reach_the_body(scores: dict[str, Any]) -> N
 def test_no_article_page_is_dropped(scores: dict[str, Any]) -> None:
     """Every article page of the set keeps some text: none is dropped as empty."""
     assert scores["page_types"]["article"]["dropped"] == 0
+
+
+def test_collections_and_forums_hold_their_floors(scores: dict[str, Any]) -> None:
+    """The page types on which newsflow reads as well as trafilatura (a gallery's captions are
+    its text; a forum thread is read whole) stay at their floors."""
+    for kind, floor in FLOORS["type_f1"].items():
+        ours = scores["page_types"][kind]["newsflow F1"]
+        assert ours >= floor, f"wcxb-dev {kind} F1 {ours:.4f} fell below {floor} ({FLOORS['why']['type_f1']})"
