@@ -332,12 +332,14 @@ def clean_page(
         reason = None if label == "article" else label
         blocks.append(Block(tb.text, block_fingerprint(tb.text), reason, label, probabilities))
     extractor = "classifier"
+    read_whole = False  # the text is trafilatura's reading of the page as served, captions in place
     if not_article >= NOT_ARTICLE_SCORE:
         whole = _whole_page_reading(body, charset, url, limits)
         # trafilatura chooses the page's part; the chrome the classifier found in it stays out.
         short = [b.text for b in blocks if b.label == "boilerplate" and len(b.text) < CHROME_MAX_CHARS]
         chrome = {normalize_block(text) for text in short}
         blocks, extractor = _read_instead(blocks, whole, root, extractor, only_if_longer=False, leave_out=chrome)
+        read_whole = extractor == "trafilatura"
     elif (read := _reading_given_up(page, url, [b.text for b in blocks if b.reason is None])) is not None:
         # The classifier gave up on the page: trafilatura reads it, then the page's densest prose.
         blocks, extractor = _read_instead(blocks, read, root, extractor, only_if_longer=True)
@@ -363,7 +365,6 @@ def clean_page(
     # whole (`_whole_page_reading`): that reading kept the captions in place, so a line that
     # matches one is the caption itself, printed once; on a listing or a shop page it is
     # often an item's only text.
-    read_whole = not_article >= NOT_ARTICLE_SCORE and extractor == "trafilatura"
     for b in blocks:
         if b.reason is None and captions and not read_whole and _is_caption_copy(b.text, caption_norms):
             b.reason = "caption"
