@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from operator import itemgetter
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -61,6 +62,12 @@ PROMPT_WORDS = re.compile(
     r"đăng ký|quảng cáo|chia sẻ|xem thêm|tin liên quan|bình luận)\b",
     re.IGNORECASE,
 )
+# The two word lists again, matched against lower-cased text: Python's case-insensitive
+# search tries every alternative at every position several times slower, and these run on
+# every block. (The lists are lower case; only a Turkish dotted capital I, which lowers to two
+# characters, could end a match differently.)
+_RELATED_LOWER = re.compile(RELATED_HEADING.pattern)
+_PROMPT_LOWER = re.compile(PROMPT_WORDS.pattern)
 # "Read also: <headline>", "Mehr zum Thema: ...": a short label and a colon opening the block.
 LABEL_COLON = re.compile(r"^\W{0,3}\w+(\s\w+){0,2}\s?:\s*\S")
 _DATE = re.compile(
@@ -72,6 +79,7 @@ _DATE = re.compile(
 # Punctuation counted mark by mark (`str.count`), and a block's last character looked at
 # directly: both cheaper than a regular expression over the whole text.
 _PUNCT_CHARS = ".,;:!?。、，"
+_first = itemgetter(0)  # a word's first character (`str.split` gives no empty word)
 _SENTENCE_ENDS = tuple(".!?。»”\"')")
 _TAG_CODES = {
     "p": 0,
@@ -266,6 +274,7 @@ def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
     parents: dict[int, object] = {}
     chars_so_far = 0
     previous_parent: object = None
+    rep_parent = rep_grand = 0.0
     log = math.log
     log1p = math.log1p
     for i, b in enumerate(blocks):
@@ -276,7 +285,8 @@ def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
         link_density = min(1.0, b.link_chars / chars) if chars else 0.0
         el = b.element
         tag = el.tag
-        related = chars <= 80 and RELATED_HEADING.search(text) is not None
+        lower = text.lower() if chars <= PROMPT_MAX_CHARS else ""
+        related = chars <= 80 and _RELATED_LOWER.search(lower) is not None
         is_heading = tag in HEADING_TAGS
         digits = sum(map(str.isdigit, text))
         text_rows.append(
@@ -289,7 +299,7 @@ def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
                 1.0 if _ends_sentence(text) else 0.0,
                 (chars - n_words + 1) / n_words,
                 digits / chars if chars else 0.0,
-                sum([w[:1].isupper() for w in words]) / n_words,
+                sum(map(str.isupper, map(_first, words))) / n_words,
                 1.0 if text.endswith(("…", "...")) else 0.0,
                 # Every form _DATE knows holds a digit (`isdigit` takes in every `\d`).
                 1.0 if digits and _DATE.search(text) else 0.0,
@@ -297,18 +307,18 @@ def block_features(blocks: list[TextBlock], page_host: str) -> np.ndarray:
                 _onsite_share(b.links, page_host) if b.links else 0.0,
                 1.0 if is_heading else 0.0,
                 b.depth,
-                1.0 if chars <= PROMPT_MAX_CHARS and PROMPT_WORDS.search(text) is not None else 0.0,
+                1.0 if chars <= PROMPT_MAX_CHARS and _PROMPT_LOWER.search(lower) is not None else 0.0,
                 1.0 if LABEL_COLON.match(text) is not None else 0.0,
             )
         )
         tag_codes.append(_TAG_CODES.get(tag, N_TAGS - 1))
         parent = el.getparent()
-        rep_parent = rep_grand = 0.0
-        if parent is not None:
+        if parent is None:
+            rep_parent = rep_grand = 0.0
+        elif parent is not previous_parent:  # else a run of blocks in one parent: both are known
             rep_parent = log(_repetition(parent, rep_cache))
             grand = parent.getparent()
-            if grand is not None:
-                rep_grand = log(_repetition(grand, rep_cache))
+            rep_grand = 0.0 if grand is None else log(_repetition(grand, rep_cache))
         if is_heading or (related and chars <= 60):
             heading_related = related
             heading_at = i

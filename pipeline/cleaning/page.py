@@ -325,10 +325,13 @@ def clean_page(
     scores = classify_blocks(page, model, x)
     not_article = not_article_score(page, x, kind_model)
     blocks = []
-    for tb, p in zip(page.blocks, scores, strict=True):
+    # The scores as Python floats (NumPy's scalars cost more to read one by one than the rest
+    # of this loop). They are float32: the bar is too, as NumPy would compare them.
+    keep_at = float(np.float32(KEEP_SCORE))
+    for tb, p in zip(page.blocks, scores.tolist(), strict=True):
         # Article at KEEP_SCORE or above; else the likelier of boilerplate and teaser.
-        label = "article" if p[1] >= KEEP_SCORE else "teaser" if p[2] > p[0] else "boilerplate"
-        probabilities = {name: round(float(v), 4) for name, v in zip(CLASSES, p, strict=True)}
+        label = "article" if p[1] >= keep_at else "teaser" if p[2] > p[0] else "boilerplate"
+        probabilities = {name: round(v, 4) for name, v in zip(CLASSES, p, strict=True)}
         reason = None if label == "article" else label
         blocks.append(Block(tb.text, block_fingerprint(tb.text), reason, label, probabilities))
     extractor = "classifier"

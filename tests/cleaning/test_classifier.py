@@ -85,6 +85,20 @@ def test_text_features_count_what_they_name() -> None:
     assert column("digit_share") == [0.0, 0.0, round(8 / 29, 4), round(1 / 23, 4), round(1 / 17, 4), round(1 / 20, 4)]
 
 
+def test_the_reader_and_related_words_are_found_in_any_case() -> None:
+    """The word lists are searched in lower-cased text: capitals, Vietnamese and German
+    capitals included, match as the lists' own words do; prose that names none does not."""
+    root = root_of(
+        "<html><body><p>SUBSCRIBE TO OUR NEWSLETTER</p><p>ĐĂNG KÝ nhận bản tin</p><p>Lesen Sie AUCH</p>"
+        "<h3>RELATED STORIES</h3><p>Tin Liên Quan</p><p>The ferry left at dawn.</p></body></html>"
+    )
+    x = block_features(cut_blocks(root), "example.org")
+    prompt = [float(v) for v in x[:, FEATURES.index("prompt_words")]]
+    related = [float(v) for v in x[:, FEATURES.index("related_words")]]
+    assert prompt == [1.0, 1.0, 1.0, 0.0, 1.0, 0.0]
+    assert related == [0.0, 0.0, 0.0, 1.0, 1.0, 0.0]
+
+
 def test_the_shipped_model_keeps_the_story_and_drops_the_chrome() -> None:
     """The story's paragraphs score as article; menu and footer do not; scores are probabilities."""
     page = read_page(PAGE.encode(), URL)
