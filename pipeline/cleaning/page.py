@@ -10,7 +10,8 @@ The steps, in order:
    When it keeps next to nothing, or less than half of what trafilatura reads as the page's
    text, trafilatura's full cascade reads the page, then the page's densest block of prose
    (`pipeline.fallback`);
-6. the headline, bylines, credits, calls to action and markup leftovers dropped;
+6. the headline, bylines, credits (a source's, a picture's), calls to action and markup
+   leftovers dropped;
 7. repeats within the page dropped (a caption printed again as text, unless the page was read
    whole as not an article; a paragraph twice);
 8. a "Source: <url>" line moved to `source_url`;
@@ -122,6 +123,15 @@ _BYLINE = re.compile(r"^(by|par|von|por|oleh|bởi)\s+\S.*$", re.IGNORECASE)
 _CREDIT = re.compile(
     r"^(theo|nguồn|source|sources|via|quelle|fuente|sumber|d'après|according to)\s*:?\s+\S.{0,50}$", re.IGNORECASE
 )
+# A picture's credit printed as a line of the text, wherever the picture stands: "Foto: dpa",
+# "(Credit: Jane Roe / Agency)", "Crédits photos : AFP", "© Agency / Photographer", a
+# copyright line. A block up to MAX_CREDIT_CHARS long; a longer one is prose that may name one.
+_PICTURE_CREDIT = re.compile(
+    r"©|^\(?\s*(photo(graph)?s?|fotos?|bild(er)?|credits?|photo ?credits?|image credits?|crédits? photos?"
+    r"|foto ?credits?|ảnh)\s*:",
+    re.IGNORECASE,
+)
+MAX_CREDIT_CHARS = 150
 RELATED_WORDS_WITHIN = 8  # characters: a related-stories heading opens with its words ("Browse related")
 MIN_CUT_COPY_CHARS = 30  # a shorter cut copy could be any sentence's opening words
 HEAD_BLOCKS = 2  # a headline or standfirst is looked for among the first blocks only
@@ -364,6 +374,8 @@ def clean_page(
     for b in blocks:
         if b.reason is None and _MACHINE_TEXT.match(b.text.strip()):
             b.reason = "markup"
+        elif b.reason is None and not read_whole and len(b.text) <= MAX_CREDIT_CHARS and _PICTURE_CREDIT.search(b.text):
+            b.reason = "credit"
     # A caption printed once more as plain text under its picture goes. Not on a page read
     # whole (`_whole_page_reading`): that reading kept the captions in place, so a line that
     # matches one is the caption itself, printed once; on a listing or a shop page it is

@@ -665,3 +665,39 @@ def test_a_heading_over_kept_text_or_not_a_related_one_stays(rows: list[tuple[st
     before = [b.reason for b in blocks]
     _mark_related_headings(blocks)
     assert [b.reason for b in blocks] == before
+
+
+CREDITS_URL = "https://kreisbote-nord.example/lokales/2026/02/faehre-nimmt-betrieb-wieder-auf.html"
+CREDITS_STORY = [
+    "Nach drei Monaten Pause fährt die Fähre zwischen Altwerder und Neuhafen ab Montag wieder nach dem alten Fahrplan.",
+    "Die Reederei hat in der Werft die Schraube erneuert und das Deck neu abdichten lassen, teilte der Betriebsleiter mit.",
+    "Pendler hatten in den vergangenen Wochen einen Umweg von fast vierzig Kilometern über die Brücke in Kauf genommen.",
+    "Ein Streit um das Urheberrecht (Copyright) an den alten Fahrplänen, die ein Verein gesammelt hat, ist noch offen.",
+]
+CREDIT_LINES = [
+    "Foto: Kreisbote/Jana Lehmann",
+    "(Credit: Harbour Archive / R. Olsen)",
+    "Crédits photos : AFP",
+    "Die Fähre am Anleger in Altwerder. © Kreisbote",
+    "© 2026 Kreisbote Nord",
+]
+
+
+def test_a_pictures_credit_printed_as_a_line_leaves_the_body() -> None:
+    """Credit and copyright lines go wherever they stand, in any of their usual forms; a
+    paragraph that speaks of copyright, or a long one with a © in it, stays."""
+    long_with_sign = (
+        "Der Verein zeigt die gesammelten Fahrpläne ab April im Rathaus; die Rechte an den Bildern (© Stadtarchiv) "
+        "liegen beim Archiv, das die Ausstellung zusammen mit der Reederei und zwei Schulen vorbereitet hat."
+    )
+    paragraphs = [CREDITS_STORY[0], CREDIT_LINES[0], CREDITS_STORY[1], CREDIT_LINES[1], CREDIT_LINES[2]]
+    paragraphs += [CREDITS_STORY[2], CREDIT_LINES[3], CREDITS_STORY[3], long_with_sign, CREDIT_LINES[4]]
+    markup = f"""<!DOCTYPE html><html lang="de"><head><meta charset="utf-8"><title>Fähre fährt wieder</title></head>
+<body><article><h1>Fähre nimmt den Betrieb wieder auf</h1>{"".join(f"<p>{p}</p>" for p in paragraphs)}</article>
+</body></html>"""
+    cleaned = clean_page(markup.encode(), CREDITS_URL)
+    for line in CREDIT_LINES:
+        assert line not in cleaned.body
+    for line in [*CREDITS_STORY, long_with_sign]:
+        assert line in cleaned.body
+    assert cleaned.removed_counts().get("credit") == len(CREDIT_LINES)
