@@ -229,15 +229,12 @@ class _PageScan:
         and style text is left out: the counts stay lower bounds of each element's text.)"""
         sizes = self._sizes
         open_counts = [0]  # characters so far of each element open on the way down
-        # `_solid` written out: this loop sees every element of the page twice.
         for event, el in etree.iterwalk(top, events=("start", "end")):
             if event == "start":
-                text = el.text
-                open_counts.append(0 if not text or el.tag in _UNREAD or text.isspace() else len("".join(text.split())))
+                open_counts.append(0 if el.tag in _UNREAD else _solid(el.text))
             else:
                 n = sizes[el] = open_counts.pop()
-                tail = el.tail  # a tail is its parent's text
-                open_counts[-1] += n if not tail or tail.isspace() else n + len("".join(tail.split()))
+                open_counts[-1] += n + _solid(el.tail)  # a tail is its parent's text
 
     def size(self, el: lxml_html.HtmlElement) -> int:
         """Characters other than white space under `el` (scripts and styles not counted)."""
