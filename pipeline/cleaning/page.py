@@ -132,6 +132,65 @@ _PICTURE_CREDIT = re.compile(
     re.IGNORECASE,
 )
 MAX_CREDIT_CHARS = 150
+# "Read also: <headline>", "Lea más: ...", "Xem thêm: ...": a related story's link printed as a
+# line of the story, up to READ_ALSO_MAX_CHARS. The label must open the line and end in a colon
+# ("Related to the above: ..." is prose, and so is a bare "More ...:").
+_READ_ALSO_LINE = re.compile(
+    r"^\W{0,3}((read (more|also|next)|also read|see also|related( reading| articles?| stories| posts?| videos?"
+    r"| content| links?| coverage)?|xem thêm|đọc thêm|tin liên quan|lire aussi|à lire aussi|voir aussi"
+    r"|lea (también|más)|lea|ver (también|más)|mira (también|más)|te puede interesar|puedes ver|leia (também|mais)"
+    r"|veja (também|mais)|leggi anche|baca juga|czytaj (też|także|więcej)|lesen sie (auch|mehr)|mehr zum thema"
+    r"|auch interessant|siehe auch|zum weiterlesen|weiterlesen|schon gelesen|das könnte (dich|sie) auch interessieren)"
+    r"\s*[:：]|(schon gelesen|puedes ver)\s*\?)\s*\S",
+    re.IGNORECASE,
+)
+READ_ALSO_MAX_CHARS = 250
+# What the site says to its reader in the middle of the text: an advert's label on a line of its
+# own, a count of comments, a call to sign up that opens a sentence, an affiliate disclosure.
+# The model weighs these words as features; on the pages of sites it never saw it still kept
+# them where the rest of the block looked like prose.
+_AD_LABEL = re.compile(
+    r"^\W{0,3}(advertisement|advertising|sponsored|anzeige|werbung|publicité|publicidad|pubblicità|reklama|iklan"
+    r"|quảng cáo)\W{0,3}$",
+    re.IGNORECASE,
+)
+_COMMENT_COUNT = re.compile(
+    r"^(\d+\s+(comments?|responses?|replies|kommentare?|commentaires?|comentarios?|comentários|reacties|bình luận)"
+    r"|(comments?|kommentare?|commentaires?|comentarios?|bình luận)\s*\(\d+\)|kommentieren|kommentare insgesamt\b.*)$",
+    re.IGNORECASE,
+)
+_SIGN_UP = re.compile(
+    r"(^|[.!?]\s+)\W{0,3}(sign up|subscribe|join our|get our newsletter|never miss|don't miss|jetzt abonnieren"
+    r"|abonnieren sie|melden sie sich|abonnez-vous|inscrivez-vous|suscr[ií]bete|únete|assine|iscriviti|đăng ký)\b",
+    re.IGNORECASE,
+)
+_AFFILIATE = re.compile(
+    r"qualifying purchases|amazon (associate|affiliate)|(contains?|uses|includes?|use) (some )?affiliate[ -]links"
+    r"|affiliate[ -]links? (are|is) used|\b(we|i) (may |might |could )?(earn|receive|get|make) (a |an )?(small |tiny )?"
+    r"(commission|kickback|share)|supported by commissions|earn commissions from|handelt es sich um affiliate"
+    r"|sind (sogenannte )?\W?affiliate|enthält (affiliate|werbung)|^\W{0,2}werbung(\s*[.:*]|\s+für\s)"
+    r"|liens? d'affiliation|enlaces de afiliad",
+    re.IGNORECASE,
+)
+AD_LABEL_MAX_CHARS = 40
+SIGN_UP_MAX_CHARS = 160
+AFFILIATE_MAX_CHARS = 400
+# The labels forum software prints beside each post ("Joined", "Posts: 1,077", "Reaction
+# score", "10+ Year Member"), and a shop's or a loading page's status lines ("Out of stock",
+# "Loading..."): short lines of the software, never of what its users wrote.
+_SOFTWARE_LABEL = re.compile(
+    r"^\W{0,3}(joined|join date|messages|posts|reaction score|points|likes received|trophy points|registered"
+    r"|registered user|(new|full|junior|senior|well-known|active) member|member|\d+\+? years? member|location|threads"
+    r"|thread starter|you are not logged in|likes)\b\s*:?\s*[\d.,]*\s*$",
+    re.IGNORECASE,
+)
+_STATUS_LINE = re.compile(
+    r"^\W{0,3}(loading|wird geladen|chargement( en cours)?|cargando|đang tải|out of stock|in stock|sold out"
+    r"|free shipping|added to (your )?cart.*|add to (cart|basket|bag|wishlist)|in den warenkorb|ajouter au panier"
+    r"|añadir al carrito)\W{0,3}$",
+    re.IGNORECASE,
+)
+SOFTWARE_LABEL_MAX_CHARS = 40
 RELATED_WORDS_WITHIN = 8  # characters: a related-stories heading opens with its words ("Browse related")
 MIN_CUT_COPY_CHARS = 30  # a shorter cut copy could be any sentence's opening words
 HEAD_BLOCKS = 2  # a headline or standfirst is looked for among the first blocks only
@@ -376,6 +435,8 @@ def clean_page(
             b.reason = "markup"
         elif b.reason is None and not read_whole and len(b.text) <= MAX_CREDIT_CHARS and _PICTURE_CREDIT.search(b.text):
             b.reason = "credit"
+        elif b.reason is None:
+            b.reason = _reader_note(b.text.strip(), read_whole)
     # A caption printed once more as plain text under its picture goes. Not on a page read
     # whole (`_whole_page_reading`): that reading kept the captions in place, so a line that
     # matches one is the caption itself, printed once; on a listing or a shop page it is
@@ -800,6 +861,27 @@ def _mark_related_headings(blocks: list[Block]) -> None:
         found = RELATED_HEADING.search(text)
         if found is not None and found.start() <= RELATED_WORDS_WITHIN and not text[:1].isdigit():
             blocks[i].reason = "teaser"
+
+
+def _reader_note(text: str, read_whole: bool) -> str | None:
+    """Why a kept line is the site talking to its reader, not the story (None: it is not).
+
+    "teaser": a "Read also: <headline>" line; "prompt": an advert's label, a count of comments,
+    a call to sign up, an affiliate disclosure; "chrome": the labels of forum software and a
+    shop's status lines, on a page read whole (a forum thread, a shop). A page read whole keeps
+    its calls and disclosures: on a shop or a service page they are often its content."""
+    n = len(text)
+    if _STATUS_LINE.match(text) and n <= SOFTWARE_LABEL_MAX_CHARS:
+        return "chrome"
+    if read_whole:
+        return "chrome" if n <= SOFTWARE_LABEL_MAX_CHARS and _SOFTWARE_LABEL.match(text) else None
+    if n <= READ_ALSO_MAX_CHARS and _READ_ALSO_LINE.match(text):
+        return "teaser"
+    if n <= AD_LABEL_MAX_CHARS and (_AD_LABEL.match(text) or _COMMENT_COUNT.match(text)):
+        return "prompt"
+    if (n <= SIGN_UP_MAX_CHARS and _SIGN_UP.search(text)) or (n <= AFFILIATE_MAX_CHARS and _AFFILIATE.search(text)):
+        return "prompt"
+    return None
 
 
 def _is_list(text: str) -> bool:

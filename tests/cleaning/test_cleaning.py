@@ -12,7 +12,7 @@ from lxml import html as lxml_html
 
 from pipeline.charset import decode_html
 from pipeline.cleaning import CleanedPage, clean_page
-from pipeline.cleaning.page import Block, _both_readings, _mark_related_headings, _split_title
+from pipeline.cleaning.page import Block, _both_readings, _mark_related_headings, _reader_note, _split_title
 from pipeline.errors import Dropped, PermanentError
 from pipeline.teasers import article_url_of, find_teaser_blocks
 
@@ -701,3 +701,62 @@ def test_a_pictures_credit_printed_as_a_line_leaves_the_body() -> None:
     for line in [*CREDITS_STORY, long_with_sign]:
         assert line in cleaned.body
     assert cleaned.removed_counts().get("credit") == len(CREDIT_LINES)
+
+
+NOTES_URL = "https://diario-del-valle.example/region/2026/03/reabren-el-puente-de-san-telmo.html"
+NOTES_STORY = [
+    "El puente de San Telmo volvió a abrirse al tráfico este lunes, después de cuatro meses de obras en sus pilares.",
+    "Los técnicos del ayuntamiento reforzaron los apoyos con hormigón y cambiaron las barandillas de todo el tramo norte.",
+    "Los vecinos que quieran recibir avisos de cortes pueden suscribirse a la lista municipal, explicó la concejala.",
+    "Related to the repairs, the council also repainted the footbridge that crosses the canal beside the old market.",
+    "Durante las obras, los autobuses de la línea 4 dieron un rodeo de casi veinte minutos por la carretera del río.",
+]
+NOTES_LINES = [
+    ("Lea también: Cortes de agua en el barrio alto hasta el viernes", "teaser"),
+    ("Sign up for our morning newsletter and get the region's news first.", "prompt"),
+    ("Read more: The market hall reopens after its roof repairs", "teaser"),
+    ("Publicidad", "prompt"),
+    ("This post contains affiliate links: we may earn a small commission if you buy through them.", "prompt"),
+    ("12 comentarios", "prompt"),
+]
+
+
+def test_what_the_site_tells_its_reader_inside_the_story_leaves_the_body() -> None:
+    """A "read also" line, an advert's label, a call to sign up, an affiliate disclosure and a
+    count of comments go wherever they stand; sentences that merely use those words stay."""
+    paragraphs = [
+        NOTES_STORY[0], NOTES_LINES[0][0], NOTES_STORY[1], NOTES_LINES[1][0], NOTES_STORY[2],
+        NOTES_LINES[2][0], NOTES_STORY[3], NOTES_LINES[3][0], NOTES_STORY[4], NOTES_LINES[4][0],
+    ]  # fmt: skip
+    markup = f"""<!DOCTYPE html><html lang="es"><head><meta charset="utf-8"><title>Reabren el puente</title></head>
+<body><article><h1>Reabren el puente de San Telmo</h1>{"".join(f"<p>{p}</p>" for p in paragraphs)}
+<p>{NOTES_LINES[5][0]}</p></article></body></html>"""
+    cleaned = clean_page(markup.encode(), NOTES_URL)
+    for line in NOTES_STORY:
+        assert line in cleaned.body
+    reasons = {b.text: b.reason for b in cleaned.blocks}
+    for line, reason in NOTES_LINES:
+        assert line not in cleaned.body
+        assert reasons[line] == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "read_whole", "reason"),
+    [
+        ("Reaction score", True, "chrome"),
+        ("Posts: 1,077", True, "chrome"),
+        ("10+ Year Member", True, "chrome"),
+        ("Loading...", False, "chrome"),
+        ("Out of stock", True, "chrome"),
+        # a forum's labels on an article are left to the classifier: "Location" may head a section
+        ("Location", False, None),
+        # a page read whole keeps its calls: on a shop or a service page they are its content
+        ("Sign up for our newsletter.", True, None),
+        ("Posts from the members of the club are welcome until Friday.", True, None),
+        ("Weitere Infos: Die Stadt plant eine zweite Brücke", False, None),
+        ("Related to the above: the river rose by two metres overnight.", False, None),
+        ("It is very important to sign up for the automatic contributions.", False, None),
+    ],
+)
+def test_the_software_and_reader_notes_are_told_from_text(text: str, read_whole: bool, reason: str | None) -> None:
+    assert _reader_note(text, read_whole) == reason
