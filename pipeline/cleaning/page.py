@@ -128,7 +128,7 @@ _CREDIT = re.compile(
 # copyright line. A block up to MAX_CREDIT_CHARS long; a longer one is prose that may name one.
 _PICTURE_CREDIT = re.compile(
     r"©|^\(?\s*(photo(graph)?s?|fotos?|bild(er)?|credits?|photo ?credits?|image credits?|crédits? photos?"
-    r"|foto ?credits?|ảnh)\s*:",
+    r"|foto ?credits?|ảnh|beitragsbild|titelbild|symbolbild|bildquelle|bildnachweis|fotonachweis|quelle bild)\s*:",
     re.IGNORECASE,
 )
 MAX_CREDIT_CHARS = 150
@@ -172,6 +172,50 @@ _AFFILIATE = re.compile(
     r"|liens? d'affiliation|enlaces de afiliad",
     re.IGNORECASE,
 )
+# A heading that is nothing but the words of a related-stories box ("Related", "Zum Weiterlesen",
+# "Xem thêm"): whatever stands under it, it is not the story's own heading.
+_RELATED_ONLY = re.compile(
+    r"^\W{0,3}(related( articles| posts| stories| content| reading)?|read (more|also|next)|see also|also read"
+    r"|you (may|might) also like|more (stories|articles|news)|recommended (for you|stories|articles|reading)"
+    r"|most (read|viewed|popular)|zum weiterlesen|weiterlesen|schon gelesen"
+    r"|das (thema )?könnte (dich|sie) auch interessieren"
+    r"|lesen sie auch|mehr zum thema|auch interessant|à lire aussi|lire aussi|sur le même sujet|te puede interesar"
+    r"|lea también|leia também|leggi anche|baca juga|czytaj (też|także)|tin liên quan|xem thêm|bài viết liên quan"
+    r"|có thể bạn quan tâm|cùng chủ đề)\W{0,3}$",
+    re.IGNORECASE,
+)
+# A call to log in, to comment or to install the site's app, the paywall's offer, and the
+# placeholder a consent tool prints where an embedded post or map would load.
+_SITE_CALL = re.compile(
+    r"(you must|you need to) be (logged in|signed in|registered) to (post|comment|reply|view|read|see|access)"
+    r"|sie müssen (sich )?(angemeldet|eingeloggt|registriert) sein|sie müssen sich (einloggen|anmelden|registrieren)"
+    r"|vous devez être (connecté|inscrit)|debes (iniciar sesión|estar registrado)"
+    r"|enter your e-?mail (address )?(below|here) to|download (our|the) .{0,30}apps? for (ios|android|iphone)"
+    r"|download our app|instant access to the full (article|text)"
+    r"|verraten sie (gerne|uns) in den kommentaren|let us know in the comments|leave (us )?a comment below"
+    r"|empfohlener redaktioneller inhalt|externe[nr]? inhalte?\b|inhalt (von|aus) \S{1,60} (zu )?laden"
+    r"|click (on )?the button (below )?to load|^\w+ freischalten$|^(bild|video|inhalt|karte) anzeigen$",
+    re.IGNORECASE,
+)
+SITE_CALL_MAX_CHARS = 300
+# A dateline of its own: "Aktualisiert am 17.01.2021", "Updated on 09/10/2025"; a wire's
+# initials under the story: "aja/PAP", "dpa/lno"; "Written by Jane Roe" wherever it stands.
+_UPDATED_LINE = re.compile(
+    r"^\W{0,2}(aktualisiert|zuletzt aktualisiert|updated|last updated|mis à jour|actualizado|atualizado|cập nhật)"
+    r"( am| on| le| el| em| lúc)?\s*:?\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\S*"
+    r"(\s*(um\s*)?\d{1,2}[:.]\d{2}(\s*uhr)?)?\W{0,2}$",
+    re.IGNORECASE,
+)
+_AGENCY_INITIALS = re.compile(
+    r"^\(?[a-zäöü]{2,4}(/[a-zäöü]{2,4})*/(dpa|afp|ap|pap|reuters|kna|epd|apa|sda|ats|ansa|efe|dts|rtr|sid)\)?\.?$",
+    re.IGNORECASE,
+)
+_WRITTEN_BY = re.compile(
+    r"^\W{0,2}(written|reviewed|fact[- ]checked|medically reviewed|geschrieben|verfasst|escrito|écrit|redigido|scritto)"
+    r"\s+(by|von|por|par|da)\s+\S.{0,50}$",
+    re.IGNORECASE,
+)
+DATELINE_MAX_CHARS = 70
 AD_LABEL_MAX_CHARS = 40
 SIGN_UP_MAX_CHARS = 160
 AFFILIATE_MAX_CHARS = 400
@@ -866,8 +910,11 @@ def _mark_related_headings(blocks: list[Block]) -> None:
 def _reader_note(text: str, read_whole: bool) -> str | None:
     """Why a kept line is the site talking to its reader, not the story (None: it is not).
 
-    "teaser": a "Read also: <headline>" line; "prompt": an advert's label, a count of comments,
-    a call to sign up, an affiliate disclosure; "chrome": the labels of forum software and a
+    "teaser": a "Read also: <headline>" line, or a heading that is only a related box's words;
+    "prompt": an advert's label, a count of comments, a call to sign up, to log in, to comment
+    or to install the app, an affiliate disclosure, a consent tool's placeholder for an embed;
+    "byline": a line that only dates the story, a wire's initials, "Written by <name>";
+    "chrome": the labels of forum software and a
     shop's status lines, on a page read whole (a forum thread, a shop). A page read whole keeps
     its calls and disclosures: on a shop or a service page they are often its content."""
     n = len(text)
@@ -875,12 +922,16 @@ def _reader_note(text: str, read_whole: bool) -> str | None:
         return "chrome"
     if read_whole:
         return "chrome" if n <= SOFTWARE_LABEL_MAX_CHARS and _SOFTWARE_LABEL.match(text) else None
-    if n <= READ_ALSO_MAX_CHARS and _READ_ALSO_LINE.match(text):
+    if n <= READ_ALSO_MAX_CHARS and (_READ_ALSO_LINE.match(text) or _RELATED_ONLY.match(text)):
         return "teaser"
     if n <= AD_LABEL_MAX_CHARS and (_AD_LABEL.match(text) or _COMMENT_COUNT.match(text)):
         return "prompt"
     if (n <= SIGN_UP_MAX_CHARS and _SIGN_UP.search(text)) or (n <= AFFILIATE_MAX_CHARS and _AFFILIATE.search(text)):
         return "prompt"
+    if n <= SITE_CALL_MAX_CHARS and _SITE_CALL.search(text):
+        return "prompt"
+    if n <= DATELINE_MAX_CHARS and any(p.match(text) for p in (_UPDATED_LINE, _AGENCY_INITIALS, _WRITTEN_BY)):
+        return "byline"
     return None
 
 

@@ -12,7 +12,14 @@ from lxml import html as lxml_html
 
 from pipeline.charset import decode_html
 from pipeline.cleaning import CleanedPage, clean_page
-from pipeline.cleaning.page import Block, _both_readings, _mark_related_headings, _reader_note, _split_title
+from pipeline.cleaning.page import (
+    _PICTURE_CREDIT,
+    Block,
+    _both_readings,
+    _mark_related_headings,
+    _reader_note,
+    _split_title,
+)
 from pipeline.errors import Dropped, PermanentError
 from pipeline.teasers import article_url_of, find_teaser_blocks
 
@@ -683,6 +690,11 @@ CREDIT_LINES = [
 ]
 
 
+@pytest.mark.parametrize("line", ["Bildquelle: Stadtarchiv Neuhafen", "Beitragsbild: Jana Lehmann", "Ảnh: Minh Anh"])
+def test_the_credit_words_of_several_languages_are_known(line: str) -> None:
+    assert _PICTURE_CREDIT.search(line)
+
+
 def test_a_pictures_credit_printed_as_a_line_leaves_the_body() -> None:
     """Credit and copyright lines go wherever they stand, in any of their usual forms; a
     paragraph that speaks of copyright, or a long one with a © in it, stays."""
@@ -750,6 +762,17 @@ def test_what_the_site_tells_its_reader_inside_the_story_leaves_the_body() -> No
         ("Out of stock", True, "chrome"),
         # a forum's labels on an article are left to the classifier: "Location" may head a section
         ("Location", False, None),
+        ("Zum Weiterlesen", False, "teaser"),
+        ("Có thể bạn quan tâm", False, "teaser"),
+        ("You must be logged in to post a comment.", False, "prompt"),
+        ("Get the latest headlines: download our app for iOS and Android.", False, "prompt"),
+        ("Empfohlener redaktioneller Inhalt", False, "prompt"),
+        ("Aktualisiert am 03.02.2026, 14:05 Uhr", False, "byline"),
+        ("Written by Jane Roe", False, "byline"),
+        ("kmh/dpa", False, "byline"),
+        ("Updated guidance from 12/03/2026 asks schools to close an hour early.", False, None),
+        ("Zum Weiterlesen empfiehlt die Autorin drei Bücher über den Fluss.", False, None),
+        ("Related coverage of the flood continues on page four of the print edition.", False, None),
         # a page read whole keeps its calls: on a shop or a service page they are its content
         ("Sign up for our newsletter.", True, None),
         ("Posts from the members of the club are welcome until Friday.", True, None),
