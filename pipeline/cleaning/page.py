@@ -10,8 +10,8 @@ The steps, in order:
    When it keeps next to nothing, or less than half of what trafilatura reads as the page's
    text, trafilatura's full cascade reads the page, then the page's densest block of prose
    (`pipeline.fallback`);
-6. the headline, bylines, credits (a source's, a picture's), calls to action and markup
-   leftovers dropped;
+6. the headline, bylines, credits (a source's, a picture's), calls to action, the site's
+   notes to its reader (`_reader_note`) and markup leftovers dropped;
 7. repeats within the page dropped (a caption printed again as text, unless the page was read
    whole as not an article; a paragraph twice);
 8. a "Source: <url>" line moved to `source_url`;
@@ -463,12 +463,15 @@ def clean_page(
     _mark_calls_to_action(blocks)
     _mark_related_headings(blocks)
     for b in blocks:
-        if b.reason is None and _MACHINE_TEXT.match(b.text.strip()):
+        if b.reason is not None:
+            continue
+        text = b.text.strip()
+        if _MACHINE_TEXT.match(text):
             b.reason = "markup"
-        elif b.reason is None and not read_whole and len(b.text) <= MAX_CREDIT_CHARS and _PICTURE_CREDIT.search(b.text):
+        elif not read_whole and len(b.text) <= MAX_CREDIT_CHARS and _PICTURE_CREDIT.search(b.text):
             b.reason = "credit"
-        elif b.reason is None:
-            b.reason = _reader_note(b.text.strip(), read_whole)
+        else:
+            b.reason = _reader_note(text, read_whole)
     # A caption printed once more as plain text under its picture goes. Not on a page read
     # whole (`_whole_page_reading`): that reading kept the captions in place, so a line that
     # matches one is the caption itself, printed once; on a listing or a shop page it is
@@ -902,12 +905,12 @@ def _reader_note(text: str, read_whole: bool) -> str | None:
     "prompt": an advert's label, a count of comments, a call to sign up, to log in, to comment
     or to install the app, an affiliate disclosure, a consent tool's placeholder for an embed;
     "byline": a line that only dates the story, a wire's initials, "Written by <name>";
-    "chrome": the labels of forum software and a
-    shop's status lines, on a page read whole (a forum thread, a shop). A page read whole keeps
-    its calls and disclosures: on a shop or a service page they are often its content."""
+    "chrome": a status line ("Loading...", "Out of stock"), and on a page read whole (a forum
+    thread, a shop) the labels of forum software. A page read whole keeps its calls and
+    disclosures: on a shop or a service page they are often its content."""
     n = len(text)
     text = text.lower()  # the patterns are lower case: matched without IGNORECASE, several times faster
-    if _STATUS_LINE.match(text) and n <= SOFTWARE_LABEL_MAX_CHARS:
+    if n <= SOFTWARE_LABEL_MAX_CHARS and _STATUS_LINE.match(text):
         return "chrome"
     if read_whole:
         return "chrome" if n <= SOFTWARE_LABEL_MAX_CHARS and _SOFTWARE_LABEL.match(text) else None

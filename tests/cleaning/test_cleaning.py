@@ -674,6 +674,13 @@ def test_a_heading_over_kept_text_or_not_a_related_one_stays(rows: list[tuple[st
     assert [b.reason for b in blocks] == before
 
 
+def _article_page(lang: str, title: str, headline: str, paragraphs: list[str]) -> bytes:
+    """A page of one story: its headline and paragraphs in an <article>, nothing around it."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"""<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title></head>
+<body><article><h1>{headline}</h1>{body}</article></body></html>""".encode()
+
+
 CREDITS_URL = "https://kreisbote-nord.example/lokales/2026/02/faehre-nimmt-betrieb-wieder-auf.html"
 CREDITS_STORY = [
     "Nach drei Monaten Pause fährt die Fähre zwischen Altwerder und Neuhafen ab Montag wieder nach dem alten Fahrplan.",
@@ -704,10 +711,8 @@ def test_a_pictures_credit_printed_as_a_line_leaves_the_body() -> None:
     )
     paragraphs = [CREDITS_STORY[0], CREDIT_LINES[0], CREDITS_STORY[1], CREDIT_LINES[1], CREDIT_LINES[2]]
     paragraphs += [CREDITS_STORY[2], CREDIT_LINES[3], CREDITS_STORY[3], long_with_sign, CREDIT_LINES[4]]
-    markup = f"""<!DOCTYPE html><html lang="de"><head><meta charset="utf-8"><title>Fähre fährt wieder</title></head>
-<body><article><h1>Fähre nimmt den Betrieb wieder auf</h1>{"".join(f"<p>{p}</p>" for p in paragraphs)}</article>
-</body></html>"""
-    cleaned = clean_page(markup.encode(), CREDITS_URL)
+    markup = _article_page("de", "Fähre fährt wieder", "Fähre nimmt den Betrieb wieder auf", paragraphs)
+    cleaned = clean_page(markup, CREDITS_URL)
     for line in CREDIT_LINES:
         assert line not in cleaned.body
     for line in [*CREDITS_STORY, long_with_sign]:
@@ -739,11 +744,10 @@ def test_what_the_site_tells_its_reader_inside_the_story_leaves_the_body() -> No
     paragraphs = [
         NOTES_STORY[0], NOTES_LINES[0][0], NOTES_STORY[1], NOTES_LINES[1][0], NOTES_STORY[2],
         NOTES_LINES[2][0], NOTES_STORY[3], NOTES_LINES[3][0], NOTES_STORY[4], NOTES_LINES[4][0],
+        NOTES_LINES[5][0],
     ]  # fmt: skip
-    markup = f"""<!DOCTYPE html><html lang="es"><head><meta charset="utf-8"><title>Reabren el puente</title></head>
-<body><article><h1>Reabren el puente de San Telmo</h1>{"".join(f"<p>{p}</p>" for p in paragraphs)}
-<p>{NOTES_LINES[5][0]}</p></article></body></html>"""
-    cleaned = clean_page(markup.encode(), NOTES_URL)
+    markup = _article_page("es", "Reabren el puente", "Reabren el puente de San Telmo", paragraphs)
+    cleaned = clean_page(markup, NOTES_URL)
     for line in NOTES_STORY:
         assert line in cleaned.body
     reasons = {b.text: b.reason for b in cleaned.blocks}
