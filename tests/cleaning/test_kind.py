@@ -8,10 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.cleaning import page as cleaning_page
 from pipeline.cleaning.features import block_features, host_of
 from pipeline.cleaning.kind import NOT_ARTICLE_SCORE, PAGE_FEATURES, page_features, shipped_kind_model
 from pipeline.cleaning.model import from_lightgbm
-from pipeline.cleaning.page import Block, _read_instead, block_fingerprint, clean_page, normalize_block, read_page
+from pipeline.cleaning.page import (
+    UNSURE_NOT_ARTICLE,
+    Block,
+    _read_instead,
+    _reads_more,
+    block_fingerprint,
+    clean_page,
+    normalize_block,
+    read_page,
+)
 from pipeline.errors import Dropped
 from pipeline.ingest import PageRef, ProcessDeps, process_page
 from pipeline.storage import DirectoryRawStore
@@ -143,6 +153,45 @@ def test_a_section_front_and_a_shop_page_are_read_as_not_articles(markup: str, u
     assert cleaned.not_article >= NOT_ARTICLE_SCORE and not cleaned.is_article
     assert cleaned.extractor in {"trafilatura", "fallback"}
     assert cleaned.body  # read, not dropped: the operator sees its kind in the audit trail
+
+
+def _pin_page_kind(monkeypatch: pytest.MonkeyPatch, score: float) -> None:
+    """The page-kind model's answer fixed, to test what cleaning does with it."""
+    monkeypatch.setattr(cleaning_page, "not_article_score", lambda page, x, model=None: score)
+
+
+def test_a_page_likely_not_an_article_is_read_whole_when_that_reading_holds_much_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between UNSURE_NOT_ARTICLE and NOT_ARTICLE_SCORE: the section front, whose cards the
+    teaser search cut, is read whole and keeps its cards; the story, whose whole reading holds
+    no more than the classifier kept, stays the classifier's. Below it the section front has
+    no text left."""
+    unsure = (UNSURE_NOT_ARTICLE + NOT_ARTICLE_SCORE) / 2
+    _pin_page_kind(monkeypatch, unsure)
+    section = clean_page(SECTION.encode(), SECTION_URL)
+    assert section.extractor == "trafilatura" and section.is_article  # indexed as before
+    assert "Crónica de la jornada 1" in section.body and "Resumen breve del partido número 7." in section.body
+    story = clean_page(STORY.encode(), STORY_URL)
+    assert story.extractor == "classifier" and "once kilómetros" in story.body and "Portada" not in story.body
+    _pin_page_kind(monkeypatch, UNSURE_NOT_ARTICLE - 0.05)
+    with pytest.raises(Dropped):
+        clean_page(SECTION.encode(), SECTION_URL)
+
+
+@pytest.mark.parametrize(
+    ("whole", "kept", "expected"),
+    [
+        ("a" * 150, ["a" * 100], True),
+        ("a" * 149, ["a" * 100], False),
+        ("a\n" * 149, ["a" * 100], False),  # line breaks are not text
+        ("a" * 150, ["a" * 60, "a" * 40], True),  # the kept blocks together
+        ("short", [], True),  # the classifier kept nothing
+        ("", [], False),
+    ],
+)
+def test_the_whole_reading_must_hold_half_as_much_again(whole: str, kept: list[str], expected: bool) -> None:
+    assert _reads_more(whole, kept) is expected
 
 
 def test_a_gallery_read_whole_keeps_its_captions_as_its_text() -> None:
