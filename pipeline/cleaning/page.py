@@ -305,8 +305,7 @@ class CleanedPage:
     truncated: dict[str, int] = field(default_factory=dict)
     # "classifier"; "trafilatura" when the classifier kept next to nothing, or the page is
     # not an article (or likely not one, and read whole holds much more), and trafilatura's
-    # reading was used; "fallback" when that found nothing
-    # and the page's densest prose was read.
+    # reading was used; "fallback" when that found nothing and the page's densest prose was read.
     extractor: str = "classifier"
     # The page-kind model's probability that the page is not an article (`kind.py`): a
     # section front, a forum thread, a shop, service or documentation page.
@@ -449,16 +448,15 @@ def clean_page(
         blocks.append(Block(tb.text, block_fingerprint(tb.text), reason, label, probabilities))
     extractor = "classifier"
     read_whole = False  # the text is trafilatura's reading of the page as served, captions in place
+    kept = [b.text for b in blocks if b.reason is None]
     whole = _whole_page_reading(body, charset, url, limits) if not_article >= UNSURE_NOT_ARTICLE else None
-    if whole is not None and (
-        not_article >= NOT_ARTICLE_SCORE or _reads_more(whole, [b.text for b in blocks if b.reason is None])
-    ):
+    if whole is not None and (not_article >= NOT_ARTICLE_SCORE or _reads_more(whole, kept)):
         # trafilatura chooses the page's part; the chrome the classifier found in it stays out.
         short = [b.text for b in blocks if b.label == "boilerplate" and len(b.text) < CHROME_MAX_CHARS]
         chrome = {normalize_block(text) for text in short}
         blocks, extractor = _read_instead(blocks, whole, root, extractor, only_if_longer=False, leave_out=chrome)
         read_whole = extractor == "trafilatura"
-    elif (read := _reading_given_up(page, url, [b.text for b in blocks if b.reason is None])) is not None:
+    elif (read := _reading_given_up(page, url, kept)) is not None:
         # The classifier gave up on the page: trafilatura reads it, then the page's densest prose.
         blocks, extractor = _read_instead(blocks, read, root, extractor, only_if_longer=True)
     caption_norms = [normalize_block(c) for c in captions]
