@@ -266,6 +266,11 @@ CHROME_MAX_CHARS = 60
 # pages from 0.8360 to 0.8391; 0.9 alone left its articles as they were (0.9506 to 0.9505).
 UNSURE_NOT_ARTICLE = 0.9
 WHOLE_READING_SHARE = 1.5
+# A page's reading whole flattens its layout table (`_flattens_layout`) when one row holds a
+# cell with a kept block of this many characters or more and another with chrome of at least
+# `LAYOUT_CHROME_CHARS` (shorter chrome, "Home" or "Log in", is also a data table's label).
+LAYOUT_KEPT_CHARS = 80
+LAYOUT_CHROME_CHARS = 40
 
 
 @dataclass
@@ -450,6 +455,8 @@ def clean_page(
     read_whole = False  # the text is trafilatura's reading of the page as served, captions in place
     kept = [b.text for b in blocks if b.reason is None]
     whole = _whole_page_reading(body, charset, url, limits) if not_article >= UNSURE_NOT_ARTICLE else None
+    if whole is not None and _flattens_layout(whole, blocks, [t.text for t in teasers]):
+        whole = None  # a page laid out in a table, read as a table of data: the classifier's reading stays
     if whole is not None and (not_article >= NOT_ARTICLE_SCORE or _reads_more(whole, kept)):
         # trafilatura chooses the page's part; the chrome the classifier found in it stays out.
         short = [b.text for b in blocks if b.label == "boilerplate" and len(b.text) < CHROME_MAX_CHARS]
@@ -619,6 +626,36 @@ def _whole_page_reading(body: bytes, charset: str | None, url: str, limits: Page
     root = lxml_html.document_fromstring(decode_html(body, charset), parser=_PARSER)
     cut_tree(root, limits.page_elements)
     return _trafilatura(root, url, fast=False) or _trafilatura(root, url, fast=True)
+
+
+def _flattens_layout(whole: str, blocks: list[Block], teasers: list[str]) -> bool:
+    """trafilatura read the page's layout table as a table of data: in one row of its reading
+    (cells joined by " | "), one cell holds text the classifier kept as the article and another
+    holds a block it took for boilerplate, or a teaser rail the search cut.
+
+    Older sites set the whole page in one table: the menu, the story and the "most read" box
+    are cells of one row. Read as data, that row is one line of text, so the menu cannot be
+    left out of it (the chrome rule works line by line), and a story with a short address and
+    no declared type, which the page-kind model may score high, would be printed after its
+    site's menu. None of the 2,645 development pages reads so (their reading is the same with
+    or without this check); pages of our own in that old layout do."""
+    kept = [normalize_block(b.text) for b in blocks if b.reason is None and len(b.text) >= LAYOUT_KEPT_CHARS]
+    if not kept:
+        return False
+    chrome = [b.text for b in blocks if b.label == "boilerplate"] + teasers
+    norms = [normalize_block(t) for t in chrome if len(t) >= LAYOUT_CHROME_CHARS]
+    chrome_norms = [n for n in norms if not any(n in k for k in kept)]  # not a part of the story
+    if not chrome_norms:
+        return False
+    for line in whole.split("\n"):
+        cells = [normalize_block(c) for c in line.strip().strip("|").split(" | ")]
+        if len(cells) < 2:
+            continue
+        with_kept = {i for i, c in enumerate(cells) if any(k in c for k in kept)}
+        with_chrome = {i for i, c in enumerate(cells) if any(n in c for n in chrome_norms)}
+        if with_kept and with_chrome - with_kept:
+            return True
+    return False
 
 
 def _reads_more(whole: str, kept: list[str]) -> bool:

@@ -15,6 +15,7 @@ from pipeline.cleaning.model import from_lightgbm
 from pipeline.cleaning.page import (
     UNSURE_NOT_ARTICLE,
     Block,
+    _flattens_layout,
     _read_instead,
     _reads_more,
     block_fingerprint,
@@ -247,3 +248,108 @@ def test_trafilaturas_reading_of_a_page_leaves_out_the_chrome_the_classifier_fou
         "Drehmoment 45 Nm",
     ]
     assert [b.text for b in blocks if b.reason] == ["Cookies helfen uns"]
+
+
+# A local story of 2008, set in one layout table as sites were then: the menu, the story and
+# the "most read" box are cells of one row.
+TABLE_STORY_URL = "http://www.tagesblatt.example/lokales/wasser.html"
+_MENU = " ".join(
+    f'<a href="/{w.lower()}/">{w}</a><br>'
+    for w in ("Startseite", "Lokales", "Region", "Sport", "Wirtschaft", "Kultur", "Leserbriefe", "Anzeigen", "Archiv")
+) + "".join(  # and the paper's towns, a page of news for each
+    f'<a href="/orte/{w.lower()}.html">{w}</a><br>'
+    for w in (
+        "Altdorf",
+        "Bergheim",
+        "Buchenau",
+        "Dorfen",
+        "Eichstetten",
+        "Feldkirch",
+        "Grünwald",
+        "Hochberg",
+        "Kirchheim",
+        "Lindenau",
+        "Mühlbach",
+        "Neudorf",
+        "Oberau",
+        "Reichenbach",
+        "Rosental",
+        "Sonnenberg",
+        "Steinach",
+        "Talheim",
+        "Unterberg",
+        "Waldkirch",
+        "Weiler",
+        "Wiesental",
+        "Winterbach",
+        "Zell",
+    )
+)
+_TABLE_PARAGRAPHS = (
+    "Die Stadtwerke haben am Montag angekündigt, die Wasserpreise im kommenden Jahr um vier Prozent anzuheben.",
+    "Als Grund nannte der Geschäftsführer gestiegene Kosten für Energie und die Sanierung alter Leitungen.",
+    "Ein durchschnittlicher Haushalt zahle damit rund zwanzig Euro mehr im Jahr, rechnete ein Sprecher vor.",
+    "Der Gemeinderat muss der Erhöhung noch zustimmen; die Abstimmung ist für die Sitzung im Dezember geplant.",
+    "Die Opposition kündigte Widerstand an und forderte, zuerst die Verwaltungskosten der Stadtwerke zu prüfen.",
+)
+TABLE_STORY = f"""<html><head><title>Wasser wird teurer - Tagesblatt</title></head>
+<body bgcolor="#ffffff"><table width="780" border="0"><tr><td colspan="3"><img src="/kopf.gif" alt="Tagesblatt"></td></tr>
+<tr><td width="150" valign="top"><font size="2">{_MENU}</font></td>
+<td width="450" valign="top"><b>Wasser wird teurer</b><br><i>Von Karl Huber</i><br>
+{"".join(f"<p>{p}</p>" for p in _TABLE_PARAGRAPHS)}</td>
+<td width="180" valign="top"><b>Meistgelesen</b><br><a href="/lokales/unfall.html">Unfall auf der Bundesstraße</a><br>
+<a href="/lokales/schule.html">Neue Grundschule eröffnet</a><br><a href="/lokales/feuer.html">Feuer in einer Lagerhalle</a></td></tr>
+<tr><td colspan="3"><font size="1">&copy; 2008 Tagesblatt Verlag. Alle Rechte vorbehalten.
+<a href="/impressum.html">Impressum</a></font></td></tr></table></body></html>"""
+
+
+@pytest.mark.parametrize("score", [(UNSURE_NOT_ARTICLE + NOT_ARTICLE_SCORE) / 2, NOT_ARTICLE_SCORE])
+def test_a_story_laid_out_in_a_table_is_not_read_whole_as_a_table_of_data(
+    monkeypatch: pytest.MonkeyPatch, score: float
+) -> None:
+    """trafilatura reads the layout table as data, the menu, the story and the "most read" box
+    in one line; read whole, the body would open with the menu. The classifier's reading stays,
+    whatever the page-kind model says of the page."""
+    _pin_page_kind(monkeypatch, score)
+    cleaned = clean_page(TABLE_STORY.encode(), TABLE_STORY_URL)
+    assert cleaned.extractor == "classifier"
+    assert all(p in cleaned.body for p in _TABLE_PARAGRAPHS)
+    assert "Leserbriefe" not in cleaned.body and "Meistgelesen" not in cleaned.body
+    # Without the check, the same page is read whole, the menu first.
+    monkeypatch.setattr(cleaning_page, "_flattens_layout", lambda whole, blocks, teasers: False)
+    flattened = clean_page(TABLE_STORY.encode(), TABLE_STORY_URL)
+    assert flattened.extractor == "trafilatura" and "Leserbriefe" in flattened.body
+
+
+def _block(text: str, reason: str | None, label: str) -> Block:
+    return Block(text, "", reason, label)
+
+
+STORY_LINE = "A line of the story long enough to be more than a caption, a label or a date, as prose is."
+MENU_LINE = "Home News Sports Business Opinion Obituaries Classifieds"
+
+
+@pytest.mark.parametrize(
+    ("whole", "expected"),
+    [
+        (f"| {MENU_LINE} | {STORY_LINE} |", True),  # menu and story, cells of one row
+        (f"{MENU_LINE}\n{STORY_LINE}", False),  # lines of their own: the chrome rule takes the menu
+        (f"| {STORY_LINE} |\n| {MENU_LINE} |", False),  # rows of their own
+        (f"| {STORY_LINE} | Home |", False),  # a short label beside it
+        (f"| Price | {STORY_LINE} |", False),  # nothing the classifier took for chrome
+    ],
+)
+def test_a_reading_flattens_a_layout_when_one_row_holds_the_story_and_chrome(whole: str, expected: bool) -> None:
+    blocks = [
+        _block(MENU_LINE, "boilerplate", "boilerplate"),
+        _block("Home", "boilerplate", "boilerplate"),
+        _block(STORY_LINE, None, "article"),
+    ]
+    assert _flattens_layout(whole, blocks, []) is expected
+
+
+def test_a_teaser_rail_beside_the_story_counts_as_chrome() -> None:
+    rail = "Most read: Storm knocks out power; Man arrested after chase; Teacher honored"
+    blocks = [_block(STORY_LINE, None, "article")]
+    assert _flattens_layout(f"| {STORY_LINE} | {rail} |", blocks, [rail])
+    assert not _flattens_layout(f"| {STORY_LINE} | {rail} |", blocks, [])
