@@ -193,6 +193,17 @@ _SITE_CALL = re.compile(
     r"|click (on )?the button (below )?to load|^\w+ freischalten$|^(bild|video|inhalt|karte) anzeigen$",
 )
 SITE_CALL_MAX_CHARS = 300
+# The site's disclaimer for the pages it links to: "The Courier is not responsible for the
+# content of external sites", "Für den Inhalt externer Seiten ... keine Haftung".
+_LINK_DISCLAIMER = re.compile(
+    r"(not|n't|cannot be held) (be )?responsible for the contents? of (any )?(external|third[- ]party|linked|other)"
+    r" (internet |web ?)?(sites|websites|pages|links)"
+    r"|für (den|die) inhalte? (externer|verlinkter|fremder) (seiten|links|internetseiten|webseiten)"
+    r"|keine haftung für (die )?inhalte? (externer|verlinkter|fremder)"
+    r"|(n'est|ne sont) pas responsables? du contenu des sites (externes|extérieurs|tiers)"
+    r"|no (se hace|es) responsable (de|del) (los )?contenidos? de (los )?sitios (externos|de terceros)"
+    r"|không chịu trách nhiệm (về|đối với) nội dung (của )?các (trang|website|liên kết) bên ngoài",
+)
 # A dateline of its own: "Aktualisiert am 17.01.2021", "Updated on 09/10/2025"; a wire's
 # initials under the story: "aja/PAP", "dpa/lno"; "Written by Jane Roe" wherever it stands.
 _UPDATED_LINE = re.compile(
@@ -958,7 +969,8 @@ def _reader_note(text: str, read_whole: bool) -> str | None:
 
     "teaser": a "Read also: <headline>" line, or a heading that is only a related box's words;
     "prompt": an advert's label, a count of comments, a call to sign up, to log in, to comment
-    or to install the app, an affiliate disclosure, a consent tool's placeholder for an embed;
+    or to install the app, an affiliate disclosure, a disclaimer for the external sites it
+    links to, a consent tool's placeholder for an embed;
     "byline": a line that only dates the story, a wire's initials, "Written by <name>";
     "chrome": a status line ("Loading...", "Out of stock"), and on a page read whole (a forum
     thread, a shop) the labels of forum software. A page read whole keeps its calls and
@@ -975,7 +987,7 @@ def _reader_note(text: str, read_whole: bool) -> str | None:
         return "prompt"
     if (n <= SIGN_UP_MAX_CHARS and _SIGN_UP.search(text)) or (n <= AFFILIATE_MAX_CHARS and _AFFILIATE.search(text)):
         return "prompt"
-    if n <= SITE_CALL_MAX_CHARS and _SITE_CALL.search(text):
+    if n <= SITE_CALL_MAX_CHARS and (_SITE_CALL.search(text) or _LINK_DISCLAIMER.search(text)):
         return "prompt"
     if n <= DATELINE_MAX_CHARS and any(p.match(text) for p in (_UPDATED_LINE, _AGENCY_INITIALS, _WRITTEN_BY)):
         return "byline"
