@@ -282,6 +282,10 @@ WHOLE_READING_SHARE = 1.5
 # `LAYOUT_CHROME_CHARS` (shorter chrome, "Home" or "Log in", is also a data table's label).
 LAYOUT_KEPT_CHARS = 80
 LAYOUT_CHROME_CHARS = 40
+# The check reads the first `LAYOUT_ROWS` long rows of the reading and the `LAYOUT_SAMPLE`
+# longest blocks of each side, so that a page of a thousand rows costs it no more than one of ten.
+LAYOUT_ROWS = 20
+LAYOUT_SAMPLE = 20
 
 
 @dataclass
@@ -650,23 +654,34 @@ def _flattens_layout(whole: str, blocks: list[Block], teasers: list[str]) -> boo
     no declared type, which the page-kind model may score high, would be printed after its
     site's menu. None of the 2,645 development pages reads so (their reading is the same with
     or without this check); pages of our own in that old layout do."""
-    kept = [normalize_block(b.text) for b in blocks if b.reason is None and len(b.text) >= LAYOUT_KEPT_CHARS]
+    kept = _longest([b.text for b in blocks if b.reason is None and len(b.text) >= LAYOUT_KEPT_CHARS])
     if not kept:
         return False
-    chrome = [b.text for b in blocks if b.label == "boilerplate"] + teasers
-    norms = [normalize_block(t) for t in chrome if len(t) >= LAYOUT_CHROME_CHARS]
-    chrome_norms = [n for n in norms if not any(n in k for k in kept)]  # not a part of the story
+    chrome = [b.text for b in blocks if b.label == "boilerplate" and len(b.text) >= LAYOUT_CHROME_CHARS]
+    chrome += [t for t in teasers if len(t) >= LAYOUT_CHROME_CHARS]
+    chrome_norms = [n for n in _longest(chrome) if not any(n in k for k in kept)]  # not a part of the story
     if not chrome_norms:
         return False
+    rows = 0
     for line in whole.split("\n"):
-        cells = [normalize_block(c) for c in line.strip().strip("|").split(" | ")]
-        if len(cells) < 2:
+        if len(line) < LAYOUT_KEPT_CHARS + LAYOUT_CHROME_CHARS or " | " not in line:
             continue
-        with_kept = {i for i, c in enumerate(cells) if any(k in c for k in kept)}
-        with_chrome = {i for i, c in enumerate(cells) if any(n in c for n in chrome_norms)}
+        cells = [normalize_block(c) for c in line.strip().strip("|").split(" | ")]
+        with_kept = {i for i, c in enumerate(cells) if len(c) >= LAYOUT_KEPT_CHARS and any(k in c for k in kept)}
+        with_chrome = {
+            i for i, c in enumerate(cells) if len(c) >= LAYOUT_CHROME_CHARS and any(n in c for n in chrome_norms)
+        }
         if with_kept and with_chrome - with_kept:
             return True
+        rows += 1
+        if rows >= LAYOUT_ROWS:  # a layout's rows come first and are few; a table of data has many
+            break
     return False
+
+
+def _longest(texts: list[str]) -> list[str]:
+    """The `LAYOUT_SAMPLE` longest of `texts`, as `normalize_block` gives them."""
+    return [normalize_block(t) for t in sorted(texts, key=len, reverse=True)[:LAYOUT_SAMPLE]]
 
 
 def _reads_more(whole: str, kept: list[str]) -> bool:

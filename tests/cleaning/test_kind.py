@@ -13,6 +13,7 @@ from pipeline.cleaning.features import block_features, host_of
 from pipeline.cleaning.kind import NOT_ARTICLE_SCORE, PAGE_FEATURES, page_features, shipped_kind_model
 from pipeline.cleaning.model import from_lightgbm
 from pipeline.cleaning.page import (
+    LAYOUT_ROWS,
     UNSURE_NOT_ARTICLE,
     Block,
     _flattens_layout,
@@ -346,6 +347,17 @@ def test_a_reading_flattens_a_layout_when_one_row_holds_the_story_and_chrome(who
         _block(STORY_LINE, None, "article"),
     ]
     assert _flattens_layout(whole, blocks, []) is expected
+
+
+def test_only_the_first_long_rows_of_a_reading_are_looked_at() -> None:
+    """A layout's rows come first; the check stops after `LAYOUT_ROWS` long rows, so a table
+    of data thousands of rows long costs it no more than a short one."""
+    blocks = [_block(MENU_LINE, "boilerplate", "boilerplate"), _block(STORY_LINE, None, "article")]
+    row = "of a long table of figures, with words enough in each of its cells to be read as a long row"
+    data = [f"| Row {n} {row} | {n * 7} units, counted at the end of the month |" for n in range(40)]
+    layout = f"| {MENU_LINE} | {STORY_LINE} |"
+    assert _flattens_layout("\n".join([*data[: LAYOUT_ROWS - 1], layout]), blocks, [])
+    assert not _flattens_layout("\n".join([*data[:LAYOUT_ROWS], layout]), blocks, [])
 
 
 def test_a_teaser_rail_beside_the_story_counts_as_chrome() -> None:
