@@ -470,9 +470,14 @@ def clean_page(
     read_whole = False  # the text is trafilatura's reading of the page as served, captions in place
     kept = [b.text for b in blocks if b.reason is None]
     whole = _whole_page_reading(body, charset, url, limits) if not_article >= UNSURE_NOT_ARTICLE else None
-    if whole is not None and _flattens_layout(whole, blocks, [t.text for t in teasers]):
-        whole = None  # a page laid out in a table, read as a table of data: the classifier's reading stays
-    if whole is not None and (not_article >= NOT_ARTICLE_SCORE or _reads_more(whole, kept)):
+    teaser_texts = [t.text for t in teasers]
+    # Read whole unless that reading flattens a layout table into rows of data (then the
+    # classifier's reading stays): checked last, only on a page that would be read so.
+    if (
+        whole is not None
+        and (not_article >= NOT_ARTICLE_SCORE or _reads_more(whole, kept))
+        and not _flattens_layout(whole, blocks, teaser_texts)
+    ):
         # trafilatura chooses the page's part; the chrome the classifier found in it stays out.
         short = [b.text for b in blocks if b.label == "boilerplate" and len(b.text) < CHROME_MAX_CHARS]
         chrome = {normalize_block(text) for text in short}
@@ -535,7 +540,7 @@ def clean_page(
         source_url=source_url,
         related=list(related.values()),
         captions=captions,
-        teaser_texts=[t.text for t in teasers],
+        teaser_texts=teaser_texts,
         extractor=extractor,
         not_article=round(not_article, 4),
     )
