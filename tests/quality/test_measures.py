@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
 
-from bench.quality import body_prf, leakage_counts, pair_scores, pinned_value, shingle_f1, shingle_tp_fp_fn, tokens
+from bench.quality import (
+    body_prf,
+    leakage_counts,
+    pair_scores,
+    pinned_value,
+    shingle_f1,
+    shingle_tp_fp_fn,
+    tokens,
+    without_landmarks,
+)
 
 
 def bag(text: str) -> Counter:
@@ -54,3 +64,44 @@ def test_pinned_values_round_towards_safety() -> None:
     assert pinned_value(0.9861, "min") == 0.981
     assert pinned_value(0.0001, "max") == 0.006
     assert pinned_value(1.0, "min") == 0.995
+
+
+def test_a_page_without_landmarks_keeps_its_text_and_loses_what_html5_declares() -> None:
+    page = """<html><head><meta property="og:type" content="article">
+<meta property="article:section" content="Lokales"><meta name="og:title" content="Brücke">
+<script type="application/ld+json">{"@type": "NewsArticle"}</script>
+<script>var menu = 1;</script></head>
+<body><header class="top"><nav id="menu"><a href="/">Start</a></nav></header>
+<main><article itemscope itemtype="https://schema.org/NewsArticle"><h1 itemprop="headline">Die Brücke</h1>
+<time datetime="2008-05-02">2. Mai 2008</time><section><p>Der Bau beginnt im Juni.</p></section>
+<figure><img src="b.jpg"><figcaption>Die alte Brücke</figcaption></figure></article></main>
+<aside>Meistgelesen</aside><footer>Impressum</footer><navigation-bar>x</navigation-bar></body></html>"""
+    old = without_landmarks(page.encode()).decode()
+    for tag in ("nav", "header", "main", "article", "section", "figure", "figcaption", "aside", "footer", "time"):
+        assert not re.search(rf"</?{tag}[\s>]", old), tag
+    for gone in (
+        "itemscope",
+        "itemprop",
+        "itemtype",
+        "ld+json",
+        "og:type",
+        "article:section",
+    ):
+        assert gone not in old, gone
+    for kept in (
+        "Start",
+        "Die Brücke",
+        "2. Mai 2008",
+        "Der Bau beginnt im Juni.",
+        "Die alte Brücke",
+        "Meistgelesen",
+        "Impressum",
+        'class="top"',
+        'id="menu"',
+        '<span datetime="2008-05-02">',
+        "og:title",
+        "<script>var menu = 1;</script>",
+        "<navigation-bar>",
+    ):
+        assert kept in old, kept
+    assert old.count("<div") == old.count("</div>") == 9  # nine sectioning elements
