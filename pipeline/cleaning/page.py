@@ -37,7 +37,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from pipeline.charset import decode_html
-from pipeline.cleaning.blocks import TextBlock, cut_blocks
+from pipeline.cleaning.blocks import LANDMARKS, TextBlock, cut_blocks
 from pipeline.cleaning.features import RELATED_HEADING, _ends_sentence, block_features, host_of
 from pipeline.cleaning.kind import NOT_ARTICLE_SCORE, not_article_score
 from pipeline.cleaning.model import CLASSES, BlockModel, shipped_model
@@ -269,6 +269,7 @@ KEEP_SCORE = 0.45
 # On held-out folds of the 348 wcxb-dev pages so read, 120 left out 3 more must-exclude
 # snippets (57 leaked against 60) and cost service pages 1.8 points of F1, shop pages 1.1.
 CHROME_MAX_CHARS = 60
+_CHROME_LANDMARKS = LANDMARKS["nav"] | LANDMARKS["header"] | LANDMARKS["footer"] | LANDMARKS["aside"]
 # A page the page-kind model leans to reading as not an article (this or more, under
 # `NOT_ARTICLE_SCORE`) is read whole as one is, when that reading holds at least
 # `WHOLE_READING_SHARE` times the text the classifier kept: a listing or a forum thread whose
@@ -479,8 +480,7 @@ def clean_page(
         and not _flattens_layout(whole, blocks, teaser_texts)
     ):
         # trafilatura chooses the page's part; the chrome the classifier found in it stays out.
-        short = [b.text for b in blocks if b.label == "boilerplate" and len(b.text) < CHROME_MAX_CHARS]
-        chrome = {normalize_block(text) for text in short}
+        chrome = _chrome_lines(blocks, page.blocks)
         blocks, extractor = _read_instead(blocks, whole, root, extractor, only_if_longer=False, leave_out=chrome)
         read_whole = extractor == "trafilatura"
     elif (read := _reading_given_up(page, url, kept)) is not None:
@@ -631,6 +631,23 @@ def _read_instead(
     if not texts or (only_if_longer and sum(len(t) for t in texts) <= kept_chars):
         return blocks, extractor
     return [*[b for b in blocks if b.reason is not None], *(Block(t, block_fingerprint(t)) for t in texts)], chosen
+
+
+def _chrome_lines(blocks: list[Block], text_blocks: list[TextBlock]) -> set[str]:
+    """What a page read whole leaves out of trafilatura's reading (`normalize_block` texts):
+    the blocks under `CHROME_MAX_CHARS` the classifier took for boilerplate (menu items, "Log
+    in", "Reaction score"), save a sentence with no link that stands outside the page's
+    navigation, header, footer and asides. The classifier learned from articles, and on a shop
+    or listing page such a line is an item's own text ("Plant a crop and make sure it gets
+    rain.", "Free returns within 30 days."), where chrome is links and labels. `blocks` are the
+    classifier's reading of `text_blocks`, one for one."""
+    return {
+        normalize_block(b.text)
+        for b, tb in zip(blocks, text_blocks, strict=True)
+        if b.label == "boilerplate"
+        and len(b.text) < CHROME_MAX_CHARS
+        and (tb.link_chars or tb.landmarks & _CHROME_LANDMARKS or not _ends_sentence(b.text))
+    }
 
 
 def _whole_page_reading(body: bytes, charset: str | None, url: str, limits: PageLimits) -> str:

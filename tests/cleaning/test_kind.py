@@ -16,6 +16,7 @@ from pipeline.cleaning.page import (
     LAYOUT_ROWS,
     UNSURE_NOT_ARTICLE,
     Block,
+    _chrome_lines,
     _flattens_layout,
     _read_instead,
     _reads_more,
@@ -249,6 +250,45 @@ def test_trafilaturas_reading_of_a_page_leaves_out_the_chrome_the_classifier_fou
         "Drehmoment 45 Nm",
     ]
     assert [b.text for b in blocks if b.reason] == ["Cookies helfen uns"]
+
+
+# A shop page of a board game: its feature list and its returns note are sentences of the
+# page's own; its menu, its buttons and its footer line are chrome.
+GAME_URL = "https://spielwaren.example/en/games/river-towns"
+GAME = """<html><head><title>River Towns - board game</title></head><body>
+<header><a href="/en/">Home</a> <a href="/en/games/">Games</a><p>Free delivery on orders over 40 euros.</p></header>
+<div class="product"><h1>River Towns</h1><div class="price">34.90 EUR</div><button>Add to basket</button>
+<ul class="features"><li>Build a harbour and trade with the towns upriver.</li><li>Two to five players, from age ten!</li>
+<li>Plays in about an hour</li></ul><p>Free returns within 30 days.</p>
+<p><a href="/en/help/returns">Read our returns policy.</a></p><div class="tab">Customer reviews</div></div>
+<footer><p>All prices include VAT.</p></footer></body></html>"""
+
+
+def test_a_page_read_whole_leaves_out_chrome_but_not_an_items_own_sentences() -> None:
+    """Of the short blocks the classifier took for boilerplate, a page read whole leaves out
+    links, labels and what stands in the header or footer; a sentence with no link outside
+    them is the page's own text (a feature, a returns note) and stays."""
+    page = read_page(GAME.encode(), GAME_URL)
+    blocks = [Block(tb.text, block_fingerprint(tb.text), "boilerplate", "boilerplate") for tb in page.blocks]
+    chrome = _chrome_lines(blocks, page.blocks)
+    for own in (
+        "Build a harbour and trade with the towns upriver.",
+        "Two to five players, from age ten!",
+        "Free returns within 30 days.",
+    ):
+        assert normalize_block(own) not in chrome, own
+    for line in (
+        "Home Games",
+        "Plays in about an hour",  # no sentence's end: read as a label
+        "Read our returns policy.",  # a link
+        "Customer reviews",
+        "Free delivery on orders over 40 euros.",  # in the header
+        "All prices include VAT.",  # in the footer
+    ):
+        assert normalize_block(line) in chrome, line
+    # Only what the classifier took for boilerplate, and short.
+    blocks[0].label = "article"
+    assert normalize_block(blocks[0].text) not in _chrome_lines(blocks, page.blocks)
 
 
 # A local story of 2008, set in one layout table as sites were then: the menu, the story and
