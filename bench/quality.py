@@ -1189,6 +1189,8 @@ def main(argv: list[str] | None = None) -> int:
     older = args.without_landmarks
     if older and (args.markdown or args.raise_floors):
         ap.error("--without-landmarks is a check beside the figures the documentation and the floors hold")
+    if older and args.only == "corpus":
+        ap.error("--without-landmarks reads the development sets; the corpus is read as served")
     print(LEAKAGE_DEFINITION)
     out: dict[str, Any] = {}
     if older:
