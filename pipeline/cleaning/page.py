@@ -3,7 +3,8 @@
 The steps, in order:
 1. decode (`pipeline.charset`: header charset, then the page's own declaration, then detection);
 2. metadata: title (site suffix split off), site name, canonical URL, date, authors, language;
-3. teaser blocks cut from the tree by structure (`pipeline.teasers`), their links kept;
+3. teaser blocks cut from the tree by structure (`pipeline.teasers`), their links kept; a
+   list found inside the story's `<article>` that is mostly not link text stays (`_story_list`);
 4. image captions taken apart (each once, for the `captions` field);
 5. the rest cut into text blocks (`blocks.py`), each scored by the block classifier
    (`features.py`, `model.py`) as article, teaser or boilerplate; the article blocks are kept.
@@ -269,6 +270,12 @@ KEEP_SCORE = 0.45
 # On held-out folds of the 348 wcxb-dev pages so read, 120 left out 3 more must-exclude
 # snippets (57 leaked against 60) and cost service pages 1.8 points of F1, shop pages 1.1.
 CHROME_MAX_CHARS = 60
+# A list the teaser search found inside the story's `<article>` stays when less than this
+# share of its text is link text (`_story_list`). On wcxb-dev, where it was chosen, most of
+# such lists' words are the page's own (a documentation hub's child pages, each with a line
+# on what it holds, a course's modules) in its annotators' reading.
+STORY_LIST_LINK_SHARE = 0.6
+_CHROME_TAGS = frozenset({"nav", "header", "footer", "aside"})
 _CHROME_LANDMARKS = LANDMARKS["nav"] | LANDMARKS["header"] | LANDMARKS["footer"] | LANDMARKS["aside"]
 # A page the page-kind model leans to reading as not an article (this or more, under
 # `NOT_ARTICLE_SCORE`) is read whole as one is, when that reading holds at least
@@ -399,7 +406,7 @@ def read_page(body: bytes, url: str, *, charset: str | None = None, limits: Page
     meta = read_metadata(root, url)
     canonical = meta.canonical_url or url
     search = search_teasers(root, canonical)
-    teasers = search.blocks
+    teasers = [t for t in search.blocks if not _story_list(t)]
     # Cut before classification: the classifier then never weighs teaser text as content.
     remove_teasers(root, canonical, teasers)
     headings = _page_headings(root)
@@ -415,6 +422,37 @@ def read_page(body: bytes, url: str, *, charset: str | None = None, limits: Page
     for b in blocks:
         b.extra["trafilatura"] = 1.0 if _squash(b.text) in chosen else 0.0
     return ReadPage(root, meta, canonical, teasers, page_chars, headings, captions, truncated, blocks, fast_text)
+
+
+def _story_list(block: TeaserBlock) -> bool:
+    """A list the teaser search found that is the story's own: inside the page's `<article>`,
+    outside its `<nav>`, `<aside>`, `<header>` and `<footer>`, under no related box's heading,
+    each item led by its link and then a line of its own, so that most of its text is not
+    link text (a documentation hub's "<a>Generics</a> - Types which take parameters", a
+    course's modules). It stays for the classifier to weigh."""
+    el = block.element
+    if block.kind != "list" or el.tag in _CHROME_TAGS:
+        return False
+    above = {a.tag for a in el.iterancestors()}
+    if "article" not in above or above & _CHROME_TAGS:
+        return False
+    prev = el.getprevious()
+    heads = (prev.text_content() if prev is not None else "", text_of(el[0]) if len(el) else "")
+    if any(h and len(h) <= HEADING_MAX_CHARS and RELATED_HEADING.search(h.lower()) for h in heads):
+        return False
+    links = sum(len(text_of(a)) for a in el.iter("a"))
+    if links >= STORY_LIST_LINK_SHARE * max(1, len(block.text)):
+        return False
+    items = [c for c in el if isinstance(c.tag, str)]
+    while len(items) == 1:
+        items = [c for c in items[0] if isinstance(c.tag, str)]
+    # Headlines linked in part ("Khai trương chợ <a>phiên vùng cao</a>") are no such list.
+    led = 0
+    for item in items:
+        anchor = item if item.tag == "a" else item.find(".//a")
+        title = text_of(anchor) if anchor is not None else ""
+        led += bool(title) and text_of(item).startswith(title)
+    return led * 3 >= len(items) * 2
 
 
 def classify_blocks(page: ReadPage, model: BlockModel | None = None, x: np.ndarray | None = None) -> np.ndarray:

@@ -792,3 +792,74 @@ def test_what_the_site_tells_its_reader_inside_the_story_leaves_the_body() -> No
 )
 def test_the_software_and_reader_notes_are_told_from_text(text: str, read_whole: bool, reason: str | None) -> None:
     assert _reader_note(text, read_whole) == reason
+
+
+# A documentation hub of our own (Spanish): its story is a short introduction and the list of
+# the guide's chapters, each a link and a line on what the chapter holds.
+HUB_URL = "https://huerto.example/guia/plagas/"
+HUB_INTRO = (
+    "Las plagas del huerto se combaten mejor cuando se conocen: cada una deja señales propias en "
+    "las hojas, los tallos o los frutos. Esta parte de la guía reúne lo que hay que saber de cada una.",
+    "Empiece por el capítulo que describe lo que ve en sus plantas; los demás pueden leerse en cualquier orden.",
+)
+HUB_CHAPTERS = (
+    (
+        "/guia/plagas/pulgones-y-hormigas.html",
+        "Pulgones y hormigas",
+        "cómo se ayudan y por qué hay que cortar su alianza en primavera",
+    ),
+    (
+        "/guia/plagas/caracoles-y-babosas.html",
+        "Caracoles y babosas",
+        "barreras de ceniza, trampas de cerveza y el riego por la mañana",
+    ),
+    (
+        "/guia/plagas/la-mosca-blanca.html",
+        "La mosca blanca",
+        "dónde se esconde en el invernadero y qué plantas la alejan",
+    ),
+    (
+        "/guia/plagas/la-oruga-del-tomate.html",
+        "La oruga del tomate",
+        "las señales en las hojas y la recogida a mano al atardecer",
+    ),
+)
+
+
+def hub_page(heading: str = "", where: str = "article", linked_lines: bool = False) -> bytes:
+    items = "".join(
+        f'<li><a href="{href}">{title}</a> – {"<a href=" + repr(href) + ">" + line + "</a>" if linked_lines else line}</li>'
+        for href, title, line in HUB_CHAPTERS
+    )
+    chapters = f"<h2>{heading}</h2><ul>{items}</ul>" if heading else f"<ul>{items}</ul>"
+    if where == "aside":
+        chapters = f"<aside>{chapters}</aside>"
+    intro = "".join(f"<p>{p}</p>" for p in HUB_INTRO)
+    return f"""<!DOCTYPE html><html lang="es"><head><meta charset="utf-8"><title>Plagas del huerto – Guía</title></head>
+<body><nav><a href="/">Inicio</a> <a href="/guia/">Guía</a></nav><main><article><h1>Plagas del huerto</h1>
+<div class="contenido">{intro}{chapters}</div></article></main>
+<footer>Huerto en casa, guía libre</footer></body></html>""".encode()
+
+
+def test_the_chapter_list_of_a_documentation_hub_is_no_teaser_list() -> None:
+    """The teaser search takes a list of linked titles with a line each for a related box; a
+    list inside the page's `<article>`, mostly not link text and under no related heading, is
+    the story's own (a hub's chapters) and stays for the classifier to weigh."""
+    lines = [line for _, _, line in HUB_CHAPTERS]
+    # The structure alone reads it as teasers: the rule, not the search, keeps it.
+    found = find_teaser_blocks(lxml_html.document_fromstring(hub_page()), HUB_URL)
+    assert any(lines[0] in b.text for b in found)
+    cleaned = clean_page(hub_page(), HUB_URL)
+    assert not any(lines[0] in t for t in cleaned.teaser_texts)
+    for line in lines:
+        assert line in cleaned.body, line
+    assert not cleaned.related
+    # Under a related box's heading, in an aside, or all links: still a teaser list.
+    for variant in (
+        hub_page(heading="Noticias relacionadas"),
+        hub_page(where="aside"),
+        hub_page(linked_lines=True),
+    ):
+        other = clean_page(variant, HUB_URL)
+        assert any(lines[0] in t for t in other.teaser_texts)
+        assert {link.url for link in other.related} >= {f"https://huerto.example{h}" for h, _, _ in HUB_CHAPTERS}
