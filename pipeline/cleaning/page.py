@@ -452,7 +452,7 @@ def _story_list(block: TeaserBlock) -> bool:
         anchor = item if item.tag == "a" else item.find(".//a")
         title = text_of(anchor) if anchor is not None else ""
         led += bool(title) and text_of(item).startswith(title)
-    return led * 3 >= len(items) * 2
+    return bool(items) and led * 3 >= len(items) * 2
 
 
 def classify_blocks(page: ReadPage, model: BlockModel | None = None, x: np.ndarray | None = None) -> np.ndarray:
