@@ -24,7 +24,9 @@ Every removed block is recorded with its reason, for the audit trail.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 import re
 import unicodedata
 from collections import Counter
@@ -276,7 +278,8 @@ CHROME_MAX_CHARS = 60
 # on what it holds, a course's modules) in its annotators' reading.
 STORY_LIST_LINK_SHARE = 0.6
 _CHROME_TAGS = frozenset({"nav", "header", "footer", "aside"})
-_CHROME_LANDMARKS = LANDMARKS["nav"] | LANDMARKS["header"] | LANDMARKS["footer"] | LANDMARKS["aside"]
+# The same four as `TextBlock.landmarks` bits.
+_CHROME_LANDMARKS = functools.reduce(operator.or_, (LANDMARKS[tag] for tag in _CHROME_TAGS))
 # A page the page-kind model leans to reading as not an article (this or more, under
 # `NOT_ARTICLE_SCORE`) is read whole as one is, when that reading holds at least
 # `WHOLE_READING_SHARE` times the text the classifier kept: a listing or a forum thread whose
