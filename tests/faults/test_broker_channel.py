@@ -21,6 +21,13 @@ def test_a_late_ack_on_a_channel_of_a_collected_connection_is_a_connection_error
     its pool dropped) failed with an AttributeError. Now it is a Redis connection error, one
     Celery logs and leaves; the message waits in Redis to be delivered again."""
     assert app.main == "newsflow"
+    # The message must be on disk before the SIGKILL. With fsync every second, redis-server puts
+    # off its append-only writes while a slow fsync runs, and on a busy CI disk that is the likeliest way it was lost once.
+    setup = redis.Redis.from_url(redis_server.url)
+    try:
+        setup.config_set("appendfsync", "always")
+    finally:
+        setup.close()
     queue = Queue("fault-ack", Exchange("fault-ack", type="direct"), routing_key="fault-ack")
     connection = Connection(redis_server.url)
     with connection.Producer() as producer:
