@@ -8,10 +8,12 @@ Learns from (never from trafilatura-eval, which stays out as the validation set)
 - WCXB's development split, article pages (`wcxb-dev/`, "WCXB by Murrough Foley, CC-BY-4.0");
 - newsflow's golden corpus (`tests/corpus/`, our own pages).
 
-Each page is read as `clean_page` reads it (`page.read_page`); each block gets a label from the
-page's annotated text: article when its words stand in the article body in the same order,
-teaser when they stand in one of the page's teaser blocks, boilerplate otherwise. Blocks are
-weighted so that every page counts about the same, whatever its number of blocks.
+Each page is read as `clean_page` reads it (`page.read_page`), save that every list the teaser
+search finds is cut, the story's own lists too (`page.STORY_LISTS_IN_TRAINING`). Each block
+gets a label from the page's annotated text: article when its words stand in the article body
+in the same order, teaser when they stand in one of the page's teaser blocks, boilerplate
+otherwise. Blocks are weighted so that every page counts about the same, whatever its number
+of blocks.
 
 Folds are grouped by site (`fold_of`): `--report` scores every fold's model on the pages of the
 sites it never saw, block by block. LightGBM trains with one thread and fixed seeds, so the same
@@ -36,7 +38,7 @@ import numpy as np
 
 from pipeline.cleaning.features import FEATURES, block_features, host_of
 from pipeline.cleaning.model import MODEL_FILE, BlockModel, from_lightgbm
-from pipeline.cleaning.page import read_page
+from pipeline.cleaning.page import STORY_LISTS_IN_TRAINING, read_page
 from pipeline.errors import PermanentError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,7 +213,7 @@ def build_table(pages: list[LabelledPage]) -> Table:
     xs, ys, ws, ps, fs = [], [], [], [], []
     for n, lp in enumerate(pages):
         try:
-            read = read_page(lp.html, lp.url)
+            read = read_page(lp.html, lp.url, story_lists=STORY_LISTS_IN_TRAINING)
         except PermanentError:
             continue
         if not read.blocks:

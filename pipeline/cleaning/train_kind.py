@@ -8,7 +8,8 @@ Learns from (never from trafilatura-eval, which stays out as the validation set)
 - ScrapingHub's article-extraction benchmark (181 articles);
 - newsflow's golden corpus (`tests/corpus/`, 72 articles of our own).
 
-Each page is read as `clean_page` reads it (`page.read_page`) and described by
+Each page is read as `clean_page` reads it (`page.read_page`; every list the teaser search finds
+cut, as for the block classifier: `page.STORY_LISTS_IN_TRAINING`) and described by
 `kind.page_features`. One LightGBM binary booster, one thread, fixed seed: the same data gives
 the same trees. `fold_models` trains one model per fold of sites (`train.fold_of`, the folds
 of the block classifier) for the bench's held-out figures. Needs `lightgbm` (the `train` extra).
@@ -30,7 +31,7 @@ import numpy as np
 from pipeline.cleaning.features import block_features, host_of
 from pipeline.cleaning.kind import KIND_MODEL_FILE, PAGE_FEATURES, page_features
 from pipeline.cleaning.model import BlockModel, from_lightgbm
-from pipeline.cleaning.page import read_page
+from pipeline.cleaning.page import STORY_LISTS_IN_TRAINING, read_page
 from pipeline.cleaning.train import CORPUS, DEFAULT_BENCHMARKS, FOLDS, fold_of
 from pipeline.errors import PermanentError
 
@@ -87,7 +88,7 @@ def build_kind_table(pages: list[KindPage]) -> KindTable:
     rows, ys, folds, kept = [], [], [], []
     for n, kp in enumerate(pages):
         try:
-            read = read_page(kp.html, kp.url)
+            read = read_page(kp.html, kp.url, story_lists=STORY_LISTS_IN_TRAINING)
         except PermanentError:
             continue
         rows.append(page_features(read, block_features(read.blocks, host_of(read.canonical)))[0])

@@ -19,6 +19,7 @@ from pipeline.cleaning.page import (
     _mark_related_headings,
     _reader_note,
     _split_title,
+    read_page,
 )
 from pipeline.errors import Dropped, PermanentError
 from pipeline.teasers import article_url_of, find_teaser_blocks
@@ -863,3 +864,15 @@ def test_the_chapter_list_of_a_documentation_hub_is_no_teaser_list() -> None:
         other = clean_page(variant, HUB_URL)
         assert any(lines[0] in t for t in other.teaser_texts)
         assert {link.url for link in other.related} >= {f"https://huerto.example{h}" for h, _, _ in HUB_CHAPTERS}
+
+
+def test_the_training_scripts_read_a_hub_as_the_teaser_search_cuts_it() -> None:
+    """Training reads pages with every list the teaser search finds cut (`story_lists=False`),
+    the story's own too; cleaning keeps the story's own list for the classifier."""
+    lines = [line for _, _, line in HUB_CHAPTERS]
+    as_cleaned = read_page(hub_page(), HUB_URL)
+    as_trained = read_page(hub_page(), HUB_URL, story_lists=False)
+    assert not any(lines[0] in t.text for t in as_cleaned.teasers)
+    assert any(lines[0] in b.text for b in as_cleaned.blocks)
+    assert any(lines[0] in t.text for t in as_trained.teasers)
+    assert not any(lines[0] in b.text for b in as_trained.blocks)
