@@ -48,6 +48,6 @@ def test_the_shipped_model_is_what_its_training_script_builds(
     )
 
 
-def test_a_model_trained_on_other_data_is_told_apart(tmp_path: Path) -> None:
+def test_a_model_trained_on_other_data_is_told_apart() -> None:
     """The comparison sees a change: the block model against the page-kind model's arrays."""
     assert differences(MODEL_FILE, KIND_MODEL_FILE)
