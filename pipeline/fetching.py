@@ -39,7 +39,7 @@ from pipeline.errors import (
     TransientError,
 )
 from pipeline.settings import Settings, SettingsView, setting
-from pipeline.urls import IPAddress, ascii_host, canonicalize_url, ip_literal
+from pipeline.urls import IPAddress, ascii_host, ip_literal, request_url
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -384,7 +384,7 @@ class Fetcher:
                         if not location:
                             raise PermanentError(f"fetch {url}: HTTP {resp.status_code} redirect without Location")
                         try:
-                            nxt = canonicalize_url(location, base=current)
+                            nxt = request_url(location, base=current)
                         except ValueError as exc:
                             raise PermanentError(f"fetch {url}: bad redirect target ({exc})") from None
                         if nxt in seen:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from pipeline.errors import InvalidURL
 
@@ -113,6 +113,18 @@ def canonicalize_url(url: str, base: str | None = None) -> str:
         raise InvalidURL(f"not a valid URL ({exc}): {_shown(url)}") from None
 
 
+def request_url(url: str, base: str | None = None) -> str:
+    """The address to ask a server for: `url` resolved against `base` and checked as
+    `canonicalize_url` checks it, its scheme, host and port spelled as there and its fragment
+    dropped, but its path and query as written. A server may read them raw ("?/topic/12/",
+    "?OpenDocument&Start=2", a tracking parameter a redirect asks for), so a redirect is
+    followed to the address it gives; the canonical form only names the article."""
+    canonical = urlsplit(canonicalize_url(url, base))  # raises InvalidURL as it does
+    url = url.strip()
+    parts = urlsplit(urljoin(base, url) if base else url)
+    return urlunsplit((canonical.scheme, canonical.netloc, parts.path or "/", parts.query, ""))
+
+
 def _shown(url: str) -> str:
     """A URL for an error message: on one line, and not a megabyte of it."""
     return repr(url) if len(url) <= MAX_SHOWN else repr(url[:MAX_SHOWN]) + f" (+{len(url) - MAX_SHOWN} characters)"
@@ -138,9 +150,23 @@ def _canonical(url: str, base: str | None) -> str:
         raise InvalidURL(f"URL has an invalid port: {_shown(url)}") from None
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     path = _normalize_path(parts.path or "/")
-    query_pairs = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)]
-    query = urlencode(sorted(query_pairs), doseq=True, quote_via=quote)
-    return urlunsplit((scheme, netloc, path, query, ""))
+    return urlunsplit((scheme, netloc, path, _canonical_query(parts.query), ""))
+
+
+def _canonical_query(query: str) -> str:
+    """The query's parameters without the tracking ones, sorted, each escaped one way. A
+    parameter written without "=" ("?OpenDocument", "?print") stays so: some servers (Lotus
+    Domino, old CGI scripts) read "?OpenDocument=" as another request, and the canonical URL is
+    the one fetched."""
+    params = []
+    for piece in query.split("&"):
+        if not piece:
+            continue
+        key, eq, value = piece.partition("=")
+        key, value = (unquote(s.replace("+", " ")) for s in (key, value))  # as `parse_qsl` reads them
+        if not is_tracking_param(key):
+            params.append((key, value, bool(eq)))
+    return "&".join(quote(k, safe="") + (f"={quote(v, safe='')}" if eq else "") for k, v, eq in sorted(params))
 
 
 def ascii_host(hostname: str) -> str:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from demo.server import SiteServer
 from pipeline.urls import canonicalize_url, site_of
+from tests.feeds.helpers import local_fetcher, redirect
 
 
 @pytest.mark.parametrize(
@@ -25,6 +30,21 @@ from pipeline.urls import canonicalize_url, site_of
 def test_canonical_forms(raw: str, canonical: str) -> None:
     """Case, default ports, fragments, tracking parameters and escapes are normalised."""
     assert canonicalize_url(raw) == canonical
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("http://tin.example/news.nsf/story?OpenDocument", "http://tin.example/news.nsf/story?OpenDocument"),
+        ("http://tin.example/story.cgi?print&id=3&utm_source=rss", "http://tin.example/story.cgi?id=3&print"),
+        ("http://tin.example/a?b=&a", "http://tin.example/a?a&b="),
+    ],
+)
+def test_a_parameter_without_a_value_keeps_its_spelling(raw: str, canonical: str) -> None:
+    """The canonical URL is the one fetched: "?OpenDocument=" is another request to a server
+    that reads the query as written, so a bare parameter gains no "=" (and "b=" keeps it)."""
+    assert canonicalize_url(raw) == canonical
+    assert canonicalize_url(canonical) == canonical
 
 
 @pytest.mark.parametrize("bad", ["ftp://example.com/x", "mailto:a@b.c", "/relative/only", "https://:80/x"])
@@ -63,3 +83,28 @@ def test_canonicalize_is_idempotent(host: str, path: list[str], params: list[tup
     once = canonicalize_url(url)
     assert canonicalize_url(once) == once
     assert "utm_source" not in once and "fbclid" not in once and "#" not in once
+
+
+def test_a_redirect_is_followed_to_the_address_it_gives(tmp_path: Path) -> None:
+    """A redirect's query is asked for as written: bare parameters, slashes, a tracking parameter
+    and the order stay; only the fragment goes. (They used to be canonicalised first, so a
+    Domino server was asked for "?OpenDocument=" and a forum for "?%2Ftopic%2F12%2F".)"""
+
+    def story(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/html; charset=utf-8")
+        h.send_header("Content-Length", "10")
+        h.end_headers()
+        h.wfile.write(b"<p>Tin</p>")
+
+    target = "/news.nsf/story?OpenDocument&b=2&a=/topic/12/&utm_source=rss"
+    routes = {"/go": redirect(target + "#top"), "/news.nsf/story": story}
+    fetcher = local_fetcher()
+    try:
+        with SiteServer(tmp_path, routes=routes) as srv:
+            result = fetcher.fetch(f"{srv.base}/go")
+            assert srv.requests == ["/go", target]
+    finally:
+        fetcher.close()
+    assert result.body == b"<p>Tin</p>"
+    assert result.final_url == srv.base + target
