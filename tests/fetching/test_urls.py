@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 from demo.server import SiteServer
 from pipeline.urls import canonicalize_url, site_of
 from tests.feeds.helpers import local_fetcher, redirect
+from tests.hostile.servers import send
 
 
 @pytest.mark.parametrize(
@@ -89,16 +89,8 @@ def test_a_redirect_is_followed_to_the_address_it_gives(tmp_path: Path) -> None:
     """A redirect's query is asked for as written: bare parameters, slashes, a tracking parameter
     and the order stay; only the fragment goes. (They used to be canonicalised first, so a
     Domino server was asked for "?OpenDocument=" and a forum for "?%2Ftopic%2F12%2F".)"""
-
-    def story(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "text/html; charset=utf-8")
-        h.send_header("Content-Length", "10")
-        h.end_headers()
-        h.wfile.write(b"<p>Tin</p>")
-
     target = "/news.nsf/story?OpenDocument&b=2&a=/topic/12/&utm_source=rss"
-    routes = {"/go": redirect(target + "#top"), "/news.nsf/story": story}
+    routes = {"/go": redirect(target + "#top"), "/news.nsf/story": send(b"<p>Tin</p>", {})}
     fetcher = local_fetcher()
     try:
         with SiteServer(tmp_path, routes=routes) as srv:
