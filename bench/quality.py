@@ -988,8 +988,11 @@ def _rest_of_type(rows: list[tuple[float, float, bool, bool]]) -> dict[str, floa
     and of trafilatura on those pages. The issue's test for a type: its F1 at least
     trafilatura's, or its pages recognised; on a type with some of each, these are the others."""
     rest = [r for r in rows if not r[3]]
-    mean = (lambda i: statistics.mean(r[i] for r in rest)) if rest else (lambda i: None)
-    return {"pages": len(rest), "newsflow F1": mean(0), "trafilatura F1": mean(1)}
+    return {
+        "pages": len(rest),
+        "newsflow F1": statistics.mean(r[0] for r in rest) if rest else None,
+        "trafilatura F1": statistics.mean(r[1] for r in rest) if rest else None,
+    }
 
 
 def print_held_out(figures: dict[str, dict[str, Any]], note: str = "no rule is fitted on this set") -> None:
