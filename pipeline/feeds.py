@@ -26,14 +26,14 @@ import feedparser
 import yaml
 from lxml import etree
 from lxml import html as lxml_html
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from pipeline.charset import decode_xml
 from pipeline.errors import HostBusy, NewsflowError, PermanentError
 from pipeline.fetching import FetchResult, PageFetcher
 from pipeline.stages import fetch_work
 from pipeline.state import StateStore, WorkItem, url_digest
-from pipeline.urls import canonicalize_url, site_of
+from pipeline.urls import canonicalize_url, request_url, site_of
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -47,15 +47,38 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 class FeedConfig(BaseModel):
     """One entry of the feeds file."""
 
-    url: str
+    url: str  # canonical: the feed's identity
     site: str | None = None
     language: str | None = None
     interval: float | None = Field(default=None, gt=0)
+    # The address as written (`request_url`), where it differs from `url`: what the server is
+    # asked for, since some read the query raw ("index.php?/rss/1-news.xml/").
+    address: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_written(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        given = data.get("address")
+        try:
+            canonical = canonicalize_url(data["url"])
+            address = request_url(given if isinstance(given, str) else data["url"])
+        except ValueError:
+            return data  # the url's own validator (or the address's type check) says what is wrong
+        if isinstance(given, str) and canonicalize_url(address) != canonical:
+            raise ValueError(f"address {given!r} is another page than the feed's url {data['url']!r}")
+        return {**data, "address": address if address != canonical else None}
 
     @field_validator("url")
     @classmethod
     def _canonical(cls, value: str) -> str:
         return canonicalize_url(value)
+
+    @property
+    def fetch_url(self) -> str:
+        """What the server is asked for: the address as written."""
+        return self.address or self.url
 
     @property
     def id(self) -> str:
@@ -86,16 +109,18 @@ def load_feeds(path: Path | str) -> list[FeedConfig]:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"feeds file {path}: feed #{i} {where}: {first['msg']}") from None
+            where = f" {where}" if where else ""  # a check of the whole entry names no field
+            raise ValueError(f"feeds file {path}: feed #{i}{where}: {first['msg']}") from None
     return feeds
 
 
 @dataclass
 class FeedEntry:
-    url: str  # canonical
+    url: str  # canonical: the article's identity
     guid: str | None
     title: str
     published_at: datetime | None
+    address: str | None = None  # the link as written (`request_url`) where it differs from `url`
 
 
 # Why an item of a feed was not taken, counted per feed (`ParsedFeed.skipped`, then the feed's health).
@@ -184,12 +209,10 @@ def _parse_xml_feed(text: str, feed_url: str) -> ParsedFeed:
         again = _feedparser(text, base=feed_url).entries
         based = again if len(again) == len(parsed.entries) else based
     for raw, linked in zip(parsed.entries, based, strict=True):
-        url = _entry_url(feed, _entry_link(raw, linked), feed_url)
-        if url:
+        taken = _entry_url(feed, _entry_link(raw, linked), feed_url)
+        if taken:
             title = raw.get("title", "")
-            feed.entries.append(
-                FeedEntry(url=url, guid=raw.get("id") or None, title=title, published_at=_entry_date(raw))
-            )
+            feed.entries.append(FeedEntry(taken[0], raw.get("id") or None, title, _entry_date(raw), address=taken[1]))
     return feed
 
 
@@ -207,15 +230,19 @@ def _feedparser(text: str, base: str) -> Any:
     )
 
 
-def _entry_url(feed: ParsedFeed, link: str | None, base: str) -> str | None:
-    """The canonical URL of an item's link, or None after counting why it is not taken."""
+def _entry_url(feed: ParsedFeed, link: str | None, base: str) -> tuple[str, str | None] | None:
+    """The canonical URL of an item's link and the link as written where it differs (the page is
+    asked for so: a server may read its query raw), or None after counting why it is not taken."""
     if not link:
         feed.skip(SKIP_NO_LINK)
         return None
     try:
-        return canonicalize_url(link, base=base)
+        url = canonicalize_url(link, base=base)
     except ValueError:
         pass
+    else:
+        address = request_url(link, base=base)
+        return url, (address if address != url else None)
     try:
         scheme = urlsplit(urljoin(base, link.strip())).scheme.lower()
     except ValueError:
@@ -260,11 +287,11 @@ def _parse_json_feed(text: str, feed_url: str) -> ParsedFeed:
         guid = str(raw_id) if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and raw_id != "" else None
         if link is None and guid and guid.startswith(("http://", "https://")):
             link = guid
-        url = _entry_url(feed, link, feed_url)
-        if url:
+        taken = _entry_url(feed, link, feed_url)
+        if taken:
             published = _iso_date(item.get("date_published") or item.get("date_modified"))
             title = item["title"] if isinstance(item.get("title"), str) else ""
-            feed.entries.append(FeedEntry(url=url, guid=guid, title=title, published_at=published))
+            feed.entries.append(FeedEntry(taken[0], guid, title, published, address=taken[1]))
     return feed
 
 
@@ -288,14 +315,14 @@ def _parse_sitemap(text: str, feed_url: str) -> ParsedFeed:
     feed = ParsedFeed(title="", kind="sitemap")
     for node in root.iter(f"{{{_SITEMAP_NS}}}url", "url"):
         loc = _child_text(node, f"{{{_SITEMAP_NS}}}loc") or _child_text(node, "loc")
-        url = _entry_url(feed, loc, feed_url)
-        if not url:
+        taken = _entry_url(feed, loc, feed_url)
+        if not taken:
             continue
         title = _child_text(node, f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}title") or ""
         date = _child_text(node, f"{{{_NEWS_NS}}}news/{{{_NEWS_NS}}}publication_date") or _child_text(
             node, f"{{{_SITEMAP_NS}}}lastmod"
         )
-        feed.entries.append(FeedEntry(url=url, guid=None, title=title.strip(), published_at=_iso_date(date)))
+        feed.entries.append(FeedEntry(taken[0], None, title.strip(), _iso_date(date), address=taken[1]))
     return feed
 
 
@@ -389,6 +416,7 @@ def _alternate_links(html: bytes, page_url: str) -> tuple[list[str], list[str]]:
         return [], []
     announced: list[str] = []
     maybe: list[str] = []
+    seen: set[str] = set()  # canonical URLs: one address per feed
     base = page_url
     for node in doc.iter("base"):
         if node.get("href"):
@@ -403,6 +431,7 @@ def _alternate_links(html: bytes, page_url: str) -> tuple[list[str], list[str]]:
             continue
         try:
             url = canonicalize_url(href, base=base)
+            address = request_url(href, base=base)  # asked for as written, named by `url`
         except ValueError:
             continue
         if ctype in FEED_LINK_TYPES:
@@ -415,9 +444,10 @@ def _alternate_links(html: bytes, page_url: str) -> tuple[list[str], list[str]]:
             found = maybe
         else:
             continue
-        if url not in found:
-            found.append(url)
-    return announced, [u for u in maybe if u not in announced]
+        if url not in seen:
+            seen.add(url)
+            found.append(address)
+    return announced, maybe
 
 
 def _looks_like_feed(url: str) -> bool:
@@ -431,22 +461,22 @@ def find_feeds(url: str, fetcher: PageFetcher, max_bytes: int) -> list[str]:
     When the page announces none by type or address, its typeless alternates (a few) are
     fetched, and those that parse as feeds are kept.
     """
-    result = _fetch_for_discovery(canonicalize_url(url), fetcher, max_bytes)
+    result = _fetch_for_discovery(request_url(url), fetcher, max_bytes)
     itself = _feed_url_of(result)
     if itself:
         return [itself]
     announced, maybe = _alternate_links(result.body, result.final_url)
     if announced:
         return announced
-    confirmed: list[str] = []
+    confirmed: dict[str, str] = {}  # canonical URL -> the address as written
     for candidate in maybe[:MAX_UNTYPED_CHECKS]:
         try:
             feed = _feed_url_of(_fetch_for_discovery(candidate, fetcher, max_bytes))
         except NewsflowError:
             continue  # unreachable, refused or disallowed: not a feed we can poll
-        if feed and feed not in confirmed:
-            confirmed.append(feed)
-    return confirmed
+        if feed:
+            confirmed.setdefault(canonicalize_url(feed), feed)
+    return list(confirmed.values())
 
 
 def _fetch_for_discovery(url: str, fetcher: PageFetcher, max_bytes: int) -> FetchResult:
@@ -454,14 +484,15 @@ def _fetch_for_discovery(url: str, fetcher: PageFetcher, max_bytes: int) -> Fetc
 
 
 def _feed_url_of(result: FetchResult) -> str | None:
-    """The canonical URL of a fetched feed, None when the answer is a page or not a feed."""
+    """The address a fetched feed was found at (after redirects, as written), None when the
+    answer is a page or not a feed."""
     if result.content_type in ("text/html", "application/xhtml+xml"):
         return None
     try:
         parse_feed(result.body, result.final_url, result.charset)
     except PermanentError:
         return None
-    return canonicalize_url(result.final_url)
+    return result.final_url
 
 
 # -- entry identity -------------------------------------------------------------------------------
@@ -480,7 +511,9 @@ def claim_entries(
 
 def fetch_entry_work(feed: FeedConfig, entry: FeedEntry) -> WorkItem:
     published = entry.published_at.isoformat() if entry.published_at else None
-    return fetch_work(entry.url, feed=feed.url, site=feed.site, language=feed.language, published=published)
+    return fetch_work(
+        entry.url, address=entry.address, feed=feed.url, site=feed.site, language=feed.language, published=published
+    )
 
 
 LIAR_PROBATION = 7 * 86400.0  # seconds a feed that lied with its validators is polled without them
@@ -536,7 +569,9 @@ def poll_feed(
         if prev.get("last_modified"):
             headers["If-Modified-Since"] = prev["last_modified"]
     try:
-        result = fetcher.fetch(feed.url, accept=FEED_ACCEPT, headers=headers, max_bytes=max_bytes, allowed_types=None)
+        result = fetcher.fetch(
+            feed.fetch_url, accept=FEED_ACCEPT, headers=headers, max_bytes=max_bytes, allowed_types=None
+        )
     except HostBusy:
         raise
     except Exception as exc:

@@ -21,7 +21,7 @@ from pipeline.cleaning import CleanedPage, block_fingerprint, clean_page
 from pipeline.cleaning.model import BlockModel
 from pipeline.dedup import NearDupIndex, content_hash
 from pipeline.drift import DriftLimits
-from pipeline.errors import Dropped, TransientError
+from pipeline.errors import Dropped, PermanentError, TransientError
 from pipeline.fetching import PageFetcher
 from pipeline.models import Article, Extraction, article_id
 from pipeline.search.base import IndexOutcome, SearchBackend
@@ -91,6 +91,7 @@ class PageRef:
 def fetch_page(
     url: str,
     *,
+    address: str | None = None,
     fetcher: PageFetcher,
     store: RawStore,
     feed: str | None = None,
@@ -100,10 +101,20 @@ def fetch_page(
 ) -> PageRef:
     """Fetch one article page and store it; return the reference for the process stage.
 
-    Workers pass a `PoliteFetcher`: robots.txt, the host's back-off, concurrency cap and rate
-    limit (shared through Redis) decide when the request goes (`HostBusy` when not soon).
+    `url` is the page's canonical URL, its identity; `address`, the link as the feed wrote it,
+    is what the server is asked for when given (a server may read the query raw: "?/topic/12/",
+    "?OpenDocument", the order of its parameters). Workers pass a `PoliteFetcher`: robots.txt,
+    the host's back-off, concurrency cap and rate limit (shared through Redis) decide when the
+    request goes (`HostBusy` when not soon).
     """
-    result = fetcher.fetch(url)
+    if address is not None:
+        try:
+            named = canonicalize_url(address)
+        except ValueError as exc:
+            raise PermanentError(f"fetch {url}: the address to ask for is no valid URL ({exc}); not fetched") from None
+        if named != url:
+            raise PermanentError(f"fetch {url}: the address to ask for, {address!r}, is another page; not fetched")
+    result = fetcher.fetch(address or url)
     ref = store.put(result.body)
     return PageRef(
         url=url,

@@ -55,7 +55,7 @@ def write_opml(feeds: list[FeedConfig], title: str = "newsflow feeds") -> bytes:
     etree.SubElement(head, "dateCreated").text = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
     body = etree.SubElement(root, "body")
     for feed in feeds:
-        attrs = {"type": "rss", "text": feed.site_name, "title": feed.site_name, "xmlUrl": feed.url}
+        attrs = {"type": "rss", "text": feed.site_name, "title": feed.site_name, "xmlUrl": feed.fetch_url}
         if feed.language:
             attrs["language"] = feed.language
         etree.SubElement(body, "outline", attrs)

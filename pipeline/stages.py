@@ -32,13 +32,18 @@ def poll_work(feed: dict[str, Any], feed_id: str, *, scheduled: bool) -> WorkIte
 def fetch_work(
     url: str,
     *,
+    address: str | None = None,
     feed: str | None = None,
     site: str | None = None,
     language: str | None = None,
     published: str | None = None,
 ) -> WorkItem:
-    """Fetch one article page (keyed by its canonical URL: one fetch per URL at a time)."""
-    return WorkItem.make(FETCH, url, place=url, url=url, feed=feed, site=site, language=language, published=published)
+    """Fetch one article page (keyed by its canonical URL: one fetch per URL at a time), asking
+    the server for `address`, the link as written, when one is given."""
+    written = {"address": address} if address and address != url else {}
+    return WorkItem.make(
+        FETCH, url, place=url, url=url, feed=feed, site=site, language=language, published=published, **written
+    )
 
 
 def process_work(page: dict[str, Any], page_id: str) -> WorkItem:

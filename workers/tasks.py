@@ -249,11 +249,13 @@ def fetch(
     site: str | None = None,
     language: str | None = None,
     published: str | None = None,
+    address: str | None = None,
 ) -> Handoff:
     """Fetch one article page into the raw store and hand its reference to `process`."""
     rt = self.rt
     page = ingest.fetch_page(
         url,
+        address=address,
         fetcher=rt.polite_fetcher,
         store=rt.raw_store,
         feed=feed,

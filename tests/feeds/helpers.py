@@ -94,3 +94,19 @@ class FeedRoute:
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         h.wfile.write(body)
+
+
+def raw_targets(answers: dict[str, tuple[str, bytes]]) -> Callable[[BaseHTTPRequestHandler], None]:
+    """A route answering only the exact request targets of `answers` ({target: (content type,
+    body)}) and 404 to any other spelling: a server that reads its query raw, as Invision
+    ("?/topic/12/") and Domino ("?OpenDocument") do."""
+
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        ctype, body = answers.get(h.path, ("text/plain", b"no such page"))
+        h.send_response(200 if h.path in answers else 404)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    return handler

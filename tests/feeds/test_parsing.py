@@ -137,6 +137,50 @@ def test_windows_1258_feed_comes_out_as_nfc_text(where: str) -> None:
     assert parsed.entries[0].title == TITLE
 
 
+# Links some servers read raw: an Invision forum's "?/topic/…/", a Domino database's bare
+# "?OpenDocument", parameters in the order the site wrote them, a tracking parameter.
+WRITTEN = [
+    "https://dien-dan.example/index.php?/topic/12-cau-treo/&utm_source=rss",
+    "https://dien-dan.example/tin.nsf/bai?OpenDocument&Start=2&Count=1",
+    "https://dien-dan.example/xem.php?z=9&a=1",
+]
+
+
+@pytest.mark.parametrize("body", ["rss", "json", "sitemap"])
+def test_an_entry_keeps_its_link_as_written_beside_its_canonical_url(body: str) -> None:
+    """The canonical URL names the article; the link as written (fragment dropped) is what the
+    server will be asked for, kept only where the two differ."""
+    links = [*WRITTEN, "https://dien-dan.example/tin/cau-treo.html"]
+    if body == "rss":
+        items = "".join(f"<item><title>t</title><link>{u.replace('&', '&amp;')}#c</link></item>" for u in links)
+        raw = f"<rss version='2.0'><channel><title>D</title>{items}</channel></rss>".encode()
+    elif body == "json":
+        feed = {"version": "https://jsonfeed.org/version/1.1", "title": "D", "items": [{"url": u} for u in links]}
+        raw = json.dumps(feed).encode()
+    else:
+        locs = "".join(f"<url><loc>{u.replace('&', '&amp;')}</loc></url>" for u in links)
+        raw = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'.encode()
+    entries = parse_feed(raw, "https://dien-dan.example/feed").entries
+    assert [e.url for e in entries] == [canonicalize_url(u) for u in links]
+    assert [e.address for e in entries] == [*WRITTEN, None]
+    assert entries[0].url != entries[0].address  # sorted, escaped and without the tracking parameter
+
+
+def test_a_feed_is_polled_at_its_address_as_written_and_named_by_its_canonical_url() -> None:
+    """The feed's id and state stay keyed by the canonical URL; the address survives the
+    round trip through the shared state (JSON) and through OPML; an address that names
+    another feed is refused."""
+    written = "https://dien-dan.example/index.php?/rss/1-tin-moi.xml/&b=2&a=1"
+    feed = FeedConfig(url=written + "#top", site="D")
+    assert (feed.url, feed.fetch_url) == (canonicalize_url(written), written)
+    assert FeedConfig.model_validate_json(feed.model_dump_json()) == feed
+    assert [f.fetch_url for f in read_opml(write_opml([feed]))] == [written]
+    plain = FeedConfig(url="https://dien-dan.example/feed.xml")
+    assert (plain.address, plain.fetch_url) == (None, plain.url)
+    with pytest.raises(ValueError, match="another page"):
+        FeedConfig(url="https://dien-dan.example/feed.xml", address="https://dien-dan.example/khac.xml")
+
+
 def test_header_charset_beats_the_xml_declaration() -> None:
     """The HTTP header is trusted over the document's own declaration."""
     body = b'<?xml version="1.0" encoding="iso-8859-1"?><x>' + encode_cp1258("Việt") + b"</x>"

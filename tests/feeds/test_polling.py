@@ -13,9 +13,12 @@ from pipeline import scheduling
 from pipeline.errors import PermanentError, TransientError
 from pipeline.feeds import LIAR_PROBATION, FeedConfig, ParsedFeed, parse_feed, poll_feed
 from pipeline.fetching import Fetcher
+from pipeline.ingest import fetch_page
 from pipeline.politeness import PoliteFetcher, Politeness, PolitenessConfig
 from pipeline.state import StateStore
-from tests.feeds.helpers import FeedRoute, local_fetcher, rss
+from pipeline.storage import DirectoryRawStore
+from pipeline.urls import canonicalize_url
+from tests.feeds.helpers import FeedRoute, local_fetcher, raw_targets, rss
 from workers.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -196,3 +199,52 @@ def test_not_a_feed_is_a_permanent_error(
     with pytest.raises(PermanentError, match="not a feed"):
         poll_feed(feed, fetcher, state, 10**6)
     assert state.feed_state(feed.id)["consecutive_errors"] == "1"
+
+
+FORUM_PAGE = (
+    "<html><head><title>Cầu treo</title></head><body><h1>Cầu treo nối hai bản</h1>"
+    "<p>Cây cầu mới giúp học sinh đến trường an toàn hơn trong mùa mưa.</p></body></html>"
+).encode()
+
+
+def test_a_forum_that_reads_its_query_raw_is_asked_for_links_as_written(
+    tmp_path: Path, state: StateStore, fetcher: Fetcher
+) -> None:
+    """The feed and its item are asked for as the site wrote them (the canonical form, with its
+    query sorted, escaped and without the tracking parameter, would be a 404 here); the
+    article is stored under its canonical URL, its identity."""
+    feed_target = "/index.php?/rss/1-tin-moi.xml/&b=2&a=1"
+    page_target = "/index.php?/topic/12-cau-treo/&utm_source=rss"
+    with SiteServer(tmp_path, routes={"/index.php": raw_targets({})}) as srv:
+        item = f"<item><title>Cầu treo</title><link>{srv.base}{page_target.replace('&', '&amp;')}#c</link></item>"
+        srv.routes["/index.php"] = raw_targets(
+            {
+                feed_target: (
+                    "application/rss+xml",
+                    f"<rss version='2.0'><channel><title>D</title>{item}</channel></rss>".encode(),
+                ),
+                page_target: ("text/html; charset=utf-8", FORUM_PAGE),
+            }
+        )
+        feed = FeedConfig(url=srv.base + feed_target)
+        polled = poll_feed(feed, fetcher, state, 10**6)
+        assert [e.url for e in polled.new_entries] == [canonicalize_url(srv.base + page_target)]
+        (work,) = polled.new_work
+        page = fetch_page(**work.kwargs, fetcher=fetcher, store=DirectoryRawStore(tmp_path / "raw"))
+        assert srv.requests == [feed_target, page_target]
+    assert page.url == canonicalize_url(srv.base + page_target) and page.url != srv.base + page_target
+    assert DirectoryRawStore(tmp_path / "raw").get(page.ref) == FORUM_PAGE
+
+
+def test_a_fetch_whose_address_names_another_page_asks_for_nothing(tmp_path: Path, fetcher: Fetcher) -> None:
+    """The page's identity and what is fetched must agree: a message pairing one URL with
+    another page's address is refused (dead-lettered by the worker) before any request."""
+    with SiteServer(tmp_path) as srv:
+        with pytest.raises(PermanentError, match="another page"):
+            fetch_page(
+                f"{srv.base}/tin/a.html",
+                address=f"{srv.base}/tin/b.html",
+                fetcher=fetcher,
+                store=DirectoryRawStore(tmp_path / "raw"),
+            )
+        assert srv.requests == []

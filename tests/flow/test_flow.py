@@ -13,6 +13,7 @@ from pipeline.models import article_id
 from pipeline.search.base import SearchQuery
 from pipeline.stages import fetch_work, poll_work
 from pipeline.urls import canonicalize_url
+from tests.feeds.helpers import raw_targets
 from tests.support import SITES, docs_under, expected_articles, ingest
 from workers.handoff import submit
 from workers.runtime import Runtime
@@ -55,11 +56,11 @@ def test_feed_polled_twice_queues_nothing_new(runtime: Runtime, workers: WorkerG
     """A second poll of an unchanged feed finds no new URL and fetches no page."""
     feed = feed_for(site, "courier")
     ingest(runtime, workers, [feed])
-    pages_before = [p for p in site.requests if p.endswith(".html")]
+    pages_before = [p for p in site.requests if ".html" in p]
     queued_before = runtime.state.stats().get("urls_queued", 0)
     ingest(runtime, workers, [feed])
     assert runtime.state.stats().get("urls_queued", 0) == queued_before
-    assert [p for p in site.requests if p.endswith(".html")] == pages_before
+    assert [p for p in site.requests if ".html" in p] == pages_before
     assert len(pages_before) == len(expected_articles("courier"))
 
 
@@ -80,7 +81,34 @@ def test_same_article_under_two_urls_is_indexed_once(runtime: Runtime, workers: 
         (site_dir / "feed.xml").write_text(f'<rss version="2.0"><channel><title>t</title>{items}</channel></rss>')
         ingest(runtime, workers, [FeedConfig(url=f"{server.base}/feed.xml")])
         assert len(docs_under(runtime, server.base)) == 1
-        assert [p for p in server.requests if ".html" in p] == ["/news/2025/03/ferry.html"]
+        # Fetched once, at the first link as the feed wrote it.
+        assert [p for p in server.requests if ".html" in p] == [
+            "/news/2025/03/ferry.html?utm_source=rss&utm_campaign=x"
+        ]
+
+
+def test_a_site_that_reads_its_query_raw_is_fetched_as_its_feed_writes_it(
+    runtime: Runtime, workers: WorkerGroup, tmp_path: Path
+) -> None:
+    """Through the workers: the feed and its article are asked for as written (the canonical
+    form, query sorted and "/" escaped, is a 404 on such a server); the article is indexed
+    under its canonical URL."""
+    story = SITES / "courier/news/2025/03/ferry-service-returns-after-winter-repairs.html"
+    page_target = "/index.php?/topic/12-ferry-returns/&from=rss"
+    with SiteServer(tmp_path, routes={"/index.php": raw_targets({})}) as server:
+        item = f"<item><title>Ferry</title><link>{server.base}{page_target.replace('&', '&amp;')}</link></item>"
+        feed_body = f"<rss version='2.0'><channel><title>t</title>{item}</channel></rss>".encode()
+        server.routes["/index.php"] = raw_targets(
+            {
+                "/index.php?/rss/1-news.xml/": ("application/rss+xml", feed_body),
+                page_target: ("text/html", story.read_bytes()),
+            }
+        )
+        ingest(runtime, workers, [FeedConfig(url=f"{server.base}/index.php?/rss/1-news.xml/")])
+        assert server.requests == ["/robots.txt", "/index.php?/rss/1-news.xml/", page_target]
+    (doc,) = docs_under(runtime, server.base)
+    assert doc.url == canonicalize_url(server.base + page_target) != server.base + page_target
+    assert "ferry" in doc.body.lower()
 
 
 def test_private_address_refused_before_any_request(runtime: Runtime, workers: WorkerGroup) -> None:
