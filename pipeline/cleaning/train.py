@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.cleaning.features import FEATURES, block_features, host_of
+from pipeline.cleaning.kind import page_features
 from pipeline.cleaning.model import MODEL_FILE, BlockModel, from_lightgbm
 from pipeline.cleaning.page import STORY_LISTS_IN_TRAINING, read_page
 from pipeline.errors import PermanentError
@@ -209,22 +210,52 @@ class Table:
     pages: list[LabelledPage]
 
 
+@dataclass(frozen=True)
+class PageReading:
+    """What training takes from a page read as `clean_page` reads it: its blocks' texts, sizes
+    and features (`block_features`), and its row of the page-kind model's features."""
+
+    texts: list[str]
+    chars: list[int]
+    x: np.ndarray
+    kind_row: np.ndarray
+
+
+# Per process: the block classifier's tables and the page-kind model's read the same pages, and
+# the bench and the test of the shipped models build both, folds and all. `read_page` gives the
+# same reading of the same page every time, so each page is read once (a few hundred MB for the
+# development sets).
+_READINGS: dict[tuple[str, str], PageReading | None] = {}
+
+
+def reading(html: bytes, url: str) -> PageReading | None:
+    """The page read for training (None when `read_page` refuses it), once per process."""
+    key = (hashlib.sha1(html).hexdigest(), url)
+    if key not in _READINGS:
+        try:
+            read = read_page(html, url, story_lists=STORY_LISTS_IN_TRAINING)
+        except PermanentError:
+            _READINGS[key] = None
+            return None
+        x = block_features(read.blocks, host_of(read.canonical))
+        texts, chars = [b.text for b in read.blocks], [b.chars for b in read.blocks]
+        _READINGS[key] = PageReading(texts, chars, x, page_features(read, x)[0])
+    return _READINGS[key]
+
+
 def build_table(pages: list[LabelledPage]) -> Table:
     xs, ys, ws, ps, fs = [], [], [], [], []
     for n, lp in enumerate(pages):
-        try:
-            read = read_page(lp.html, lp.url, story_lists=STORY_LISTS_IN_TRAINING)
-        except PermanentError:
+        read = reading(lp.html, lp.url)
+        if read is None or not read.texts:
             continue
-        if not read.blocks:
-            continue
-        x = block_features(read.blocks, host_of(read.canonical))
+        x = read.x
         labeller = Labeller(lp.body, lp.teasers)
-        labels = labeller.labels([b.text for b in read.blocks])
+        labels = labeller.labels(read.texts)
         keep = [i for i, lab in enumerate(labels) if lab is not None]
         if not keep:
             continue
-        size = np.sqrt(np.array([read.blocks[i].chars for i in keep], dtype=np.float64))
+        size = np.sqrt(np.array([read.chars[i] for i in keep], dtype=np.float64))
         xs.append(x[keep])
         ys.append(np.array([labels[i] for i in keep], dtype=np.int32))
         ws.append(size / size.sum() * 100.0)

@@ -28,12 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.cleaning.features import block_features, host_of
-from pipeline.cleaning.kind import KIND_MODEL_FILE, PAGE_FEATURES, page_features
+from pipeline.cleaning.kind import KIND_MODEL_FILE, PAGE_FEATURES
 from pipeline.cleaning.model import BlockModel, from_lightgbm
-from pipeline.cleaning.page import STORY_LISTS_IN_TRAINING, read_page
-from pipeline.cleaning.train import CORPUS, DEFAULT_BENCHMARKS, FOLDS, fold_of
-from pipeline.errors import PermanentError
+from pipeline.cleaning.train import CORPUS, DEFAULT_BENCHMARKS, FOLDS, fold_of, reading
 
 PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -87,11 +84,10 @@ def load_kind_pages(benchmarks: Path, corpus: Path = CORPUS) -> Iterator[KindPag
 def build_kind_table(pages: list[KindPage]) -> KindTable:
     rows, ys, folds, kept = [], [], [], []
     for n, kp in enumerate(pages):
-        try:
-            read = read_page(kp.html, kp.url, story_lists=STORY_LISTS_IN_TRAINING)
-        except PermanentError:
+        read = reading(kp.html, kp.url)
+        if read is None:
             continue
-        rows.append(page_features(read, block_features(read.blocks, host_of(read.canonical)))[0])
+        rows.append(read.kind_row)
         ys.append(0 if kp.page_type == "article" else 1)
         folds.append(fold_of(kp.site))
         kept.append(kp)
