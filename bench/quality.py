@@ -47,6 +47,7 @@ import gzip
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import re
 import statistics
@@ -55,7 +56,8 @@ import tempfile
 import time
 import unicodedata
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from difflib import SequenceMatcher
@@ -504,6 +506,26 @@ def run_trafilatura(html: bytes, url: str) -> str:
     return trafilatura.extract(html, url=url, include_comments=False) or ""
 
 
+@contextlib.contextmanager
+def trafilatura_readings(pages: list[PageInput], beside: bool) -> Iterator[Callable[[PageInput], str]]:
+    """`run_trafilatura` of each page. `beside`: all of them read at once in a second process,
+    while this one runs newsflow's pipeline (a quality gate times nothing, and the machine's
+    second core is idle otherwise); else each page when asked, in this process, as a timed
+    run needs. trafilatura reads a page the same way in either process. The second process is
+    spawned, so a script that asks for it keeps its work under `if __name__ == "__main__":`."""
+    if not beside or (os.cpu_count() or 1) < 2:
+        yield lambda page: run_trafilatura(page.html, page.url)
+        return
+    # "spawn": a fork of a process with threads (the test session's servers) may inherit a held lock.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures: dict[str, Future[str]] = {p.key: pool.submit(run_trafilatura, p.html, p.url) for p in pages}
+        try:
+            yield lambda page: futures[page.key].result()
+        finally:
+            for future in futures.values():
+                future.cancel()
+
+
 # -- the two sets ------------------------------------------------------------------------------
 
 
@@ -636,8 +658,10 @@ def score_devset(
     pages, truth = load_devset(devset, older)
     models = held_out_models() if held_out else None
     kind_models = held_out_kind_models() if held_out else None
-    with tempfile.TemporaryDirectory(prefix="nf-quality-") as tmp:
-        run = run_pipeline(pages, Path(tmp), final_pass=False, models=models, kind_models=kind_models)
+    with trafilatura_readings(pages, beside=not timing) as read_alone:
+        with tempfile.TemporaryDirectory(prefix="nf-quality-") as tmp:
+            run = run_pipeline(pages, Path(tmp), final_pass=False, models=models, kind_models=kind_models)
+        alone = {page.key: read_alone(page) for page in pages}
     nf: list[PageScore] = []
     tf: list[PageScore] = []
     excluded: dict[str, list[int]] = {"newsflow": [0, 0], "trafilatura": [0, 0]}  # found, snippets
@@ -647,7 +671,7 @@ def score_devset(
         rec = truth[page.key]
         teasers, repeated = _as_list(rec.get("teasers")), _as_list(rec.get("site_repeated_blocks"))
         out = run.outputs[page.key]
-        theirs = run_trafilatura(page.html, page.url)
+        theirs = alone[page.key]
         nf.append(score_page(page.key, page.site, page.url, out.body, rec["articleBody"], teasers, repeated, out.error))
         tf.append(score_page(page.key, page.site, page.url, theirs, rec["articleBody"], teasers, repeated))
         must_not = _as_list(rec.get("without"))
@@ -764,9 +788,10 @@ def _page_f1(counts: tuple[int, int, int, int]) -> float:
     return snippet_summary([counts])["f1"]
 
 
-def score_trafeval(path: Path = DEFAULT_TRAFEVAL, older: bool = False) -> dict[str, Any]:
+def score_trafeval(path: Path = DEFAULT_TRAFEVAL, older: bool = False, beside: bool = False) -> dict[str, Any]:
     """newsflow and trafilatura on trafilatura's own evaluation pages, with its snippet measure
-    (`older`: both read each page `without_landmarks`)."""
+    (`older`: both read each page `without_landmarks`; `beside`: trafilatura in a second process,
+    `trafilatura_readings`)."""
     started = time.perf_counter()
     with gzip.open(path / "ground-truth.json.gz", "rt", encoding="utf-8") as fh:
         truth = json.load(fh)
@@ -784,8 +809,10 @@ def score_trafeval(path: Path = DEFAULT_TRAFEVAL, older: bool = False) -> dict[s
                 order=(site_of(url), key),
             )
         )
-    with tempfile.TemporaryDirectory(prefix="nf-quality-") as tmp:
-        run = run_pipeline(pages, Path(tmp), final_pass=False)
+    with trafilatura_readings(pages, beside) as read_alone:
+        with tempfile.TemporaryDirectory(prefix="nf-quality-") as tmp:
+            run = run_pipeline(pages, Path(tmp), final_pass=False)
+        alone = {page.key: read_alone(page) for page in pages}
     ours, theirs = [], []
     dropped = []
     for page in pages:
@@ -794,7 +821,7 @@ def score_trafeval(path: Path = DEFAULT_TRAFEVAL, older: bool = False) -> dict[s
         if not out.body:
             dropped.append(f"{page.key} {page.url}: {out.error or 'dropped'}")
         ours.append(snippet_counts(out.body, rec["with"], rec["without"]))
-        theirs.append(snippet_counts(run_trafilatura(page.html, page.url), rec["with"], rec["without"]))
+        theirs.append(snippet_counts(alone[page.key], rec["with"], rec["without"]))
     sites = [p.site for p in pages]
     folds = [
         {

@@ -20,7 +20,7 @@ pytestmark = benchmark_gate(DEFAULT_TRAFEVAL / "ground-truth.json.gz", 900)
 
 @pytest.fixture(scope="module")
 def scores() -> dict[str, Any]:
-    return score_trafeval(DEFAULT_TRAFEVAL)
+    return score_trafeval(DEFAULT_TRAFEVAL, beside=True)
 
 
 def test_snippet_f1_beats_the_extraction_library_alone(scores: dict[str, Any]) -> None:
