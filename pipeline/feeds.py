@@ -33,7 +33,7 @@ from pipeline.errors import HostBusy, NewsflowError, PermanentError
 from pipeline.fetching import FetchResult, PageFetcher
 from pipeline.stages import fetch_work
 from pipeline.state import StateStore, WorkItem, url_digest
-from pipeline.urls import canonicalize_url, request_url, site_of
+from pipeline.urls import canonicalize_url, name_and_address, request_url, site_of
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -62,13 +62,13 @@ class FeedConfig(BaseModel):
             return data
         given = data.get("address")
         try:
-            canonical = canonicalize_url(data["url"])
-            address = request_url(given if isinstance(given, str) else data["url"])
+            named, address = name_and_address(given if isinstance(given, str) else data["url"])
+            canonical = canonicalize_url(data["url"]) if isinstance(given, str) else named
         except ValueError:
             return data  # the url's own validator (or the address's type check) says what is wrong
-        if isinstance(given, str) and canonicalize_url(address) != canonical:
+        if named != canonical:
             raise ValueError(f"address {given!r} is another page than the feed's url {data['url']!r}")
-        return {**data, "address": address if address != canonical else None}
+        return {**data, "address": address}
 
     @field_validator("url")
     @classmethod
@@ -237,12 +237,9 @@ def _entry_url(feed: ParsedFeed, link: str | None, base: str) -> tuple[str, str 
         feed.skip(SKIP_NO_LINK)
         return None
     try:
-        url = canonicalize_url(link, base=base)
+        return name_and_address(link, base=base)
     except ValueError:
         pass
-    else:
-        address = request_url(link, base=base)
-        return url, (address if address != url else None)
     try:
         scheme = urlsplit(urljoin(base, link.strip())).scheme.lower()
     except ValueError:
@@ -430,8 +427,7 @@ def _alternate_links(html: bytes, page_url: str) -> tuple[list[str], list[str]]:
         if "alternate" not in rels or not href:
             continue
         try:
-            url = canonicalize_url(href, base=base)
-            address = request_url(href, base=base)  # asked for as written, named by `url`
+            url, address = name_and_address(href, base=base)  # asked for as written, named by `url`
         except ValueError:
             continue
         if ctype in FEED_LINK_TYPES:
@@ -446,7 +442,7 @@ def _alternate_links(html: bytes, page_url: str) -> tuple[list[str], list[str]]:
             continue
         if url not in seen:
             seen.add(url)
-            found.append(address)
+            found.append(address or url)
     return announced, maybe
 
 

@@ -119,10 +119,23 @@ def request_url(url: str, base: str | None = None) -> str:
     dropped, but its path and query as written. A server may read them raw ("?/topic/12/",
     "?OpenDocument&Start=2", a tracking parameter a redirect asks for), so a redirect is
     followed to the address it gives; the canonical form only names the article."""
-    canonical = urlsplit(canonicalize_url(url, base))  # raises InvalidURL as it does
+    return _as_written(url, base, canonicalize_url(url, base))  # raises InvalidURL as it does
+
+
+def name_and_address(url: str, base: str | None = None) -> tuple[str, str | None]:
+    """The canonical URL that names the page, and the address to ask for (`request_url`) where
+    it differs from that name, else None. Raises InvalidURL as `canonicalize_url` does."""
+    canonical = canonicalize_url(url, base)
+    address = _as_written(url, base, canonical)
+    return canonical, (address if address != canonical else None)
+
+
+def _as_written(url: str, base: str | None, canonical: str) -> str:
+    """`url` with the scheme, host and port of its `canonical` form, its path and query as written."""
+    named = urlsplit(canonical)
     url = url.strip()
     parts = urlsplit(urljoin(base, url) if base else url)
-    return urlunsplit((canonical.scheme, canonical.netloc, parts.path or "/", parts.query, ""))
+    return urlunsplit((named.scheme, named.netloc, parts.path or "/", parts.query, ""))
 
 
 def _shown(url: str) -> str:
