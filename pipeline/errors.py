@@ -12,7 +12,8 @@
     │   └── DeadlineExceeded    no complete answer within the whole-request deadline
     ├── Dropped                 not an error: ack, count under `dropped{reason}`, move on
     │   └── RobotsDisallowed    robots.txt disallows the URL for our user agent
-    └── RawStoreMisconfigured   the raw store cannot be used as set (no such bucket): stop at start-up
+    ├── RawStoreMisconfigured   the raw store cannot be used as set (no such bucket): stop at start-up
+    └── FeedsFileError          a feeds file that is no feeds file (also a ValueError): a setting to fix
 
 Every message says what failed, for which input, and what happens next. Callers tell outcomes
 apart by class (and attributes such as `status`), never by the text of a message.
@@ -120,5 +121,12 @@ class RobotsDisallowed(Dropped):
 class RawStoreMisconfigured(NewsflowError):
     """The raw store cannot be used as configured (no such bucket, credentials refused): fix the
     settings. Raised at start-up; the CLI exits 2 with the message."""
+
+    exit_code = 2
+
+
+class FeedsFileError(NewsflowError, ValueError):
+    """A feeds file that cannot be read as one (unreadable, not YAML, a bad or unknown entry): a
+    setting to fix. The CLI exits 2 with the message, which names the file and the entry."""
 
     exit_code = 2

@@ -29,7 +29,7 @@ from lxml import html as lxml_html
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from pipeline.charset import decode_xml
-from pipeline.errors import HostBusy, NewsflowError, PermanentError
+from pipeline.errors import FeedsFileError, HostBusy, NewsflowError, PermanentError
 from pipeline.fetching import FetchResult, PageFetcher
 from pipeline.stages import fetch_work
 from pipeline.state import StateStore, WorkItem, url_digest
@@ -90,27 +90,36 @@ class FeedConfig(BaseModel):
 
 
 def load_feeds(path: Path | str) -> list[FeedConfig]:
-    """Read a feeds file: YAML with `feeds:` a list of {url, site?, language?, interval?}."""
+    """Read a feeds file: YAML with `feeds:` a list of {url, site?, language?, interval?}.
+
+    A key that no feed has is refused, naming it: a misspelt `intervall:` must not pass
+    unnoticed."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ValueError(f"feeds file {path}: cannot read ({exc.strerror})") from None
+        raise FeedsFileError(f"feeds file {path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise FeedsFileError(f"feeds file {path}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
-        raise ValueError(f"feeds file {path}: not valid YAML ({exc})") from None
+        raise FeedsFileError(f"feeds file {path}: not valid YAML ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("feeds"), list):
-        raise ValueError(f"feeds file {path}: expected a mapping with a `feeds:` list")
+        raise FeedsFileError(f"feeds file {path}: expected a mapping with a `feeds:` list")
+    known = set(FeedConfig.model_fields)
     feeds: list[FeedConfig] = []
     for i, item in enumerate(data["feeds"], 1):
         if isinstance(item, str):
             item = {"url": item}
+        if isinstance(item, dict) and (unknown := sorted(str(k) for k in item if k not in known)):
+            keys = ", ".join(FeedConfig.model_fields)
+            raise FeedsFileError(f"feeds file {path}: feed #{i}: unknown key {unknown[0]!r} (a feed has {keys})")
         try:
             feeds.append(FeedConfig.model_validate(item))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             where = f" {where}" if where else ""  # a check of the whole entry names no field
-            raise ValueError(f"feeds file {path}: feed #{i}{where}: {first['msg']}") from None
+            raise FeedsFileError(f"feeds file {path}: feed #{i}{where}: {first['msg']}") from None
     return feeds
 
 

@@ -406,11 +406,11 @@ class Fetcher:
             except httpx.TimeoutException as exc:
                 if time.monotonic() >= deadline - _DEADLINE_SLACK:
                     raise DeadlineExceeded(url, self.limits.total_timeout) from None
-                raise TransientError(f"fetch {url}: timed out ({type(exc).__name__}), will retry") from None
+                raise TransientError(f"fetch {url}: timed out ({type(exc).__name__})") from None
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 raise PermanentError(f"fetch {url}: cannot be fetched ({exc}); not fetched") from None
             except httpx.TransportError as exc:
-                raise TransientError(f"fetch {url}: {type(exc).__name__}: {exc}, will retry") from None
+                raise TransientError(f"fetch {url}: {type(exc).__name__}: {exc}") from None
         raise PermanentError(f"fetch {url}: more than {self.limits.max_redirects} redirects")
 
     def close(self) -> None:

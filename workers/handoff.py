@@ -151,6 +151,16 @@ def recover_node(state: StateStore, node: str) -> int:
     return released
 
 
+def recover_dead_run(state: StateStore, run_pid: int) -> int:
+    """The run that held this data directory before, pid `run_pid` on this host, died (its lock
+    left with its pid in it), and its workers with it: what they were running goes back on the
+    queues at once, not when the work lease runs out. Returns how many items."""
+    from workers.supervisor import started_by
+
+    nodes = {run.node for run in state.work.running().values() if started_by(run.node, run_pid)}
+    return sum(recover_node(state, node) for node in sorted(nodes))
+
+
 def flush_held(state: StateStore, older_than: float = 2.0) -> int:
     """Put back every message held longer than `older_than` seconds (way back 6: the ledger is
     empty, so none is a running item; what is left is an acknowledgement lost in an outage)."""

@@ -20,7 +20,7 @@ from pipeline import scheduling, stages
 from pipeline.errors import PermanentError, TransientError
 from pipeline.feeds import FeedConfig
 from pipeline.state import is_outage
-from workers.handoff import flush_held, reconcile, recover_node, submit
+from workers.handoff import flush_held, reconcile, recover_dead_run, recover_node, submit
 from workers.runlock import RunLock
 from workers.runtime import Runtime
 from workers.supervisor import WorkerGroup, WorkerSpec, default_workers
@@ -89,6 +89,8 @@ def _run_locked(
     # A Redis that does not answer at the start is a setting to fix (the command says which, and
     # exits 75); only once the run is going is an outage waited out.
     rt.state.ping()
+    if lock.dead_run:
+        recover_dead_run(rt.state, lock.dead_run)
     before = rt.state.stats()
     size_before = rt.index_size()
     scheduling.register_feeds(rt.state, feeds, time.time())

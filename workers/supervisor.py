@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -100,7 +101,8 @@ class WorkerGroup:
         return next((p.popen for p in self._procs if p.spec.name == name), None)
 
     def node(self, proc: _Proc) -> str:
-        """The Celery node name of one incarnation of a worker (what tasks see as their hostname)."""
+        """The Celery node name of one incarnation of a worker (what tasks see as their hostname):
+        the worker's name, the pid of the run that started it and its incarnation, the host."""
         return f"{proc.spec.name}-{os.getpid()}.{proc.incarnation}@{socket.gethostname()}"
 
     def start(self, extra_env: dict[str, str] | None = None) -> None:
@@ -210,3 +212,8 @@ def _kill_group(popen: subprocess.Popen[bytes]) -> None:
     """SIGKILL whatever is left of a worker's process group (it leads its own session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(popen.pid, signal.SIGKILL)
+
+
+def started_by(node: str, run_pid: int) -> bool:
+    """Whether Celery node `node` is a worker that the run of pid `run_pid` on this host started."""
+    return re.search(rf"-{run_pid}\.\d+@{re.escape(socket.gethostname())}$", node) is not None

@@ -59,6 +59,7 @@ def rebuild_embedded(settings: Settings, progress: ProgressCallback | None = Non
     result = Rebuilt(source=source_path, target=target)
     fresh = TantivyBackend(building)
     try:
+        fresh.ensure_ready()  # an index with no documents is an index too: the switch needs its directory
         last_rowid = source.last_rowid() if isinstance(source, SqliteBackend) else None
         result.copied = _copy(source.iter_all(), fresh, progress, source.count())
         if isinstance(source, SqliteBackend) and last_rowid is not None:

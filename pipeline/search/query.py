@@ -4,7 +4,8 @@
     "exact phrase"         the words next to each other, in this order
     -word  -"a phrase"     no document containing it
     flood OR storm         either (binds the two terms next to it: `a b OR c` is a AND (b OR c))
-    site:example.org       only that site (as the `site` filter)
+    site:example.org       only that site (as the `site` filter): a host (any case), or a
+    site:"Valley Post"     site's name as its feed gives it (as written, quoted with spaces)
     lang:vi                only that language (as the `language` filter)
 
 Words are folded (case and diacritics, Vietnamese đ included) as the indexes fold them, so
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 # A word as every embedded index cuts text: letters and digits (the underscore separates).
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_TOKEN = re.compile(r'(?i:(site|lang|language)):"([^"]*)"?|(-?)"([^"]*)"?|(\S+)')
+_HOST = re.compile(r"[^\s/]+\.[^\s/.]+")
 SORTS = ("relevance", "date")
 # Relevance prefers recent news, gently: a story published within RECENT of the search gains
 # RECENCY_BOOST on top of its text score (a title match still outranks a body-only match).
@@ -62,21 +64,27 @@ def parse_query(text: str) -> ParsedQuery:
     site = language = None
     join_next = False
     for m in _TOKEN.finditer(text):
-        negated, quoted, bare = m.group(1) == "-", m.group(2), m.group(3)
-        if bare is not None:
+        keyed, negated, quoted, bare = m.group(1), m.group(3) == "-", m.group(4), m.group(5)
+        key = value = ""
+        if keyed is not None:
+            key, value = keyed, m.group(2).strip()
+        elif bare is not None:
             if bare == "OR":
                 join_next = bool(clauses)
                 continue
             if bare.startswith("-") and len(bare) > 1:
                 negated, bare = True, bare[1:]
             key, sep, value = bare.partition(":")
-            if sep and value and not negated and key.lower() in ("site", "lang", "language"):
-                if key.lower() == "site":
-                    site = value.lower()
-                else:
-                    language = value.lower()
-                continue
+            if not (sep and value and not negated):
+                key = ""
             quoted = bare
+        if value and key.lower() in ("site", "lang", "language"):
+            if key.lower() == "site":
+                # A host is one in any case; a site's name is matched as its feed writes it.
+                site = value.lower() if _HOST.fullmatch(value) else value
+            else:
+                language = value.lower()
+            continue
         phrase = tuple(WORD.findall(fold_text(quoted or "")))
         if not phrase:
             continue
@@ -107,7 +115,7 @@ def prepare(query: SearchQuery) -> tuple[ParsedQuery, SearchQuery]:
         wanted, given = getattr(parsed, name), getattr(query, name)
         if wanted is None:
             continue
-        if given is not None and given.lower() != wanted:
+        if given is not None and given.lower() != wanted.lower():
             parsed = replace(parsed, empty=True)
         merged = replace(merged, **{name: wanted if given is None else given})
     return parsed, merged

@@ -90,6 +90,8 @@ def test_search_with_elasticsearch_down_is_one_line(tmp_path: Path) -> None:
         (["search", "x", "--limit", "many"], "--limit: 'many' is not a whole number"),
         (["serve", "--port", "99999"], "--port: '99999' is not a whole number from 0 to 65535"),
         (["search", "x", "--since", "yesterday"], "'yesterday' is not a date"),
+        (["prune", "--older-than", "0"], "--older-than: '0' is not a number of days from 1"),
+        (["prune-raw", "--older-than", "soon"], "--older-than: 'soon' is not a number of days from 1"),
     ],
 )
 def test_bad_arguments_are_usage_errors(tmp_path: Path, command: list[str], complaint: str) -> None:

@@ -65,6 +65,7 @@ def test_run_once_leaves_no_redis_behind(tmp_path: Path) -> None:
     done = newsflow(["run", "--feeds", str(feeds), "--once", "--timeout", "60"], tmp_path / "data")
     assert done.returncode == 0, done.stderr
     assert "feeds polled:      0 of 0" in done.stdout
+    assert "no feed to poll" in done.stderr and "newsflow feeds add URL" in done.stderr
     assert redis_servers_of(tmp_path) == []
 
 
@@ -155,3 +156,21 @@ def test_run_once_interrupted_twice_still_stops_workers_then_redis(tmp_path: Pat
             proc.wait()
     assert workers_of(data) == []
     assert redis_servers_of(tmp_path) == []
+
+
+def test_serve_stops_at_start_with_one_line_when_it_cannot_serve(tmp_path: Path) -> None:
+    """A port already in use, or a data directory the embedded Redis cannot live in: `serve`
+    says why in one line and exits 1, before it claims to serve and leaving no Redis behind."""
+    with serving(tmp_path / "first") as (_, port):
+        taken = newsflow(["serve", "--port", str(port)], tmp_path / "second")
+    assert taken.returncode == 1, taken.stderr
+    assert taken.stderr.startswith(f"newsflow: serve: cannot listen on 127.0.0.1 port {port}: ")
+    assert "serving" not in taken.stderr and "Traceback" not in taken.stderr
+    assert redis_servers_of(tmp_path / "second") == []
+
+    not_a_directory = tmp_path / "a-file"
+    not_a_directory.write_text("")
+    unusable = newsflow(["serve", "--port", "0"], not_a_directory)
+    assert unusable.returncode == 1, unusable.stderr
+    assert len(unusable.stderr.strip().splitlines()) == 1 and "serving" not in unusable.stderr
+    assert str(not_a_directory) in unusable.stderr

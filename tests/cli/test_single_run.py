@@ -6,9 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,89 @@ def test_the_next_run_ends_what_a_dead_run_left(tmp_path: Path, no_feeds: Path) 
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_a_second_demo_stops_and_removes_nothing_of_the_first(tmp_path: Path) -> None:
+    """`newsflow demo` empties `<data dir>/demo` only once it holds the demo lock: a second demo
+    while one runs is told so (exit 75) and the first one's files stay."""
+    from workers.runlock import DemoDirectory
+
+    with DemoDirectory(tmp_path / "demo") as demo_dir:
+        kept = demo_dir / "index.tantivy" / "meta.json"
+        kept.parent.mkdir()
+        kept.write_text("{}")
+        second = newsflow(["demo"], tmp_path)
+        assert second.returncode == EX_TEMPFAIL, second.stderr
+        assert f"another `newsflow demo` (pid {os.getpid()}) is running" in second.stderr
+        assert kept.read_text() == "{}"
+
+
+def test_a_demo_leaves_the_last_demos_data_alone_while_a_command_uses_it(tmp_path: Path) -> None:
+    """A search still open on the last demo's data (its embedded Redis in use): a new demo
+    stops with exit 75 and removes nothing; once the search is done, the demo starts afresh,
+    every file of the old one gone but the run lock."""
+    from workers.embedded import EmbeddedRedis
+    from workers.runlock import LOCK_FILE, DemoDirectory
+
+    demo_dir = tmp_path / "demo"
+    old = demo_dir / "raw" / "old-page.html"
+    old.parent.mkdir(parents=True)
+    old.write_text("<p>from the last demo</p>")
+    with EmbeddedRedis(demo_dir):
+        busy = newsflow(["demo"], tmp_path)
+        assert busy.returncode == EX_TEMPFAIL, busy.stderr
+        assert f"another newsflow process (a search, status or serve) uses {demo_dir}" in busy.stderr
+        assert old.exists() and (demo_dir / "redis").is_dir()
+    assert redis_servers_of(demo_dir) == []
+    with DemoDirectory(demo_dir):
+        assert [p.name for p in demo_dir.iterdir()] == [LOCK_FILE]
+
+
+def test_the_next_run_puts_back_at_once_what_a_killed_run_was_fetching(tmp_path: Path) -> None:
+    """SIGKILL on `run --once` while its worker waits on a page: the next run puts that page
+    back on the queue as it starts, rather than when the work lease (300 s) runs out, and
+    indexes it well within its own 90 s."""
+    from demo.server import SiteServer
+
+    answer = threading.Event()
+
+    def slow_page(handler: BaseHTTPRequestHandler) -> None:
+        answer.wait(60)
+        body = (
+            "<html><head><title>Night ferry returns</title></head><body><article><h1>Night ferry returns</h1>"
+            + "<p>The night ferry to the outer islands sails again from Monday, the port said.</p>" * 6
+            + "</article></body></html>"
+        ).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "feed.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Port</title><link>{{BASE}}/</link>'
+        "<item><title>Night ferry returns</title><link>{{BASE}}/news/night-ferry-returns.html</link></item>"
+        "</channel></rss>"
+    )
+    data = tmp_path / "data"
+    with SiteServer(site, routes={"/news/night-ferry-returns.html": slow_page}) as server:
+        feeds = tmp_path / "feeds.yaml"
+        feeds.write_text(f"feeds:\n  - url: {server.base}/feed.xml\n")
+        first = start_newsflow(["run", "--feeds", str(feeds), "--once", "--timeout", "120"], data)
+        try:
+            wait_for(lambda: "/news/night-ferry-returns.html" in server.requests, 90, "the page asked for")
+            first.kill()
+            first.wait(30)
+        finally:
+            if first.poll() is None:
+                first.kill()
+            if first.stderr:
+                first.stderr.close()
+        wait_for(lambda: workers_of(data) == [], 30, "the killed run's workers gone")
+        answer.set()
+        again = newsflow(["run", "--feeds", str(feeds), "--once", "--timeout", "90"], data, timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert "put back on their queues" in again.stderr
+    assert "articles indexed:  1 new (index holds 1;" in again.stdout, again.stdout

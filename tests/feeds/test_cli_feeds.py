@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from demo.server import SiteServer
+from pipeline import scheduling
 from workers.cli import main
 from workers.runtime import Runtime
 
@@ -50,3 +51,25 @@ def test_feeds_commands_round_trip(runtime: Runtime, tmp_path: Path, capsys: pyt
     assert main(["feeds", "remove", rss]) == 1  # unknown now: said so, non-zero exit
     assert main(["feeds", "import", str(opml)]) == 0
     assert set(_list(capsys)) == {rss, atom}
+
+
+def test_adding_a_registered_feed_again_keeps_what_it_does_not_set(
+    runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`feeds add` of a feed registered already keeps its site's name, language and interval
+    unless given anew, and says whether anything changed."""
+    (tmp_path / "rss.xml").write_text("<rss version='2.0'><channel><title>t</title></channel></rss>")
+    with SiteServer(tmp_path) as srv:
+        rss = f"{srv.base}/rss.xml"
+        args = ["--site", "Valley Post", "--language", "vi", "--interval", "600"]
+        assert main(["feeds", "add", "--no-discover", rss, *args]) == 0
+        capsys.readouterr()
+        assert main(["feeds", "add", rss]) == 0  # discovery finds the feed itself
+        assert capsys.readouterr().out.startswith(f"already registered: {rss}")
+        feed = scheduling.find_feed(runtime.state, rss)
+        assert feed and (feed.site, feed.language, feed.interval) == ("Valley Post", "vi", 600)
+        assert main(["feeds", "add", "--no-discover", rss, "--site", "Hill Post"]) == 0
+        assert capsys.readouterr().out.startswith(f"updated {rss}")
+        feed = scheduling.find_feed(runtime.state, rss)
+        assert feed and (feed.site, feed.language, feed.interval) == ("Hill Post", "vi", 600)
+    assert main(["feeds", "remove", rss]) == 0

@@ -78,12 +78,22 @@ def test_run_once_ingests_a_new_site_and_export_shows_clean_bodies(tmp_path: Pat
 
 
 def test_bad_feeds_file_is_a_clear_error(tmp_path: Path) -> None:
-    """A feeds file with a bad entry names the entry and exits non-zero, starting nothing."""
+    """A feeds file with a bad entry, a misspelt key or bytes that are not UTF-8 names the
+    file and the entry, and exits 2 (bad settings), starting nothing."""
     feeds = tmp_path / "feeds.yaml"
-    feeds.write_text("feeds:\n  - url: ftp://example.org/feed\n")
-    run = newsflow(["run", "--feeds", str(feeds), "--once"], tmp_path / "data")
-    assert run.returncode == 1
-    assert "feed #1" in run.stderr and "http(s)" in run.stderr
+    for text, said in (
+        (b"feeds:\n  - url: ftp://example.org/feed\n", "feed #1 url: "),
+        (
+            b"feeds:\n  - https://example.org/rss\n  - url: https://example.org/a\n    intervall: 60\n",
+            "feed #2: unknown key 'intervall'",
+        ),
+        (b"feeds:\n  - url: https://example.org/\xff\n", "not UTF-8 text"),
+    ):
+        feeds.write_bytes(text)
+        run = newsflow(["run", "--feeds", str(feeds), "--once"], tmp_path / "data")
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.startswith(f"newsflow: feeds file {feeds}: ") and said in run.stderr, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1
 
 
 def test_search_api_answers_json_and_rejects_bad_parameters(tmp_path: Path) -> None:
@@ -131,3 +141,19 @@ def test_search_api_answers_json_and_rejects_bad_parameters(tmp_path: Path) -> N
         proc.wait(10)
         if proc.stderr:
             proc.stderr.close()
+
+
+def test_search_on_a_terminal_prints_snippets_as_text(tmp_path: Path) -> None:
+    """The snippet is HTML for the search page; `newsflow search` prints its text: quotes and
+    ampersands as written, the matched words starred."""
+    data = tmp_path / "data"
+    index_one_article(
+        data,
+        url="https://example.org/news/ferry-and-harbour.html",
+        title="Ferry & harbour",
+        body='The skipper\'s log said "calm seas" & a <late> arrival at the harbour.',
+    )
+    found = newsflow(["search", "harbour"], data)
+    assert found.returncode == 0, found.stderr
+    assert 'The skipper\'s log said "calm seas" & a <late> arrival at the *harbour*.' in found.stdout
+    assert "&#x27;" not in found.stdout and "&quot;" not in found.stdout and "&amp;" not in found.stdout

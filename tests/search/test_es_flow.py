@@ -22,7 +22,8 @@ pytestmark = pytest.mark.integration
 
 def test_demo_into_elasticsearch_finds_accentless_queries_and_collapses_copies(es_url: str, tmp_path: Path) -> None:
     """`newsflow demo` with ELASTICSEARCH_URL: one hit for the friendly-government story,
-    and the republished festival story shown once with its copy counted."""
+    and the republished festival story shown once with its copy counted, in an index of the
+    demo's own beside the configured one, which it leaves alone."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(
         NEWSFLOW_DATA_DIR=str(tmp_path),
@@ -33,14 +34,21 @@ def test_demo_into_elasticsearch_finds_accentless_queries_and_collapses_copies(e
         run = subprocess.run(
             [sys.executable, "-m", "workers.cli", "demo"], env=env, capture_output=True, text=True, timeout=300
         )
+        # Its closing line searches the demo's index, with the configured one still set.
+        hint = run.stdout.strip().splitlines()[-1].strip() if run.returncode == 0 else "false"
+        again = subprocess.run(["sh", "-c", hint], env=env, capture_output=True, text=True, timeout=120)
     finally:
         # A real cluster keeps what the test wrote unless it is removed.
-        backend = ElasticsearchBackend.from_settings(
-            Settings(elasticsearch_url=es_url, elasticsearch_index=env["NEWSFLOW_ELASTICSEARCH_INDEX"])
-        )
-        backend.drop()
-        backend.close()
+        ours = env["NEWSFLOW_ELASTICSEARCH_INDEX"]
+        untouched: list[str] = []
+        for index in (f"{ours}-demo", ours):
+            backend = ElasticsearchBackend.from_settings(Settings(elasticsearch_url=es_url, elasticsearch_index=index))
+            if index == ours:
+                untouched = list(backend.owned_indices())
+            backend.drop()
+            backend.close()
     assert run.returncode == 0, run.stderr
+    assert not untouched, untouched
     out = run.stdout
     assert "failed:            0" in out
     friendly = out.split("$ newsflow search 'chinh quyen than thien'")[1].split("$ newsflow search")[0]
@@ -49,6 +57,8 @@ def test_demo_into_elasticsearch_finds_accentless_queries_and_collapses_copies(e
     festival = out.split("$ newsflow search 'le hoi gau tao'")[1]
     assert festival.splitlines()[1] == "1 result(s)"
     assert "(+1 duplicate(s))" in festival
+    assert again.returncode == 0, again.stderr
+    assert "1 result(s)" in again.stdout and "Chính quyền thân thiện" in again.stdout
 
 
 def test_articles_wait_while_the_search_backend_is_down_and_arrive_once_it_is_back(tmp_path: Path) -> None:

@@ -204,7 +204,9 @@ def test_prune_command_on_elasticsearch_says_what_it_removed(
     out = capsys.readouterr().out
     assert "removed 1 article(s)" in out and f"{es.alias}-{old_month}-v1: the whole index, 1 article(s)" in out
     assert [a.title for a in es.iter_all()] == ["Tin today"]
-    assert main(["prune", "--older-than", "0.5"]) == 1
+    with pytest.raises(SystemExit) as refused:  # too young to prune: a usage error
+        main(["prune", "--older-than", "0.5"])
+    assert refused.value.code == 2
 
 
 @pytest.mark.parametrize("kind", ["tantivy", "sqlite"])

@@ -77,3 +77,21 @@ def test_a_reindex_cut_short_leaves_the_old_index_in_use(tmp_path: Path) -> None
 def test_reindex_with_sqlite_chosen_is_a_usage_error(tmp_path: Path) -> None:
     done = newsflow(["reindex"], tmp_path, NEWSFLOW_SEARCH_BACKEND="sqlite")
     assert done.returncode == 2 and "sqlite" in done.stderr
+
+
+def test_reindex_of_an_empty_index_switches_to_an_empty_one(tmp_path: Path) -> None:
+    """A data directory whose index holds no article yet: reindex builds an empty index and
+    switches to it, never leaving the directory without one."""
+    settings = Settings(data_dir=tmp_path)
+    empty = TantivyBackend(settings.tantivy_path)
+    empty.ensure_ready()
+    empty.close()
+    done = newsflow(["reindex"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "0 article(s)" in done.stdout and "switched" in done.stdout
+    assert backend_name(settings) == "tantivy"
+    backend = TantivyBackend(settings.tantivy_path)
+    try:
+        assert backend.count() == 0
+    finally:
+        backend.close()

@@ -300,6 +300,7 @@ SYNTAX = [
     art("a", title="Flood warning", body="Heavy rain in the delta. Người dân sơ tán.", days=2),
     art("b", title="Flood season", body="Nothing heavy about the warning or the rain.", days=1),
     art("c", site="b.example", language="vi", title="Storm warning", body="Wind and rain.", days=0),
+    art("d", site="The Highland Herald", title="Tea harvest", body="Pickers on the hill.", days=3),
 ]
 
 
@@ -311,10 +312,14 @@ SYNTAX = [
         ('"nguoi dan" flood', ["a"]),
         ("flood -season", ["a"]),
         ('flood -"the warning"', ["a"]),
-        ("-flood", ["c"]),
+        ("-flood", ["c", "d"]),
         ("delta OR wind", ["a", "c"]),
         ("warning delta OR wind", ["a", "c"]),
         ("site:b.example warning", ["c"]),
+        ("site:B.Example", ["c"]),
+        ('site:"The Highland Herald"', ["d"]),
+        ('tea Site:"The Highland Herald', ["d"]),
+        ("site:the", []),
         ("lang:vi", ["c"]),
         ("warning lang:en", ["a", "b"]),
     ],

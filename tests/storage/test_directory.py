@@ -51,5 +51,7 @@ def test_prune_raw_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps
     assert main(["prune-raw", "--older-than", "60"]) == 0
     assert "pruned 1 raw page(s)" in capsys.readouterr().out
     assert not store.exists(ref)
-    assert main(["prune-raw", "--older-than", "0.5"]) == 1  # too young to prune: refused, clearly
-    assert "at least 1 day" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # too young to prune: a usage error
+        main(["prune-raw", "--older-than", "0.5"])
+    assert refused.value.code == 2
+    assert "is not a number of days from 1" in capsys.readouterr().err

@@ -10,10 +10,11 @@
     serve.py   serve                                      (the HTTP side: workers.api)
 
 Exit codes: 0 done; 1 the command failed (one line on stderr says why); 2 bad usage or
-settings; 75 Redis, the broker or the search backend does not answer, or another `run` holds
-the data directory (try again later); 130 and 143 interrupted by SIGINT and SIGTERM (`serve`
-and `run` exit 0: that is how they are stopped); 141 the reader of stdout went away
-(`newsflow export | head`).
+settings (a feeds file included); 75 Redis, the broker or the search backend does not answer,
+or another `run` or `demo` holds the data directory (try again later); 130 and 143 interrupted
+by SIGINT and SIGTERM (`serve` and `run` without `--once` exit 0, and so does `status
+--watch` on Ctrl-C: that is how they are stopped; `run --once` cut short has not done its
+work); 141 the reader of stdout went away (`newsflow export | head`).
 """
 
 from __future__ import annotations
@@ -169,6 +170,9 @@ def _configure_logging(verbose: bool) -> None:
         # The Elasticsearch client logs each retry of an unreachable node with its traceback;
         # the backend's own error says it once.
         logging.getLogger("elastic_transport").setLevel(logging.ERROR)
+        # trafilatura warns of each page it reads nothing in ("discarding data"), several times
+        # a page; the command's own line says what became of the page.
+        logging.getLogger("trafilatura").setLevel(logging.ERROR)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler])
 
 

@@ -7,6 +7,7 @@ imports this module, and `newsflow search` should not pay for what `newsflow run
 from __future__ import annotations
 
 import argparse
+import html
 import re
 import sys
 from collections.abc import Iterator
@@ -87,7 +88,7 @@ def print_page(page: SearchPage) -> None:
         day = (hit.published_at or "")[:10]
         print(f"{i}. {hit.title}  [{hit.site}, {day}]{others}")
         print(f"   {hit.url}")
-        snippet = re.sub(r"</?mark>", "*", hit.snippet)
+        snippet = html.unescape(re.sub(r"</?mark>", "*", hit.snippet))  # HTML for the page; text here
         print(f"   {snippet[:300]}")
 
 

@@ -27,7 +27,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fload = fsub.add_parser("load", help="register the feeds of a YAML file")
     fload.add_argument("file", type=Path, metavar="FILE", help="a feeds file (YAML), as `run --feeds` reads")
     fload.set_defaults(func=cmd_load)
-    fadd = fsub.add_parser("add", help="register a feed, or the feeds a site's home page announces")
+    fadd = fsub.add_parser(
+        "add",
+        help="register a feed, or the feeds a site's home page announces",
+        description=(
+            "Register a feed, or the feeds a site's home page announces. A feed registered already keeps its "
+            "schedule, and its site name, language and interval unless given here."
+        ),
+    )
     fadd.add_argument("url", help="a feed URL, or a site's page with <link rel=alternate> feeds")
     fadd.add_argument("--site", help="site name shown in search (default: the host)")
     fadd.add_argument("--language", help="language of the feed's articles, e.g. vi")
@@ -86,10 +93,26 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
         urls = [args.url] if args.no_discover else find_feeds(args.url, rt.polite_fetcher, settings.max_feed_bytes)
         if not urls:
             return fail(f"{args.url} is not a feed and announces none; give the feed's URL")
-        feeds = [FeedConfig(url=u, site=args.site, language=args.language, interval=args.interval) for u in urls]
+        feeds, said = [], []
+        for url in urls:
+            feed = FeedConfig(url=url, site=args.site, language=args.language, interval=args.interval)
+            known = scheduling.get_feed(rt.state, feed.id)
+            if known is not None:
+                # A feed registered already keeps what this command does not set (its site's
+                # name above all: articles, `--site` and the facets go by it).
+                given = {
+                    k: v
+                    for k, v in (("site", args.site), ("language", args.language), ("interval", args.interval))
+                    if v is not None
+                }
+                feed = known.model_copy(update={**given, "address": feed.address})
+                verb = "updated" if feed != known else "already registered:"
+            else:
+                verb = "added"
+            feeds.append(feed)
+            said.append(f"{verb} {feed.url}  (id {feed.id})")
         scheduling.register_feeds(rt.state, feeds, time.time())
-    for feed in feeds:
-        print(f"added {feed.url}  (id {feed.id})")
+    print("\n".join(said))
     return 0
 
 

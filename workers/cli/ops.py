@@ -8,7 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from workers.cli.common import fail, open_runtime, open_search
+from workers.cli.common import open_runtime, open_search
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -53,8 +53,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     pr.set_defaults(func=cmd_prune_raw)
 
 
+def _days(value: str) -> float:
+    """An argparse type: an age in days, at least 1 (recent pages are re-cleaned as sites are learned)."""
+    try:
+        days = float(value)
+    except ValueError:
+        days = 0.0
+    if not 1 <= days < 1e6:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days from 1")
+    return days
+
+
 def _older_than(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="age in days, at least 1")
+    parser.add_argument("--older-than", type=_days, required=True, metavar="DAYS", help="age in days, at least 1")
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -204,8 +215,6 @@ def cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
     """Delete the articles dated before the cutoff from the index (whole months on Elasticsearch)."""
     from datetime import UTC, datetime, timedelta
 
-    if args.older_than < 1:
-        return fail("--older-than must be at least 1 day")
     before = datetime.now(UTC) - timedelta(days=args.older_than)
     with open_search(settings) as search:
         pruned = search.prune(before, dry_run=args.dry_run)
@@ -225,8 +234,6 @@ def cmd_prune(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_prune_raw(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.storage import open_raw_store
 
-    if args.older_than < 1:
-        return fail("--older-than must be at least 1 day: recent pages are re-cleaned as sites are learned")
     store = open_raw_store(settings)
     files, freed = store.prune(args.older_than * 86400)
     days = args.older_than

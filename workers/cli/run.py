@@ -19,7 +19,16 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    run = sub.add_parser("run", help="start Redis (if embedded), workers and the scheduler")
+    run = sub.add_parser(
+        "run",
+        help="start Redis (if embedded), workers and the scheduler",
+        description=(
+            "Start Redis (if embedded), workers and the scheduler. The feeds file's feeds are registered (added, "
+            "or their settings updated); every registered feed that is not paused is polled, those added by "
+            "`feeds add`, `feeds import` or an earlier file too. A feed taken out of the file stays registered "
+            "until `newsflow feeds remove`."
+        ),
+    )
     run.add_argument(
         "--feeds", type=Path, metavar="FILE", help="feeds file (YAML); default: settings, then config/feeds.yaml"
     )
@@ -29,7 +38,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     run.set_defaults(func=cmd_run)
 
-    demo = sub.add_parser("demo", help="serve the bundled demo sites, ingest them and search")
+    demo = sub.add_parser(
+        "demo",
+        help="serve the bundled demo sites, ingest them and search",
+        description=(
+            "Serve the bundled demo sites on 127.0.0.1, ingest them and search. The demo starts from an empty "
+            "directory of its own, `<data dir>/demo`, with its own embedded Redis whatever REDIS_URL says. "
+            "Its articles go to the embedded index there, or, with ELASTICSEARCH_URL set, to an index of their "
+            "own in that cluster, `<elasticsearch_index>-demo`, beside yours. One demo at a time: a "
+            "second one, or one started while a command still uses the last demo's data, stops with exit "
+            "code 75 and removes nothing."
+        ),
+    )
     demo.set_defaults(func=cmd_demo)
 
 
@@ -46,6 +66,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         with RunProgress(rt) as progress:
             summary = run_pipeline(rt, feeds, once=True, timeout=args.timeout, on_start=progress.start)
     print_summary(summary)
+    if not summary["feeds"]:
+        print(
+            "newsflow: no feed to poll: list feeds in a feeds file (`--feeds FILE`, see "
+            "config/feeds.yaml), or register one with `newsflow feeds add URL`",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -115,6 +141,13 @@ class RunProgress:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.runlock import DemoDirectory
+
+    with DemoDirectory(settings.data_dir / "demo") as data_dir:
+        return _demo(settings, data_dir)
+
+
+def _demo(settings: Settings, data_dir: Path) -> int:
     from contextlib import ExitStack
 
     from demo import DEMO_QUERIES, demo_sites
@@ -123,15 +156,14 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.search.base import SearchQuery
     from workers.service import print_summary, run_pipeline
 
-    data_dir = settings.data_dir / "demo"
-    shutil.rmtree(data_dir, ignore_errors=True)
     demo_settings = settings.model_copy(
         update={
             "data_dir": data_dir,
             "redis_url": None,
             "redis_cluster": False,
             "broker_url": None,
-            "elasticsearch_url": settings.elasticsearch_url,
+            # With a cluster, an index of its own beside yours: never your articles' alias.
+            "elasticsearch_index": f"{settings.elasticsearch_index}-demo",
             "host_delay": 0.0,
             "allow_private_networks": "127.0.0.1/32",
         }
@@ -150,7 +182,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         for query in DEMO_QUERIES:
             print(f"\n$ newsflow search {query!r}")
             print_page(rt.search.search(SearchQuery(text=query, limit=5)))
-    again = f"NEWSFLOW_DATA_DIR={shlex.quote(str(data_dir))} {own_command()} search {shlex.quote(DEMO_QUERIES[0])}"
+    index = f"NEWSFLOW_ELASTICSEARCH_INDEX={shlex.quote(demo_settings.elasticsearch_index)} "
+    where = f"NEWSFLOW_DATA_DIR={shlex.quote(str(data_dir))} {index if settings.elasticsearch_url else ''}"
+    again = f"{where}{own_command()} search {shlex.quote(DEMO_QUERIES[0])}"
     print(f"\nData kept in {data_dir}; search it again with:\n  {again}")
     return 0
 

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="QUERY",
         help='words to find (accents optional); "exact phrase", -word, a OR b, site:S, lang:L',
     )
-    s.add_argument("--site", help="only this site (its host without www.)")
+    s.add_argument("--site", help="only this site: the name its feed gives it (`site`), else its host without www.")
     s.add_argument("--language", help="only this language code (en, vi, ...)")
     s.add_argument("--since", type=date, metavar="DATE", help="published on or after: YYYY-MM-DD or ISO 8601")
     s.add_argument("--until", type=date, metavar="DATE", help="published before: YYYY-MM-DD or ISO 8601")

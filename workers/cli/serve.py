@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import socket
 import sys
 from typing import TYPE_CHECKING
 
@@ -25,8 +26,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from workers.api import serve
 
-    with open_runtime(settings) as rt:
-        print(f"newsflow: serving search on http://{args.host}:{args.port}/", file=sys.stderr)
+    # Listen, and start the embedded Redis, before saying so: a port in use or a data directory
+    # the server cannot use stops `serve` at once with one line, rather than failing each request.
+    # (A Redis or Elasticsearch of its own that does not answer yet is an outage: the server
+    # starts, and /healthz and /metrics say so.)
+    try:
+        sock = socket.create_server((args.host, args.port))
+    except OSError as exc:
+        raise OSError(f"serve: cannot listen on {args.host} port {args.port}: {exc.strerror or exc}") from None
+    with sock, open_runtime(settings) as rt:
+        if not settings.redis_url:
+            _ = rt.redis_url  # the embedded Redis starts here
+        port = sock.getsockname()[1]
+        print(f"newsflow: serving search on http://{args.host}:{port}/", file=sys.stderr)
         with contextlib.suppress(KeyboardInterrupt):  # SIGINT or SIGTERM: the way a server is asked to stop
-            serve(rt, args.host, args.port)
+            serve(rt, args.host, port, sock)
     return 0
