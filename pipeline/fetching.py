@@ -56,6 +56,16 @@ NOT_FEED_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "
 _DEADLINE_SLACK = 0.05
 
 
+def refused_for(url: str, exc: AddressRefused) -> AddressRefused:
+    """The refusal `exc`, said of the page `url` that was asked for: a refusal met on the way (a
+    redirect's target, the host's robots.txt, a name that resolves to a refused address) names
+    what was refused after it."""
+    said = str(exc)
+    if said.startswith(f"fetch {url}: "):
+        return exc
+    return AddressRefused(f"fetch {url}: {said.removeprefix('fetch ')}")
+
+
 class AddressGuard:
     """Decides whether an IP address may be contacted."""
 
@@ -356,6 +366,8 @@ class Fetcher:
         try:
             with ExitStack() as held:
                 return self._fetch(url, accept, headers, max_bytes, allowed_types, on_new_host, held, deadline)
+        except AddressRefused as exc:
+            raise refused_for(url, exc) from None
         finally:
             _deadline.reset(token)
 

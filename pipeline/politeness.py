@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from pipeline.errors import (
+    AddressRefused,
     DeadlineExceeded,
     HostBusy,
     HTTPStatusError,
@@ -39,7 +40,7 @@ from pipeline.errors import (
     TooLarge,
     TransientError,
 )
-from pipeline.fetching import Fetcher, FetchResult
+from pipeline.fetching import Fetcher, FetchResult, refused_for
 from pipeline.settings import Settings, SettingsView, setting
 from pipeline.state.hosts import HostStore
 
@@ -260,6 +261,8 @@ class Politeness:
         try:
             result = fetcher.fetch(robots_url, accept="text/plain", max_bytes=ROBOTS_MAX_BYTES, allowed_types=None)
             body = result.body
+        except AddressRefused as exc:
+            raise refused_for(url, exc) from None  # the page's refusal, met at its robots.txt
         except HTTPStatusError:
             body = b""  # 4xx: no robots.txt, everything allowed (RFC 9309 2.3.1.3)
         except TooLarge:

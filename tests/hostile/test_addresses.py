@@ -148,8 +148,10 @@ def test_redirect_to_an_odd_spelling_is_refused(listener_v4: Listener, fetcher: 
     }
     with SiteServer(tmp_path, routes=routes) as allowed:
         for path in routes:
-            with pytest.raises(AddressRefused):
+            with pytest.raises(AddressRefused) as refused:
                 fetcher.fetch(allowed.base + path)
+            # Said of the page asked for, naming the target it was sent to.
+            assert str(refused.value).startswith(f"fetch {allowed.base + path}: http://"), refused.value
     assert listener_v4.connections == 0
 
 
@@ -177,4 +179,24 @@ def test_polite_fetch_refuses_odd_spellings_in_one_line(runtime: Runtime, listen
             with pytest.raises(AddressRefused) as refused:
                 runtime.politeness.fetch(url, runtime.fetcher)
             assert "\n" not in str(refused.value)
+            # Said of the page, though its robots.txt is what was asked for first.
+            assert str(refused.value).startswith(f"fetch {url}: ") and "robots.txt" in str(refused.value)
         assert listener_v4.connections == 0 and other.connections == 0
+
+
+@pytest.mark.integration
+def test_a_name_that_resolves_to_a_refused_address_is_said_of_the_page(listener_v4: Listener) -> None:
+    """`localhost` resolves to loopback addresses; with nothing allowed, the refusal names the
+    page asked for, then the name and what it resolved to, in one line, and dials nothing."""
+    from pipeline.fetching import AddressGuard, FetchLimits
+
+    fetcher = Fetcher(FetchLimits(read_timeout=5.0, total_timeout=10.0), AddressGuard())
+    url = f"http://localhost:{listener_v4.port}/a.html"
+    try:
+        with pytest.raises(AddressRefused) as refused:
+            fetcher.fetch(url)
+    finally:
+        fetcher.close()
+    message = str(refused.value)
+    assert message.startswith(f"fetch {url}: localhost resolves to ") and "\n" not in message
+    assert listener_v4.connections == 0
