@@ -1,4 +1,5 @@
-# One image for every newsflow service (workers, beat, flower, api); docker-compose.yml picks the command.
+# One image for every newsflow service (workers, beat, api; Flower runs from its upstream image);
+# docker-compose.yml picks the command.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -155,6 +155,7 @@ class Importer:
                 self.import_file(source)
             except PermanentError as exc:
                 self.tally.errors.append(str(exc))
+                self.state.imports.fail(source.id, str(exc))
         return self.tally
 
     def import_file(self, source: ImportSource) -> None:

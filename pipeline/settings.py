@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "newsflow.yaml"
@@ -85,89 +85,89 @@ class Settings(BaseSettings):
 
     feeds_file: Path | None = None
     """Feeds file used when `newsflow run` gets no `--feeds`."""
-    feed_interval: float = 900.0
+    feed_interval: float = Field(default=900.0, gt=0)
     """Poll interval, in seconds, that a feed which does not set one starts from; it then adapts
     to how often the feed publishes (about one new item a poll)."""
-    feed_min_interval: float = 120.0
+    feed_min_interval: float = Field(default=120.0, gt=0)
     """Lower bound of the adaptive poll interval, in seconds: a busy feed is polled no more
     often than this."""
-    feed_max_interval: float = 6 * 3600.0
+    feed_max_interval: float = Field(default=6 * 3600.0, gt=0)
     """Upper bound of the adaptive poll interval, in seconds: a quiet feed is polled at least
     this often (a Retry-After may exceed it)."""
-    feed_error_backoff_max: float = 6 * 3600.0
+    feed_error_backoff_max: float = Field(default=6 * 3600.0, gt=0)
     """Longest wait between two polls of a failing feed, in seconds. Errors slow a feed down
     up to this, never stop it."""
-    feed_verify_every: int = 12
+    feed_verify_every: int = Field(default=12, ge=0)
     """Every this many 304 answers in a row, a feed is polled without validators, to notice an
     ETag or Last-Modified that stays put while the feed changes. 0 never checks."""
 
-    connect_timeout: float = 10.0
+    connect_timeout: float = Field(default=10.0, gt=0)
     """Seconds to open a connection to a site."""
-    read_timeout: float = 20.0
+    read_timeout: float = Field(default=20.0, gt=0)
     """Seconds to wait for each read from a site."""
-    total_timeout: float = 60.0
+    total_timeout: float = Field(default=60.0, gt=0)
     """Seconds for a whole request, name lookup included: bounds a server that drips its answer."""
-    max_page_bytes: int = 5 * 1024 * 1024
+    max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     """Larger pages are refused (streamed, so the cap holds without a Content-Length)."""
-    max_feed_bytes: int = 10 * 1024 * 1024
+    max_feed_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     """Larger feeds are refused."""
-    max_redirects: int = 5
+    max_redirects: int = Field(default=5, ge=0)
     """Redirects followed for one request; each target is checked like the first address."""
     user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
     """The User-Agent sent with every request."""
-    host_delay: float = 1.0
+    host_delay: float = Field(default=1.0, ge=0)
     """Minimum seconds between two requests to one host, across all workers. 0 disables."""
-    host_burst: int = 1
+    host_burst: int = Field(default=1, ge=1)
     """Requests a host that has been left alone may get back to back (token bucket size)."""
-    host_max_concurrency: int = 2
+    host_max_concurrency: int = Field(default=2, ge=0)
     """Requests in flight at once to one host, across all workers. 0 disables the cap."""
-    host_max_wait: float = 10.0
+    host_max_wait: float = Field(default=10.0, ge=0)
     """A worker sleeps for a host's next slot up to this many seconds; longer, the work waits in
     the ledger until the host may be asked, instead of holding the worker."""
-    host_busy_backoff: float = 60.0
+    host_busy_backoff: float = Field(default=60.0, ge=0)
     """Back-off for a host answering 429 or 503 without Retry-After, in seconds."""
-    max_retry_after: float = 6 * 3600.0
+    max_retry_after: float = Field(default=6 * 3600.0, ge=0)
     """A Retry-After longer than this (seconds) is cut to it: a broken header cannot park a
     host for a year."""
     obey_robots: bool = True
     """Fetch, cache and obey robots.txt (Disallow, Allow, Crawl-delay). Only turn it off for
     your own sites."""
-    robots_ttl: float = 86400.0
+    robots_ttl: float = Field(default=86400.0, ge=0)
     """Seconds a fetched robots.txt is trusted before it is fetched again."""
-    robots_error_ttl: float = 600.0
+    robots_error_ttl: float = Field(default=600.0, ge=0)
     """Seconds a host whose robots.txt answered 5xx or could not be reached is left alone."""
-    max_crawl_delay: float = 60.0
+    max_crawl_delay: float = Field(default=60.0, ge=0)
     """A robots.txt Crawl-delay longer than this (seconds) is cut to it."""
     allow_private_networks: str = ""
     """Comma-separated CIDRs the fetcher may contact besides public addresses, e.g.
     `127.0.0.1/32,10.0.0.0/8`. Empty: public addresses only."""
 
-    max_retries: int = 5
+    max_retries: int = Field(default=5, ge=0)
     """Retries of a transient failure before it is dead-lettered."""
-    retry_backoff_max: float = 600.0
+    retry_backoff_max: float = Field(default=600.0, ge=0)
     """Cap of the exponential backoff between two retries, in seconds."""
-    visibility_timeout: int = 900
+    visibility_timeout: int = Field(default=900, ge=1)
     """Seconds before kombu itself delivers again a message taken by a vanished worker. Only a
     backstop: no task holds a message longer than one run (retries and deferrals wait in the
     work ledger, not in a worker), and the reconciler restores lost messages much sooner."""
-    work_lease: float = 300.0
+    work_lease: float = Field(default=300.0, gt=0)
     """Seconds a worker may run one work item before the item is presumed lost (its worker hung
     or died unnoticed) and published again. Longer than any fetch or clean can take."""
-    work_grace: float = 20.0
+    work_grace: float = Field(default=20.0, ge=0)
     """Seconds a published item may be missing from the broker (not queued, not held by a
     worker) before the reconciler publishes it again."""
-    reconcile_interval: float = 10.0
+    reconcile_interval: float = Field(default=10.0, gt=0)
     """Seconds between two reconciliations (publish deferred work that is due, restore lost
     messages) by the scheduler; `run` reconciles every second or two on its own."""
-    index_patience: float = 60.0
+    index_patience: float = Field(default=60.0, ge=0)
     """Seconds `run --once` keeps offering pending documents to a search backend that does not
     take them, once all other work is done; then it ends and says how many wait."""
-    redis_patience: float = 300.0
+    redis_patience: float = Field(default=300.0, ge=0)
     """Seconds a task, the scheduler or `run` waits for an unreachable Redis before giving up
     (a task then leaves its work to the ledger; `run` stops with a clear message)."""
-    worker_restart_limit: int = 10
+    worker_restart_limit: int = Field(default=10, ge=1)
     """A worker process that dies is restarted; this many deaths within ten minutes stop `run`."""
-    index_batch_size: int = 200
+    index_batch_size: int = Field(default=200, ge=1)
     """Articles per bulk request to the search backend."""
     index_linger: float = Field(default=0.5, ge=0.0, le=10.0)
     """Seconds an index batch waits for more articles when fewer than a batch are pending, so
@@ -239,6 +239,33 @@ class Settings(BaseSettings):
                 f"NEWSFLOW_BROKER_URL: {what}; name the broker's Redis with a redis://, rediss:// or unix:// URL"
             )
         return value or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        scheme, sep, _ = (value or "").partition("://")
+        if value and (not sep or scheme not in ("redis", "rediss", "unix")):
+            what = f"{scheme}:// is not Redis" if sep else "not a URL"  # the rest may hold a password
+            raise ValueError(f"REDIS_URL: {what}; give a redis://, rediss:// or unix:// URL, or unset it")
+        return value or None
+
+    @field_validator("elasticsearch_url")
+    @classmethod
+    def _check_elasticsearch_url(cls, value: str | None) -> str | None:
+        scheme, sep, rest = (value or "").partition("://")
+        if value and (not sep or scheme not in ("http", "https") or not rest.strip("/")):
+            what = f"{scheme}:// is not HTTP" if sep and scheme not in ("http", "https") else "not a URL"
+            raise ValueError(f"ELASTICSEARCH_URL: {what}; give the cluster's http:// or https:// URL, or unset it")
+        return value or None
+
+    @model_validator(mode="after")
+    def _check_intervals(self) -> Self:
+        if self.feed_min_interval > self.feed_max_interval:
+            raise ValueError(
+                f"NEWSFLOW_FEED_MIN_INTERVAL ({self.feed_min_interval:g} s) is above "
+                f"NEWSFLOW_FEED_MAX_INTERVAL ({self.feed_max_interval:g} s)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_cluster(self) -> Self:
@@ -380,3 +407,20 @@ def parse_location(value: str) -> tuple[str, str] | None:
     if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):
         raise ValueError(f"NEWSFLOW_RAW_STORE: {bucket!r} in {value!r} is not an S3 bucket name")
     return bucket, prefix.strip("/")
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """A settings error in one line, each problem led by the variable that sets it (never its
+    value: some hold passwords)."""
+    said = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        name = str(error["loc"][0]) if error["loc"] else ""
+        field = Settings.model_fields.get(name)
+        if field is None:
+            said.append(message)
+            continue
+        alias = field.validation_alias
+        variable = alias.choices[0] if isinstance(alias, AliasChoices) else f"NEWSFLOW_{name.upper()}"
+        said.append(message if message.startswith(str(variable)) else f"{variable}: {message[:1].lower()}{message[1:]}")
+    return "; ".join(said)

@@ -110,7 +110,7 @@ def read_warc(
     records = ArchiveIterator(fh, ensure_http_headers=False)
     offset = start
     try:
-        for record in records:
+        for record in _each(records):
             if record.format != "warc":  # warcio reads most lines of text as an ARC record
                 raise ArchiveLoadFailed(f"a record of {record.format or 'no known'} format, not WARC")
             found = _read_record(record, max_bytes, accept)
@@ -128,6 +128,20 @@ def read_warc(
     if offset < size and (size - offset > 64 or fh.read(64).strip()):
         left = size - offset
         raise PermanentError(f"{where}: cut short: {left} byte(s) after the last whole record, at byte {offset}")
+
+
+def _each(records: ArchiveIterator) -> Iterator[Any]:
+    """warcio's records; a record whose headers warcio trips over (a response with no
+    WARC-Target-URI raises AttributeError inside it) is a record it cannot read."""
+    it = iter(records)
+    while True:
+        try:
+            record = next(it)
+        except StopIteration:
+            return
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            raise ArchiveLoadFailed(f"malformed record headers ({type(exc).__name__} in warcio)") from None
+        yield record
 
 
 def _read_record(
@@ -177,5 +191,8 @@ def _charset(content_type: str) -> str | None:
     return None
 
 
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
+def _first_line(exc: Exception, limit: int = 160) -> str:
+    """warcio's complaint in one short line: it quotes the bytes it met, binary ones too."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0].strip()
+    shown = "".join(c if c.isprintable() else "?" for c in line[:limit])
+    return shown + ("…" if len(line) > limit else "")

@@ -233,7 +233,9 @@ def create_app(rt: Runtime) -> FastAPI:
         )
         return rt.search.search(query).to_json()
 
-    @route("/api/articles/{doc_id}", response_model=Article, responses=errors, summary="One article")
+    missing = {404: {"model": ErrorAnswer, "description": "No article has this id."}}
+
+    @route("/api/articles/{doc_id}", response_model=Article, responses={**errors, **missing}, summary="One article")
     def article(doc_id: str) -> Article:
         found = rt.search.get(doc_id)
         if found is None:
@@ -263,7 +265,10 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = f"no route {request.url.path}" if exc.status_code == 404 else str(exc.detail)
-        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # every route answers both (`get_and_head`): the first match names only its own
+            headers = {**(headers or {}), "Allow": "GET, HEAD"}
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
 
     # Every route's latency histogram is there from the start, at zero.
     routes = sorted({r.path for r in app.routes if isinstance(r, APIRoute)})

@@ -28,6 +28,7 @@ import functools
 import hashlib
 import operator
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Collection
@@ -71,18 +72,31 @@ _MACHINE_TEXT = re.compile(
 )
 _CAPTION_CLASS = re.compile(r"caption|epigraf|legend|l[ée]gende|bildunterschrift|chu-?thich|keterangan", re.I)
 # Comments and processing instructions out: left in, they change what the extractor picks.
-_PARSER = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
-# Every element an HtmlElement, chosen inside lxml: lxml.html's own lookup calls back into
-# Python for each element the code touches (form and input classes we never use), and that
-# callback was a tenth of the cleaning time.
-_PARSER.set_element_class_lookup(
-    etree.ElementDefaultClassLookup(
-        element=lxml_html.HtmlElement,
-        comment=lxml_html.HtmlComment,
-        pi=lxml_html.HtmlProcessingInstruction,
-        entity=lxml_html.HtmlEntity,
-    )
-)
+# `huge_tree`: libxml2 otherwise stops reading at 256 levels of nesting, and a story inside
+# 300 `<div>`s was lost as "no article text". With it, 2,048 levels (`_too_deep` says when a
+# page goes deeper); the byte cap on pages bounds the rest of what the option lifts.
+_PARSERS = threading.local()  # one per thread: a parser's error log tells of its own last page
+
+
+def _parser() -> lxml_html.HTMLParser:
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False, huge_tree=True)
+        # Every element an HtmlElement, chosen inside lxml: lxml.html's own lookup calls back into
+        # Python for each element the code touches (form and input classes we never use), and that
+        # callback was a tenth of the cleaning time.
+        parser.set_element_class_lookup(
+            etree.ElementDefaultClassLookup(
+                element=lxml_html.HtmlElement,
+                comment=lxml_html.HtmlComment,
+                pi=lxml_html.HtmlProcessingInstruction,
+                entity=lxml_html.HtmlEntity,
+            )
+        )
+        _PARSERS.parser = parser
+    return parser
+
+
 MAX_CAPTION_CHARS = 400
 MIN_BOILERPLATE_CHARS = 20
 REPEAT_MIN_CHARS = 80
@@ -415,9 +429,14 @@ def read_page(
         raise Dropped("not_html", f"clean {url}: the body is {kind}, not an HTML page; not cleaned")
     text = decode_html(body, charset)
     try:
-        root = lxml_html.document_fromstring(text, parser=_PARSER)
+        parser = _parser()
+        root = lxml_html.document_fromstring(text, parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise PermanentError(f"clean {url}: HTML cannot be parsed ({exc})") from None
+    if _too_deep(parser):
+        raise PermanentError(
+            f"clean {url}: HTML nested more than 2,048 elements deep, past what the parser reads; not cleaned"
+        )
     truncated = {"page_elements": cut_tree(root, limits.page_elements)}
     if count_nodes(root) > MAX_PAGE_LINKS:
         truncated["links_unread"] = max(0, sum(1 for _ in root.iter("a")) - MAX_PAGE_LINKS)
@@ -716,7 +735,7 @@ def _whole_page_reading(body: bytes, charset: str | None, url: str, limits: Page
     wcxb-dev (forums 2.6 points of F1) and brought in more of what they should not hold. And
     the cascade reads the page however many elements it has, up to `limits.page_elements`:
     read by the fast path, a large catalogue or documentation page lost most of its text."""
-    root = lxml_html.document_fromstring(decode_html(body, charset), parser=_PARSER)
+    root = lxml_html.document_fromstring(decode_html(body, charset), parser=_parser())
     cut_tree(root, limits.page_elements)
     return _trafilatura(root, url, fast=False) or _trafilatura(root, url, fast=True)
 
@@ -814,6 +833,11 @@ def _both_readings(fast: str, full: str) -> str:
     if sum(len(line) for line in lines if line in full) >= CASCADE_KEEPS_SHARE * len(fast):
         return full
     return f"{fast}\n{full}"
+
+
+def _too_deep(parser: etree.HTMLParser) -> bool:
+    """Whether the last page `parser` read went past its nesting limit (what lay deeper is lost)."""
+    return any(e.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for e in parser.error_log)
 
 
 def _trafilatura(root: lxml_html.HtmlElement, url: str, *, fast: bool) -> str:

@@ -591,6 +591,8 @@ def _collapse(rows: list[_Row]) -> list[_Row]:
 def _offset_of(cursor: list[Any] | None) -> int:
     if not cursor:
         return 0
-    if len(cursor) != 2 or cursor[0] != OFFSET or not isinstance(cursor[1], int) or cursor[1] < 0:
-        raise ValueError(f"search cursor {cursor!r} was not made by the embedded (Tantivy) index")
+    # This index never hands out an offset past MAX_OFFSET: a larger one was not made here, and
+    # asking Tantivy for that many hits would allocate their room (terabytes) before any answer.
+    if len(cursor) != 2 or cursor[0] != OFFSET or not isinstance(cursor[1], int) or not 0 <= cursor[1] <= MAX_OFFSET:
+        raise ValueError(f"search cursor {str(cursor)[:80]} was not made by the embedded (Tantivy) index")
     return int(cursor[1])

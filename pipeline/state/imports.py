@@ -179,6 +179,15 @@ class ImportStore:
         pipe.zadd(keys.IMPORTS, {import_id: self.seen.now()})
         pipe.execute()
 
+    def fail(self, import_id: str, error: str) -> None:
+        """The file broke at some record: what came before was handed on; `status` says where
+        it stopped and why, rather than "running", until the file is imported again."""
+        pipe = self.r.pipeline(transaction=True)
+        key = keys.import_state(import_id)
+        pipe.hset(key, mapping={"state": "stopped", "error": error[:300], "updated": repr(self.seen.now())})
+        pipe.zadd(keys.IMPORTS, {import_id: self.seen.now()})
+        pipe.execute()
+
     def all(self) -> list[dict[str, str]]:
         """Every import known, the most recently moved first, each with its `id`."""
         ids = [text(i) for i in self.r.zrevrange(keys.IMPORTS, 0, -1) if isinstance(i, bytes | str)]
@@ -213,8 +222,10 @@ def describe(state: Mapping[str, str]) -> str:
     offset = int(state.get("offset") or 0)
     share = f" ({offset / size:.0%})" if size else ""
     skipped = skip_counts(state)
+    stopped = f"; stopped: {state['error']}" if state.get("state") == "stopped" and state.get("error") else ""
     return (
         f"{state.get('file', '?')}: {state.get('state', '?')}, read {offset:,} of {size:,} bytes{share},"
         f" {int(state.get('records') or 0):,} records, {int(state.get('queued') or 0):,} pages queued"
         + (", skipped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(skipped.items())) if skipped else "")
+        + stopped
     )

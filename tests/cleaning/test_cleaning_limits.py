@@ -189,3 +189,24 @@ def test_any_mix_of_markup_and_bytes_cleans_or_is_dropped_within_bounds(
         assert len(cleaned.title) <= DEFAULT_LIMITS.title_chars
         assert len(cleaned.body) <= DEFAULT_LIMITS.body_chars
         assert "\x00" not in cleaned.body + cleaned.title
+
+
+def test_a_story_nested_hundreds_of_boxes_deep_is_read() -> None:
+    """libxml2 reads 256 levels unless told otherwise: a story inside 600 `<div>`s (a page
+    builder's, or unclosed tags) is read whole, and one past the parser's 2,048 levels is
+    refused as such, not dropped as a page without text."""
+
+    def nested(depth: int) -> bytes:
+        paras = "".join(f"<p>{p}</p>" for p in STORY)
+        return (
+            "<!DOCTYPE html><html lang='en'><head><title>Council backs the new footbridge</title></head><body>"
+            + "<div>" * depth
+            + f"<h1>Council backs the new footbridge</h1>{paras}"
+            + "</div>" * depth
+            + "</body></html>"
+        ).encode()
+
+    cleaned = clean_page(nested(600), URL)
+    assert all(p in cleaned.body for p in STORY)
+    with pytest.raises(PermanentError, match="nested more than 2,048 elements deep"):
+        clean_page(nested(3000), URL)

@@ -127,3 +127,26 @@ def test_export_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> N
     )
     assert pipeline.stderr == ""
     assert pipeline.returncode == 141
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("NEWSFLOW_INDEX_BATCH_SIZE", "-1", "NEWSFLOW_INDEX_BATCH_SIZE: input should be greater than or equal to 1"),
+        ("NEWSFLOW_MAX_PAGE_BYTES", "-1", "NEWSFLOW_MAX_PAGE_BYTES: input should be greater than or equal to 1"),
+        ("NEWSFLOW_TOTAL_TIMEOUT", "-1", "NEWSFLOW_TOTAL_TIMEOUT: input should be greater than 0"),
+        ("NEWSFLOW_READ_TIMEOUT", "soon", "NEWSFLOW_READ_TIMEOUT: input should be a valid number"),
+        ("NEWSFLOW_FEED_MIN_INTERVAL", "99999", "NEWSFLOW_FEED_MIN_INTERVAL (99999 s) is above"),
+        ("REDIS_URL", "localhost", "REDIS_URL: not a URL"),
+        ("REDIS_URL", "http://user:secret@redis:6379", "REDIS_URL: http:// is not Redis"),
+        ("ELASTICSEARCH_URL", "es-node", "ELASTICSEARCH_URL: not a URL"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_the_variable(tmp_path: Path, variable: str, value: str, said: str) -> None:
+    """A value a setting cannot take stops every command before it does anything: exit 2, one
+    line that names the variable and never echoes the value (it may hold a password)."""
+    done = newsflow(["status"], tmp_path, **{variable: value})
+    assert done.returncode == 2, done.stderr
+    assert_one_line(done)
+    assert done.stderr.startswith("newsflow: bad settings: ") and said in done.stderr, done.stderr
+    assert "secret" not in done.stderr and "pydantic" not in done.stderr

@@ -159,3 +159,17 @@ def test_sources_are_the_files_named_and_those_under_directories(tmp_path: Path)
         find_sources([tmp_path / "empty"], ImportFilters())
     with pytest.raises(PermanentError, match="no such file"):
         find_sources([tmp_path / "missing.warc"], ImportFilters())
+
+
+def test_a_response_record_without_a_target_uri_is_a_clear_error(tmp_path: Path) -> None:
+    """A response record with no WARC-Target-URI trips warcio over (AttributeError inside it):
+    read as a record that cannot be read, naming the file and the offset, so an import names
+    the file and goes on with the next one."""
+    path = tmp_path / "hand-made.warc"
+    path.write_bytes(
+        b"WARC/1.0\r\nWARC-Type: response\r\nWARC-Date: 2025-01-01T00:00:00Z\r\n"
+        b"Content-Type: application/http; msgtype=response\r\nContent-Length: 9999\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><p>Tin</p></html>\r\n\r\n"
+    )
+    with path.open("rb") as fh, pytest.raises(PermanentError, match=r"hand-made\.warc: .*byte 0: malformed record"):
+        list(read_warc(fh, where=str(path)))

@@ -125,6 +125,11 @@ def test_a_broken_archive_is_one_clear_line_and_exit_1(tmp_path: Path) -> None:
     queued = int(line_of(run.stdout, "pages queued"))
     assert 4 <= queued < 12
     assert len(exported(data)) == queued
+    # `status` says where each file stopped and why, not that it still runs.
+    status = newsflow(["status"], data)
+    assert f"import stopped: {notes}: stopped, " in status.stdout, status.stdout
+    assert f"import stopped: {cut}: stopped, " in status.stdout and "; stopped: " in status.stdout
+    assert "import in progress" not in status.stdout
 
 
 def test_export_then_import_into_a_fresh_data_directory_gives_the_same_articles(tmp_path: Path) -> None:

@@ -74,6 +74,10 @@ def test_a_cursor_pages_through_every_hit_once(api: httpx.Client) -> None:
         ({"q": "x", "limit": "many"}, "limit"),
         ({"since": "last tuesday"}, "since"),
         ({"cursor": "{not json"}, "cursor"),
+        # Offsets this index never hands out: asking for them must not reach the engine.
+        ({"cursor": '["offset", 2147483648]'}, "cursor"),
+        ({"cursor": '["offset", 99999999999999999999]'}, "cursor"),
+        ({"cursor": '["offset", -1]'}, "cursor"),
         ({"all": "perhaps"}, "all"),
     ],
 )
@@ -115,6 +119,14 @@ def test_head_answers_like_get_without_a_body(api: httpx.Client, path: str) -> N
     assert head.content == b""
 
 
+def test_another_method_is_a_json_405_that_names_get_and_head(api: httpx.Client) -> None:
+    """A route asked with POST (or DELETE) answers 405 in JSON, allowing what it answers."""
+    for method in ("POST", "DELETE"):
+        resp = api.request(method, "/api/search")
+        assert resp.status_code == 405 and resp.json()["error"]
+        assert resp.headers["allow"] == "GET, HEAD"
+
+
 def test_openapi_schema_and_docs_describe_the_search_route(api: httpx.Client) -> None:
     """/openapi.json documents /api/search with its parameters and answer; /docs renders it."""
     schema = api.get("/openapi.json").json()
@@ -124,6 +136,7 @@ def test_openapi_schema_and_docs_describe_the_search_route(api: httpx.Client) ->
     answer = schema["components"]["schemas"][answer_ref.rsplit("/", 1)[1]]
     assert {"total", "hits", "next_cursor", "facets"} <= answer["properties"].keys()
     assert {"/api/articles/{doc_id}", "/healthz", "/metrics", "/"} <= schema["paths"].keys()
+    assert "404" in schema["paths"]["/api/articles/{doc_id}"]["get"]["responses"]  # an unknown id
     for docs in (api.get("/docs"), api.get("/redoc")):
         assert docs.status_code == 200 and "/openapi.json" in docs.text
 

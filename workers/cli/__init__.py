@@ -48,10 +48,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return EX_USAGE
-    from pipeline.settings import Settings
+    from pydantic import ValidationError
+
+    from pipeline.settings import Settings, describe_invalid
 
     try:
         settings = Settings.load()
+    except ValidationError as exc:
+        print(f"newsflow: bad settings: {describe_invalid(exc)}", file=sys.stderr)
+        return EX_USAGE
     except ValueError as exc:
         print(f"newsflow: bad settings: {exc}", file=sys.stderr)
         return EX_USAGE

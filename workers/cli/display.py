@@ -185,7 +185,10 @@ def status_view(report: dict[str, Any]) -> RenderableType:
             events.add_row(timestamp(event["at"]), event["message"])
         parts.append(events)
     if report.get("imports"):
-        imports = Table(title="Imports in progress (the same `newsflow import` goes on)", show_header=False)
+        imports = Table(
+            title="Imports in progress or stopped at a broken record (the same `newsflow import` goes on)",
+            show_header=False,
+        )
         imports.add_column("import", overflow="fold")
         for state in report["imports"]:
             imports.add_row(describe_import(state))
@@ -231,7 +234,7 @@ def print_status(report: dict[str, Any]) -> None:
     for event in report["events"][:5]:
         print(f"  {timestamp(event['at'])} {event['message']}")
     for state in report.get("imports") or []:
-        print(f"import in progress: {describe_import(state)}")
+        print(f"import {'stopped' if state.get('state') == 'stopped' else 'in progress'}: {describe_import(state)}")
     print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(report["stats"].items())))
     print_feeds(report["feeds"])
 
