@@ -165,18 +165,24 @@ return out
 """
 )
 
-# KEYS: work, sent, unpublished, live. ARGV: now, then ids. The broker took these items'
-# messages: each still in the ledger (and not waiting) is published now.
+# KEYS: sent, unpublished, live. ARGV: now, then which set an item must be in, then ids. Each
+# item in it is counted published now, and its id returned. `sent` (any item still in the
+# ledger and not waiting): the broker took these items' messages. `unpublished` (a claim): of
+# these items, those recorded and not yet published; the caller, and no other publisher,
+# sends their messages.
 _PUBLISHED = """
-for i = 2, #ARGV do
+local out, must = {}, KEYS[1]
+if ARGV[2] == 'unpublished' then must = KEYS[2] end
+for i = 3, #ARGV do
   local id = ARGV[i]
-  if redis.call('ZSCORE', KEYS[2], id) then
-    redis.call('ZADD', KEYS[2], ARGV[1], id)
-    redis.call('ZREM', KEYS[3], id)
-    redis.call('ZADD', KEYS[4], 0, id)
+  if redis.call('ZSCORE', must, id) then
+    redis.call('ZADD', KEYS[1], ARGV[1], id)
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('ZADD', KEYS[3], 0, id)
+    out[#out + 1] = id
   end
 end
-return 0
+return out
 """
 
 # KEYS: sent, unpublished, live. ARGV: ids. An item recorded by a newsflow before `work:live`
@@ -291,7 +297,18 @@ class WorkLedger:
     def mark_sent(self, ids: Iterable[str], now: float) -> None:
         """The broker took these items' messages: they are published (those still recorded)."""
         for part, group in self.by_part(ids).items():
-            self._published(keys=[part.work, part.work_sent, part.work_unpub, part.work_live], args=[repr(now), *group])
+            self._published(keys=[part.work_sent, part.work_unpub, part.work_live], args=[repr(now), "sent", *group])
+
+    def claim_unpublished(self, ids: Iterable[str], now: float) -> set[str]:
+        """Of these items, those still recorded as not published, counted published now: the
+        caller sends their messages. Of two publishers of one item (a stage still sending a
+        long batch, the reconciler that finds it unpublished past the grace), one claims it."""
+        claimed: set[str] = set()
+        for part, group in self.by_part(ids).items():
+            ledger = [part.work_sent, part.work_unpub, part.work_live]
+            reply = self._published(keys=ledger, args=[repr(now), "unpublished", *group])
+            claimed.update(text(i) for i in reply)
+        return claimed
 
     def claim_due(self, ids: Iterable[str], now: float) -> list[WorkItem]:
         """Of these deferred items, those still due by `now`, recorded again: the caller

@@ -89,7 +89,7 @@ def test_a_held_message_of_a_dead_node_goes_back_at_once(broker: StateStore) -> 
 def test_a_message_held_once_the_ledger_is_empty_is_flushed(broker: StateStore) -> None:
     """The end of run --once: a message still held after all work ended goes back (an ack lost)."""
     (item,) = _items(1, "flush")
-    publish(broker, [item])
+    publish(broker, [item], claim=False)  # a message of no ledger item: nothing to claim
     with app.connection_for_read() as conn:
         take(conn)
         assert flush_held(broker, older_than=60) == 0
@@ -124,3 +124,25 @@ def test_items_of_an_earlier_ledger_layout_are_published_once(broker: StateStore
     assert fresh.work.adopt_earlier_layout() == 0
     assert reconcile(fresh, grace=GRACE, lease=LEASE, now=now + GRACE).republished == 1
     assert fresh.broker.queued_ids(QUEUE) == {item.id}
+
+
+def test_a_long_batch_and_the_reconciler_publish_each_item_once(broker: StateStore) -> None:
+    """A stage still sending a long batch when the reconciler finds its tail unpublished past
+    the grace: each item is claimed by one publisher, so each message goes once. (Marked only at
+    the end of the batch, a feed of 3,000 new links had 2,231 of them fetched twice.)"""
+    items = _items(250, "claim")
+    now = time.time()
+    broker.work.record(items, now)
+    # The reconciler comes first for the tail, as it does while a busy worker sends the head.
+    done = reconcile(broker, grace=GRACE, lease=LEASE, now=now + GRACE)
+    assert done.republished == 250 and len(broker.broker.queued_ids(QUEUE)) == 250
+    # The stage's own publish then finds nothing left to send...
+    assert publish(broker, items) == 0
+    messages = broker.broker.r.llen(QUEUE)
+    assert messages == 250
+    # ... and a batch claimed in part sends only the rest.
+    more = _items(30, "claim-more")
+    broker.work.record(more, now)
+    assert broker.work.claim_unpublished([i.id for i in more[:10]], now) == {i.id for i in more[:10]}
+    assert publish(broker, more) == 20
+    assert broker.work.unpublished(now + GRACE) == {}
