@@ -96,7 +96,11 @@ def parse_query(text: str) -> ParsedQuery:
             clauses.append([phrase])
         join_next = False
     words = tuple(dict.fromkeys(w for clause in clauses for phrase in clause for w in phrase))
+    # Text with no word, no exclusion and no filter in it (`✓😀`, `!!!`) asks for nothing that
+    # can match: nothing matches, rather than every article.
+    wordless = bool(text.strip()) and not (clauses or excluded or site or language)
     return ParsedQuery(
+        empty=wordless,
         clauses=tuple(tuple(c) for c in clauses),
         excluded=tuple(excluded),
         site=site,

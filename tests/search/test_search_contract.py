@@ -320,6 +320,8 @@ SYNTAX = [
         ('site:"The Highland Herald"', ["d"]),
         ('tea Site:"The Highland Herald', ["d"]),
         ("site:the", []),
+        ("✓😀 !!!", []),  # no word to find: nothing, not everything
+        ("", ["a", "b", "c", "d"]),
         ("lang:vi", ["c"]),
         ("warning lang:en", ["a", "b"]),
     ],
